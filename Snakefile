@@ -1,0 +1,20 @@
+# cmhm: Cascade Multi-view Hourglass Model (Deng et al., FG 2018) as a reproducible pipeline.
+# Run `make run` (default synthetic config) or `snakemake --cores all --configfile configs/paper.yaml`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "rules/report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+rule all:
+    input:
+        data_targets(),

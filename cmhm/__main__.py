@@ -1,0 +1,3 @@
+from cmhm.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Crop each face of a sample table into a square, keeping the image -> crop transform."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cmhm.crops import CropShardError, shard_paths
+from cmhm.geometry import apply_affine, box_to_crop_affine
+from cmhm.samples import SampleTable
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file as RGB uint8 [H, W, 3]; a clear error if it cannot be decoded."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise CropShardError(f"{path}: missing or not a decodable image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def crop_image(image: np.ndarray, A: np.ndarray, size: int) -> np.ndarray:
+    """Warp ``image`` [H, W, 3] by the image -> crop affine ``A`` [2, 3] into a ``size``² crop."""
+    return cv2.warpAffine(
+        image, A, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+
+
+def transform_landmarks(arrays: dict[str, np.ndarray], A: np.ndarray) -> dict[str, np.ndarray]:
+    """Map the landmark arrays of a table ([N, K, 2] or [N, K, 3], plus [N, 17, C, 3]) by ``A`` [N, 2, 3].
+
+    2D coordinates go through the affine; a third (depth) coordinate is multiplied by the
+    affine's scale so that 3D shapes keep their proportions. Other arrays are copied.
+    """
+    scale = np.sqrt(np.abs(np.linalg.det(A[:, :, :2])))
+    out = {}
+    for name, arr in arrays.items():
+        if arr.dtype == bool or arr.shape[-1] not in (2, 3) or arr.ndim < 3:
+            out[name] = arr.copy()
+            continue
+        lead = arr.shape[:-1]
+        flat = arr.reshape(len(arr), -1, arr.shape[-1]).astype(np.float64)
+        xy = apply_affine(A, flat[..., :2])
+        parts = [xy]
+        if arr.shape[-1] == 3:
+            parts.append(flat[..., 2:] * scale[:, None, None])
+        out[name] = np.concatenate(parts, axis=-1).reshape(*lead, arr.shape[-1]).astype(arr.dtype)
+    return out
+
+
+def crop_table(table: SampleTable, size: int, box_scale: float, prefix: str | os.PathLike) -> None:
+    """Crop every sample of ``table`` around its face box and write the crop shard ``prefix``.
+
+    Writes ``prefix.images.npy`` (uint8 [N, size, size, 3]), ``prefix.labels.npz`` (``transform``
+    [N, 2, 3] and the landmark arrays in crop pixels) and ``prefix.csv`` (the index plus
+    ``crop_scale``), each through a temporary name, so a failure leaves no partial shard.
+    """
+    A = box_to_crop_affine(table.boxes(), size, box_scale)
+    crops = np.empty((len(table), size, size, 3), np.uint8)
+    for i in range(len(table)):
+        crops[i] = crop_image(read_image(table.image_path(i)), A[i], size)
+    labels = transform_landmarks({**table.arrays, **table.extra}, A)
+    index = table.index.copy()
+    index["crop_scale"] = np.sqrt(np.abs(np.linalg.det(A[:, :, :2])))
+    img_p, lab_p, csv_p = shard_paths(prefix)
+    img_p.parent.mkdir(parents=True, exist_ok=True)
+    tmps = [p.with_name(f".{p.name}.tmp{p.suffix}") for p in (img_p, lab_p, csv_p)]
+    try:
+        np.save(tmps[0], crops)
+        np.savez(tmps[1], transform=A, **labels)
+        index.to_csv(tmps[2], index=False)
+        for tmp, final in zip(tmps, (img_p, lab_p, csv_p)):
+            os.replace(tmp, final)
+    finally:
+        for tmp in tmps:
+            if tmp.exists():
+                tmp.unlink()

@@ -1,0 +1,109 @@
+"""Figures of the data half: the union mapping (paper Fig. 3) and contact sheets of crops."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cmhm.markups import IBUG68, PROFILE39  # noqa: E402
+from cmhm.union import UnionMapping  # noqa: E402
+
+GROUP_COLOURS = {
+    "jaw": "tab:blue",
+    "brow": "tab:brown",
+    "brow_right": "tab:brown",
+    "brow_left": "tab:brown",
+    "nose_bridge": "tab:red",
+    "nose_base": "tab:orange",
+    "eye": "tab:green",
+    "eye_right": "tab:green",
+    "eye_left": "tab:olive",
+    "lip_outer": "tab:purple",
+    "lip_inner": "tab:pink",
+}
+
+
+def save_figure(fig, out_paths: list[str | os.PathLike], note: str = "") -> None:
+    """Save ``fig`` to every path (format from the suffix) through temporary names, then close it."""
+    if note:
+        fig.text(0.005, 0.003, note, fontsize=5, color="0.5", ha="left", va="bottom")
+    for path in map(Path, out_paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        fig.savefig(tmp, dpi=150, bbox_inches="tight")
+        os.replace(tmp, path)
+    plt.close(fig)
+
+
+def plot_union_mapping(um: UnionMapping, out_paths: list[str | os.PathLike], note: str = "") -> None:
+    """Paper Fig. 3: the mean frontal shape, the aligned mean profile shape, and each profile point's match."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.8))
+    f, p = um.mean_frontal, um.mean_profile
+    fg, pg = IBUG68.group_of(), PROFILE39.group_of()
+    for ax, side in zip(axes, ("right", "left")):
+        prof = p * np.array([1.0 if side == "right" else -1.0, 1.0])
+        front, mapped = f, um.mapping[side]
+        ax.scatter(front[:, 0], front[:, 1], s=14, c=[GROUP_COLOURS[g] for g in fg], alpha=0.35, label="frontal 68")
+        ax.scatter(prof[:, 0], prof[:, 1], s=18, marker="x", c=[GROUP_COLOURS[g] for g in pg], label="profile 39")
+        for i, j in enumerate(mapped):
+            ax.plot([prof[i, 0], front[j, 0]], [prof[i, 1], front[j, 1]], lw=0.6, c="0.3")
+        ax.set_title(f"profile facing {side} -> union 68")
+        ax.set_aspect("equal")
+        ax.invert_yaxis()
+        ax.axis("off")
+    axes[0].legend(loc="lower left", fontsize=7)
+    fig.suptitle("Multi-view union mapping: mean shapes aligned by Procrustes, nearest one-to-one match")
+    save_figure(fig, out_paths, note)
+
+
+def plot_contact_sheet(
+    images: np.ndarray,
+    layers: list[tuple[str, np.ndarray, str]],
+    titles: list[str],
+    out_paths: list[str | os.PathLike],
+    note: str = "",
+    cols: int = 4,
+) -> None:
+    """A grid of crops [N, S, S, 3] with point layers drawn: (label, points [N, K, 2] NaN-padded, colour)."""
+    n = len(images)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.5 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        ax.imshow(images[k])
+        for label, pts, colour in layers:
+            ok = np.isfinite(pts[k]).all(-1)
+            ax.scatter(pts[k, ok, 0], pts[k, ok, 1], s=4, c=colour, label=label, linewidths=0)
+        ax.set_title(titles[k], fontsize=6)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(layers), fontsize=7, markerscale=3)
+    save_figure(fig, out_paths, note)
+
+
+def contact_sheet(crops, n: int, out_paths: list[str | os.PathLike], note: str = "") -> None:
+    """Contact sheet of the first ``n`` crops of a :class:`cmhm.crops.CropSet`, semi-frontal and profile mixed.
+
+    Draws the 2D annotation (68-point semi-frontal or 39-point profile) and the 3D landmarks'
+    projections (68 markup), so that their difference on the jaw is visible.
+    """
+    view = crops.index["view"].to_numpy()
+    prof = np.flatnonzero(view == "profile")[: n // 2]
+    semi = np.flatnonzero(view != "profile")[: n - len(prof)]
+    rows = np.sort(np.concatenate([semi, prof]))
+    a = crops.arrays
+    layers = [
+        ("2D semi-frontal (68)", a["lm2d"][rows], "lime"),
+        ("2D profile (39)", a["lm2d_profile"][rows], "orange"),
+        ("3D projection (68)", a["lm3d_68"][rows, :, :2], "deepskyblue"),
+    ]
+    idx = crops.index.iloc[rows]
+    titles = [f"{r.sample_id} yaw {r.yaw:+.0f} {r.view} {r.side}".strip() for r in idx.itertuples()]
+    plot_contact_sheet(np.asarray(crops.images[rows]), layers, titles, out_paths, note)

@@ -1,0 +1,93 @@
+"""Provenance: the code version and the record stored beside (or inside) every artifact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=None)
+def source_hash(*parts: str) -> str:
+    """SHA-256 (first 12 hex digits) over the package's Python sources, path and content.
+
+    ``parts`` restricts the hash to those modules or subpackages (e.g. ``"synth", "samples.py"``),
+    so that a rule can rerun when, and only when, the code it calls changes.
+    """
+    roots = [PACKAGE_DIR / p for p in parts] if parts else [PACKAGE_DIR]
+    files = set()
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"source_hash: {root} is not part of the cmhm package")
+        files.update(root.rglob("*.py") if root.is_dir() else [root])
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def git_describe() -> str:
+    """``git describe --always --dirty`` of the checkout holding the package, or "" outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=PACKAGE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def code_version() -> str:
+    """A string that changes whenever the package's code changes: ``<version>+src.<hash>[.git.<describe>]``."""
+    from cmhm import __version__
+
+    v = f"{__version__}+src.{source_hash()}"
+    g = git_describe()
+    return f"{v}.git.{g}" if g else v
+
+
+def provenance(config: dict, code: str | None = None, **extra) -> dict:
+    """The provenance record: config sub-tree, code version, time, host and anything in ``extra``."""
+    return {
+        "code_version": code or code_version(),
+        "config": config,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "python": platform.python_version(),
+        **extra,
+    }
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    """Write ``obj`` as indented JSON through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, default=_default) + "\n")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _default(o):
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,197 @@
+"""The multi-view union markup (paper Sec. III-B): profile points mapped onto the 68 frontal points.
+
+The paper builds one 68-point label space for semi-frontal (68 points) and profile (39 points)
+faces by mapping each profile landmark to its nearest frontal landmark between the two mean
+shapes. Here: both mean shapes come from generalised Procrustes analysis of the training
+annotations (profile faces facing left are mirrored to face right first); the mean profile shape
+is aligned to the mean frontal one by a similarity fitted on anchor correspondences both markups
+share (eye, brow, top of the nose bridge, chin); then each profile point is assigned to the
+nearest frontal point, one-to-one (Hungarian assignment on Euclidean distance). The mapping of a
+left-facing profile is the right-facing one relabelled by the 68-point flip permutation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from cmhm.geometry import apply_affine, procrustes
+from cmhm.markups import IBUG68, PROFILE39, Markup
+
+SIDES = ("left", "right")
+
+# Anchors for a right-facing profile (the nose points to image right, so the subject's right side
+# is visible): (profile group or index, frontal group or index), matched by centroid.
+ANCHORS_RIGHT: tuple[tuple[str | int, str | int], ...] = (
+    ("eye", "eye_right"),
+    ("brow", "brow_right"),
+    (PROFILE39.groups["nose_bridge"][0], IBUG68.groups["nose_bridge"][0]),
+    (PROFILE39.groups["jaw"][-1], IBUG68.groups["jaw"][len(IBUG68.groups["jaw"]) // 2]),
+)
+
+
+@dataclass(frozen=True)
+class UnionMapping:
+    """``mapping[side]``: [39] index into the 68 markup for each profile point; shapes for the figure."""
+
+    mapping: dict[str, np.ndarray]
+    distance: dict[str, np.ndarray]
+    mean_frontal: np.ndarray  # [68, 2]
+    mean_profile: np.ndarray  # [39, 2], right-facing, aligned to mean_frontal
+
+
+def normalise(shape: np.ndarray) -> np.ndarray:
+    """Centre a shape [K, 2] (NaN ignored) and scale it to unit RMS radius."""
+    c = shape - np.nanmean(shape, axis=0)
+    return c / np.sqrt(np.nanmean((c**2).sum(-1)))
+
+
+def mean_shape(shapes: np.ndarray, iterations: int = 10) -> np.ndarray:
+    """Generalised Procrustes mean of shapes [N, K, 2] (points with NaN are ignored); unit RMS radius."""
+    ok = np.isfinite(shapes).all(-1).sum(-1) >= 2
+    shapes = shapes[ok]
+    if len(shapes) == 0:
+        raise ValueError("mean_shape: no shape with at least two annotated points")
+    ref = normalise(shapes[0])
+    for _ in range(iterations):
+        aligned = np.stack([apply_affine(procrustes(s, ref), s) for s in shapes])
+        ref = normalise(np.nanmean(aligned, axis=0))
+    return ref
+
+
+def _centroid(shape: np.ndarray, markup: Markup, key: str | int) -> np.ndarray:
+    idx = list(markup.groups[key]) if isinstance(key, str) else [key]
+    return shape[idx].mean(0)
+
+
+def build_union_mapping(frontal: np.ndarray, profile: np.ndarray, profile_side: np.ndarray) -> UnionMapping:
+    """Build the mapping from frontal shapes [N, 68, 2] and profile shapes [M, 39, 2] with sides [M]."""
+    flip = np.where(np.asarray(profile_side) == "left", -1.0, 1.0)
+    mirrored = profile * np.stack([flip, np.ones_like(flip)], -1)[:, None, :]
+    mean_f = mean_shape(frontal)
+    mean_p = mean_shape(mirrored)
+    src = np.stack([_centroid(mean_p, PROFILE39, p) for p, _ in ANCHORS_RIGHT])
+    dst = np.stack([_centroid(mean_f, IBUG68, f) for _, f in ANCHORS_RIGHT])
+    aligned = apply_affine(procrustes(src, dst), mean_p)
+    cost = np.linalg.norm(aligned[:, None, :] - mean_f[None, :, :], axis=-1)
+    rows, cols = linear_sum_assignment(cost)
+    right = np.empty(PROFILE39.n_points, np.int64)
+    right[rows] = cols
+    dist = cost[np.arange(len(right)), right]
+    left = IBUG68.flip_permutation()[right]
+    return UnionMapping({"left": left, "right": right}, {"left": dist, "right": dist}, mean_f, aligned)
+
+
+def mapping_table(um: UnionMapping) -> pd.DataFrame:
+    """One row per (side, profile point): indices, semantic groups and the mean-shape distance."""
+    pg, fg = PROFILE39.group_of(), IBUG68.group_of()
+    rows = []
+    for side in SIDES:
+        for p, f in enumerate(um.mapping[side]):
+            rows.append((side, p, pg[p], int(f), fg[f], float(um.distance[side][p])))
+    cols = ["side", "profile_index", "profile_group", "frontal_index", "frontal_group", "distance"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def write_mapping(um: UnionMapping, csv_path: str | os.PathLike, json_path: str | os.PathLike, prov: dict) -> None:
+    """Write the mapping as CSV (one row per side and profile point) and JSON (mapping + mean shapes)."""
+    from cmhm.provenance import write_json_atomic
+
+    table = mapping_table(um)
+    tmp = Path(csv_path).with_name(f".{Path(csv_path).name}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, csv_path)
+    write_json_atomic(
+        json_path,
+        {
+            "mapping": {s: um.mapping[s].tolist() for s in SIDES},
+            "distance": {s: um.distance[s].tolist() for s in SIDES},
+            "mean_frontal": um.mean_frontal.tolist(),
+            "mean_profile_right_aligned": um.mean_profile.tolist(),
+            "provenance": prov,
+        },
+    )
+
+
+def load_mapping(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read ``side -> [39] frontal index`` from a mapping JSON written by :func:`write_mapping`."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())["mapping"]
+        out = {s: np.asarray(raw[s], dtype=np.int64) for s in SIDES}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a union-mapping JSON ({exc!r})") from exc
+    for s, m in out.items():
+        if m.shape != (PROFILE39.n_points,) or m.min() < 0 or m.max() >= IBUG68.n_points:
+            raise ValueError(f"{path}: mapping for side {s!r} is not {PROFILE39.n_points} indices into 0..67")
+    return out
+
+
+def profile_to_union(
+    lm2d_profile: np.ndarray, side: np.ndarray, mapping: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Place profile points [N, 39, 2] into the union markup: ([N, 68, 2] with NaN, mask [N, 68]).
+
+    Samples whose side is neither "left" nor "right" get an all-NaN, all-False row.
+    """
+    n = len(lm2d_profile)
+    pts = np.full((n, IBUG68.n_points, 2), np.nan, dtype=lm2d_profile.dtype)
+    for s in SIDES:
+        rows = np.flatnonzero(np.asarray(side) == s)
+        pts[rows[:, None], mapping[s][None, :]] = lm2d_profile[rows]
+    mask = np.isfinite(pts).all(-1)
+    return pts, mask
+
+
+def union_targets(
+    lm2d: np.ndarray, lm2d_profile: np.ndarray, view: np.ndarray, side: np.ndarray, mapping: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage-1 (multi-view 2D) targets: semi-frontal rows use ``lm2d``, profile rows their mapped points.
+
+    Returns points [N, 68, 2] and the per-landmark mask v_n of paper Eq. 2 [N, 68].
+    """
+    prof_pts, _ = profile_to_union(lm2d_profile, side, mapping)
+    pts = np.where((np.asarray(view) == "profile")[:, None, None], prof_pts, lm2d)
+    return pts, np.isfinite(pts).all(-1)
+
+
+def mapping_from_tables(tables: list, frontal_max_yaw: float, profile_min_yaw: float) -> UnionMapping:
+    """Build the mapping from sample tables: near-frontal semi-frontal faces and strong profiles.
+
+    ``frontal_max_yaw`` / ``profile_min_yaw`` (degrees) choose which faces form each mean shape.
+    """
+    frontal, profile, sides = [], [], []
+    for t in tables:
+        yaw = np.abs(t.index["yaw"].to_numpy(np.float64))
+        view = t.index["view"].to_numpy()
+        f = (view == "semifrontal") & (yaw <= frontal_max_yaw)
+        p = (view == "profile") & (yaw >= profile_min_yaw)
+        frontal.append(t.arrays["lm2d"][f])
+        profile.append(t.arrays["lm2d_profile"][p])
+        sides.append(t.index["side"].to_numpy()[p])
+    frontal, profile, sides = np.concatenate(frontal), np.concatenate(profile), np.concatenate(sides)
+    if len(frontal) == 0 or len(profile) == 0:
+        raise ValueError(
+            f"union mapping needs frontal (|yaw| <= {frontal_max_yaw}) and profile (|yaw| >= {profile_min_yaw}) "
+            f"training faces; found {len(frontal)} and {len(profile)}"
+        )
+    return build_union_mapping(frontal, profile, sides)
+
+
+def read_union_mapping(path: str | os.PathLike) -> tuple[UnionMapping, dict]:
+    """Read the full :class:`UnionMapping` and its provenance from a mapping JSON."""
+    mapping = load_mapping(path)
+    raw = json.loads(Path(path).read_text())
+    um = UnionMapping(
+        mapping=mapping,
+        distance={s: np.asarray(raw["distance"][s]) for s in SIDES},
+        mean_frontal=np.asarray(raw["mean_frontal"]),
+        mean_profile=np.asarray(raw["mean_profile_right_aligned"]),
+    )
+    return um, raw.get("provenance", {})

@@ -1,0 +1,152 @@
+# Data half: synthesize (or adapt) -> crop -> union mapping -> 3D labels, plus the data figures.
+
+
+rule synthesize_images:
+    output:
+        directory("results/synth/samples/{split}/shard{shard}"),
+    log:
+        "logs/synthesize_images/{split}/shard{shard}.log",
+    benchmark:
+        "benchmarks/synthesize_images/{split}/shard{shard}.tsv"
+    params:
+        synth=synth_split_params,
+        code=source_hash("synth", "samples.py", "markups.py"),
+        code_version=CODE_VERSION,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    wildcard_constraints:
+        split="(?!video$)[a-z0-9]+",
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/synthesize_images.py"
+
+
+rule synthesize_video:
+    output:
+        directory("results/synth/samples/video/shard{shard}"),
+    log:
+        "logs/synthesize_video/video/shard{shard}.log",
+    benchmark:
+        "benchmarks/synthesize_video/video/shard{shard}.tsv"
+    params:
+        synth=synth_video_params,
+        code=source_hash("synth", "samples.py", "markups.py"),
+        code_version=CODE_VERSION,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/synthesize_video.py"
+
+
+rule crop:
+    input:
+        "results/{dataset}/samples/{split}/shard{shard}",
+    output:
+        images="results/{dataset}/crops/{split}/shard{shard}.images.npy",
+        labels="results/{dataset}/crops/{split}/shard{shard}.labels.npz",
+        index="results/{dataset}/crops/{split}/shard{shard}.csv",
+    log:
+        "logs/crop/{dataset}/{split}/shard{shard}.log",
+    benchmark:
+        "benchmarks/crop/{dataset}/{split}/shard{shard}.tsv"
+    params:
+        crop=config["crop"],
+        code=source_hash("crop.py", "crops.py", "geometry.py", "samples.py"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/crop.py"
+
+
+rule union_mapping:
+    input:
+        train_samples,
+    output:
+        csv="results/{dataset}/union_mapping.csv",
+        json="results/{dataset}/union_mapping.json",
+    log:
+        "logs/union_mapping/{dataset}.log",
+    params:
+        cfg=config["union_mapping"],
+        code=source_hash("union.py", "geometry.py", "markups.py"),
+        code_version=CODE_VERSION,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/union_mapping.py"
+
+
+rule plot_union_mapping:
+    input:
+        "results/{dataset}/union_mapping.json",
+    output:
+        png=report(
+            "results/{dataset}/figures/union_mapping.png",
+            caption="../report/union_mapping.rst",
+            category="Data",
+        ),
+        pdf="results/{dataset}/figures/union_mapping.pdf",
+    log:
+        "logs/plot_union_mapping/{dataset}.log",
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/plot_union_mapping.py"
+
+
+rule annotations_3d:
+    input:
+        train=train_samples,
+        heldout=heldout_samples,
+        mapping="results/{dataset}/union_mapping.json",
+    output:
+        pdm="results/{dataset}/annotations_3d/pdm.npz",
+        labels="results/{dataset}/annotations_3d/train_labels.npz",
+        per_sample="results/{dataset}/annotations_3d/heldout_fit.csv",
+        report="results/{dataset}/annotations_3d/fit_report.json",
+    log:
+        "logs/annotations_3d/{dataset}.log",
+    benchmark:
+        "benchmarks/annotations_3d/{dataset}.tsv"
+    params:
+        cfg=config["annotations_3d"],
+        code=source_hash("pdm.py", "annotations3d.py", "samples.py"),
+        code_version=CODE_VERSION,
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/annotations_3d.py"
+
+
+rule contact_sheet:
+    input:
+        crops=train_first_crop_shard,
+    output:
+        png=report(
+            "results/{dataset}/figures/contact_sheet.png",
+            caption="../report/contact_sheet.rst",
+            category="Data",
+        ),
+        pdf="results/{dataset}/figures/contact_sheet.pdf",
+    log:
+        "logs/contact_sheet/{dataset}.log",
+    params:
+        n=config["figures"]["contact_sheet_samples"],
+        code_version=CODE_VERSION,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/contact_sheet.py"
