@@ -5,8 +5,8 @@ faces by mapping each profile landmark to its nearest frontal landmark between t
 shapes. Here: both mean shapes come from generalised Procrustes analysis of the training
 annotations (profile faces facing left are mirrored to face right first); the mean profile shape
 is aligned to the mean frontal one by a similarity fitted on anchor correspondences both markups
-share (eye, brow, top of the nose bridge, chin); then each profile point is assigned to the
-nearest frontal point, one-to-one (Hungarian assignment on Euclidean distance). The mapping of a
+share (centroids of the eye, brow, nose and lips as seen from the visible side), then refined by
+Procrustes on the matched pairs; each profile point is assigned to the nearest frontal point, one-to-one (Hungarian assignment on Euclidean distance). The mapping of a
 left-facing profile is the right-facing one relabelled by the 68-point flip permutation.
 """
 
@@ -22,17 +22,20 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from cmhm.geometry import apply_affine, procrustes
-from cmhm.markups import IBUG68, PROFILE39, Markup
+from cmhm.markups import IBUG68, PROFILE39
 
 SIDES = ("left", "right")
 
 # Anchors for a right-facing profile (the nose points to image right, so the subject's right side
-# is visible): (profile group or index, frontal group or index), matched by centroid.
-ANCHORS_RIGHT: tuple[tuple[str | int, str | int], ...] = (
-    ("eye", "eye_right"),
-    ("brow", "brow_right"),
-    (PROFILE39.groups["nose_bridge"][0], IBUG68.groups["nose_bridge"][0]),
-    (PROFILE39.groups["jaw"][-1], IBUG68.groups["jaw"][len(IBUG68.groups["jaw"]) // 2]),
+# is visible): a profile group and the frontal points of the same part seen from that side (the
+# visible half of the mouth and nose base, midline included), matched by their centroids.
+ANCHORS_RIGHT: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("eye", IBUG68.groups["eye_right"]),
+    ("brow", IBUG68.groups["brow_right"]),
+    ("nose_bridge", IBUG68.groups["nose_bridge"]),
+    ("nose_base", (31, 32, 33)),
+    ("lip_outer", (48, 49, 50, 51, 57, 58, 59)),
+    ("lip_inner", (60, 61, 62, 66, 67)),
 )
 
 
@@ -65,24 +68,34 @@ def mean_shape(shapes: np.ndarray, iterations: int = 10) -> np.ndarray:
     return ref
 
 
-def _centroid(shape: np.ndarray, markup: Markup, key: str | int) -> np.ndarray:
-    idx = list(markup.groups[key]) if isinstance(key, str) else [key]
-    return shape[idx].mean(0)
 
 
-def build_union_mapping(frontal: np.ndarray, profile: np.ndarray, profile_side: np.ndarray) -> UnionMapping:
-    """Build the mapping from frontal shapes [N, 68, 2] and profile shapes [M, 39, 2] with sides [M]."""
+def build_union_mapping(
+    frontal: np.ndarray, profile: np.ndarray, profile_side: np.ndarray, max_refinements: int = 10
+) -> UnionMapping:
+    """Build the mapping from frontal shapes [N, 68, 2] and profile shapes [M, 39, 2] with sides [M].
+
+    The anchor similarity starts the alignment; then assignment and a Procrustes fit on all matched
+    pairs alternate (at most ``max_refinements`` times) until the assignment no longer changes.
+    """
     flip = np.where(np.asarray(profile_side) == "left", -1.0, 1.0)
     mirrored = profile * np.stack([flip, np.ones_like(flip)], -1)[:, None, :]
     mean_f = mean_shape(frontal)
     mean_p = mean_shape(mirrored)
-    src = np.stack([_centroid(mean_p, PROFILE39, p) for p, _ in ANCHORS_RIGHT])
-    dst = np.stack([_centroid(mean_f, IBUG68, f) for _, f in ANCHORS_RIGHT])
-    aligned = apply_affine(procrustes(src, dst), mean_p)
-    cost = np.linalg.norm(aligned[:, None, :] - mean_f[None, :, :], axis=-1)
-    rows, cols = linear_sum_assignment(cost)
-    right = np.empty(PROFILE39.n_points, np.int64)
-    right[rows] = cols
+    src = np.stack([mean_p[list(PROFILE39.groups[g])].mean(0) for g, _ in ANCHORS_RIGHT])
+    dst = np.stack([mean_f[list(idx)].mean(0) for _, idx in ANCHORS_RIGHT])
+    A = procrustes(src, dst)
+    right = None
+    for _ in range(max_refinements):
+        aligned = apply_affine(A, mean_p)
+        cost = np.linalg.norm(aligned[:, None, :] - mean_f[None, :, :], axis=-1)
+        rows, cols = linear_sum_assignment(cost)
+        new = np.empty(PROFILE39.n_points, np.int64)
+        new[rows] = cols
+        if right is not None and np.array_equal(new, right):
+            break
+        right = new
+        A = procrustes(mean_p, mean_f[right])
     dist = cost[np.arange(len(right)), right]
     left = IBUG68.flip_permutation()[right]
     return UnionMapping({"left": left, "right": right}, {"left": dist, "right": dist}, mean_f, aligned)

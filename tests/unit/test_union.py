@@ -1,0 +1,94 @@
+"""Union mapping: mean shapes, one-to-one assignment, sides, and the stage-1 targets."""
+
+import numpy as np
+
+from cmhm.geometry import apply_affine, similarity_matrix
+from cmhm.markups import IBUG68, PROFILE39
+from cmhm.union import build_union_mapping, mean_shape, normalise, profile_to_union, union_targets
+
+
+def frontal_template() -> np.ndarray:
+    """A crude but well-formed iBUG-68 face (image coordinates, y down)."""
+    t = np.linspace(np.pi, 0, 17)
+    jaw = np.stack([np.cos(t), 0.2 + 1.1 * np.sin(t)], -1) * [1.0, 1.0]
+    jaw[:, 1] = 0.1 + 1.0 * np.abs(np.sin(np.linspace(0, np.pi, 17))) ** 0.8
+    brow_r = np.stack([np.linspace(-0.8, -0.2, 5), -0.45 - 0.08 * np.sin(np.linspace(0, np.pi, 5))], -1)
+    brow_l = brow_r[::-1] * [-1, 1]
+    bridge = np.stack([np.zeros(4), np.linspace(-0.3, 0.2, 4)], -1)
+    base = np.stack([np.linspace(-0.2, 0.2, 5), 0.3 + 0.04 * np.cos(np.linspace(-1.5, 1.5, 5))], -1)
+    a = np.linspace(np.pi, -np.pi, 7)[:-1]
+    eye_r = np.stack([-0.45 + 0.17 * np.cos(a), -0.25 + 0.06 * np.sin(-a)], -1)
+    eye_l = eye_r[[3, 2, 1, 0, 5, 4]] * [-1, 1]
+    b = np.linspace(np.pi, -np.pi, 13)[:-1]
+    outer = np.stack([0.42 * np.cos(b), 0.62 + 0.14 * np.sin(-b)], -1)
+    c = np.linspace(np.pi, -np.pi, 9)[:-1]
+    inner = np.stack([0.3 * np.cos(c), 0.62 + 0.05 * np.sin(-c)], -1)
+    jaw[:, 0] = np.cos(np.linspace(np.pi, 0, 17))
+    return np.concatenate([jaw, brow_r, brow_l, bridge, base, eye_r, eye_l, outer, inner]) * 100 + 200
+
+
+# profile point -> intended frontal point on the subject's right side (visible when the nose points right)
+INTENDED = np.array(
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # jaw
+    + [17, 18, 19, 21]  # brow
+    + [27, 28, 29, 30]  # nose bridge to tip
+    + [31, 33]  # nose base
+    + [36, 37, 39, 40, 41]  # eye
+    + [48, 49, 50, 51, 57, 58, 59]  # outer lip
+    + [60, 61, 62, 66, 67]  # inner lip
+)
+
+
+def _profiles(rng, n, side):
+    tmpl = frontal_template()
+    shapes = []
+    for _ in range(n):
+        pts = tmpl[INTENDED] + rng.normal(0, 1.0, (39, 2))
+        A = similarity_matrix(rng.uniform(0.5, 2), rng.uniform(-0.2, 0.2), *rng.uniform(-50, 50, 2))
+        pts = apply_affine(A, pts)
+        shapes.append(pts * [-1, 1] if side == "left" else pts)
+    return np.stack(shapes)
+
+
+def test_mean_shape_is_invariant_to_similarities():
+    rng = np.random.default_rng(0)
+    tmpl = frontal_template()
+    shapes = np.stack(
+        [apply_affine(similarity_matrix(rng.uniform(0.5, 3), rng.uniform(-1, 1), *rng.uniform(-90, 90, 2)), tmpl)
+         for _ in range(12)]
+    )
+    m = mean_shape(shapes)
+    ref = normalise(tmpl)
+    from cmhm.geometry import procrustes
+
+    np.testing.assert_allclose(apply_affine(procrustes(m, ref), m), ref, atol=1e-8)
+
+
+def test_mapping_recovers_known_correspondence_for_both_sides():
+    rng = np.random.default_rng(1)
+    frontal = np.stack([frontal_template() + rng.normal(0, 1.0, (68, 2)) for _ in range(20)])
+    profile = np.concatenate([_profiles(rng, 10, "right"), _profiles(rng, 10, "left")])
+    sides = np.array(["right"] * 10 + ["left"] * 10)
+    um = build_union_mapping(frontal, profile, sides)
+    np.testing.assert_array_equal(um.mapping["right"], INTENDED)
+    np.testing.assert_array_equal(um.mapping["left"], IBUG68.flip_permutation()[INTENDED])
+    assert len(set(um.mapping["left"])) == PROFILE39.n_points  # one-to-one
+
+
+def test_profile_to_union_places_points_and_masks_the_rest():
+    mapping = {"right": INTENDED, "left": IBUG68.flip_permutation()[INTENDED]}
+    pts39 = np.arange(2 * 39 * 2, dtype=np.float32).reshape(2, 39, 2)
+    pts, mask = profile_to_union(pts39, np.array(["right", "left"]), mapping)
+    assert mask.sum(1).tolist() == [39, 39]
+    np.testing.assert_array_equal(pts[0, INTENDED], pts39[0])
+    np.testing.assert_array_equal(pts[1, 45], pts39[1, np.flatnonzero(mapping["left"] == 45)[0]])
+    assert np.isnan(pts[0, 16]).all() and not mask[0, 16]
+
+
+def test_union_targets_mix_views():
+    mapping = {"right": INTENDED, "left": IBUG68.flip_permutation()[INTENDED]}
+    lm2d = np.stack([frontal_template(), np.full((68, 2), np.nan)])
+    prof = np.stack([np.full((39, 2), np.nan), np.ones((39, 2))])
+    pts, mask = union_targets(lm2d, prof, np.array(["semifrontal", "profile"]), np.array(["", "right"]), mapping)
+    assert mask[0].all() and mask[1].sum() == 39
+    np.testing.assert_array_equal(pts[0], lm2d[0])

@@ -1,0 +1,42 @@
+"""The DAG as Snakemake sees it: dry runs, lint, config validation."""
+
+import pytest
+
+from .conftest import REPO, snakemake
+
+pytestmark = pytest.mark.workflow
+
+DATA_RULES = ("synthesize_images", "synthesize_video", "crop", "union_mapping", "annotations_3d",
+              "plot_union_mapping", "contact_sheet")
+
+
+def test_dry_run_prints_the_data_dag():
+    res = snakemake(["-n", "--cores", "2"], cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    for rule in DATA_RULES:
+        assert rule in out, f"rule {rule} missing from the dry run"
+
+
+def test_lint_is_clean():
+    res = snakemake(["--lint"], cwd=REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Lints for" not in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "named"),
+    [
+        ("crop:\n  sizee: 64\n", "sizee"),
+        ("crop:\n  size: -4\n", "size"),
+        ("synth:\n  train: {n: 10, shards: 0}\n", "shards"),
+        ("colour: red\n", "colour"),
+    ],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(workdir, yaml_text, named):
+    (workdir / "bad.yaml").write_text(yaml_text)
+    res = snakemake(["-n", "--configfile", "bad.yaml"], cwd=workdir)
+    assert res.returncode != 0
+    err = res.stdout + res.stderr
+    assert named in err, err
+    assert not (workdir / "results" / "synth").exists()
