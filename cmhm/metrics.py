@@ -1,0 +1,212 @@
+"""Landmark error metrics of the two evaluation protocols the paper reports.
+
+AFLW2000-3D (paper Table I), as 3DDFA's public benchmark computes it
+  Per image: the mean over the points of the 2D point-to-point distance between the prediction and
+  the ground truth (x, y of the 3D landmarks' projections, i.e. ``lm3d_68[..., :2]``), divided by
+  ``sqrt(w * h)`` of the tight box of the ground-truth points (:func:`nme_box`). Images are binned by
+  |yaw| into [0, 30], (30, 60], (60, 90] degrees (:func:`yaw_bin`); the "Overall" figure is the
+  mean of the three bin means, not the mean over images (:func:`aflw_table` gives both, labelled).
+
+Menpo-3D tracking (paper Table II, Fig. 6)
+  Per frame: the mean point-to-point distance normalised by the diagonal of the tight box of the
+  ground-truth points (:func:`nme_diag`; 2D, or 3D with z). Over frames: the cumulative error
+  distribution (:func:`ced`), its area up to a threshold divided by the threshold (:func:`auc`) and
+  the share of frames whose error exceeds the threshold (:func:`failure_rate`).
+
+Thresholds are arguments. Typical values: 0.05 for the Menpo challenges (2D and 3D), 0.08 for some
+later 300W-style benchmarks. The AUC / failure-rate threshold behind the paper's Table II is not
+stated in the text we could consult; 0.05 (the Menpo-challenge convention) is the assumed default.
+
+All errors are unitless fractions (multiply by 100 for the "%" that tables usually print).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+YAW_EDGES: tuple[float, ...] = (0.0, 30.0, 60.0, 90.0)
+MENPO_THRESHOLD = 0.05  # assumed: Menpo-challenge convention; the paper's Table II does not state it
+
+
+def _point_errors(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None, dims: int | None) -> np.ndarray:
+    """Point-to-point distances [N, K] over the first ``dims`` coordinates; NaN where not counted.
+
+    A point counts when its ground truth is finite and ``mask`` (if given) is True. A counted point
+    with a non-finite prediction, or a sample with no counted point, raises ``ValueError``.
+    """
+    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    if pred.shape != gt.shape or pred.ndim != 3:
+        raise ValueError(f"pred {pred.shape} and gt {gt.shape} must both be [N, K, D]")
+    d = gt.shape[-1] if dims is None else dims
+    valid = np.isfinite(gt[..., :d]).all(-1)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != valid.shape:
+            raise ValueError(f"mask {mask.shape} must be [N, K] = {valid.shape}")
+        valid &= mask
+    empty = np.flatnonzero(~valid.any(-1))
+    if empty.size:
+        raise ValueError(
+            f"sample {int(empty[0])} has no valid ground-truth point ({empty.size} such samples)"
+        )
+    bad = valid & ~np.isfinite(pred[..., :d]).all(-1)
+    if bad.any():
+        n, k = np.argwhere(bad)[0]
+        raise ValueError(f"sample {n}: prediction of point {k} is not finite where the ground truth is")
+    dist = np.linalg.norm(pred[..., :d] - gt[..., :d], axis=-1)
+    return np.where(valid, dist, np.nan)
+
+
+def _gt_box_sides(gt: np.ndarray, dims: int) -> np.ndarray:
+    """[N, dims] side lengths of the tight box of each sample's finite ground-truth points."""
+    g = np.asarray(gt, dtype=np.float64)[..., :dims]
+    g = np.where(np.isfinite(g).all(-1, keepdims=True), g, np.nan)
+    return np.nanmax(g, axis=1) - np.nanmin(g, axis=1)
+
+
+def nme_box(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """AFLW2000-3D NME per image: mean 2D point error / ``sqrt(w * h)`` of the ground-truth box -> [N].
+
+    ``pred``, ``gt``: [N, K, 2] image pixels (pass ``lm3d[..., :2]`` for 3D landmarks); ``mask``
+    [N, K] or None selects the points that count. Ground-truth points with NaN never count. The box
+    is the tight box of all finite ground-truth points (independent of ``mask``), as in 3DDFA.
+    """
+    if np.shape(gt)[-1] != 2:
+        raise ValueError(f"nme_box takes 2D points [N, K, 2], got {np.shape(gt)}; slice [..., :2] first")
+    err = _point_errors(pred, gt, mask, dims=2)
+    wh = _gt_box_sides(gt, 2)
+    norm = np.sqrt(wh[:, 0] * wh[:, 1])
+    if np.any(norm <= 0):
+        raise ValueError(f"sample {int(np.flatnonzero(norm <= 0)[0])}: ground-truth box has no area")
+    return np.nanmean(err, axis=1) / norm
+
+
+def nme_diag(
+    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None, diag_dims: int = 2
+) -> np.ndarray:
+    """Menpo-3D NME per frame: mean point error / diagonal of the ground-truth box -> [N].
+
+    ``pred``, ``gt``: [N, K, D] with D = 2 (x, y) or 3 (x, y, z; z in the same pixel units), the
+    point error taken over all D coordinates. The normaliser is the diagonal of the tight box of the
+    finite ground-truth points over their first ``diag_dims`` coordinates: the default 2 uses the
+    image-plane box for both the 2D and the 3D error, so they share one scale; 3 uses the 3D box.
+    """
+    d = np.shape(gt)[-1]
+    if d not in (2, 3) or not 2 <= diag_dims <= d:
+        raise ValueError(
+            f"nme_diag takes D in (2, 3) and 2 <= diag_dims <= D; got D={d}, diag_dims={diag_dims}"
+        )
+    err = _point_errors(pred, gt, mask, dims=d)
+    diag = np.linalg.norm(_gt_box_sides(gt, diag_dims), axis=-1)
+    if np.any(diag <= 0):
+        raise ValueError(f"sample {int(np.flatnonzero(diag <= 0)[0])}: ground-truth box is a single point")
+    return np.nanmean(err, axis=1) / diag
+
+
+def yaw_bin(yaw_deg: np.ndarray, edges: tuple[float, ...] = YAW_EDGES) -> np.ndarray:
+    """Bin index [N] (int) of each |yaw|: bin b holds ``edges[b] < |yaw| <= edges[b + 1]``.
+
+    The first bin also holds |yaw| = edges[0]; |yaw| above the last edge (AFLW2000-3D has a few
+    fitted yaws beyond 90 degrees) is clipped into the last bin, as 3DDFA's ``|yaw| > 60`` test does.
+    """
+    a = np.abs(np.asarray(yaw_deg, dtype=np.float64))
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"yaw of sample {int(np.flatnonzero(~np.isfinite(a))[0])} is not finite")
+    inner = np.asarray(edges[1:-1], dtype=np.float64)
+    return np.searchsorted(inner, a, side="left").astype(np.int64)
+
+
+def bin_labels(edges: tuple[float, ...] = YAW_EDGES) -> list[str]:
+    """Human labels of the yaw bins, e.g. ``["[0, 30]", "(30, 60]", "(60, 90]"]``."""
+    fmt = [f"{e:g}" for e in edges]
+    return [("[" if b == 0 else "(") + f"{fmt[b]}, {fmt[b + 1]}]" for b in range(len(edges) - 1)]
+
+
+def aflw_table(nme: np.ndarray, yaw: np.ndarray, edges: tuple[float, ...] = YAW_EDGES) -> dict:
+    """AFLW2000-3D summary of per-image errors ``nme`` [N] and yaws ``yaw`` [N] (degrees).
+
+    Returns ``{"edges", "bins": {label: {"mean", "count"}}, "overall_mean_of_bins",
+    "per_image_mean", "n"}``. "overall_mean_of_bins" is the paper's "Overall" (mean of the bin
+    means); it is NaN when a bin is empty (the protocol is undefined then), as is that bin's mean.
+    """
+    nme = np.asarray(nme, dtype=np.float64)
+    if nme.shape != np.shape(yaw) or nme.ndim != 1:
+        raise ValueError(f"nme {nme.shape} and yaw {np.shape(yaw)} must both be [N]")
+    b = yaw_bin(yaw, edges)
+    bins, means = {}, []
+    for i, label in enumerate(bin_labels(edges)):
+        sel = nme[b == i]
+        mean = float(sel.mean()) if sel.size else float("nan")
+        bins[label] = {"mean": mean, "count": int(sel.size)}
+        means.append(mean)
+    return {
+        "edges": [float(e) for e in edges],
+        "bins": bins,
+        "overall_mean_of_bins": float(np.mean(means)),
+        "per_image_mean": float(nme.mean()) if nme.size else float("nan"),
+        "n": int(nme.size),
+    }
+
+
+def bin_means(table: dict) -> dict[str, float]:
+    """``{bin label: mean, ..., "Overall": mean of bins}`` from an :func:`aflw_table` result (for plots)."""
+    out = {label: v["mean"] for label, v in table["bins"].items()}
+    out["Overall"] = table["overall_mean_of_bins"]
+    return out
+
+
+def _errors_1d(errors: np.ndarray) -> np.ndarray:
+    e = np.asarray(errors, dtype=np.float64).ravel()
+    if np.isnan(e).any() or (e < 0).any():
+        raise ValueError("errors must be non-negative and not NaN (use inf for a frame with no result)")
+    return e
+
+
+def ced(errors: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Cumulative error distribution: share of ``errors`` [N] that are ``<= t`` for each threshold [T] -> [T]."""
+    e = np.sort(_errors_1d(errors))
+    t = np.asarray(thresholds, dtype=np.float64)
+    if e.size == 0:
+        return np.full(t.shape, np.nan)
+    return np.searchsorted(e, t, side="right") / e.size
+
+
+def auc(errors: np.ndarray, threshold: float = MENPO_THRESHOLD, step: float | None = None) -> float:
+    """Area under the CED of ``errors`` [N] from 0 to ``threshold``, divided by ``threshold`` (in [0, 1]).
+
+    ``step=None`` integrates exactly: the CED is a step function, and
+    ``integral_0^T (1/N) sum_i [e_i <= t] dt = (1/N) sum_i max(0, T - e_i)``, so
+    AUC = ``mean(max(0, T - e)) / T``. With a ``step``, the trapezoid rule on the grid
+    ``0, step, ..., T`` is used instead (what challenge scripts do; it converges to the exact value).
+    """
+    e = _errors_1d(errors)
+    if threshold <= 0:
+        raise ValueError(f"threshold must be positive, got {threshold}")
+    if e.size == 0:
+        return float("nan")
+    if step is None:
+        return float(np.mean(np.maximum(0.0, threshold - e)) / threshold)
+    n = round(threshold / step)
+    if n < 1 or not np.isclose(n * step, threshold):
+        raise ValueError(f"step {step} must divide threshold {threshold}")
+    grid = np.linspace(0.0, threshold, n + 1)
+    return float(np.trapezoid(ced(e, grid), grid) / threshold)
+
+
+def failure_rate(errors: np.ndarray, threshold: float = MENPO_THRESHOLD) -> float:
+    """Share of ``errors`` [N] strictly greater than ``threshold`` (the complement of the CED there)."""
+    e = _errors_1d(errors)
+    return float(np.mean(e > threshold)) if e.size else float("nan")
+
+
+def tracking_summary(errors: np.ndarray, threshold: float = MENPO_THRESHOLD) -> dict:
+    """``{"auc", "failure_rate", "mean", "median", "n", "threshold"}`` of per-frame errors [N]."""
+    e = _errors_1d(errors)
+    return {
+        "auc": auc(e, threshold),
+        "failure_rate": failure_rate(e, threshold),
+        "mean": float(np.mean(e)) if e.size else float("nan"),
+        "median": float(np.median(e)) if e.size else float("nan"),
+        "n": int(e.size),
+        "threshold": float(threshold),
+    }

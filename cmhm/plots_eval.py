@@ -1,0 +1,82 @@
+"""Figures of the evaluation half: CED curves (paper Fig. 6) and NME by yaw bin (paper Table I as bars)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from cmhm.metrics import auc, ced, failure_rate
+from cmhm.plots import save_figure
+
+CED_POINTS = 501  # samples of each drawn CED curve between 0 and the threshold
+
+
+def plot_ced(
+    curves: Mapping[str, np.ndarray],
+    threshold: float,
+    out_paths: list[str | os.PathLike],
+    note: str = "",
+    unit: str = "frames",
+    xlabel: str = "Normalised point-to-point error",
+    title: str = "",
+) -> None:
+    """Cumulative error distributions of per-frame (or per-image) errors, one curve per label.
+
+    ``curves``: label -> errors [N]. The x axis runs from 0 to ``threshold``; each legend entry
+    gives the exact AUC at ``threshold`` (see :func:`cmhm.metrics.auc`) and the failure rate.
+    """
+    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    grid = np.linspace(0.0, threshold, CED_POINTS)
+    ranked = sorted(curves.items(), key=lambda kv: -auc(kv[1], threshold))
+    for label, errors in ranked:
+        a, fr = auc(errors, threshold), failure_rate(errors, threshold)
+        ax.step(grid, ced(errors, grid), where="post", lw=1.6, label=f"{label}  AUC {a:.4f}, FR {fr:.2%}")
+    ax.set_xlim(0.0, threshold)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"Proportion of {unit}")
+    ax.grid(True, lw=0.4, alpha=0.5)
+    ax.legend(loc="lower right", fontsize=7, frameon=True)
+    if title:
+        ax.set_title(title, fontsize=9)
+    save_figure(fig, out_paths, note)
+
+
+def plot_nme_by_yaw(
+    table: Mapping[str, Mapping[str, float]],
+    out_paths: list[str | os.PathLike],
+    note: str = "",
+    title: str = "NME by absolute yaw (AFLW2000-3D protocol)",
+) -> None:
+    """Grouped bars: one group per yaw bin (and "Overall"), one bar per variant, NME shown in %.
+
+    ``table``: variant -> {bin label: NME fraction}, e.g. :func:`cmhm.metrics.bin_means` of each
+    variant's :func:`cmhm.metrics.aflw_table`; every variant must have the same labels. NaN bins
+    (no images) are left empty.
+    """
+    variants = list(table)
+    labels = list(next(iter(table.values())))
+    for v in variants:
+        if list(table[v]) != labels:
+            raise ValueError(f"variant {v!r} has bins {list(table[v])}, expected {labels}")
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(labels) * max(1, len(variants)) / 2, 3.8))
+    x = np.arange(len(labels))
+    width = 0.8 / max(1, len(variants))
+    for i, v in enumerate(variants):
+        vals = 100.0 * np.array([table[v][lab] for lab in labels], dtype=np.float64)
+        bars = ax.bar(x + (i - (len(variants) - 1) / 2) * width, vals, width * 0.95, label=v)
+        texts = ["" if not np.isfinite(val) else f"{val:.2f}" for val in vals]
+        ax.bar_label(bars, labels=texts, fontsize=6, padding=1)
+    ax.set_xticks(x, [lab if lab == "Overall" else f"|yaw| {lab}" for lab in labels], fontsize=8)
+    ax.set_ylabel("NME (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, axis="y", lw=0.4, alpha=0.5)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=7)
+    save_figure(fig, out_paths, note)

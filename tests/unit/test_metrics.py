@@ -1,0 +1,144 @@
+"""Hand-worked examples of the AFLW2000-3D and Menpo-3D metrics (numbers derived in the comments)."""
+
+import numpy as np
+import pytest
+
+from cmhm.metrics import (
+    aflw_table,
+    auc,
+    bin_labels,
+    bin_means,
+    ced,
+    failure_rate,
+    nme_box,
+    nme_diag,
+    tracking_summary,
+    yaw_bin,
+)
+
+# Ground truth of 3 points: box w = 4, h = 9, so sqrt(w * h) = 6.
+GT = np.array([[[0.0, 0.0], [4.0, 0.0], [0.0, 9.0]]])
+# Offsets (3, 4), (0, 0), (-1, 0): distances 5, 0, 1; mean 2.
+PRED = GT + np.array([[[3.0, 4.0], [0.0, 0.0], [-1.0, 0.0]]])
+
+
+def test_nme_box_hand_worked():
+    # 2 / 6 = 1/3
+    np.testing.assert_allclose(nme_box(PRED, GT), [1 / 3], rtol=1e-12)
+
+
+def test_nme_box_mask_excludes_points_but_not_the_box():
+    # Point 0 masked out: mean of (0, 1) = 0.5; the box still spans all ground truth (6): 0.5 / 6 = 1/12.
+    mask = np.array([[False, True, True]])
+    np.testing.assert_allclose(nme_box(PRED, GT, mask), [1 / 12], rtol=1e-12)
+
+
+def test_nme_box_nan_ground_truth_points_are_skipped():
+    # A 4th ground-truth point is NaN: it counts neither in the error nor in the box -> still 1/3,
+    # even though its prediction is NaN too.
+    gt = np.concatenate([GT, np.full((1, 1, 2), np.nan)], axis=1)
+    pred = np.concatenate([PRED, np.full((1, 1, 2), np.nan)], axis=1)
+    np.testing.assert_allclose(nme_box(pred, gt), [1 / 3], rtol=1e-12)
+
+
+def test_nme_box_sample_without_valid_points_is_named():
+    gt = np.concatenate([GT, np.full_like(GT, np.nan)])
+    with pytest.raises(ValueError, match="sample 1"):
+        nme_box(np.concatenate([PRED, PRED]), gt)
+    with pytest.raises(ValueError, match="sample 0"):
+        nme_box(PRED, GT, np.zeros((1, 3), dtype=bool))
+
+
+def test_nme_box_rejects_nan_prediction_and_3d_input():
+    pred = PRED.copy()
+    pred[0, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="point 2"):
+        nme_box(pred, GT)
+    with pytest.raises(ValueError, match=r"\[\.\.\., :2\]"):
+        nme_box(np.zeros((1, 3, 3)), np.zeros((1, 3, 3)))
+
+
+def test_nme_diag_2d_and_3d():
+    # Ground-truth box 3 x 4 in the image plane (diagonal 5); z spans 12, so the 3D diagonal is 13.
+    gt = np.array([[[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 4.0, 12.0]]])
+    # 2D offsets (0.5, 0), (0, 0), (0, -1): distances 0.5, 0, 1; mean 0.5; 0.5 / 5 = 0.1.
+    off = np.array([[[0.5, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, -1.0, 0.0]]])
+    np.testing.assert_allclose(nme_diag(gt[..., :2] + off[..., :2], gt[..., :2]), [0.1], rtol=1e-12)
+    # 3D distances 0.5, 2, 1: mean 7/6; by the 2D diagonal 7/30, by the 3D diagonal 7/78.
+    np.testing.assert_allclose(nme_diag(gt + off, gt), [7 / 30], rtol=1e-12)
+    np.testing.assert_allclose(nme_diag(gt + off, gt, diag_dims=3), [7 / 78], rtol=1e-12)
+
+
+def test_yaw_bins_edges_and_clipping():
+    yaw = np.array([-10.0, 30.0, 30.0001, 60.0, 89.0, 95.0, -61.0, 0.0])
+    # |yaw| <= 30 -> 0; 30 < |yaw| <= 60 -> 1; above 60 (95 clipped into the last bin) -> 2.
+    np.testing.assert_array_equal(yaw_bin(yaw), [0, 0, 1, 1, 2, 2, 2, 0])
+    assert bin_labels() == ["[0, 30]", "(30, 60]", "(60, 90]"]
+    with pytest.raises(ValueError, match="sample 1"):
+        yaw_bin(np.array([0.0, np.nan]))
+
+
+def test_aflw_table_mean_of_bins_vs_per_image():
+    nme = np.array([0.01, 0.03, 0.02, 0.05, 0.07, 0.06, 0.08])
+    yaw = np.array([0.0, -30.0, 45.0, 60.0, 75.0, 100.0, -85.0])
+    t = aflw_table(nme, yaw)
+    # bins: (0.01, 0.03) -> 0.02; (0.02, 0.05) -> 0.035; (0.07, 0.06, 0.08) -> 0.07
+    means = [t["bins"][lab]["mean"] for lab in bin_labels()]
+    np.testing.assert_allclose(means, [0.02, 0.035, 0.07], rtol=1e-12)
+    assert [t["bins"][lab]["count"] for lab in bin_labels()] == [2, 2, 3]
+    # Overall = (0.02 + 0.035 + 0.07) / 3 = 0.125 / 3; per image = 0.32 / 7.
+    assert t["overall_mean_of_bins"] == pytest.approx(0.125 / 3, rel=1e-12)
+    assert t["per_image_mean"] == pytest.approx(0.32 / 7, rel=1e-12)
+    assert t["n"] == 7
+    assert bin_means(t)["Overall"] == t["overall_mean_of_bins"]
+
+
+def test_aflw_table_empty_bin_gives_nan_overall():
+    t = aflw_table(np.array([0.01, 0.02]), np.array([5.0, 40.0]))
+    assert np.isnan(t["bins"]["(60, 90]"]["mean"]) and t["bins"]["(60, 90]"]["count"] == 0
+    assert np.isnan(t["overall_mean_of_bins"])
+    assert t["per_image_mean"] == pytest.approx(0.015)
+
+
+ERR = np.array([0.01, 0.02, 0.06])
+
+
+def test_ced_counts_errors_at_or_below_threshold():
+    t = np.array([0.0, 0.01, 0.015, 0.05, 0.06, 0.1])
+    np.testing.assert_allclose(ced(ERR, t), [0, 1 / 3, 1 / 3, 2 / 3, 1, 1])
+
+
+def test_auc_and_failure_rate_hand_worked():
+    # ((0.05 - 0.01) + (0.05 - 0.02) + 0) / 3 / 0.05 = (0.07 / 3) / 0.05 = 0.46667
+    assert auc(ERR, 0.05) == pytest.approx(0.07 / 3 / 0.05, rel=1e-12)
+    assert auc(ERR, 0.05) == pytest.approx(0.4667, abs=1e-4)
+    assert failure_rate(ERR, 0.05) == pytest.approx(1 / 3)
+    assert failure_rate(ERR, 0.06) == 0.0  # "exceeds" is strict
+    assert auc(np.zeros(4), 0.05) == 1.0 and auc(np.full(4, 0.05), 0.05) == 0.0
+
+
+def test_auc_exact_agrees_with_fine_trapezoid():
+    # The trapezoid on a grid of step h differs from the exact step-function area by at most h / T.
+    rng = np.random.default_rng(0)
+    errors = rng.gamma(2.0, 0.015, size=500)
+    for e in (ERR, errors):
+        exact = auc(e, 0.05)
+        assert auc(e, 0.05, step=1e-5) == pytest.approx(exact, abs=2e-4)
+        assert auc(e, 0.05, step=1e-6) == pytest.approx(exact, abs=2e-5)
+
+
+def test_infinite_errors_are_failures_and_nan_is_rejected():
+    e = np.array([0.01, np.inf])
+    assert failure_rate(e, 0.05) == 0.5
+    assert auc(e, 0.05) == pytest.approx(0.04 / 2 / 0.05)
+    with pytest.raises(ValueError, match="NaN"):
+        auc(np.array([0.01, np.nan]), 0.05)
+    with pytest.raises(ValueError, match="divide"):
+        auc(ERR, 0.05, step=0.03)
+
+
+def test_tracking_summary():
+    s = tracking_summary(ERR, 0.05)
+    assert s["auc"] == pytest.approx(0.07 / 3 / 0.05)
+    assert s["failure_rate"] == pytest.approx(1 / 3)
+    assert s["mean"] == pytest.approx(0.03) and s["median"] == pytest.approx(0.02) and s["n"] == 3
