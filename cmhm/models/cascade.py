@@ -1,0 +1,128 @@
+"""The Table-I variants as data, and the cascade that chains hourglass stages through a warp.
+
+A variant lists, per stage, the *target role* that supervises each stack: ``"union2d"`` (the
+multi-view 2D union labels, :data:`UNION_MARKUP` channels, masked) or ``"proj3d"`` (2D projections
+of the 3D landmarks, in the configured 3D markup). Stage ``i > 0`` sees the input warped by the
+similarity that takes stage ``i-1``'s decoded landmarks onto a mean shape (weighted Procrustes,
+weights = peak confidences), and its predictions are mapped back through the inverse transform.
+No gradient flows between stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from cmhm.heatmaps import decode_heatmaps, map_to_crop
+from cmhm.markups import IBUG68, Markup
+from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
+from cmhm.warp import apply_affine_torch, invert_affine_torch, similarity_procrustes, warp_images
+
+UNION_MARKUP: Markup = IBUG68
+UNION_ARRAY = "union2d"
+PROJ3D_ARRAYS: dict[str, str] = {"ibug68": "lm3d_68", "menpo84": "lm3d_84"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A model of Table I: residual block type and, per stage, the target role of each stack."""
+
+    block: str
+    stages: tuple[tuple[str, ...], ...]
+
+
+VARIANTS: dict[str, Variant] = {
+    "baseline": Variant("bottleneck", (("proj3d", "proj3d"),)),
+    "inception": Variant("inception_resnet", (("proj3d", "proj3d"),)),
+    "multiview": Variant("inception_resnet", (("union2d", "proj3d"),)),
+    "cmhm": Variant("inception_resnet", (("union2d",), ("proj3d",))),
+}
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """What one stage is: its architecture and the label array that supervises each stack."""
+
+    model: ModelConfig
+    targets: tuple[str, ...]
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise KeyError(f"unknown variant {name!r}; known: {sorted(VARIANTS)}") from None
+
+
+def stage_plans(variant: Variant | str, base: ModelConfig, markup3d: Markup) -> list[StagePlan]:
+    """Per-stage model configs (block, stacks, head widths from ``variant``; sizes from ``base``) and targets."""
+    v = get_variant(variant) if isinstance(variant, str) else variant
+    role_array = {"union2d": UNION_ARRAY, "proj3d": PROJ3D_ARRAYS[markup3d.name]}
+    role_points = {"union2d": UNION_MARKUP.n_points, "proj3d": markup3d.n_points}
+    plans = []
+    for roles in v.stages:
+        cfg = replace(base, block=v.block, n_stacks=len(roles), n_points=tuple(role_points[r] for r in roles))
+        plans.append(StagePlan(cfg, tuple(role_array[r] for r in roles)))
+    return plans
+
+
+def build_stages(variant: Variant | str, base: ModelConfig, markup3d: Markup) -> list[StackedHourglass]:
+    """One freshly initialised :class:`StackedHourglass` per stage of ``variant``."""
+    return [build_hourglass(p.model) for p in stage_plans(variant, base, markup3d)]
+
+
+class Cascade(nn.Module):
+    """Hourglass stages chained by Procrustes warps; a one-stage cascade is a plain stacked hourglass.
+
+    ``mean_shapes[i]`` [K, 2]: canonical landmarks (in stage ``i+1`` input pixels) that stage ``i``'s
+    last-stack predictions are aligned to; K must equal that head's width.
+    """
+
+    def __init__(self, stages: Sequence[StackedHourglass], mean_shapes: Sequence[torch.Tensor] = ()) -> None:
+        super().__init__()
+        if len(mean_shapes) != len(stages) - 1:
+            raise ValueError(
+                f"{len(stages)} stages need {len(stages) - 1} mean shapes, got {len(mean_shapes)}"
+            )
+        for i, m in enumerate(mean_shapes):
+            if m.shape != (stages[i].n_points[-1], 2):
+                raise ValueError(
+                    f"mean shape {i} is {tuple(m.shape)}, stage {i} predicts {stages[i].n_points[-1]} points"
+                )
+        self.stages = nn.ModuleList(stages)
+        for i, m in enumerate(mean_shapes):
+            self.register_buffer(f"mean_shape_{i}", torch.as_tensor(m, dtype=torch.float32).clone())
+
+    def mean_shape(self, i: int) -> torch.Tensor:
+        return getattr(self, f"mean_shape_{i}")
+
+    @staticmethod
+    def decode(stage: StackedHourglass, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage heatmaps [B, K, h, h] -> (points [B, K, 2] in that stage's input pixels, confidence [B, K])."""
+        pts, conf = decode_heatmaps(heatmaps.detach().float())
+        return map_to_crop(pts, stage.cfg.in_size, heatmaps.shape[-1]), conf
+
+    def forward(self, images: torch.Tensor) -> dict[str, list]:
+        """``images`` [B, 3, S, S] -> {"heatmaps": per stage, list per stack of [B, K, h, h];
+        "transforms": per later stage, [B, 2, 3] crop -> that stage's input; "points"/"confidence":
+        per stage, last-stack decode in crop pixels [B, K, 2] / [B, K]}."""
+        out: dict[str, list] = {"heatmaps": [], "transforms": [], "points": [], "confidence": []}
+        x, to_crop = images, None
+        for i, stage in enumerate(self.stages):
+            if i > 0:
+                pts, conf = out["points"][-1], out["confidence"][-1]
+                A = similarity_procrustes(pts, self.mean_shape(i - 1)[None].to(pts), conf).detach()
+                x = warp_images(images, A, stage.cfg.in_size)
+                out["transforms"].append(A)
+                to_crop = invert_affine_torch(A)
+            hms = stage(x)
+            pts, conf = self.decode(stage, hms[-1])
+            if to_crop is not None:
+                pts = apply_affine_torch(to_crop, pts)
+            out["heatmaps"].append(hms)
+            out["points"].append(pts)
+            out["confidence"].append(conf)
+        return out

@@ -1,0 +1,276 @@
+"""Training one hourglass stage (resumable, deterministic on CPU) and predicting with a cascade.
+
+Files in a stage's output folder: ``checkpoint.pt`` (every ``checkpoint_every`` steps: weights,
+optimiser, scheduler, step, RNG states, config, code version), ``log.csv``
+(``step,loss,loss_stack0,...,lr,images_per_s``) and, at the end, ``model.pt`` (weights, config,
+step, code version). Rerunning after a kill resumes from the checkpoint and ends with the same
+weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from cmhm.augment import AugmentConfig
+from cmhm.losses import stacked_heatmap_loss
+from cmhm.models.cascade import Cascade
+from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
+from cmhm.train_data import TrainData, make_batch, to_tensor
+
+log = logging.getLogger(__name__)
+CHECKPOINT, MODEL, LOG = "checkpoint.pt", "model.pt", "log.csv"
+RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of one stage. ``lr_steps``: steps at which the learning rate is multiplied by
+    ``lr_gamma``; ``sigma``: target Gaussian std in map pixels; ``device``: 'auto' (CUDA when
+    available), 'cpu' or 'cuda'; ``amp``: bfloat16 autocast, CUDA only; ``num_threads``: 0 keeps torch's."""
+
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 1e-4
+    lr_steps: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
+    sigma: float = 1.0
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    num_threads: int = 0
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation."""
+        aug = d.get("augment", {})
+        augment = None if aug is None else AugmentConfig(**aug)
+        return cls(**{**d, "lr_steps": tuple(d.get("lr_steps", ())), "augment": augment})
+
+
+def resolve_device(name: str) -> torch.device:
+    return (
+        torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
+    )
+
+
+def run_config(model_cfg: ModelConfig, cfg: TrainConfig, targets: Sequence[str]) -> dict:
+    """The config dict stored in checkpoints (plain types, loadable with ``weights_only=True``)."""
+    return {"model": asdict(model_cfg), "train": asdict(cfg), "targets": list(targets)}
+
+
+def _resume_key(config: dict) -> dict:
+    return {**config, "train": {k: v for k, v in config["train"].items() if k not in RESUME_IGNORES}}
+
+
+def atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(), "python": random.getstate()}
+
+
+def _set_rng_state(rng: np.random.Generator, state: dict) -> None:
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    random.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in state["python"]))
+
+
+class CsvLog:
+    """Append-only CSV of training rows; on resume, rows after the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, columns: Sequence[str], keep_until: int) -> None:
+        self.path, self.columns = path, list(columns)
+        kept = []
+        if keep_until > 0 and path.is_file():
+            kept = [
+                ln for ln in path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= keep_until
+            ]
+        path.write_text("\n".join([",".join(self.columns), *kept]) + "\n")
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(
+                ",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in self.columns)
+                + "\n"
+            )
+
+
+def _try_resume(path: Path, config: dict, model, opt, sched, rng, device) -> int:
+    """Restore the checkpoint at ``path`` if it was made with the same config; return its step (0 if none)."""
+    if not path.is_file():
+        return 0
+    state = torch.load(path, map_location=device, weights_only=True)
+    if _resume_key(state["config"]) != _resume_key(config):
+        log.warning("%s was written with another config; starting from step 0", path)
+        return 0
+    model.load_state_dict(state["state_dict"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    _set_rng_state(rng, state["rng"])
+    log.info("resuming from step %d", state["step"])
+    return int(state["step"])
+
+
+def train_stage(
+    data: TrainData,
+    targets: Sequence[str],
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    code_version: str,
+    progress: bool = True,
+) -> Path:
+    """Train one stacked hourglass, stack ``s`` supervised by label array ``targets[s]``; returns ``model.pt``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    prev_det, prev_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        return _train(data, targets, model_cfg, cfg, out, code_version, device, progress)
+    finally:
+        torch.use_deterministic_algorithms(prev_det)
+        torch.set_num_threads(prev_threads)
+
+
+@dataclass
+class _State:
+    """Everything a checkpoint restores."""
+
+    model: StackedHourglass
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    rng: np.random.Generator
+    step: int = 0
+
+    def checkpoint(self, config: dict, code_version: str) -> dict:
+        return {
+            "state_dict": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "step": self.step,
+            "rng": _rng_state(self.rng),
+            "config": config,
+            "code_version": code_version,
+        }
+
+
+def _init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> _State:
+    torch.manual_seed(cfg.seed)
+    model = build_hourglass(model_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_steps), gamma=cfg.lr_gamma)
+    return _State(model, opt, sched, np.random.default_rng(cfg.seed))
+
+
+def _train_step(
+    st: _State, data: TrainData, targets: Sequence[str], cfg: TrainConfig, device: torch.device
+) -> torch.Tensor:
+    """One optimiser step on a fresh augmented batch; returns [1 + n_stacks] losses (total first)."""
+    rows = st.rng.choice(len(data), size=cfg.batch_size, replace=len(data) < cfg.batch_size)
+    images, maps, masks = make_batch(
+        data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
+    )
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+        preds = st.model(images.to(device))
+    total, per_stack = stacked_heatmap_loss(
+        [p.float() for p in preds], [m.to(device) for m in maps], [m.to(device) for m in masks]
+    )
+    st.opt.zero_grad(set_to_none=True)
+    total.backward()
+    st.opt.step()
+    st.sched.step()
+    st.step += 1
+    return torch.cat([total.detach()[None], per_stack]).cpu()
+
+
+def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -> Path:
+    if len(targets) != model_cfg.n_stacks:
+        raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
+    if data.size != model_cfg.in_size:
+        raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
+    config = run_config(model_cfg, cfg, targets)
+    st = _init_state(model_cfg, cfg, device)
+    st.step = _try_resume(out / CHECKPOINT, config, st.model, st.opt, st.sched, st.rng, device)
+    n = model_cfg.n_stacks
+    csv = CsvLog(
+        out / LOG, ["step", "loss", *[f"loss_stack{s}" for s in range(n)], "lr", "images_per_s"], st.step
+    )
+    st.model.train()
+    acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
+    for _ in tqdm(
+        range(st.step, cfg.steps), initial=st.step, total=cfg.steps, disable=not progress, desc="train"
+    ):
+        acc, n_acc = acc + _train_step(st, data, targets, cfg, device), n_acc + 1
+        if st.step % cfg.log_every == 0 or st.step == cfg.steps:
+            mean, rate = (acc / n_acc).tolist(), n_acc * cfg.batch_size / (time.perf_counter() - t0)
+            csv.write(
+                {
+                    "step": st.step,
+                    "loss": mean[0],
+                    **{f"loss_stack{s}": mean[s + 1] for s in range(n)},
+                    "lr": st.sched.get_last_lr()[0],
+                    "images_per_s": rate,
+                }
+            )
+            acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
+        if st.step % cfg.checkpoint_every == 0 or st.step == cfg.steps:
+            atomic_save(st.checkpoint(config, code_version), out / CHECKPOINT)
+    final = {
+        "state_dict": st.model.state_dict(),
+        "step": st.step,
+        "config": config,
+        "code_version": code_version,
+    }
+    atomic_save(final, out / MODEL)
+    return out / MODEL
+
+
+def load_stage(path: str | os.PathLike, device: str = "cpu") -> StackedHourglass:
+    """Rebuild a trained stage from ``model.pt`` or ``checkpoint.pt`` (``weights_only=True``)."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    model = build_hourglass(ModelConfig.from_dict(state["config"]["model"]))
+    model.load_state_dict(state["state_dict"])
+    return model.to(device).eval()
+
+
+@torch.no_grad()
+def predict(
+    model: Cascade | StackedHourglass, images: np.ndarray, batch_size: int = 16, device: str = "auto"
+) -> dict:
+    """Landmarks of crops uint8 [N, S, S, 3], in crop pixels.
+
+    Returns numpy arrays: ``points`` [N, K, 2] and ``confidence`` [N, K] (the last stage's last
+    stack) and, per stage ``i``, ``stage{i}_points`` / ``stage{i}_confidence``.
+    """
+    cascade = Cascade([model]) if isinstance(model, StackedHourglass) else model
+    dev = resolve_device(device)
+    cascade = cascade.to(dev).eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    for lo in range(0, len(images), batch_size):
+        res = cascade(to_tensor(np.asarray(images[lo : lo + batch_size])).to(dev))
+        for i, (p, c) in enumerate(zip(res["points"], res["confidence"])):
+            parts.setdefault(f"stage{i}_points", []).append(p.cpu().numpy())
+            parts.setdefault(f"stage{i}_confidence", []).append(c.cpu().numpy())
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    last = len(cascade.stages) - 1
+    out["points"], out["confidence"] = out[f"stage{last}_points"], out[f"stage{last}_confidence"]
+    return out

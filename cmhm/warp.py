@@ -1,0 +1,113 @@
+"""Similarity alignment and image warping, batched, in torch (model side) and numpy/cv2 (data side).
+
+Affines are [..., 2, 3] matrices acting on pixel coordinates (origin at the top-left pixel's
+centre), as in :mod:`cmhm.geometry`. ``A`` maps *source* pixels to *destination* pixels; a warped
+image satisfies ``out(A p) = image(p)``. The torch and cv2 warps agree up to interpolation rounding.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+
+def similarity_procrustes(
+    src: torch.Tensor, dst: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Closed-form weighted least-squares similarity mapping ``src`` [B, K, 2] onto ``dst`` [B|1, K, 2].
+
+    ``weights`` [B, K] (>= 0); points with NaN in ``src`` or ``dst`` get weight 0. Writing a 2D
+    similarity as ``[[a, -b], [b, a]]``: ``a = sum w <s, d> / sum w |s|^2``,
+    ``b = sum w (s x d) / sum w |s|^2`` on centred points. Returns [B, 2, 3].
+    """
+    dst = dst.expand_as(src)
+    w = (
+        torch.ones(src.shape[:2], dtype=src.dtype, device=src.device)
+        if weights is None
+        else weights.to(src.dtype)
+    )
+    ok = torch.isfinite(src).all(-1) & torch.isfinite(dst).all(-1)
+    w = torch.where(ok, w.clamp_min(0), torch.zeros_like(w))
+    w = w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(src.dtype).tiny)
+    s, d = torch.nan_to_num(src), torch.nan_to_num(dst)
+    mu_s, mu_d = (w[..., None] * s).sum(1), (w[..., None] * d).sum(1)  # [B, 2]
+    xs, xd = s - mu_s[:, None], d - mu_d[:, None]
+    var = (w * (xs**2).sum(-1)).sum(-1).clamp_min(torch.finfo(src.dtype).tiny)
+    a = (w * (xs * xd).sum(-1)).sum(-1) / var
+    b = (w * (xs[..., 0] * xd[..., 1] - xs[..., 1] * xd[..., 0])).sum(-1) / var
+    M = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)  # [B, 2, 2]
+    t = mu_d - (M @ mu_s[..., None])[..., 0]
+    return torch.cat([M, t[..., None]], -1)
+
+
+def apply_affine_torch(A: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+    """Map points ``pts`` [B, K, 2] by ``A`` [B, 2, 3]."""
+    return pts @ A[:, :, :2].transpose(1, 2) + A[:, None, :, 2]
+
+
+def invert_affine_torch(A: torch.Tensor) -> torch.Tensor:
+    """Inverse of affines ``A`` [B, 2, 3]."""
+    M_inv = torch.linalg.inv(A[:, :, :2])
+    return torch.cat([M_inv, -(M_inv @ A[:, :, 2:])], -1)
+
+
+def _pixel_to_normalised(size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """[3, 3] homogeneous map from pixel coordinates to grid_sample's [-1, 1] (align_corners=False)."""
+    s = 2.0 / size
+    return torch.tensor(
+        [[s, 0.0, s / 2 - 1], [0.0, s, s / 2 - 1], [0.0, 0.0, 1.0]], dtype=dtype, device=device
+    )
+
+
+def warp_images(images: torch.Tensor, A: torch.Tensor, out_size: int) -> torch.Tensor:
+    """Warp ``images`` [B, C, H, W] by pixel affines ``A`` [B, 2, 3] into [B, C, out, out] (zeros outside).
+
+    Bilinear, consistent with :func:`warp_crops` (cv2.warpAffine with a constant-zero border).
+    """
+    b, _, h, w = images.shape
+    if h != w:
+        raise ValueError(f"warp_images expects square images, got {h}x{w}")
+    eye_row = torch.tensor([[0.0, 0.0, 1.0]], dtype=images.dtype, device=images.device).expand(b, 1, 3)
+    A_inv = torch.cat([invert_affine_torch(A.to(images.dtype)), eye_row], 1)  # dst px -> src px
+    n_src = _pixel_to_normalised(w, images.dtype, images.device)
+    n_dst_inv = torch.linalg.inv(_pixel_to_normalised(out_size, images.dtype, images.device))
+    theta = (n_src @ A_inv @ n_dst_inv)[:, :2]
+    grid = F.affine_grid(theta, [b, images.shape[1], out_size, out_size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def warp_crops(images: np.ndarray, A: np.ndarray, size: int) -> np.ndarray:
+    """Numpy/cv2 twin of :func:`warp_images` for data preparation: [N, S, S, C] -> [N, size, size, C]."""
+    out = np.empty((len(images), size, size) + images.shape[3:], dtype=images.dtype)
+    for i, (img, a) in enumerate(zip(images, np.asarray(A, dtype=np.float64))):
+        out[i] = cv2.warpAffine(
+            np.ascontiguousarray(img),
+            a,
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        ).reshape(out.shape[1:])
+    return out
+
+
+def similarity_procrustes_np(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Numpy wrapper of :func:`similarity_procrustes` (float64): [N, K, 2], [K, 2] or [N, K, 2] -> [N, 2, 3]."""
+    src_t = torch.as_tensor(np.asarray(src, dtype=np.float64))
+    dst_t = torch.as_tensor(np.asarray(dst, dtype=np.float64))
+    if dst_t.ndim == 2:
+        dst_t = dst_t[None]
+    w_t = None if weights is None else torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    return similarity_procrustes(src_t, dst_t, w_t).numpy()
+
+
+def mean_shape(points: np.ndarray) -> np.ndarray:
+    """Per-landmark mean of crop-pixel shapes [N, K, 2] ignoring NaN -> [K, 2] (the canonical frame)."""
+    ok = np.isfinite(points).all(-1).any(0)
+    if not ok.all():
+        raise ValueError(f"mean_shape: landmarks {np.flatnonzero(~ok).tolist()} are never annotated")
+    return np.nanmean(points, axis=0)

@@ -1,0 +1,93 @@
+"""Hourglass shapes, block costs, complexity counting, variants and the cascade's stop-gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cmhm.complexity import count_complexity
+from cmhm.heatmaps import crop_to_map, render_heatmaps
+from cmhm.losses import stacked_heatmap_loss
+from cmhm.markups import IBUG68, MENPO84
+from cmhm.models import BLOCKS, VARIANTS, Cascade, ModelConfig, build_hourglass, build_stages, stage_plans
+from cmhm.models.blocks import Bottleneck, InceptionResNet
+
+TINY = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16)
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+@pytest.mark.parametrize("markup", [IBUG68, MENPO84], ids=lambda m: m.name)
+def test_output_shapes(block: str, markup) -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16, block=block)
+    out = build_hourglass(cfg, markup.n_points)(torch.rand(2, 3, 64, 64))
+    assert len(out) == 2
+    assert all(o.shape == (2, markup.n_points, cfg.map_size, cfg.map_size) for o in out)
+
+
+def test_heads_may_differ_per_stack() -> None:
+    out = build_hourglass(TINY, (IBUG68.n_points, MENPO84.n_points))(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in out] == [IBUG68.n_points, MENPO84.n_points]
+
+
+def test_bad_size_rejected() -> None:
+    with pytest.raises(ValueError):
+        build_hourglass(ModelConfig(in_size=60, depth=2, width=16), 5)
+
+
+def test_conv_macs_hand_count() -> None:
+    conv = torch.nn.Conv2d(3, 6, 3, stride=2, padding=1, bias=False)
+    lin = torch.nn.Linear(6 * 4 * 4, 5)
+    c = count_complexity(torch.nn.Sequential(conv, torch.nn.Flatten(), lin), 8, batch=2)
+    assert c.macs == 4 * 4 * 6 * 3 * 9 + 5 * 96
+    assert c.params == 6 * 3 * 9 + 5 * 96 + 5
+
+
+@pytest.mark.parametrize("width", [16, 64, 256])
+def test_inception_block_not_costlier(width: int) -> None:
+    def macs(block):
+        return count_complexity(torch.nn.Sequential(torch.nn.Conv2d(3, width, 1), block), 8).macs
+
+    assert macs(InceptionResNet(width, width)) <= macs(Bottleneck(width, width))
+
+
+def test_inception_model_not_costlier() -> None:
+    c = {b: count_complexity(build_hourglass(ModelConfig(64, 2, 2, 32, b), 68), 64) for b in BLOCKS}
+    assert c["inception_resnet"].macs <= c["bottleneck"].macs
+
+
+def test_variants_are_plans() -> None:
+    plans = {v: stage_plans(v, TINY, MENPO84) for v in VARIANTS}
+    assert [p.targets for p in plans["baseline"]] == [("lm3d_84", "lm3d_84")]
+    assert plans["inception"][0].model.block == "inception_resnet"
+    assert plans["multiview"][0].model.n_points == (IBUG68.n_points, MENPO84.n_points)
+    assert [p.targets for p in plans["cmhm"]] == [("union2d",), ("lm3d_84",)]
+
+
+def test_cascade_stage2_loss_does_not_reach_stage1() -> None:
+    torch.manual_seed(0)
+    s1, s2 = build_stages("cmhm", TINY, MENPO84)
+    mean = torch.rand(IBUG68.n_points, 2) * 40 + 12
+    model = Cascade([s1, s2], [mean])
+    images = torch.rand(2, 3, 64, 64)
+    out = model(images)
+    assert out["transforms"][0].shape == (2, 2, 3)
+    assert out["points"][1].shape == (2, MENPO84.n_points, 2)
+    hm = out["heatmaps"][1][0]
+    pts = crop_to_map(torch.rand(2, MENPO84.n_points, 2) * 64, 64, hm.shape[-1])
+    target = render_heatmaps(pts, hm.shape[-1], 1.0)
+    loss, _ = stacked_heatmap_loss([hm], [target], [torch.ones(2, MENPO84.n_points, dtype=torch.bool)])
+    loss.backward()
+    assert all(p.grad is None or not p.grad.any() for p in s1.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in s2.parameters())
+
+
+def test_single_stage_cascade_matches_hourglass() -> None:
+    torch.manual_seed(0)
+    (net,) = build_stages("baseline", TINY, IBUG68)
+    net.eval()
+    x = torch.rand(1, 3, 64, 64)
+    out = Cascade([net])(x)
+    assert torch.equal(out["heatmaps"][0][-1], net(x)[-1])
+    assert np.isfinite(out["points"][0].numpy()).all()

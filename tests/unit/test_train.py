@@ -1,0 +1,151 @@
+"""Augmentation geometry, resumable deterministic training, prediction and stage-2 data preparation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, replace
+
+import numpy as np
+import torch
+
+from cmhm.augment import AugmentConfig, augment_batch, flip_side
+from cmhm.geometry import apply_affine, invert_affine, similarity_matrix
+from cmhm.markups import IBUG68, MENPO84, PROFILE39
+from cmhm.models import Cascade, ModelConfig, build_hourglass
+from cmhm.train import LOG, TrainConfig, load_stage, predict, train_stage
+from cmhm.train_data import TrainData, canonicalise, make_batch
+
+SIZE = 32
+MODEL = ModelConfig(
+    in_size=SIZE,
+    n_stacks=2,
+    depth=1,
+    width=8,
+    block="inception_resnet",
+    n_points=(IBUG68.n_points, MENPO84.n_points),
+)
+
+
+def _data(n: int = 6, seed: int = 0) -> TrainData:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 255, size=(n, SIZE, SIZE, 3), dtype=np.uint8)
+    union = rng.uniform(4, SIZE - 4, size=(n, IBUG68.n_points, 2)).astype(np.float32)
+    union[0, :30] = np.nan  # a profile-like sample: only some channels supervised
+    lm3d = rng.uniform(4, SIZE - 4, size=(n, MENPO84.n_points, 3)).astype(np.float32)
+    side = np.array(["right", ""] * (n // 2), dtype=object)
+    return TrainData(images=images, arrays={"union2d": union, "lm3d_84": lm3d}, side=side)
+
+
+def test_augmented_dot_follows_its_landmark() -> None:
+    n, size = 8, 64
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(24, 40, size=(n, 1, 2))
+    yy, xx = np.mgrid[0:size, 0:size]
+    blob = np.exp(-((xx - pts[:, 0, 0, None, None]) ** 2 + (yy - pts[:, 0, 1, None, None]) ** 2) / 8.0)
+    images = np.repeat((blob * 255).astype(np.uint8)[..., None], 3, -1)
+    perm = {"p": np.zeros(1, dtype=np.int64)}
+    out, arrays, _ = augment_batch(images, {"p": pts}, perm, np.array([""] * n), AugmentConfig(), rng)
+    w = out[..., 0].astype(np.float64)
+    centroid = np.stack([(w * xx).sum((1, 2)), (w * yy).sum((1, 2))], -1) / w.sum((1, 2))[:, None]
+    assert np.abs(centroid - arrays["p"][:, 0]).max() < 0.3
+
+
+def test_flip_relabels_points_and_sides() -> None:
+    size, rng = 64, np.random.default_rng(1)
+    frontal = np.stack([np.linspace(10, 53, IBUG68.n_points), rng.uniform(10, 53, IBUG68.n_points)], -1)[None]
+    lm3d = np.concatenate([frontal, rng.uniform(0, 5, size=(1, IBUG68.n_points, 1))], -1)
+    profile = rng.uniform(10, 53, size=(1, PROFILE39.n_points, 2))
+    arrays = {"lm2d": frontal, "lm3d_68": lm3d, "lm2d_profile": profile}
+    data = TrainData(np.zeros((1, size, size, 3), np.uint8), arrays, np.array(["left"], dtype=object))
+    cfg = AugmentConfig(max_rotation_deg=0, scale_min=1, scale_max=1, max_translation=0, flip_prob=1)
+    _, out, side = augment_batch(data.images, arrays, data.perms(list(arrays)), data.side, cfg, rng)
+    perm = IBUG68.flip_permutation()
+    mirrored = np.stack([size - 1 - frontal[0, :, 0], frontal[0, :, 1]], -1)
+    np.testing.assert_allclose(out["lm2d"][0], mirrored[perm])
+    np.testing.assert_allclose(out["lm3d_68"][0, :, 2], lm3d[0, perm, 2])  # depth moves with its label
+    np.testing.assert_allclose(out["lm2d_profile"][0, :, 0], size - 1 - profile[0, :, 0])  # order kept
+    assert list(side) == ["right"] and list(flip_side(np.array(["right", ""]), np.array([True, True]))) == [
+        "left",
+        "",
+    ]
+    jaw = IBUG68.groups["jaw"]  # labels keep their meaning: the subject's right jaw end stays on image left
+    assert (out["lm2d"][0, jaw[0], 0] < out["lm2d"][0, jaw[-1], 0]) == (
+        frontal[0, jaw[0], 0] < frontal[0, jaw[-1], 0]
+    )
+    assert np.array_equal(perm[perm], np.arange(IBUG68.n_points))
+
+
+def test_batch_masks_follow_nan_labels() -> None:
+    data = _data()
+    images, maps, masks = make_batch(
+        data, np.arange(2), ("union2d", "lm3d_84"), SIZE // 4, 1.0, None, np.random.default_rng(0)
+    )
+    assert images.shape == (2, 3, SIZE, SIZE) and 0 <= images.min() and images.max() <= 1
+    assert [m.shape for m in maps] == [(2, 68, 8, 8), (2, 84, 8, 8)]
+    assert not masks[0][0, :30].any() and masks[0][0, 30:].all() and masks[1].all()
+    assert maps[0][0, :30].abs().sum() == 0
+
+
+def _train_cfg(steps: int) -> TrainConfig:
+    return TrainConfig(
+        steps=steps,
+        batch_size=4,
+        lr=1e-3,
+        lr_steps=(4,),
+        checkpoint_every=3,
+        log_every=1,
+        seed=3,
+        device="cpu",
+        num_threads=1,
+    )
+
+
+def test_resume_after_kill_matches_uninterrupted(tmp_path, caplog) -> None:
+    data = _data()
+    full = train_stage(
+        data, ("union2d", "lm3d_84"), MODEL, _train_cfg(6), tmp_path / "a", "v1", progress=False
+    )
+    train_stage(data, ("union2d", "lm3d_84"), MODEL, _train_cfg(3), tmp_path / "b", "v1", progress=False)
+    with caplog.at_level(logging.INFO, logger="cmhm.train"):
+        resumed = train_stage(
+            data, ("union2d", "lm3d_84"), MODEL, _train_cfg(6), tmp_path / "b", "v1", progress=False
+        )
+    assert "resuming from step 3" in caplog.text
+    a, b = (torch.load(p, weights_only=True) for p in (full, resumed))
+    assert a["step"] == b["step"] == 6 and b["code_version"] == "v1"
+    for k, v in a["state_dict"].items():
+        assert torch.allclose(v.float(), b["state_dict"][k].float(), atol=1e-6), k
+    rows = (tmp_path / "b" / LOG).read_text().splitlines()
+    assert rows[0] == "step,loss,loss_stack0,loss_stack1,lr,images_per_s"
+    assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
+    assert float(rows[-1].split(",")[-2]) == 1e-4  # dropped x0.1 at step 4
+
+
+def test_configs_round_trip_through_dicts() -> None:
+    cfg = _train_cfg(5)
+    assert TrainConfig.from_dict(asdict(cfg)) == cfg
+    assert TrainConfig.from_dict({**asdict(cfg), "augment": None}).augment is None
+    assert ModelConfig.from_dict(asdict(MODEL)) == MODEL
+
+
+def test_predict_and_canonicalise(tmp_path) -> None:
+    data = _data()
+    path = train_stage(data, ("union2d", "lm3d_84"), MODEL, _train_cfg(2), tmp_path, "v1", progress=False)
+    pred = predict(load_stage(path), data.images, batch_size=4, device="cpu")
+    assert pred["points"].shape == (6, 84, 2) and pred["confidence"].shape == (6, 84)
+    assert pred["stage0_points"].shape == (6, 84, 2)
+    stage1 = build_hourglass(replace(MODEL, n_stacks=1, n_points=(IBUG68.n_points,)))
+    mean68 = torch.rand(IBUG68.n_points, 2) * SIZE / 2 + SIZE / 4
+    two = predict(Cascade([stage1, load_stage(path)], [mean68]), data.images, batch_size=4, device="cpu")
+    assert two["stage0_points"].shape == (6, IBUG68.n_points, 2) and two["points"].shape == (6, 84, 2)
+    mean = np.random.default_rng(0).uniform(8, 24, size=(IBUG68.n_points, 2))
+    A_true = np.stack([similarity_matrix(1.2, 0.3, 1.0, -2.0)] * 2)
+    shapes = apply_affine(
+        invert_affine(A_true), np.repeat(mean[None], 2, 0)
+    )  # crops whose faces A_true aligns
+    arrays = {"lm2d": shapes, "lm3d_68": np.concatenate([shapes, np.ones((2, 68, 1))], -1)}
+    out = canonicalise(data.images[:2], arrays, shapes, np.ones((2, 68)), mean, SIZE)
+    assert out.images.shape == (2, SIZE, SIZE, 3)
+    np.testing.assert_allclose(out.arrays["lm2d"], np.repeat(mean[None], 2, 0), atol=1e-6)
+    np.testing.assert_allclose(out.arrays["lm3d_68"][..., 2], 1.2, atol=1e-6)
+    np.testing.assert_allclose(out.transforms, A_true, atol=1e-9)
