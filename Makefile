@@ -36,6 +36,10 @@ lint: $(BIN)/snakemake
 report: $(BIN)/snakemake
 	$(BIN)/snakemake --configfile $(CONFIG) --report report.html
 
+bench: $(BIN)/snakemake
+	$(BIN)/python -m cmhm complexity
+	$(BIN)/python -m cmhm bench --size 128 --width 64 --depth 3
+
 clean:
 	rm -rf results/* logs benchmarks .snakemake report.html
 	touch results/.gitkeep

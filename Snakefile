@@ -13,8 +13,10 @@ report: "rules/report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/train.smk"
 
 
 rule all:
     input:
         data_targets(),
+        model_targets(),

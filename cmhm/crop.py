@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cmhm.crops import CropShardError, shard_paths
+from cmhm.crops import CropShardError, write_shard
 from cmhm.geometry import apply_affine, box_to_crop_affine
 from cmhm.samples import SampleTable
 
@@ -64,16 +64,4 @@ def crop_table(table: SampleTable, size: int, box_scale: float, prefix: str | os
     labels = transform_landmarks({**table.arrays, **table.extra}, A)
     index = table.index.copy()
     index["crop_scale"] = np.sqrt(np.abs(np.linalg.det(A[:, :, :2])))
-    img_p, lab_p, csv_p = shard_paths(prefix)
-    img_p.parent.mkdir(parents=True, exist_ok=True)
-    tmps = [p.with_name(f".{p.name}.tmp{p.suffix}") for p in (img_p, lab_p, csv_p)]
-    try:
-        np.save(tmps[0], crops)
-        np.savez(tmps[1], transform=A, **labels)
-        index.to_csv(tmps[2], index=False)
-        for tmp, final in zip(tmps, (img_p, lab_p, csv_p)):
-            os.replace(tmp, final)
-    finally:
-        for tmp in tmps:
-            if tmp.exists():
-                tmp.unlink()
+    write_shard(prefix, crops, {"transform": A, **labels}, index)

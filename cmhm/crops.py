@@ -82,3 +82,22 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = False) -> CropSet
     transforms = arrays.pop("transform")
     index = pd.concat([p[2] for p in parts], ignore_index=True)
     return CropSet(images=images, transforms=transforms, arrays=arrays, index=index)
+
+
+def write_shard(prefix: str | os.PathLike, images: np.ndarray, labels: dict[str, np.ndarray], index: pd.DataFrame) -> None:
+    """Write a crop shard (``labels`` must hold ``transform``) through temporary names: all three files or none."""
+    if "transform" not in labels:
+        raise ValueError(f"write_shard {prefix}: labels need the image -> crop 'transform'")
+    paths = shard_paths(prefix)
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    tmps = [p.with_name(f".{p.name}.tmp{p.suffix}") for p in paths]
+    try:
+        np.save(tmps[0], images)
+        np.savez(tmps[1], **labels)
+        index.to_csv(tmps[2], index=False)
+        for tmp, final in zip(tmps, paths):
+            os.replace(tmp, final)
+    finally:
+        for tmp in tmps:
+            if tmp.exists():
+                tmp.unlink()

@@ -3,15 +3,21 @@ from snakemake.utils import validate
 
 validate(config, "schemas/config.schema.yaml")
 
+from cmhm.models import get_variant
 from cmhm.provenance import code_version, source_hash
 
 CODE_VERSION = code_version()
+
+
+def n_stages(variant):
+    return len(get_variant(variant).stages)
 
 
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     split="[a-z0-9]+",
     shard="[0-9]+",
+    variant="|".join(config["variants"]),
 
 
 def source(role):
@@ -100,3 +106,33 @@ def train_first_crop_shard(wildcards):
         split=source("train")[1],
         suffix=("images.npy", "labels.npz", "csv"),
     )
+
+
+def train_crops(wildcards):
+    return crop_files(wildcards.dataset, source("train")[1])
+
+
+def fitted_labels(wildcards):
+    """The annotations_3d labels when training on fitted 3D labels (the paper's route), else nothing."""
+    if config["data"]["train_labels3d"] == "fitted":
+        return f"results/{wildcards.dataset}/annotations_3d/train_labels.npz"
+    return []
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes per attempt: 4 h, growing with each retry (a retry resumes from the last checkpoint).
+
+    Override per site with `--set-resources train_stage1:runtime=MIN` (see README, cluster section).
+    """
+    return 240 * attempt
+
+
+def final_models(dataset, variant):
+    """Weights a variant's predictions need: one file per stage."""
+    stages = ["stage1"] + (["stage2"] if n_stages(variant) > 1 else [])
+    return [f"results/{dataset}/models/{variant}/{s}/model.pt" for s in stages]
+
+
+def model_targets():
+    train_ds, _ = source("train")
+    return [m for v in config["variants"] for m in final_models(train_ds, v)]

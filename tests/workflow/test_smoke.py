@@ -28,7 +28,7 @@ def test_smoke_run_builds_every_target(workdir):
     crops = load_crops([r / "crops" / "test" / "shard0"])
     assert crops.images.shape[1:] == (64, 64, 3)
     report = json.loads((r / "annotations_3d" / "fit_report.json").read_text())
-    assert np.isfinite(report["nme_2d"]["mean"])
+    assert np.isfinite(report["nme2d_68"]["mean"])
     for fig in ("union_mapping", "contact_sheet"):
         for ext in ("png", "pdf"):
             assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 1000
