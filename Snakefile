@@ -14,9 +14,13 @@ report: "rules/report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
 
 
 rule all:
     input:
         data_targets(),
         model_targets(),
+        rules.tables.input,
+        rules.figures.input,

@@ -136,3 +136,48 @@ def final_models(dataset, variant):
 def model_targets():
     train_ds, _ = source("train")
     return [m for v in config["variants"] for m in final_models(train_ds, v)]
+
+
+def models_of(variant):
+    """Weights (and, for a cascade, the canonical mean shape) of a variant trained on the training dataset."""
+    train_ds, _ = source("train")
+    files = final_models(train_ds, variant)
+    if n_stages(variant) > 1:
+        files.append(f"results/{train_ds}/models/{variant}/stage2_data/mean_shape.npy")
+    return files
+
+
+def variant_models(wildcards):
+    return models_of(wildcards.variant)
+
+
+def all_variant_models(wildcards):
+    return [f for v in config["variants"] for f in models_of(v)]
+
+
+def test_image_crops(wildcards):
+    return crop_files(wildcards.dataset, source("test_images")[1])
+
+
+def test_video_samples(wildcards):
+    return samples_dirs(wildcards.dataset, source("test_video")[1])
+
+
+def configured_train_samples(wildcards):
+    return samples_dirs(*source("train"))
+
+
+def expand_eval(name, role):
+    """One evaluation file per configured variant, on the dataset that plays ``role``."""
+    dataset, _ = source(role)
+    return [f"results/{dataset}/eval/{v}/{name}" for v in config["variants"]]
+
+
+def timing_file(wildcards):
+    return f"results/{source('test_images')[0]}/eval/timing.json"
+
+
+def data_figures():
+    train_ds, _ = source("train")
+    return expand("results/{ds}/figures/{fig}.{ext}", ds=train_ds, fig=("union_mapping", "contact_sheet"),
+                  ext=("png", "pdf"))

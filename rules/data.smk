@@ -1,5 +1,7 @@
 # Data half: synthesize (or adapt) -> crop -> union mapping -> 3D labels, plus the data figures.
 
+ruleorder: synthesize_video > synthesize_images
+
 
 rule synthesize_images:
     output:
@@ -16,8 +18,6 @@ rule synthesize_images:
     resources:
         mem_mb=2000,
         runtime=60,
-    wildcard_constraints:
-        split="(?!video$)[a-z0-9]+",
     conda:
         "../envs/cmhm.yaml"
     script:

@@ -1,0 +1,143 @@
+"""Evaluation of trained variants: still-image predictions (Table I) and video tracking (Table II)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cmhm.crop import crop_image, read_image
+from cmhm.crops import CropSet
+from cmhm.geometry import apply_affine, box_to_crop_affine, invert_affine, landmark_box
+from cmhm.metrics import aflw_table, nme_box, nme_diag, tracking_summary
+from cmhm.models import Cascade
+from cmhm.samples import SampleTable
+from cmhm.tracking import OracleJitterDetector, PeakConfidence, TrackPolicy, track_video
+from cmhm.train import load_stage, predict, resolve_device
+from cmhm.train_data import to_tensor
+
+PROJ3D = {"ibug68": "lm3d_68", "menpo84": "lm3d_84"}
+
+
+def load_cascade(model_paths: list[str], mean_shape_path: str | None, device: str = "cpu") -> Cascade:
+    """The trained variant: one stage per weights file; the mean shape links consecutive stages."""
+    stages = [load_stage(p, device) for p in model_paths]
+    means = [] if mean_shape_path is None else [torch.as_tensor(np.load(mean_shape_path), dtype=torch.float32)]
+    return Cascade(stages, means[: len(stages) - 1]).to(device).eval()
+
+
+@torch.no_grad()
+def response_maps(cascade: Cascade, images: np.ndarray, device: str) -> list[np.ndarray]:
+    """Per stage, the summed last-stack response map [N, h, w] of crops ``images`` (for figures)."""
+    out = cascade(to_tensor(images).to(device))
+    return [hm[-1].clamp(min=0).sum(1).cpu().numpy() for hm in out["heatmaps"]]
+
+
+def predict_images(cascade: Cascade, crops: CropSet, markup3d: str, device: str, n_examples: int) -> dict:
+    """Predict every test crop; returns arrays in image pixels plus ground truth and a few response maps."""
+    dev = str(resolve_device(device))
+    pred = predict(cascade, crops.images, device=dev)
+    gt = crops.to_image(crops.arrays[PROJ3D[markup3d]][..., :2])
+    keep = np.arange(min(n_examples, len(crops)))
+    maps = response_maps(cascade, np.asarray(crops.images[keep]), dev)
+    return {
+        "sample_id": crops.index["sample_id"].to_numpy(str),
+        "yaw": crops.index["yaw"].to_numpy(np.float64),
+        "view": crops.index["view"].to_numpy(str),
+        "points": crops.to_image(pred["points"]),
+        "confidence": pred["confidence"],
+        "gt": gt,
+        "example_images": np.asarray(crops.images[keep]),
+        "example_points_crop": pred["points"][keep],
+        **{f"example_response_stage{i}": m for i, m in enumerate(maps)},
+    }
+
+
+def image_metrics(pred: dict) -> tuple[pd.DataFrame, dict]:
+    """AFLW2000-3D protocol on predictions: per-image NME (box-normalised) and the yaw-bin table."""
+    nme = nme_box(pred["points"], pred["gt"])
+    per_image = pd.DataFrame({"sample_id": pred["sample_id"], "yaw": pred["yaw"], "view": pred["view"], "nme": nme})
+    return per_image, aflw_table(nme, pred["yaw"])
+
+
+def box_enlargement(table: SampleTable, markup3d: str) -> float:
+    """Median ratio of the detector box's longer side to the ground-truth landmark box's: how much a
+    tracked landmark box must grow to look like a detection (so tracked crops match training crops)."""
+    lm = landmark_box(table.arrays[PROJ3D[markup3d]][..., :2])
+    boxes = table.boxes()
+    det = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    land = np.maximum(lm[:, 2] - lm[:, 0], lm[:, 3] - lm[:, 1])
+    ok = np.isfinite(land) & (land > 0)
+    return float(np.median(det[ok] / land[ok]))
+
+
+def crop_fit(cascade: Cascade, size: int, box_scale: float, device: str):
+    """``fit(image, box)`` for the tracker: crop around ``box`` as the training crops were, predict, uncrop."""
+    dev = str(resolve_device(device))
+
+    def fit(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        A = box_to_crop_affine(box[None], size, box_scale)[0]
+        pred = predict(cascade, crop_image(image, A, size)[None], device=dev)
+        return apply_affine(invert_affine(A), pred["points"][0]), pred["confidence"][0]
+
+    return fit
+
+
+def track_table(
+    cascade: Cascade, table: SampleTable, markup3d: str, size: int, box_scale: float, enlarge: float,
+    threshold: float, device: str,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Track every video of ``table``; per-frame errors (box-diagonal NME) and the raw tracks."""
+    fit = crop_fit(cascade, size, box_scale, device)
+    policy = TrackPolicy(failure=PeakConfidence(threshold), enlarge=enlarge)
+    frames, tracks = [], {"points": [], "redetected": [], "sample_id": []}
+    for video, rows in table.index.groupby("video", sort=True):
+        rows = rows.sort_values("frame")
+        idx = rows.index.to_numpy()
+        images = (read_image(table.image_path(i)) for i in idx)
+        res = track_video(images, fit, OracleJitterDetector(table.boxes()[idx]), policy)
+        gt = table.arrays[PROJ3D[markup3d]][idx, :, :2]
+        err = nme_diag(np.nan_to_num(res.points, nan=1e6), gt)
+        frames.append(pd.DataFrame({"video": video, "frame": rows["frame"].to_numpy(), "nme_diag": err,
+                                    "redetected": res.redetected, "failed": res.failed}))
+        tracks["points"].append(res.points)
+        tracks["redetected"].append(res.redetected)
+        tracks["sample_id"].append(rows["sample_id"].to_numpy(str))
+    return pd.concat(frames, ignore_index=True), {k: np.concatenate(v) for k, v in tracks.items()}
+
+
+def tracking_metrics(per_frame: pd.DataFrame, threshold: float) -> dict:
+    """Table II numbers: AUC and failure rate of the per-frame errors at ``threshold``, and re-detections."""
+    out = tracking_summary(per_frame["nme_diag"].to_numpy(), threshold)
+    out["redetections"] = int(per_frame["redetected"].sum())
+    return out
+
+
+def save_npz(path: str | os.PathLike, arrays: dict) -> None:
+    """``np.savez`` through a temporary name."""
+    tmp = f"{path}.tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def time_inference(cascade: Cascade, in_size: int, device: str, repeats: int = 20, batch: int = 1) -> dict:
+    """Milliseconds per face to produce the response maps (whole cascade, warps included); median of runs."""
+    dev = resolve_device(device)
+    cascade = cascade.to(dev).eval()
+    x = torch.rand(batch, 3, in_size, in_size, device=dev)
+    times = []
+    for i in range(repeats + 3):
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        cascade(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= 3:
+            times.append((time.perf_counter() - t0) * 1000 / batch)
+    return {"ms_per_face": float(np.median(times)), "device": str(dev), "threads": torch.get_num_threads(),
+            "batch": batch, "repeats": repeats}
