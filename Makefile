@@ -21,7 +21,10 @@ dry-run: $(BIN)/snakemake
 	$(BIN)/snakemake -n --configfile $(CONFIG)
 
 test: $(BIN)/snakemake
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not cluster"
+
+test-cluster: $(BIN)/snakemake
+	$(BIN)/python -m pytest -q -m cluster tests/cluster
 
 test-unit: $(BIN)/snakemake
 	$(BIN)/python -m pytest -q tests/unit
