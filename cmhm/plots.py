@@ -47,8 +47,9 @@ def plot_union_mapping(um: UnionMapping, out_paths: list[str | os.PathLike], not
     f, p = um.mean_frontal, um.mean_profile
     fg, pg = IBUG68.group_of(), PROFILE39.group_of()
     for ax, side in zip(axes, ("right", "left")):
-        prof = p * np.array([1.0 if side == "right" else -1.0, 1.0])
-        front, mapped = f, um.mapping[side]
+        # the left panel is the right one mirrored: a mirrored frontal point j stands where point flip(j) is
+        mirror = np.array([1.0 if side == "right" else -1.0, 1.0])
+        prof, front, mapped = p * mirror, f * mirror, um.mapping["right"]
         ax.scatter(front[:, 0], front[:, 1], s=14, c=[GROUP_COLOURS[g] for g in fg], alpha=0.35, label="frontal 68")
         ax.scatter(prof[:, 0], prof[:, 1], s=18, marker="x", c=[GROUP_COLOURS[g] for g in pg], label="profile 39")
         for i, j in enumerate(mapped):

@@ -6,7 +6,11 @@ shapes. Here: both mean shapes come from generalised Procrustes analysis of the 
 annotations (profile faces facing left are mirrored to face right first); the mean profile shape
 is aligned to the mean frontal one by a similarity fitted on anchor correspondences both markups
 share (centroids of the eye, brow, nose and lips as seen from the visible side), then refined by
-Procrustes on the matched pairs; each profile point is assigned to the nearest frontal point, one-to-one (Hungarian assignment on Euclidean distance). The mapping of a
+Procrustes on the matched pairs; each profile point is assigned to the nearest frontal point,
+one-to-one (Hungarian assignment on Euclidean distance), by default among the points of the same
+facial part on the visible half (a profile's nose and lips protrude past the frontal midline, so the
+unconstrained nearest point of a profile nose-bridge point can be an eye corner, and its lips fall
+on the hidden half; ``constrained=False`` gives the plain nearest-point rule). The mapping of a
 left-facing profile is the right-facing one relabelled by the 68-point flip permutation.
 """
 
@@ -37,6 +41,30 @@ ANCHORS_RIGHT: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("lip_outer", (48, 49, 50, 51, 57, 58, 59)),
     ("lip_inner", (60, 61, 62, 66, 67)),
 )
+
+# Facial part of each profile group, as frontal groups (either side): used when matching is kept within parts.
+PARTS: dict[str, tuple[str, ...]] = {
+    "jaw": ("jaw",),
+    "brow": ("brow_right", "brow_left"),
+    "nose_bridge": ("nose_bridge",),
+    "nose_base": ("nose_base",),
+    "eye": ("eye_right", "eye_left"),
+    "lip_outer": ("lip_outer",),
+    "lip_inner": ("lip_inner",),
+}
+CROSS_PART_COST = 1e6
+HIDDEN_SIDE_COST = 1e3
+
+
+def constraint_cost(mean_frontal: np.ndarray) -> np.ndarray:
+    """[39, 68] extra matching cost for a right-facing profile: a large one across facial parts, a
+    smaller one for frontal points on the hidden (subject's left) half, found geometrically: point i
+    is hidden when it lies right of its mirror partner in the mean frontal shape."""
+    pg, fg = PROFILE39.group_of(), IBUG68.group_of()
+    same_part = np.array([[f in PARTS[p] for f in fg] for p in pg])
+    x = mean_frontal[:, 0]
+    hidden = x > x[IBUG68.flip_permutation()]
+    return np.where(same_part, 0.0, CROSS_PART_COST) + np.where(hidden, HIDDEN_SIDE_COST, 0.0)[None, :]
 
 
 @dataclass(frozen=True)
@@ -71,17 +99,25 @@ def mean_shape(shapes: np.ndarray, iterations: int = 10) -> np.ndarray:
 
 
 def build_union_mapping(
-    frontal: np.ndarray, profile: np.ndarray, profile_side: np.ndarray, max_refinements: int = 10
+    frontal: np.ndarray,
+    profile: np.ndarray,
+    profile_side: np.ndarray,
+    constrained: bool = True,
+    max_refinements: int = 10,
 ) -> UnionMapping:
     """Build the mapping from frontal shapes [N, 68, 2] and profile shapes [M, 39, 2] with sides [M].
 
     The anchor similarity starts the alignment; then assignment and a Procrustes fit on all matched
     pairs alternate (at most ``max_refinements`` times) until the assignment no longer changes.
+    ``constrained`` keeps each profile point's match inside its facial part (eye to eye, jaw to
+    jaw, ...) and, where the part has enough points there, on the visible half of the face; without
+    it the match is the plain nearest point, as the paper states it.
     """
     flip = np.where(np.asarray(profile_side) == "left", -1.0, 1.0)
     mirrored = profile * np.stack([flip, np.ones_like(flip)], -1)[:, None, :]
     mean_f = mean_shape(frontal)
     mean_p = mean_shape(mirrored)
+    penalty = constraint_cost(mean_f) if constrained else 0.0
     src = np.stack([mean_p[list(PROFILE39.groups[g])].mean(0) for g, _ in ANCHORS_RIGHT])
     dst = np.stack([mean_f[list(idx)].mean(0) for _, idx in ANCHORS_RIGHT])
     A = procrustes(src, dst)
@@ -89,7 +125,7 @@ def build_union_mapping(
     for _ in range(max_refinements):
         aligned = apply_affine(A, mean_p)
         cost = np.linalg.norm(aligned[:, None, :] - mean_f[None, :, :], axis=-1)
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = linear_sum_assignment(cost + penalty)
         new = np.empty(PROFILE39.n_points, np.int64)
         new[rows] = cols
         if right is not None and np.array_equal(new, right):
@@ -174,7 +210,9 @@ def union_targets(
     return pts, np.isfinite(pts).all(-1)
 
 
-def mapping_from_tables(tables: list, frontal_max_yaw: float, profile_min_yaw: float) -> UnionMapping:
+def mapping_from_tables(
+    tables: list, frontal_max_yaw: float, profile_min_yaw: float, constrained: bool = True
+) -> UnionMapping:
     """Build the mapping from sample tables: near-frontal semi-frontal faces and strong profiles.
 
     ``frontal_max_yaw`` / ``profile_min_yaw`` (degrees) choose which faces form each mean shape.
@@ -194,7 +232,7 @@ def mapping_from_tables(tables: list, frontal_max_yaw: float, profile_min_yaw: f
             f"union mapping needs frontal (|yaw| <= {frontal_max_yaw}) and profile (|yaw| >= {profile_min_yaw}) "
             f"training faces; found {len(frontal)} and {len(profile)}"
         )
-    return build_union_mapping(frontal, profile, sides)
+    return build_union_mapping(frontal, profile, sides, constrained)
 
 
 def read_union_mapping(path: str | os.PathLike) -> tuple[UnionMapping, dict]:
