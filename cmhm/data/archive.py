@@ -1,0 +1,121 @@
+"""Safe extraction of zip and tar(.gz/.bz2/.xz) archives (re-exported by :mod:`cmhm.data.fetch`).
+
+Every member is checked before anything is written: a member whose path is absolute, holds a
+``..`` component or resolves outside the target is refused ("zip-slip"), and so is any symbolic
+or hard link, device or FIFO member. Members are written into a temporary folder beside the
+target, which is renamed into place only once all of them are out; on any failure it is removed,
+so nothing half-extracted remains.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive holds a member we refuse to extract; the message names the archive and member."""
+
+
+def member_target(root: Path, name: str, archive: Path) -> Path:
+    """Where member ``name`` lands under ``root``; :class:`UnsafeArchiveError` if it would leave it."""
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
+        raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path; refusing to extract")
+    if ".." in PurePosixPath(posix).parts:
+        raise UnsafeArchiveError(f"{archive}: member {name!r} climbs out with '..'; refusing to extract")
+    out = (root / posix).resolve()
+    if not out.is_relative_to(root.resolve()):
+        raise UnsafeArchiveError(
+            f"{archive}: member {name!r} resolves outside the target; refusing to extract"
+        )
+    return out
+
+
+def _zip_members(zf: zipfile.ZipFile, root: Path, archive: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
+    out = []
+    for info in zf.infolist():
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise UnsafeArchiveError(
+                f"{archive}: member {info.filename!r} is a symbolic link; refusing to extract"
+            )
+        out.append((info, member_target(root, info.filename, archive)))
+    return out
+
+
+def _tar_members(tf: tarfile.TarFile, root: Path, archive: Path) -> list[tuple[tarfile.TarInfo, Path]]:
+    out = []
+    for m in tf.getmembers():
+        if m.issym() or m.islnk():
+            raise UnsafeArchiveError(f"{archive}: member {m.name!r} is a link; refusing to extract")
+        if not (m.isfile() or m.isdir()):
+            raise UnsafeArchiveError(
+                f"{archive}: member {m.name!r} is not a file or folder; refusing to extract"
+            )
+        out.append((m, member_target(root, m.name, archive)))
+    return out
+
+
+def _extract_into(archive: Path, root: Path) -> int:
+    """Check all members, then write them under ``root``; returns the number of files written."""
+    n = 0
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info, out in _zip_members(zf, root, archive):
+                if info.is_dir():
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                n += 1
+        return n
+    with tarfile.open(archive) as tf:
+        for m, out in _tar_members(tf, root, archive):
+            if m.isdir():
+                out.mkdir(parents=True, exist_ok=True)
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(m)
+            if src is None:
+                raise UnsafeArchiveError(f"{archive}: member {m.name!r} has no data")
+            with src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            n += 1
+    return n
+
+
+def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> int:
+    """Extract the zip or tar(.gz) ``archive`` into the folder ``target``; return the file count.
+
+    ``target`` must not exist or be an empty folder. Raises ``FileNotFoundError`` (no archive),
+    ``ValueError`` (not a zip or tar), :class:`UnsafeArchiveError` (a refused member) or
+    ``FileExistsError``; in every case nothing is left at ``target`` or beside it.
+    """
+    archive, target = Path(archive), Path(target)
+    if not archive.is_file():
+        raise FileNotFoundError(f"{archive}: archive missing")
+    if not (zipfile.is_zipfile(archive) or tarfile.is_tarfile(archive)):
+        raise ValueError(f"{archive}: neither a zip nor a tar archive")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(
+            f"{target}: exists and is not an empty folder; refusing to extract {archive} over it"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".extracting", dir=target.parent))
+    try:
+        n = _extract_into(archive, tmp)
+        if target.exists():
+            target.rmdir()
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return n

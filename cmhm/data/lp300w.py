@@ -1,0 +1,140 @@
+"""300W-LP adapter: ``<src>/<subset>/<name>.jpg`` + ``<name>.mat`` and ``<src>/landmarks/`` -> a sample table.
+
+Layout: subsets ``AFW``, ``HELEN``, ``IBUG``, ``LFPW`` and their mirrored copies ``<subset>_Flip``
+(a ``_Flip`` suffix on the file stem is also recognised), each image with a 3DDFA-style ``.mat``
+(``Pose_Para`` required; ``pt3d_68`` and ``pt2d`` used when present, same conventions as
+:mod:`cmhm.data.aflw2000`), and ``landmarks/<subset>/<name>_pts.mat`` with ``pts_2d`` (the 2D
+semi-frontal annotation, jaw on the visible contour) and ``pts_3d`` (the 3D landmarks'
+projections, x and y only), [68, 2] each, 1-based like every Matlab file.
+
+Flipped copies, without double flipping: the ``.mat`` beside an image and a landmark file found
+under the image's own subset (``landmarks/AFW_Flip/...``) already describe that image and are used
+as they are. Only when a flipped image has no landmark file of its own do we take the unflipped
+image's (``landmarks/AFW/<name>_pts.mat``) and mirror it: ``x -> width - 1 - x`` and relabel the
+points with the iBUG 68 flip permutation. As a guard, images with |yaw| > 30 deg whose nose tip lies
+on the wrong side of the jaw's midpoint for their yaw sign are counted and logged.
+
+Fill: ``lm3d_68`` from ``pt3d_68`` (x, y, z) when the ``.mat`` has it, else from ``pts_3d`` with
+z = NaN (300W-LP gives no depth for it); ``lm2d`` / ``vis2d`` from ``pts_2d`` (else a [2, 68] ``pt2d``);
+pose from ``Pose_Para``; box = tight box of the 3D landmarks' projection (else of ``lm2d``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from cmhm.data.aflw2000 import MAT_ORIGIN, lm3d_from_mat, load_mat, pose_from_mat
+from cmhm.data.common import AdapterError, finish_table, image_row, image_size, landmark_box
+from cmhm.markups import IBUG68
+from cmhm.samples import SampleTable, empty_arrays
+
+log = logging.getLogger(__name__)
+FLIP_SUFFIX = "_Flip"
+LANDMARK_DIR = "landmarks"
+YAW_CHECK_DEG = 30.0
+
+
+def _points(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
+    """[68, 2] 0-based points from a Matlab [68, 2] or [2, 68] array."""
+    a = np.asarray(arr, dtype=np.float64)
+    if a.shape == (2, IBUG68.n_points):
+        a = a.T
+    if a.shape != (IBUG68.n_points, 2):
+        raise AdapterError(f"{path}: {key} has shape {a.shape}, expected [{IBUG68.n_points}, 2]")
+    return a - MAT_ORIGIN
+
+
+def mirror_points(pts: np.ndarray, width: int) -> np.ndarray:
+    """iBUG 68 points [68, D] of an image -> those of its horizontal mirror (x -> width - 1 - x, relabelled)."""
+    out = np.array(pts, dtype=np.float64)
+    out[:, 0] = width - 1 - out[:, 0]
+    return out[IBUG68.flip_permutation()]
+
+
+def landmark_file(src_dir: Path, image: Path) -> tuple[Path | None, bool]:
+    """(landmark file, whether it must be mirrored) for ``image``; (None, False) if there is none."""
+    subset, stem = image.parent.name, image.stem
+    own = src_dir / LANDMARK_DIR / subset / f"{stem}_pts.mat"
+    if own.is_file():
+        return own, False
+    flipped = subset.endswith(FLIP_SUFFIX) or stem.endswith(FLIP_SUFFIX)
+    if flipped:
+        base = (
+            src_dir
+            / LANDMARK_DIR
+            / subset.removesuffix(FLIP_SUFFIX)
+            / f"{stem.removesuffix(FLIP_SUFFIX)}_pts.mat"
+        )
+        if base.is_file():
+            return base, True
+    return None, False
+
+
+def _labels(src_dir: Path, image: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(lm3d_68 [68, 3], lm2d [68, 2], pose fields) of one image; NaN where absent."""
+    mat_path = image.with_suffix(".mat")
+    mat = load_mat(mat_path, ("Pose_Para",), optional=("pt3d_68", "pt2d"))
+    lm3d = np.full((IBUG68.n_points, 3), np.nan)
+    lm2d = np.full((IBUG68.n_points, 2), np.nan)
+    if "pt3d_68" in mat:
+        lm3d = lm3d_from_mat(mat["pt3d_68"], mat_path)
+    lm_path, mirror = landmark_file(src_dir, image)
+    if lm_path is not None:
+        lm = load_mat(lm_path, ("pts_2d", "pts_3d"))
+        p2, p3 = _points(lm["pts_2d"], lm_path, "pts_2d"), _points(lm["pts_3d"], lm_path, "pts_3d")
+        if mirror:
+            width = image_size(image)[0]
+            p2, p3 = mirror_points(p2, width), mirror_points(p3, width)
+        lm2d = p2
+        if "pt3d_68" not in mat:
+            lm3d[:, :2] = p3
+    elif "pt2d" in mat and np.shape(mat["pt2d"]) == (2, IBUG68.n_points):
+        lm2d = _points(mat["pt2d"], mat_path, "pt2d")
+    if not (np.isfinite(lm3d[:, :2]).all() or np.isfinite(lm2d).all()):
+        raise AdapterError(f"{image}: no landmarks (no pt3d_68 in {mat_path.name}, no landmark file)")
+    yaw, pitch, roll = pose_from_mat(mat["Pose_Para"])
+    return lm3d, lm2d, {"yaw": yaw, "pitch": pitch, "roll": roll}
+
+
+def yaw_disagrees(lm: np.ndarray, yaw: float) -> bool:
+    """Whether the nose tip lies on the image side opposite to what a |yaw| > 30 deg predicts."""
+    nose_tip = IBUG68.groups["nose_bridge"][-1]
+    jaw = IBUG68.groups["jaw"]
+    if abs(yaw) <= YAW_CHECK_DEG or not np.isfinite(lm[[nose_tip, jaw[0], jaw[-1]], 0]).all():
+        return False
+    offset = lm[nose_tip, 0] - (lm[jaw[0], 0] + lm[jaw[-1], 0]) / 2
+    return bool(np.sign(offset) != np.sign(yaw))
+
+
+def adapt_300w_lp(src_dir: str | Path, out_dir: str | Path, *, provenance: dict) -> SampleTable:
+    """Write the sample table of the 300W-LP folder ``src_dir`` into ``out_dir`` and return it."""
+    src_dir, out_dir = Path(src_dir), Path(out_dir)
+    if not src_dir.is_dir():
+        raise AdapterError(f"{src_dir}: 300W-LP folder missing")
+    images = sorted(
+        p
+        for p in src_dir.glob("*/*.jpg")
+        if p.parent.name != LANDMARK_DIR and p.with_suffix(".mat").is_file()
+    )
+    arrays = empty_arrays(len(images))
+    rows, suspicious = [], []
+    for i, image in enumerate(images):
+        lm3d, lm2d, pose = _labels(src_dir, image)
+        arrays["lm3d_68"][i], arrays["lm2d"][i] = lm3d, lm2d
+        arrays["vis2d"][i] = np.isfinite(lm2d).all(-1)
+        ref = lm3d if np.isfinite(lm3d[:, :2]).all() else lm2d
+        if yaw_disagrees(ref, pose["yaw"]):
+            suspicious.append(image.name)
+        sample_id = f"{image.parent.name}/{image.stem}"
+        rows.append({**image_row(sample_id, image, out_dir, landmark_box(ref)), **pose})
+    if suspicious:
+        log.warning(
+            "300W-LP %s: %d images have a yaw sign that contradicts their landmarks (e.g. %s)",
+            src_dir,
+            len(suspicious),
+            suspicious[:3],
+        )
+    return finish_table(rows, arrays, out_dir, provenance, where=f"300W-LP {src_dir}")

@@ -1,0 +1,75 @@
+"""Menpo 2D adapter: images (.jpg / .png / .ppm) with same-named iBUG ``.pts`` files -> a sample table.
+
+The Menpo 2D release marks each face with one of two markups, and the markup *is* the view label
+of the dataset: the iBUG 68-point markup for semi-frontal faces (stored in ``lm2d``, all points
+visible) and the 39-point profile markup (12 jaw/contour, 4 brow, 4 nose bridge -> tip, 2 nose
+base, 5 eye, 7 outer lip, 5 inner lip; stored in ``lm2d_profile``). :data:`VIEW_MARKUPS` maps
+each view to its markup; a file with any other point count is an error.
+
+Facing side of a profile face (column ``side``): the nose tip (last nose-bridge point) points
+away from the face contour, so the face looks to the image "right" when the tip lies right of
+the mean x of the 12 contour points, else "left" (:func:`cmhm.data.common.facing_side`).
+
+Menpo ``.pts`` coordinates are 1-based like all iBUG files (see :mod:`cmhm.data.pts`). Menpo
+gives no head pose: yaw, pitch and roll stay NaN. The face box is the tight landmark box.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cmhm.data.common import AdapterError, facing_side, find_image, finish_table, image_row, landmark_box
+from cmhm.data.pts import read_pts
+from cmhm.markups import IBUG68, PROFILE39, Markup
+from cmhm.samples import SampleTable, empty_arrays
+
+VIEW_MARKUPS: dict[str, tuple[Markup, str]] = {
+    "semifrontal": (IBUG68, "lm2d"),
+    "profile": (PROFILE39, "lm2d_profile"),
+}
+
+
+def view_of(pts: np.ndarray, path: Path) -> str:
+    """The view whose markup has as many points as ``pts``; :class:`AdapterError` naming ``path`` if none."""
+    for view, (markup, _) in VIEW_MARKUPS.items():
+        if len(pts) == markup.n_points:
+            return view
+    known = {v: m.n_points for v, (m, _) in VIEW_MARKUPS.items()}
+    raise AdapterError(f"{path}: {len(pts)} points matches no Menpo markup {known}")
+
+
+def profile_side(pts: np.ndarray) -> str:
+    """Facing side of a 39-point profile annotation [39, 2] (rule in the module doc)."""
+    tip = PROFILE39.groups["nose_bridge"][-1]
+    contour = list(PROFILE39.groups["jaw"])
+    return facing_side(float(pts[tip, 0]), pts[contour, 0])
+
+
+def adapt_menpo(src_dir: str | Path, out_dir: str | Path, *, provenance: dict) -> SampleTable:
+    """Write the sample table of every ``.pts`` under ``src_dir`` (recursively) into ``out_dir``.
+
+    Sample ids are the annotation paths relative to ``src_dir`` without suffix.
+    """
+    src_dir, out_dir = Path(src_dir), Path(out_dir)
+    if not src_dir.is_dir():
+        raise AdapterError(f"{src_dir}: Menpo 2D folder missing")
+    pts_files = sorted(src_dir.rglob("*.pts"))
+    arrays = empty_arrays(len(pts_files))
+    rows = []
+    for i, pts_path in enumerate(pts_files):
+        pts = read_pts(pts_path)[:, :2]
+        view = view_of(pts, pts_path)
+        name = VIEW_MARKUPS[view][1]
+        arrays[name][i] = pts
+        side = ""
+        if view == "semifrontal":
+            arrays["vis2d"][i] = True
+        else:
+            side = profile_side(pts)
+        image = find_image(pts_path)
+        sample_id = pts_path.relative_to(src_dir).with_suffix("").as_posix()
+        row = image_row(sample_id, image, out_dir, landmark_box(pts))
+        rows.append({**row, "view": view, "side": side})
+    return finish_table(rows, arrays, out_dir, provenance, where=f"Menpo 2D {src_dir}")
