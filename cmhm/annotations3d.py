@@ -68,3 +68,20 @@ def summarise(errors: pd.DataFrame) -> dict:
         bins = yaw_bin(ok["yaw"].to_numpy())
         out[c]["by_yaw_bin"] = {str(k): float(v) for k, v in ok[c].groupby(bins).mean().items()}
     return out
+
+
+def profile_correspondence(kind: str, union_mapping_path: str) -> dict[str, np.ndarray]:
+    """Which 68-markup point each profile point is fitted to.
+
+    ``"semantic"``: the markup's own correspondence (each profile point to the frontal landmark it
+    sits on, several contour points sharing a jaw landmark); ``"union"``: the one-to-one union
+    mapping built for the heatmap channels, which must send 12 contour points to distinct jaw points.
+    """
+    from cmhm.pdm_table import semantic_profile_mapping
+    from cmhm.union import load_mapping
+
+    if kind == "semantic":
+        return semantic_profile_mapping()
+    if kind == "union":
+        return load_mapping(union_mapping_path)
+    raise ValueError(f"profile correspondence must be 'semantic' or 'union', got {kind!r}")

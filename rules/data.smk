@@ -120,7 +120,7 @@ rule annotations_3d:
         "benchmarks/annotations_3d/{dataset}.tsv"
     params:
         cfg=config["annotations_3d"],
-        code=source_hash("pdm.py", "annotations3d.py", "samples.py"),
+        code=source_hash("pdm.py", "pdm_fit.py", "pdm_table.py", "annotations3d.py", "samples.py"),
         code_version=CODE_VERSION,
     threads: 1
     resources:
