@@ -220,18 +220,18 @@ def mapping_from_tables(
     frontal, profile, sides = [], [], []
     for t in tables:
         yaw = np.abs(t.index["yaw"].to_numpy(np.float64))
+        unknown = ~np.isfinite(yaw)  # e.g. Menpo 2D has no pose: its view label decides alone
         view = t.index["view"].to_numpy()
-        f = (view == "semifrontal") & (yaw <= frontal_max_yaw)
-        p = (view == "profile") & (yaw >= profile_min_yaw)
+        f = (view == "semifrontal") & (unknown | (yaw <= frontal_max_yaw))
+        p = (view == "profile") & (unknown | (yaw >= profile_min_yaw))
         frontal.append(t.arrays["lm2d"][f])
         profile.append(t.arrays["lm2d_profile"][p])
         sides.append(t.index["side"].to_numpy()[p])
     frontal, profile, sides = np.concatenate(frontal), np.concatenate(profile), np.concatenate(sides)
-    if len(frontal) == 0 or len(profile) == 0:
-        raise ValueError(
-            f"union mapping needs frontal (|yaw| <= {frontal_max_yaw}) and profile (|yaw| >= {profile_min_yaw}) "
-            f"training faces; found {len(frontal)} and {len(profile)}"
-        )
+    if len(frontal) == 0:
+        raise ValueError(f"union mapping needs semi-frontal training faces with |yaw| <= {frontal_max_yaw}; found none")
+    if len(profile) == 0:
+        return semantic_union_mapping(mean_shape(frontal))
     return build_union_mapping(frontal, profile, sides, constrained)
 
 
@@ -246,3 +246,13 @@ def read_union_mapping(path: str | os.PathLike) -> tuple[UnionMapping, dict]:
         mean_profile=np.asarray(raw["mean_profile_right_aligned"]),
     )
     return um, raw.get("provenance", {})
+
+
+def semantic_union_mapping(mean_frontal: np.ndarray) -> UnionMapping:
+    """The mapping for training data without profile faces (e.g. 300W-LP): the markup's semantic
+    correspondence (unused by such data's targets, but a complete mapping for the files that follow)."""
+    from cmhm.pdm_table import semantic_profile_mapping
+
+    m = semantic_profile_mapping()
+    nan = np.full(PROFILE39.n_points, np.nan)
+    return UnionMapping(m, {"left": nan, "right": nan}, mean_frontal, np.full((PROFILE39.n_points, 2), np.nan))

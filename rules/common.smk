@@ -59,10 +59,6 @@ def train_samples(wildcards):
     return samples_dirs(wildcards.dataset, source("train")[1])
 
 
-def heldout_samples(wildcards):
-    return samples_dirs(wildcards.dataset, config["annotations_3d"]["heldout_split"])
-
-
 def synth_split_params(wildcards):
     """The synthetic-data config sub-tree one generation job depends on."""
     s = config["synth"]
@@ -181,3 +177,61 @@ def data_figures():
     train_ds, _ = source("train")
     return expand("results/{ds}/figures/{fig}.{ext}", ds=train_ds, fig=("union_mapping", "contact_sheet"),
                   ext=("png", "pdf"))
+
+
+# --- real datasets (fetch.smk) ---
+import os
+
+from cmhm.data.registry import DATASETS, gated_names, public_names
+
+REAL_DATASETS = "|".join(DATASETS)
+PUBLIC_DATASETS = "|".join(public_names())
+GATED_DATASETS = "|".join(gated_names())
+
+
+def archive_path(wildcards):
+    return config["datasets"][wildcards.dataset]["archive"]
+
+
+def placed_archive_file(wildcards):
+    """The hand-placed archive once it exists (so replacing it reruns the check), else nothing."""
+    path = archive_path(wildcards)
+    return path if os.path.isfile(path) else []
+
+
+def archive_input(wildcards):
+    """What extraction waits for: a public archive itself (downloaded or placed), a gated one's check."""
+    if DATASETS[wildcards.dataset].gated is None:
+        return archive_path(wildcards)
+    return f"results/{wildcards.dataset}/archive_check.json"
+
+
+def raw_dir(wildcards):
+    """The unpacked archive, once the requested split is one the dataset provides."""
+    provided = DATASETS[wildcards.dataset].split
+    if wildcards.split != provided:
+        raise ValueError(
+            f"dataset {wildcards.dataset} provides split '{provided}' only, not '{wildcards.split}'; check data.* "
+            "and annotations_3d.* in the config"
+        )
+    return f"results/{wildcards.dataset}/raw"
+
+
+def shape_source():
+    """(dataset, split) whose 3D shapes the annotations_3d shape model is learned from."""
+    src = config["annotations_3d"]["shape_source"] or config["data"]["train"]
+    return src["dataset"], src["split"]
+
+
+def shape_samples(wildcards):
+    return samples_dirs(*shape_source())
+
+
+def shape_heldout_samples(wildcards):
+    return samples_dirs(shape_source()[0], config["annotations_3d"]["heldout_split"])
+
+
+def adapter_options(wildcards):
+    """The adapter's config keys for this dataset (and `subdir`), not its url or hash: those must not rerun it."""
+    cfg = config["datasets"][wildcards.dataset]
+    return {k: cfg[k] for k in (*DATASETS[wildcards.dataset].options, "subdir")}

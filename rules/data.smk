@@ -106,8 +106,9 @@ rule plot_union_mapping:
 
 rule annotations_3d:
     input:
+        shapes=shape_samples,
         train=train_samples,
-        heldout=heldout_samples,
+        heldout=shape_heldout_samples,
         mapping="results/{dataset}/union_mapping.json",
     output:
         pdm="results/{dataset}/annotations_3d/pdm.npz",

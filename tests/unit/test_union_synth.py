@@ -30,3 +30,18 @@ def test_constrained_mapping_matches_parts_on_the_visible_side(train_table):
             assert not hidden[targets].any(), (group, targets)
     assert (~hidden[right[list(PROFILE39.groups["jaw"])]]).sum() == 9
     np.testing.assert_array_equal(um.mapping["left"], IBUG68.flip_permutation()[right])
+
+
+def test_unknown_yaw_uses_the_view_label_and_no_profiles_fall_back(train_table):
+    from dataclasses import replace
+
+    from cmhm.pdm_table import semantic_profile_mapping
+
+    no_pose = replace(train_table, index=train_table.index.assign(yaw=np.nan))
+    um = mapping_from_tables([no_pose], frontal_max_yaw=20, profile_min_yaw=55)
+    assert len(set(um.mapping["right"])) == PROFILE39.n_points
+    semi = train_table.index["view"].to_numpy() == "semifrontal"
+    frontal_only = replace(train_table, index=train_table.index[semi].reset_index(drop=True),
+                           arrays={k: v[semi] for k, v in train_table.arrays.items()}, extra={})
+    um = mapping_from_tables([frontal_only], frontal_max_yaw=20, profile_min_yaw=55)
+    np.testing.assert_array_equal(um.mapping["right"], semantic_profile_mapping()["right"])

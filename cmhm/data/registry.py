@@ -1,0 +1,187 @@
+"""The real datasets by config name: adapter, split, unpacked-folder check, licence gate.
+
+:data:`DATASETS` is what the fetch rules (``rules/fetch.smk``) look names up in, so no rule or
+script branches on a dataset's name. The four steps each rule calls:
+
+- :func:`fetch_public`: download a public archive (resumable, retried, hash-checked);
+- :func:`check_placed`: check a hand-placed licence-gated archive, or fail with the instructions;
+- :func:`unpack`: verify the archive's hash, extract it safely, check the layout, list every file
+  with its hash;
+- :func:`adapt`: run the dataset's adapter on the unpacked folder, writing a sample table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from cmhm.data.aflw2000 import adapt_aflw2000
+from cmhm.data.fetch import (
+    FetchError,
+    download,
+    safe_extract,
+    sha256_file,
+    verify_aflw2000,
+    verify_placed,
+    write_manifest,
+)
+from cmhm.data.gated import instructions
+from cmhm.data.lp300w import adapt_300w_lp
+from cmhm.data.menpo import adapt_menpo
+from cmhm.data.video import adapt_menpo3d_video
+from cmhm.samples import SampleTable
+
+IGNORED_TOP_LEVEL = ("__MACOSX",)
+
+
+def count_files(folder: str | os.PathLike, patterns: tuple[str, ...], minimum: int = 1) -> int:
+    """Files under ``folder`` matching any glob of ``patterns``; :class:`FetchError` if fewer than ``minimum``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FetchError(f"{folder}: unpacked dataset folder missing")
+    n = len({p for pat in patterns for p in folder.glob(pat) if p.is_file()})
+    if n < minimum:
+        raise FetchError(f"{folder}: found {n} files matching {list(patterns)}, expected at least {minimum}")
+    return n
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How the pipeline reads one real dataset.
+
+    ``adapter(src_dir, out_dir, **options, provenance=...)`` writes the table of split ``split``;
+    ``verify(folder)`` checks the unpacked data folder (raises, returns a count); ``options`` are the
+    config keys (``datasets.<name>``) passed to the adapter; ``gated`` is the key of
+    :data:`cmhm.data.gated.GATED` for a licence-gated set (never downloaded), None for a public one.
+    """
+
+    title: str
+    split: str
+    adapter: Callable[..., SampleTable]
+    verify: Callable[[Path], int]
+    options: tuple[str, ...] = ()
+    gated: str | None = None
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "aflw2000_3d": DatasetSpec(
+        title="AFLW2000-3D",
+        split="test",
+        adapter=adapt_aflw2000,
+        verify=verify_aflw2000,
+        options=("yaw_source", "yaw_file", "box_source", "cascade_path"),
+    ),
+    "w300_lp": DatasetSpec(
+        title="300W-LP",
+        split="train",
+        adapter=adapt_300w_lp,
+        verify=partial(count_files, patterns=("*/*.mat", "landmarks/*/*_pts.mat")),
+    ),
+    "menpo2d": DatasetSpec(
+        title="Menpo 2D",
+        split="train",
+        adapter=adapt_menpo,
+        verify=partial(count_files, patterns=("**/*.pts",)),
+        gated="menpo2d",
+    ),
+    "menpo3d": DatasetSpec(
+        title="Menpo-3D tracking",
+        split="video",
+        adapter=adapt_menpo3d_video,
+        verify=partial(count_files, patterns=("**/*.ljson", "**/*.pts")),
+        options=("z_sign",),
+        gated="menpo3d_tracking",
+    ),
+}
+
+
+def spec(name: str) -> DatasetSpec:
+    """The spec of dataset ``name``; ``KeyError`` listing the known names otherwise."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown real dataset {name!r}; known: {sorted(DATASETS)}") from None
+
+
+def public_names() -> list[str]:
+    return [n for n, s in DATASETS.items() if s.gated is None]
+
+
+def gated_names() -> list[str]:
+    return [n for n, s in DATASETS.items() if s.gated is not None]
+
+
+def fetch_public(name: str, url: str | None, dest: str | os.PathLike, sha256: str | None) -> str:
+    """Download public dataset ``name`` from ``url`` to ``dest`` (see :func:`cmhm.data.fetch.download`)."""
+    s = spec(name)
+    if s.gated is not None:
+        raise ValueError(f"{name} is licence-gated and is never downloaded; place its archive by hand")
+    if url is None:
+        raise FetchError(
+            f"{s.title}: no download URL is configured. Set datasets.{name}.url in the config, or put the "
+            f"archive at {os.fspath(dest)} by hand, and run the workflow again."
+        )
+    return download(url, dest, sha256=sha256, keep_partial=True)
+
+
+def check_placed(
+    name: str, archive: str | os.PathLike, sha256: str | None, extract_to: str | os.PathLike
+) -> dict:
+    """Check the hand-placed archive of gated dataset ``name``; a record {archive, bytes, sha256}.
+
+    Missing: :class:`cmhm.data.fetch.GatedDataMissing` whose message says where to request it and
+    where to put it.
+    """
+    text = instructions(spec(name).gated, archive, extract_to)
+    digest = verify_placed(archive, sha256, text)
+    return {"archive": os.fspath(archive), "bytes": Path(archive).stat().st_size, "sha256": digest}
+
+
+def data_root(raw_dir: str | os.PathLike, subdir: str | None = None) -> Path:
+    """The folder of an unpacked archive that holds the data.
+
+    ``raw_dir/subdir`` when ``subdir`` is given ("." = the archive's top level); else the archive's
+    single top-level folder if it has exactly one (hidden entries and ``__MACOSX`` ignored), else ``raw_dir``.
+    """
+    root = Path(raw_dir)
+    if subdir is not None:
+        if not (root / subdir).is_dir():
+            raise FetchError(f"{root / subdir}: configured subdir missing in the unpacked archive")
+        return root / subdir
+    entries = [p for p in root.iterdir() if not p.name.startswith(".") and p.name not in IGNORED_TOP_LEVEL]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else root
+
+
+def unpack(
+    name: str,
+    archive: str | os.PathLike,
+    sha256: str | None,
+    raw_dir: str | os.PathLike,
+    manifest: str | os.PathLike,
+    subdir: str | None = None,
+) -> dict:
+    """Check ``archive``'s hash (when pinned), extract it to ``raw_dir``, check the layout, write ``manifest``.
+
+    Returns {sha256, files, checked}: the archive hash, the file count and the dataset check's count.
+    """
+    digest = sha256_file(archive)
+    if sha256 and digest != sha256.lower():
+        raise FetchError(
+            f"{archive}: SHA-256 is {digest}, expected {sha256.lower()} (datasets.{name}.sha256)"
+        )
+    safe_extract(archive, raw_dir)
+    checked = spec(name).verify(data_root(raw_dir, subdir))
+    files = write_manifest(raw_dir, manifest)
+    return {"sha256": digest, "files": files, "checked": checked}
+
+
+def adapt(
+    name: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike, options: dict, provenance: dict
+) -> SampleTable:
+    """Write dataset ``name``'s sample table from its unpacked folder; ``options`` = its config sub-tree."""
+    s = spec(name)
+    kwargs = {k: options[k] for k in s.options}
+    return s.adapter(data_root(raw_dir, options.get("subdir")), out_dir, **kwargs, provenance=provenance)

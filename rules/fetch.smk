@@ -1,0 +1,104 @@
+# Real datasets: download (public) or check (licence-gated) the archive -> unpack and verify -> adapt
+# into a sample table. The adapter, split and checks of each name: cmhm/data/registry.py (no name
+# is special-cased here). The synthetic dataset keeps its own rules (data.smk): `dataset` below is
+# always one of the registry's names.
+# Downloads and archive checks run on the submitting host: cluster nodes often have no internet.
+
+localrules:
+    download,
+    placed_archive,
+
+
+rule download:
+    wildcard_constraints:
+        dataset=PUBLIC_DATASETS,
+    output:
+        "data/archives/{dataset}/{filename}",
+    log:
+        "logs/download/{dataset}/{filename}.log",
+    benchmark:
+        "benchmarks/download/{dataset}/{filename}.tsv"
+    params:
+        code_version=CODE_VERSION,
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=240,
+    retries: 2
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/download.py"
+
+
+rule placed_archive:
+    wildcard_constraints:
+        dataset=GATED_DATASETS,
+    input:
+        placed_archive_file,
+    output:
+        "results/{dataset}/archive_check.json",
+    log:
+        "logs/placed_archive/{dataset}.log",
+    params:
+        archive=archive_path,
+        code_version=CODE_VERSION,
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/placed_archive.py"
+
+
+rule extract:
+    wildcard_constraints:
+        dataset=REAL_DATASETS,
+    input:
+        archive_input,
+    output:
+        raw=directory("results/{dataset}/raw"),
+        manifest="results/{dataset}/raw_manifest.csv",
+    log:
+        "logs/extract/{dataset}.log",
+    benchmark:
+        "benchmarks/extract/{dataset}.tsv"
+    params:
+        archive=archive_path,
+        code_version=CODE_VERSION,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/extract.py"
+
+
+rule adapt:
+    wildcard_constraints:
+        dataset=REAL_DATASETS,
+    input:
+        raw=raw_dir,
+        manifest="results/{dataset}/raw_manifest.csv",
+    output:
+        directory("results/{dataset}/samples/{split}/shard0"),
+    log:
+        "logs/adapt/{dataset}/{split}.log",
+    benchmark:
+        "benchmarks/adapt/{dataset}/{split}.tsv"
+    params:
+        options=adapter_options,
+        code=source_hash("data", "samples.py", "markups.py"),
+        code_version=CODE_VERSION,
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/adapt.py"
