@@ -89,6 +89,7 @@ rule timing:
     threads: 2
     resources:
         gpu=1,
+        mem_mb=4000,
     conda:
         "../envs/cmhm.yaml"
     script:
