@@ -59,7 +59,7 @@ def plot_union_mapping(um: UnionMapping, out_paths: list[str | os.PathLike], not
         ax.invert_yaxis()
         ax.axis("off")
     axes[0].legend(loc="lower left", fontsize=7)
-    fig.suptitle("Multi-view union mapping: mean shapes aligned by Procrustes, nearest one-to-one match")
+    fig.suptitle("Multi-view union mapping: mean shapes aligned by Procrustes, one-to-one nearest match")
     save_figure(fig, out_paths, note)
 
 
