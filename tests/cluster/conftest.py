@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ..workflow.conftest import workdir  # noqa: F401 - the fixture: a temporary copy of the workflow
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PROFILE = REPO / "profiles" / "slurm"
@@ -62,31 +64,34 @@ def toy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start_snakemake(workdir: Path, args: list[str], slurm: Slurm) -> subprocess.Popen:
-    """Start `snakemake --profile profiles/slurm ARGS` in ``workdir``, in its own process group."""
-    cmd = [sys.executable, "-m", "snakemake", "--profile", str(PROFILE), *args]
-    return subprocess.Popen(cmd, cwd=workdir, env={**slurm.env, "PYTHONUNBUFFERED": "1"}, text=True,
+def start_snakemake(
+    cwd: Path, args: list[str], slurm: Slurm, profile: Path | None = PROFILE
+) -> subprocess.Popen:
+    """Start `snakemake --profile PROFILE ARGS` in ``cwd``, in its own process group (``profile=None``:
+    no profile, so ARGS choose the executor, e.g. `--cores 2` for local jobs)."""
+    cmd = [sys.executable, "-m", "snakemake", *(["--profile", str(profile)] if profile else []), *args]
+    return subprocess.Popen(cmd, cwd=cwd, env={**slurm.env, "PYTHONUNBUFFERED": "1"}, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def kill_snakemake(proc: subprocess.Popen, workdir: Path, slurm: Slurm) -> str:
+def kill_snakemake(proc: subprocess.Popen, cwd: Path, slurm: Slurm) -> str:
     """SIGKILL a snakemake's process group (a waiting snakemake ignores SIGTERM), unlock its working
     directory and cancel the jobs it left queued, so that the next test starts from a clean cluster."""
     with contextlib.suppress(ProcessLookupError):  # the group may have ended already
         os.killpg(proc.pid, signal.SIGKILL)
     out, _ = proc.communicate()
-    subprocess.run([sys.executable, "-m", "snakemake", "--unlock"], cwd=workdir, capture_output=True,
+    subprocess.run([sys.executable, "-m", "snakemake", "--unlock"], cwd=cwd, capture_output=True,
                    timeout=60, check=False)
     slurm.cancel_all_jobs()
     return out
 
 
-def finish_snakemake(proc: subprocess.Popen, workdir: Path, slurm: Slurm, timeout_s: float) -> str:
+def finish_snakemake(proc: subprocess.Popen, cwd: Path, slurm: Slurm, timeout_s: float) -> str:
     """Wait for a snakemake started by start_snakemake and return its output; fail past ``timeout_s``."""
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        out = kill_snakemake(proc, workdir, slurm)
+        out = kill_snakemake(proc, cwd, slurm)
         pytest.fail(f"snakemake ran past {timeout_s}s and was killed:\n{out[-6000:]}")
     assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{out[-6000:]}"
     return out

@@ -5,9 +5,10 @@
 #   tests/cluster/slurm_down.sh STATE_DIR
 #
 # Installs Debian's slurm-wlm and munge when missing, writes slurm.conf/gres.conf into STATE_DIR
-# (one node = this machine, one fake GPU on /dev/null, no cgroups, no accounting database), starts
-# munged, slurmctld and slurmd in the foreground under setsid, records their pids in STATE_DIR/pids
-# and waits until the node is idle. slurm_down.sh signals only those pids.
+# (one node = this machine, two fake GPUs on /dev/null and /dev/zero, so that two GPU jobs can run at
+# once; no cgroups, no accounting database), starts munged, slurmctld and slurmd in the foreground
+# under setsid, records their pids in STATE_DIR/pids and waits until the node is idle. slurm_down.sh
+# signals only those pids.
 # Exit codes: 3 not root, 4 SLURM not installable (no apt-get, or apt-get failed), 5 a real SLURM is
 # configured here, 6 daemons up but the node never became idle (see STATE_DIR/log), 7 already up.
 #
@@ -67,18 +68,22 @@ SelectTypeParameters=CR_CPU_Memory
 GresTypes=gpu
 ReturnToService=2
 KillWait=5
+# Finished jobs stay visible to squeue/scontrol for an hour, so that a test can inspect every job of a
+# run after it ended (the default, 300 s, is shorter than the smoke DAG through SLURM).
+MinJobAge=3600
 StateSaveLocation=$state/ctld
 SlurmdSpoolDir=$state/spool
 SlurmctldPidFile=$state/slurmctld.pid
 SlurmdPidFile=$state/slurmd.pid
 SlurmctldLogFile=$state/log/slurmctld.log
 SlurmdLogFile=$state/log/slurmd.log
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:2 State=UNKNOWN
 PartitionName=main Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 cat > "$state/gres.conf" <<CONF
 AutoDetect=off
 Name=gpu File=/dev/null
+Name=gpu File=/dev/zero
 CONF
 mkdir -p /etc/slurm
 [[ -e /etc/slurm/slurm.conf ]] || ln -s "$conf" /etc/slurm/slurm.conf
