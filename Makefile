@@ -16,6 +16,7 @@ $(BIN)/snakemake: pyproject.toml
 
 run: $(BIN)/snakemake
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --configfile $(CONFIG) --report report.html
 
 dry-run: $(BIN)/snakemake
 	$(BIN)/snakemake -n --configfile $(CONFIG)
@@ -34,6 +35,7 @@ test-workflow: $(BIN)/snakemake
 
 lint: $(BIN)/snakemake
 	$(BIN)/ruff check cmhm workflow_scripts tests
+	$(BIN)/ruff format --check cmhm workflow_scripts tests
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
 
 report: $(BIN)/snakemake

@@ -23,10 +23,14 @@ def learn_from_tables(tables: list[SampleTable], n_modes: int) -> PDM:
     """Learn the PDM from the 3D shapes of ``tables`` (they need the ``contour3d`` extra array)."""
     t = concat_tables(tables, tables[0].root)
     if "contour3d" not in t.extra:
-        raise ValueError(f"{tables[0].root}: no contour3d array; the shape model needs 3D jaw contour candidates")
+        raise ValueError(
+            f"{tables[0].root}: no contour3d array; the shape model needs 3D jaw contour candidates"
+        )
     shapes, kept = build_pdm_shapes(t.arrays["lm3d_68"], t.arrays["lm3d_84"], t.extra["contour3d"])
     if kept.sum() < n_modes + 1:
-        raise ValueError(f"{tables[0].root}: {kept.sum()} complete 3D shapes, need more than n_modes={n_modes}")
+        raise ValueError(
+            f"{tables[0].root}: {kept.sum()} complete 3D shapes, need more than n_modes={n_modes}"
+        )
     return learn_pdm(shapes, n_candidates=t.extra["contour3d"].shape[2], n_modes=n_modes)
 
 
@@ -35,7 +39,14 @@ def fit_tables(pdm: PDM, tables: list[SampleTable], mapping: dict[str, np.ndarra
     t = concat_tables(tables, tables[0].root)
     a, idx = t.arrays, t.index
     fitted = fit_table(
-        pdm, a["lm2d"], a["vis2d"], a["lm2d_profile"], idx["side"].to_numpy(), idx["view"].to_numpy(), mapping, cfg
+        pdm,
+        a["lm2d"],
+        a["vis2d"],
+        a["lm2d_profile"],
+        idx["side"].to_numpy(),
+        idx["view"].to_numpy(),
+        mapping,
+        cfg,
     )
     return t, fitted
 

@@ -38,7 +38,9 @@ def random_data(n: int, size: int, seed: int = 0) -> TrainData:
     return TrainData(images, arrays, np.array([""] * n, dtype=object))
 
 
-def bench_training(model: ModelConfig, variant_names: list[str], steps: int = 10, batch: int = 8) -> pd.DataFrame:
+def bench_training(
+    model: ModelConfig, variant_names: list[str], steps: int = 10, batch: int = 8
+) -> pd.DataFrame:
     """Loader images/s and training images/s per variant's first stage; inference ms/face per variant."""
     data = random_data(64, model.in_size)
     cfg = TrainConfig(steps=steps, batch_size=batch, device="auto")
@@ -59,7 +61,9 @@ def bench_training(model: ModelConfig, variant_names: list[str], steps: int = 10
         targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
         rate = _rate(lambda: (_train_step(st, data, targets, cfg, dev), batch)[1], steps)
         rows.append({"what": f"train {name} stage 1", "per_s": rate, "unit": "images"})
-        means = [torch.as_tensor(rng.uniform(0.3, 0.7, (s.n_points[-1], 2)) * model.in_size) for s in stages[:-1]]
+        means = [
+            torch.as_tensor(rng.uniform(0.3, 0.7, (s.n_points[-1], 2)) * model.in_size) for s in stages[:-1]
+        ]
         cascade = Cascade(stages, means).to(dev).eval()
         x = torch.rand(1, 3, model.in_size, model.in_size, device=dev)
 

@@ -56,14 +56,18 @@ def torch_cuda() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cmhm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("inspect", help="explain an intermediate artifact: what it is, its provenance, a summary")
+    p = sub.add_parser(
+        "inspect", help="explain an intermediate artifact: what it is, its provenance, a summary"
+    )
     p.add_argument("path")
     p.add_argument("--png", help="also write a contact sheet / figure of the artifact to this PNG")
     p.set_defaults(fn=_inspect)
     sub.add_parser("version", help="print the code version recorded in artifacts").set_defaults(fn=_version)
     p = sub.add_parser("synth-options", help="list the synthetic renderer's options (config synth.render)")
     p.set_defaults(fn=_synth_options)
-    sub.add_parser("complexity", add_help=False, help="params and MACs of each variant (--help for its options)")
+    sub.add_parser(
+        "complexity", add_help=False, help="params and MACs of each variant (--help for its options)"
+    )
     p = sub.add_parser("bench", help="loader, training and inference throughput on this machine")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--width", type=int, default=64)

@@ -84,7 +84,9 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = False) -> CropSet
     return CropSet(images=images, transforms=transforms, arrays=arrays, index=index)
 
 
-def write_shard(prefix: str | os.PathLike, images: np.ndarray, labels: dict[str, np.ndarray], index: pd.DataFrame) -> None:
+def write_shard(
+    prefix: str | os.PathLike, images: np.ndarray, labels: dict[str, np.ndarray], index: pd.DataFrame
+) -> None:
     """Write a crop shard (``labels`` must hold ``transform``) through temporary names: all three files or none."""
     if "transform" not in labels:
         raise ValueError(f"write_shard {prefix}: labels need the image -> crop 'transform'")

@@ -18,6 +18,7 @@ from cmhm.samples import SampleTable
 from cmhm.tracking import OracleJitterDetector, PeakConfidence, TrackPolicy, track_video
 from cmhm.train import load_stage, predict, resolve_device
 from cmhm.train_data import to_tensor
+from cmhm.warp import warp_crops
 
 PROJ3D = {"ibug68": "lm3d_68", "menpo84": "lm3d_84"}
 
@@ -25,15 +26,24 @@ PROJ3D = {"ibug68": "lm3d_68", "menpo84": "lm3d_84"}
 def load_cascade(model_paths: list[str], mean_shape_path: str | None, device: str = "cpu") -> Cascade:
     """The trained variant: one stage per weights file; the mean shape links consecutive stages."""
     stages = [load_stage(p, device) for p in model_paths]
-    means = [] if mean_shape_path is None else [torch.as_tensor(np.load(mean_shape_path), dtype=torch.float32)]
+    means = (
+        [] if mean_shape_path is None else [torch.as_tensor(np.load(mean_shape_path), dtype=torch.float32)]
+    )
     return Cascade(stages, means[: len(stages) - 1]).to(device).eval()
 
 
 @torch.no_grad()
-def response_maps(cascade: Cascade, images: np.ndarray, device: str) -> list[np.ndarray]:
-    """Per stage, the summed last-stack response map [N, h, w] of crops ``images`` (for figures)."""
+def response_maps(cascade: Cascade, images: np.ndarray, device: str) -> dict[str, np.ndarray]:
+    """For figures: per stage ``i``, the summed last-stack response map ``response_stage{i}`` [N, h, w] and
+    the image that stage saw, ``input_stage{i}`` [N, S, S, 3] (later stages see the warped crop)."""
     out = cascade(to_tensor(images).to(device))
-    return [hm[-1].clamp(min=0).sum(1).cpu().numpy() for hm in out["heatmaps"]]
+    maps = {
+        f"response_stage{i}": hm[-1].clamp(min=0).sum(1).cpu().numpy() for i, hm in enumerate(out["heatmaps"])
+    }
+    inputs = {"input_stage0": images}
+    for i, A in enumerate(out["transforms"], start=1):
+        inputs[f"input_stage{i}"] = warp_crops(images, A.cpu().numpy(), images.shape[1])
+    return {**maps, **inputs}
 
 
 def predict_images(cascade: Cascade, crops: CropSet, markup3d: str, device: str, n_examples: int) -> dict:
@@ -52,14 +62,16 @@ def predict_images(cascade: Cascade, crops: CropSet, markup3d: str, device: str,
         "gt": gt,
         "example_images": np.asarray(crops.images[keep]),
         "example_points_crop": pred["points"][keep],
-        **{f"example_response_stage{i}": m for i, m in enumerate(maps)},
+        **{f"example_{k}": v for k, v in maps.items()},
     }
 
 
 def image_metrics(pred: dict) -> tuple[pd.DataFrame, dict]:
     """AFLW2000-3D protocol on predictions: per-image NME (box-normalised) and the yaw-bin table."""
     nme = nme_box(pred["points"], pred["gt"])
-    per_image = pd.DataFrame({"sample_id": pred["sample_id"], "yaw": pred["yaw"], "view": pred["view"], "nme": nme})
+    per_image = pd.DataFrame(
+        {"sample_id": pred["sample_id"], "yaw": pred["yaw"], "view": pred["view"], "nme": nme}
+    )
     return per_image, aflw_table(nme, pred["yaw"])
 
 
@@ -87,8 +99,14 @@ def crop_fit(cascade: Cascade, size: int, box_scale: float, device: str):
 
 
 def track_table(
-    cascade: Cascade, table: SampleTable, markup3d: str, size: int, box_scale: float, enlarge: float,
-    threshold: float, device: str,
+    cascade: Cascade,
+    table: SampleTable,
+    markup3d: str,
+    size: int,
+    box_scale: float,
+    enlarge: float,
+    threshold: float,
+    device: str,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Track every video of ``table``; per-frame errors (box-diagonal NME) and the raw tracks."""
     fit = crop_fit(cascade, size, box_scale, device)
@@ -101,8 +119,17 @@ def track_table(
         res = track_video(images, fit, OracleJitterDetector(table.boxes()[idx]), policy)
         gt = table.arrays[PROJ3D[markup3d]][idx, :, :2]
         err = nme_diag(np.nan_to_num(res.points, nan=1e6), gt)
-        frames.append(pd.DataFrame({"video": video, "frame": rows["frame"].to_numpy(), "nme_diag": err,
-                                    "redetected": res.redetected, "failed": res.failed}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "video": video,
+                    "frame": rows["frame"].to_numpy(),
+                    "nme_diag": err,
+                    "redetected": res.redetected,
+                    "failed": res.failed,
+                }
+            )
+        )
         tracks["points"].append(res.points)
         tracks["redetected"].append(res.redetected)
         tracks["sample_id"].append(rows["sample_id"].to_numpy(str))
@@ -139,5 +166,10 @@ def time_inference(cascade: Cascade, in_size: int, device: str, repeats: int = 2
             torch.cuda.synchronize()
         if i >= 3:
             times.append((time.perf_counter() - t0) * 1000 / batch)
-    return {"ms_per_face": float(np.median(times)), "device": str(dev), "threads": torch.get_num_threads(),
-            "batch": batch, "repeats": repeats}
+    return {
+        "ms_per_face": float(np.median(times)),
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "batch": batch,
+        "repeats": repeats,
+    }

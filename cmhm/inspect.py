@@ -57,8 +57,13 @@ def _describe_arrays(arrays: dict[str, np.ndarray]) -> list[str]:
 
 def _describe_index(index: pd.DataFrame) -> list[str]:
     yaw = index["yaw"].abs()
-    bins = pd.cut(yaw, [-0.001, 30, 60, 180], labels=["[0,30]", "(30,60]", "(60,90]"]).value_counts(sort=False)
-    lines = [f"samples: {len(index)}", "views: " + ", ".join(f"{k} {v}" for k, v in index["view"].value_counts().items())]
+    bins = pd.cut(yaw, [-0.001, 30, 60, 180], labels=["[0,30]", "(30,60]", "(60,90]"]).value_counts(
+        sort=False
+    )
+    lines = [
+        f"samples: {len(index)}",
+        "views: " + ", ".join(f"{k} {v}" for k, v in index["view"].value_counts().items()),
+    ]
     lines.append("|yaw| bins: " + ", ".join(f"{k} {v}" for k, v in bins.items()))
     videos = index.loc[index["video"].astype(str) != "", "video"].nunique()
     if videos:
@@ -100,6 +105,21 @@ def _crop_shard(path: Path, png: str | None) -> list[str]:
         contact_sheet(crops, min(16, len(crops)), [png])
         lines.append(f"contact sheet written to {png}")
     return lines
+
+
+@inspector(lambda p: p.suffix == ".pt")
+def _checkpoint(path: Path, png: str | None) -> list[str]:
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    params = sum(v.numel() for v in state.get("state_dict", {}).values())
+    kind = "resumable training checkpoint" if "optimizer" in state else "trained weights"
+    lines = [
+        f"{path}: {kind} (PyTorch, load with weights_only=True), step {state.get('step', '?')}",
+        f"parameters: {params:,}",
+        "config: " + json.dumps(state.get("config", {}), sort_keys=True, default=str),
+    ]
+    return lines + [f"code version: {state.get('code_version', '?')}"]
 
 
 @inspector(lambda p: p.suffix == ".json" and "mapping" in json.loads(p.read_text()))

@@ -50,8 +50,12 @@ def plot_union_mapping(um: UnionMapping, out_paths: list[str | os.PathLike], not
         # the left panel is the right one mirrored: a mirrored frontal point j stands where point flip(j) is
         mirror = np.array([1.0 if side == "right" else -1.0, 1.0])
         prof, front, mapped = p * mirror, f * mirror, um.mapping["right"]
-        ax.scatter(front[:, 0], front[:, 1], s=14, c=[GROUP_COLOURS[g] for g in fg], alpha=0.35, label="frontal 68")
-        ax.scatter(prof[:, 0], prof[:, 1], s=18, marker="x", c=[GROUP_COLOURS[g] for g in pg], label="profile 39")
+        ax.scatter(
+            front[:, 0], front[:, 1], s=14, c=[GROUP_COLOURS[g] for g in fg], alpha=0.35, label="frontal 68"
+        )
+        ax.scatter(
+            prof[:, 0], prof[:, 1], s=18, marker="x", c=[GROUP_COLOURS[g] for g in pg], label="profile 39"
+        )
         for i, j in enumerate(mapped):
             ax.plot([prof[i, 0], front[j, 0]], [prof[i, 1], front[j, 1]], lw=0.6, c="0.3")
         ax.set_title(f"profile facing {side} -> union 68")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import matplotlib
 
@@ -83,14 +84,21 @@ def plot_nme_by_yaw(
 
 
 def plot_qualitative(
-    examples: Mapping[str, Mapping[str, np.ndarray]], out_paths: list[str | os.PathLike], note: str = "", n: int = 4
+    examples: Mapping[str, Mapping[str, np.ndarray]],
+    out_paths: list[str | os.PathLike],
+    note: str = "",
+    n: int = 4,
 ) -> None:
     """Paper Figs. 5/7: per variant, test crops with predicted landmarks and each stage's response map.
 
     ``examples``: variant -> {"images" [N, S, S, 3], "points" [N, K, 2] (crop px), "response_stage{i}" [N, h, w]}.
     """
     variants = list(examples)
-    cols = [(v, key) for v in variants for key in ["points", *sorted(k for k in examples[v] if k.startswith("response"))]]
+    cols = [
+        (v, key)
+        for v in variants
+        for key in ["points", *sorted(k for k in examples[v] if k.startswith("response"))]
+    ]
     n = min(n, *(len(e["images"]) for e in examples.values()))
     fig, axes = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.7 * n), squeeze=False)
     for c, (v, key) in enumerate(cols):
@@ -101,7 +109,9 @@ def plot_qualitative(
             ax.imshow(e["images"][r])
             if key == "points":
                 ax.scatter(e["points"][r, :, 0], e["points"][r, :, 1], s=3, c="lime", linewidths=0)
-            else:
+            else:  # the response over the image that stage saw (later stages: the warped crop)
+                stage_input = e.get(key.replace("response", "input"), e["images"])
+                ax.imshow(stage_input[r])
                 size = e["images"].shape[1]
                 ax.imshow(e[key][r], cmap="magma", alpha=0.6, extent=(-0.5, size - 0.5, size - 0.5, -0.5))
             if r == 0:
@@ -109,7 +119,9 @@ def plot_qualitative(
     save_figure(fig, out_paths, note)
 
 
-def render_results(variants: list[str], inputs: dict, outputs: dict, evaluation: dict, code_version: str) -> None:
+def render_results(
+    variants: list[str], inputs: dict, outputs: dict, evaluation: dict, code_version: str
+) -> None:
     """Every evaluation figure from stored files: ``inputs``/``outputs`` as named in rule plot_results."""
     import json
 
@@ -119,17 +131,39 @@ def render_results(variants: list[str], inputs: dict, outputs: dict, evaluation:
 
     note = f"cmhm {code_version}"
     per_image = {v: pd.read_csv(p)["nme"].to_numpy() for v, p in zip(variants, inputs["per_image"])}
-    plot_ced(per_image, evaluation["ced_max_images"], [outputs["ced_images"], outputs["ced_images_pdf"]], note,
-             unit="images", xlabel="NME (box-normalised)", title="Still images (AFLW2000-3D protocol)")
+    plot_ced(
+        per_image,
+        evaluation["ced_max_images"],
+        [outputs["ced_images"], outputs["ced_images_pdf"]],
+        note,
+        unit="images",
+        xlabel="NME (box-normalised)",
+        title="Still images (AFLW2000-3D protocol)",
+    )
     per_frame = {v: pd.read_csv(p)["nme_diag"].to_numpy() for v, p in zip(variants, inputs["per_frame"])}
-    plot_ced(per_frame, evaluation["tracking_threshold"], [outputs["ced_video"], outputs["ced_video_pdf"]], note,
-             title="Video tracking (Menpo-3D protocol)")
-    tables = {v: bin_means(json.load(open(p))) for v, p in zip(variants, inputs["image_metrics"])}
+    plot_ced(
+        per_frame,
+        evaluation["tracking_threshold"],
+        [outputs["ced_video"], outputs["ced_video_pdf"]],
+        note,
+        title="Video tracking (Menpo-3D protocol)",
+    )
+    tables = {
+        v: bin_means(json.loads(Path(p).read_text())) for v, p in zip(variants, inputs["image_metrics"])
+    }
     plot_nme_by_yaw(tables, [outputs["nme_by_yaw"], outputs["nme_by_yaw_pdf"]], note)
     examples = {}
     for v, p in zip(variants, inputs["predictions"]):
         with np.load(p, allow_pickle=False) as z:
-            examples[v] = {"images": z["example_images"], "points": z["example_points_crop"],
-                           **{k.removeprefix("example_"): z[k] for k in z.files if k.startswith("example_response")}}
-    plot_qualitative(examples, [outputs["qualitative"], outputs["qualitative_pdf"]], note,
-                     n=evaluation["n_examples"])
+            examples[v] = {
+                "images": z["example_images"],
+                "points": z["example_points_crop"],
+                **{
+                    k.removeprefix("example_"): z[k]
+                    for k in z.files
+                    if k.startswith(("example_response", "example_input"))
+                },
+            }
+    plot_qualitative(
+        examples, [outputs["qualitative"], outputs["qualitative_pdf"]], note, n=evaluation["n_examples"]
+    )

@@ -125,7 +125,9 @@ def write_table(table: SampleTable, root: str | os.PathLike, provenance: dict) -
     _atomic(root / "index.csv", lambda p: index.to_csv(p, index=False))
     arrays = {**table.arrays, **{f"extra__{k}": v for k, v in table.extra.items()}}
     _atomic(root / "labels.npz", lambda p: np.savez_compressed(p, **arrays))
-    _atomic(root / "provenance.json", lambda p: Path(p).write_text(json.dumps(provenance, indent=2, default=str)))
+    _atomic(
+        root / "provenance.json", lambda p: Path(p).write_text(json.dumps(provenance, indent=2, default=str))
+    )
 
 
 def read_table(root: str | os.PathLike) -> SampleTable:

@@ -35,21 +35,33 @@ def with_fitted_3d(crops: CropSet, labels_path: str | os.PathLike) -> CropSet:
     return CropSet(crops.images, crops.transforms, arrays, crops.index)
 
 
-def stage1_data(prefixes: list[str], mapping_path: str, labels3d_path: str | None) -> tuple[CropSet, TrainData]:
+def stage1_data(
+    prefixes: list[str], mapping_path: str, labels3d_path: str | None
+) -> tuple[CropSet, TrainData]:
     """Training crops with the multi-view union targets (``union2d``) and the chosen 3D labels."""
     crops = load_crops(prefixes)
     if labels3d_path:
         crops = with_fitted_3d(crops, labels3d_path)
     a, idx = crops.arrays, crops.index
     pts, mask = union_targets(
-        a["lm2d"], a["lm2d_profile"], idx["view"].to_numpy(), idx["side"].to_numpy(), load_mapping(mapping_path)
+        a["lm2d"],
+        a["lm2d_profile"],
+        idx["view"].to_numpy(),
+        idx["side"].to_numpy(),
+        load_mapping(mapping_path),
     )
     return crops, from_crops(crops, pts, mask)
 
 
 def train_variant_stage(
-    variant: str, stage: int, base: ModelConfig, markup3d: Markup, data: TrainData, cfg: TrainConfig,
-    out_dir: str | os.PathLike, code_version: str,
+    variant: str,
+    stage: int,
+    base: ModelConfig,
+    markup3d: Markup,
+    data: TrainData,
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    code_version: str,
 ) -> Path:
     """Train stage ``stage`` (0-based) of ``variant`` on ``data``; returns the final ``model.pt``."""
     plan = stage_plans(variant, base, markup3d)[stage]
@@ -77,13 +89,18 @@ def write_canonical_shard(
     labels = {"transform": compose_affine(cc.transforms, crops.transforms), **cc.arrays}
     write_shard(prefix, cc.images, labels, crops.index)
 
+
 def stage2_data(prefix: str) -> TrainData:
     """Stage-2 training data from a canonical shard written by :func:`write_canonical_shard`."""
     crops = load_crops([prefix])
     return from_crops(crops)
 
 
-def run_configs(model: dict, train: dict, in_size: int, threads: int) -> tuple[ModelConfig, Markup, TrainConfig]:
+def run_configs(
+    model: dict, train: dict, in_size: int, threads: int
+) -> tuple[ModelConfig, Markup, TrainConfig]:
     """Typed configs from the pipeline's ``model`` and ``train`` sub-trees (plain dicts)."""
-    base = ModelConfig(in_size=in_size, n_stacks=model["n_stacks"], depth=model["depth"], width=model["width"])
+    base = ModelConfig(
+        in_size=in_size, n_stacks=model["n_stacks"], depth=model["depth"], width=model["width"]
+    )
     return base, get_markup(model["markup3d"]), TrainConfig.from_dict({**train, "num_threads": threads})

@@ -28,8 +28,15 @@ def table1_frame(results: dict[str, dict], published: dict[str, list[float]] | N
     rows = []
     for variant, t in results.items():
         vals = [t["bins"][b]["mean"] * 100 for b in labels] + [t["overall_mean_of_bins"] * 100]
-        rows.append({"method": VARIANT_LABELS.get(variant, variant), "source": "measured", **dict(zip(labels + ["Mean"], vals)),
-                     "per-image mean": t["per_image_mean"] * 100, "n": t["n"]})
+        rows.append(
+            {
+                "method": VARIANT_LABELS.get(variant, variant),
+                "source": "measured",
+                **dict(zip(labels + ["Mean"], vals)),
+                "per-image mean": t["per_image_mean"] * 100,
+                "n": t["n"],
+            }
+        )
     for label, vals in (published or {}).items():
         rows.append({"method": label, "source": "quoted (paper)", **dict(zip(labels + ["Mean"], vals))})
     return pd.DataFrame(rows)
@@ -38,8 +45,14 @@ def table1_frame(results: dict[str, dict], published: dict[str, list[float]] | N
 def table2_frame(results: dict[str, dict], threshold: float) -> pd.DataFrame:
     """Table II: AUC and failure rate (%) at ``threshold`` per variant, from tracking summaries."""
     rows = [
-        {"method": VARIANT_LABELS.get(v, v), "source": "measured", "AUC": t["auc"], "FR (%)": t["failure_rate"] * 100,
-         "re-detections": t["redetections"], "frames": t["n"]}
+        {
+            "method": VARIANT_LABELS.get(v, v),
+            "source": "measured",
+            "AUC": t["auc"],
+            "FR (%)": t["failure_rate"] * 100,
+            "re-detections": t["redetections"],
+            "frames": t["n"],
+        }
         for v, t in results.items()
     ]
     return pd.DataFrame(rows).assign(threshold=threshold)
@@ -60,16 +73,26 @@ def _tex_escape(s: str) -> str:
 def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
     """A booktabs ``table`` environment; quoted rows are set in italics after a rule."""
     cols = list(df.columns)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex_escape(caption)}}}", rf"\label{{{label}}}",
-             r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule",
-             " & ".join(_tex_escape(str(c)) for c in cols) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{_tex_escape(caption)}}}",
+        rf"\label{{{label}}}",
+        r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
+        r"\toprule",
+        " & ".join(_tex_escape(str(c)) for c in cols) + r" \\",
+        r"\midrule",
+    ]
     quoted_started = False
     for _, row in df.iterrows():
         quoted = str(row.get("source", "")).startswith("quoted")
         if quoted and not quoted_started:
             lines.append(r"\midrule")
             quoted_started = True
-        cells = [_tex_escape(_fmt(row[c])) if not (isinstance(row[c], float) and np.isnan(row[c])) else "--" for c in cols]
+        cells = [
+            _tex_escape(_fmt(row[c])) if not (isinstance(row[c], float) and np.isnan(row[c])) else "--"
+            for c in cols
+        ]
         if quoted:
             cells = [rf"\textit{{{c}}}" for c in cells]
         lines.append(" & ".join(cells) + r" \\")
@@ -77,10 +100,14 @@ def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
     return "\n".join(lines)
 
 
-def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, tex_path: str | os.PathLike, caption: str,
-                label: str) -> None:
+def write_table(
+    df: pd.DataFrame, csv_path: str | os.PathLike, tex_path: str | os.PathLike, caption: str, label: str
+) -> None:
     """Write the CSV and the LaTeX fragment through temporary names."""
-    for path, text in ((Path(csv_path), df.to_csv(index=False)), (Path(tex_path), to_latex(df, caption, label))):
+    for path, text in (
+        (Path(csv_path), df.to_csv(index=False)),
+        (Path(tex_path), to_latex(df, caption, label)),
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text)

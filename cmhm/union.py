@@ -96,8 +96,6 @@ def mean_shape(shapes: np.ndarray, iterations: int = 10) -> np.ndarray:
     return ref
 
 
-
-
 def build_union_mapping(
     frontal: np.ndarray,
     profile: np.ndarray,
@@ -148,7 +146,9 @@ def mapping_table(um: UnionMapping) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def write_mapping(um: UnionMapping, csv_path: str | os.PathLike, json_path: str | os.PathLike, prov: dict) -> None:
+def write_mapping(
+    um: UnionMapping, csv_path: str | os.PathLike, json_path: str | os.PathLike, prov: dict
+) -> None:
     """Write the mapping as CSV (one row per side and profile point) and JSON (mapping + mean shapes)."""
     from cmhm.provenance import write_json_atomic
 
@@ -199,7 +199,11 @@ def profile_to_union(
 
 
 def union_targets(
-    lm2d: np.ndarray, lm2d_profile: np.ndarray, view: np.ndarray, side: np.ndarray, mapping: dict[str, np.ndarray]
+    lm2d: np.ndarray,
+    lm2d_profile: np.ndarray,
+    view: np.ndarray,
+    side: np.ndarray,
+    mapping: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stage-1 (multi-view 2D) targets: semi-frontal rows use ``lm2d``, profile rows their mapped points.
 
@@ -229,7 +233,9 @@ def mapping_from_tables(
         sides.append(t.index["side"].to_numpy()[p])
     frontal, profile, sides = np.concatenate(frontal), np.concatenate(profile), np.concatenate(sides)
     if len(frontal) == 0:
-        raise ValueError(f"union mapping needs semi-frontal training faces with |yaw| <= {frontal_max_yaw}; found none")
+        raise ValueError(
+            f"union mapping needs semi-frontal training faces with |yaw| <= {frontal_max_yaw}; found none"
+        )
     if len(profile) == 0:
         return semantic_union_mapping(mean_shape(frontal))
     return build_union_mapping(frontal, profile, sides, constrained)
@@ -255,4 +261,6 @@ def semantic_union_mapping(mean_frontal: np.ndarray) -> UnionMapping:
 
     m = semantic_profile_mapping()
     nan = np.full(PROFILE39.n_points, np.nan)
-    return UnionMapping(m, {"left": nan, "right": nan}, mean_frontal, np.full((PROFILE39.n_points, 2), np.nan))
+    return UnionMapping(
+        m, {"left": nan, "right": nan}, mean_frontal, np.full((PROFILE39.n_points, 2), np.nan)
+    )

@@ -4,9 +4,7 @@ from snakemake.utils import validate
 validate(config, "schemas/config.schema.yaml")
 
 from cmhm.models import get_variant
-from cmhm.provenance import code_version, source_hash
-
-CODE_VERSION = code_version()
+from cmhm.provenance import source_hash
 
 
 def n_stages(variant):

@@ -13,7 +13,6 @@ rule synthesize_images:
     params:
         synth=synth_split_params,
         code=source_hash("synth", "samples.py", "markups.py"),
-        code_version=CODE_VERSION,
     threads: 1
     resources:
         mem_mb=2000,
@@ -34,7 +33,6 @@ rule synthesize_video:
     params:
         synth=synth_video_params,
         code=source_hash("synth", "samples.py", "markups.py"),
-        code_version=CODE_VERSION,
     threads: 1
     resources:
         mem_mb=2000,
@@ -79,7 +77,6 @@ rule union_mapping:
     params:
         cfg=config["union_mapping"],
         code=source_hash("union.py", "geometry.py", "markups.py"),
-        code_version=CODE_VERSION,
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -92,7 +89,7 @@ rule plot_union_mapping:
     output:
         png=report(
             "results/{dataset}/figures/union_mapping.png",
-            caption="../report/union_mapping.rst",
+            caption="report/union_mapping.rst",
             category="Data",
         ),
         pdf="results/{dataset}/figures/union_mapping.pdf",
@@ -122,7 +119,6 @@ rule annotations_3d:
     params:
         cfg=config["annotations_3d"],
         code=source_hash("pdm.py", "pdm_fit.py", "pdm_table.py", "annotations3d.py", "samples.py"),
-        code_version=CODE_VERSION,
     threads: 1
     resources:
         mem_mb=4000,
@@ -138,7 +134,7 @@ rule contact_sheet:
     output:
         png=report(
             "results/{dataset}/figures/contact_sheet.png",
-            caption="../report/contact_sheet.rst",
+            caption="report/contact_sheet.rst",
             category="Data",
         ),
         pdf="results/{dataset}/figures/contact_sheet.pdf",
@@ -146,7 +142,6 @@ rule contact_sheet:
         "logs/contact_sheet/{dataset}.log",
     params:
         n=config["figures"]["contact_sheet_samples"],
-        code_version=CODE_VERSION,
     conda:
         "../envs/cmhm.yaml"
     script:

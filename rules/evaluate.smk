@@ -16,7 +16,6 @@ rule predict_images:
         evaluation=config["evaluation"],
         device=config["train"]["device"],
         code=source_hash("evaluate.py", "models", "heatmaps.py"),
-        code_version=CODE_VERSION,
     threads: 2
     resources:
         gpu=1,
@@ -37,7 +36,6 @@ rule image_metrics:
         "logs/image_metrics/{dataset}/{variant}.log",
     params:
         code=source_hash("metrics.py", "evaluate.py"),
-        code_version=CODE_VERSION,
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -63,7 +61,6 @@ rule track_video:
         evaluation=config["evaluation"],
         device=config["train"]["device"],
         code=source_hash("evaluate.py", "tracking.py", "metrics.py", "models"),
-        code_version=CODE_VERSION,
     threads: 2
     resources:
         gpu=1,
@@ -85,7 +82,6 @@ rule timing:
         variants=config["variants"],
         in_size=config["crop"]["size"],
         device=config["train"]["device"],
-        code_version=CODE_VERSION,
     threads: 2
     resources:
         gpu=1,

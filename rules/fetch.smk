@@ -19,7 +19,6 @@ rule download:
     benchmark:
         "benchmarks/download/{dataset}/{filename}.tsv"
     params:
-        code_version=CODE_VERSION,
     threads: 1
     resources:
         mem_mb=500,
@@ -42,7 +41,6 @@ rule placed_archive:
         "logs/placed_archive/{dataset}.log",
     params:
         archive=archive_path,
-        code_version=CODE_VERSION,
     threads: 1
     resources:
         mem_mb=500,
@@ -67,7 +65,6 @@ rule extract:
         "benchmarks/extract/{dataset}.tsv"
     params:
         archive=archive_path,
-        code_version=CODE_VERSION,
     threads: 1
     resources:
         mem_mb=2000,
@@ -93,7 +90,6 @@ rule adapt:
     params:
         options=adapter_options,
         code=source_hash("data", "samples.py", "markups.py"),
-        code_version=CODE_VERSION,
     threads: 1
     resources:
         mem_mb=4000,

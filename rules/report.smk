@@ -7,7 +7,7 @@ rule table1:
         metrics=expand_eval("image_metrics.json", "test_images"),
         timing=timing_file,
     output:
-        csv=report("results/tables/table1.csv", caption="../report/table1.rst", category="Tables"),
+        csv=report("results/tables/table1.csv", caption="report/table1.rst", category="Tables"),
         tex="results/tables/table1.tex",
     log:
         "logs/table1/table1.log",
@@ -24,7 +24,7 @@ rule table2:
     input:
         metrics=expand_eval("tracking_metrics.json", "test_video"),
     output:
-        csv=report("results/tables/table2.csv", caption="../report/table2.rst", category="Tables"),
+        csv=report("results/tables/table2.csv", caption="report/table2.rst", category="Tables"),
         tex="results/tables/table2.tex",
     log:
         "logs/table2/table2.log",
@@ -45,13 +45,13 @@ rule plot_results:
         per_frame=expand_eval("per_frame.csv", "test_video"),
         predictions=expand_eval("predictions.npz", "test_images"),
     output:
-        ced_images=report("results/figures/ced_images.png", caption="../report/ced_images.rst", category="Figures"),
+        ced_images=report("results/figures/ced_images.png", caption="report/ced_images.rst", category="Figures"),
         ced_images_pdf="results/figures/ced_images.pdf",
-        ced_video=report("results/figures/ced_video.png", caption="../report/ced_video.rst", category="Figures"),
+        ced_video=report("results/figures/ced_video.png", caption="report/ced_video.rst", category="Figures"),
         ced_video_pdf="results/figures/ced_video.pdf",
-        nme_by_yaw=report("results/figures/nme_by_yaw.png", caption="../report/nme_by_yaw.rst", category="Figures"),
+        nme_by_yaw=report("results/figures/nme_by_yaw.png", caption="report/nme_by_yaw.rst", category="Figures"),
         nme_by_yaw_pdf="results/figures/nme_by_yaw.pdf",
-        qualitative=report("results/figures/qualitative.png", caption="../report/qualitative.rst", category="Figures"),
+        qualitative=report("results/figures/qualitative.png", caption="report/qualitative.rst", category="Figures"),
         qualitative_pdf="results/figures/qualitative.pdf",
     log:
         "logs/plot_results/plot_results.log",
@@ -59,7 +59,6 @@ rule plot_results:
         variants=config["variants"],
         evaluation=config["evaluation"],
         code=source_hash("plots_eval.py", "plots.py", "metrics.py"),
-        code_version=CODE_VERSION,
     conda:
         "../envs/cmhm.yaml"
     script:

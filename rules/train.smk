@@ -17,7 +17,6 @@ rule train_stage1:
         train=config["train"],
         in_size=config["crop"]["size"],
         code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py"),
-        code_version=CODE_VERSION,
     threads: 2
     resources:
         gpu=1,
@@ -74,7 +73,6 @@ rule train_stage2:
         train=config["train"],
         in_size=config["crop"]["size"],
         code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py"),
-        code_version=CODE_VERSION,
     threads: 2
     resources:
         gpu=1,

@@ -2,12 +2,10 @@
 
 from cmhm.data.registry import adapt
 from cmhm.logs import log_to
-from cmhm.provenance import provenance
+from cmhm.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
-prov = provenance(
-    sm.params.options, sm.params.code_version, dataset=sm.wildcards.dataset, inputs=[sm.input.manifest]
-)
+prov = provenance(sm.params.options, code_version(), dataset=sm.wildcards.dataset, inputs=[sm.input.manifest])
 table = adapt(sm.wildcards.dataset, sm.input.raw, sm.output[0], sm.params.options, prov)
 log.info("%s/%s: %d samples in %s", sm.wildcards.dataset, sm.wildcards.split, len(table), sm.output[0])

@@ -2,16 +2,22 @@
 
 import numpy as np
 
-from cmhm.annotations3d import fit_tables, heldout_errors, learn_from_tables, profile_correspondence, summarise
+from cmhm.annotations3d import (
+    fit_tables,
+    heldout_errors,
+    learn_from_tables,
+    profile_correspondence,
+    summarise,
+)
 from cmhm.logs import log_to
 from cmhm.pdm_fit import FitConfig
-from cmhm.provenance import provenance, write_json_atomic
+from cmhm.provenance import code_version, provenance, write_json_atomic
 from cmhm.samples import read_table
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 cfg = sm.params.cfg
-prov = provenance(cfg, sm.params.code_version, inputs=list(sm.input))
+prov = provenance(cfg, code_version(), inputs=list(sm.input))
 fit_cfg = FitConfig(n_iter=cfg["iterations"], n_refine=cfg["refinements"], reg=cfg["regularisation"])
 mapping = profile_correspondence(cfg["profile_correspondence"], sm.input.mapping)
 pdm = learn_from_tables([read_table(d) for d in sm.input.shapes], cfg["n_modes"])

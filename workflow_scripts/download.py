@@ -2,6 +2,7 @@
 
 from cmhm.data.registry import fetch_public
 from cmhm.logs import log_to
+from cmhm.provenance import code_version
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
@@ -9,4 +10,4 @@ sm = snakemake  # noqa: F821
 # download must not make Snakemake delete the archive and fetch it again.
 cfg = sm.config["datasets"][sm.wildcards.dataset]
 digest = fetch_public(sm.wildcards.dataset, cfg["url"], sm.output[0], cfg["sha256"])
-log.info("%s: %s (sha256 %s; code %s)", sm.wildcards.dataset, sm.output[0], digest, sm.params.code_version)
+log.info("%s: %s (sha256 %s; code %s)", sm.wildcards.dataset, sm.output[0], digest, code_version())

@@ -2,6 +2,7 @@
 
 from cmhm.data.registry import unpack
 from cmhm.logs import log_to
+from cmhm.provenance import code_version
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
@@ -17,5 +18,5 @@ log.info(
     out["sha256"],
     out["files"],
     out["checked"],
-    sm.params.code_version,
+    code_version(),
 )

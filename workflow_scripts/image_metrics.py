@@ -4,7 +4,7 @@ import numpy as np
 
 from cmhm.evaluate import image_metrics
 from cmhm.logs import log_to
-from cmhm.provenance import provenance, write_json_atomic
+from cmhm.provenance import code_version, provenance, write_json_atomic
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
@@ -12,6 +12,12 @@ with np.load(sm.input[0], allow_pickle=False) as z:
     pred = {k: z[k] for k in ("sample_id", "yaw", "view", "points", "gt")}
 per_image, table = image_metrics(pred)
 per_image.to_csv(sm.output.per_image, index=False)
-write_json_atomic(sm.output.metrics, {**table, "variant": sm.wildcards.variant,
-                                      "provenance": provenance({}, sm.params.code_version, inputs=list(sm.input))})
+write_json_atomic(
+    sm.output.metrics,
+    {
+        **table,
+        "variant": sm.wildcards.variant,
+        "provenance": provenance({}, code_version(), inputs=list(sm.input)),
+    },
+)
 log.info("%s: NME mean of bins %.4f", sm.wildcards.variant, table["overall_mean_of_bins"])

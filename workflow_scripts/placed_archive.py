@@ -5,7 +5,7 @@ import sys
 from cmhm.data.fetch import GatedDataMissing
 from cmhm.data.registry import check_placed
 from cmhm.logs import log_to
-from cmhm.provenance import provenance, write_json_atomic
+from cmhm.provenance import code_version, provenance, write_json_atomic
 
 stderr = sys.stderr  # the terminal: the instructions must reach the user, not only the log
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
@@ -19,6 +19,6 @@ except GatedDataMissing as exc:
     print(f"\n{exc}\n", file=stderr)
     raise
 write_json_atomic(
-    sm.output[0], {**record, "provenance": provenance({"archive": sm.params.archive}, sm.params.code_version)}
+    sm.output[0], {**record, "provenance": provenance({"archive": sm.params.archive}, code_version())}
 )
 log.info("%s: %s present (sha256 %s)", name, record["archive"], record["sha256"])

@@ -3,6 +3,7 @@
 from cmhm.crops import load_crops
 from cmhm.evaluate import load_cascade, predict_images, save_npz
 from cmhm.logs import log_to
+from cmhm.provenance import code_version
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
@@ -10,6 +11,8 @@ weights = [p for p in sm.input.models if p.endswith(".pt")]
 means = [p for p in sm.input.models if p.endswith("mean_shape.npy")]
 cascade = load_cascade(weights, means[0] if means else None)
 crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
-pred = predict_images(cascade, crops, sm.params.markup3d, sm.params.device, sm.params.evaluation["n_examples"])
-save_npz(sm.output[0], {**pred, "code_version": sm.params.code_version})
+pred = predict_images(
+    cascade, crops, sm.params.markup3d, sm.params.device, sm.params.evaluation["n_examples"]
+)
+save_npz(sm.output[0], {**pred, "code_version": code_version()})
 log.info("predicted %d test crops with %s", len(crops), sm.wildcards.variant)

@@ -11,5 +11,7 @@ prefixes = [p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(
 crops, _ = stage1_data(prefixes, sm.input.mapping, sm.input.labels3d or None)
 mean = canonical_mean_shape(crops)
 np.save(sm.output.mean_shape, mean)
-write_canonical_shard(sm.input.model, crops, mean, sm.output.images.removesuffix(".images.npy"), sm.params.device)
+write_canonical_shard(
+    sm.input.model, crops, mean, sm.output.images.removesuffix(".images.npy"), sm.params.device
+)
 log.info("canonical crops of %d training faces written", len(crops))

@@ -2,7 +2,7 @@
 
 from cmhm.evaluate import box_enlargement, load_cascade, save_npz, track_table, tracking_metrics
 from cmhm.logs import log_to
-from cmhm.provenance import provenance, write_json_atomic
+from cmhm.provenance import code_version, provenance, write_json_atomic
 from cmhm.samples import concat_tables, read_table
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
@@ -12,12 +12,29 @@ weights = [p for p in sm.input.models if p.endswith(".pt")]
 means = [p for p in sm.input.models if p.endswith("mean_shape.npy")]
 cascade = load_cascade(weights, means[0] if means else None)
 videos = [read_table(d) for d in sm.input.samples]
-enlarge = box_enlargement(concat_tables([read_table(d) for d in sm.input.train], videos[0].root), sm.params.markup3d)
-per_frame, tracks = track_table(cascade, concat_tables(videos, videos[0].root), sm.params.markup3d, crop["size"],
-                                crop["box_scale"], enlarge, ev["failure_confidence"], sm.params.device)
+enlarge = box_enlargement(
+    concat_tables([read_table(d) for d in sm.input.train], videos[0].root), sm.params.markup3d
+)
+per_frame, tracks = track_table(
+    cascade,
+    concat_tables(videos, videos[0].root),
+    sm.params.markup3d,
+    crop["size"],
+    crop["box_scale"],
+    enlarge,
+    ev["failure_confidence"],
+    sm.params.device,
+)
 per_frame.to_csv(sm.output.per_frame, index=False)
 save_npz(sm.output.tracks, tracks)
 summary = tracking_metrics(per_frame, ev["tracking_threshold"])
-write_json_atomic(sm.output.metrics, {**summary, "box_enlargement": enlarge, "variant": sm.wildcards.variant,
-                                      "provenance": provenance(ev, sm.params.code_version)})
+write_json_atomic(
+    sm.output.metrics,
+    {
+        **summary,
+        "box_enlargement": enlarge,
+        "variant": sm.wildcards.variant,
+        "provenance": provenance(ev, code_version()),
+    },
+)
 log.info("%s: AUC %.3f FR %.3f", sm.wildcards.variant, summary["auc"], summary["failure_rate"])

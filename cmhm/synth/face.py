@@ -71,7 +71,9 @@ def render_face(p: FaceParams, background: np.ndarray, cfg: SynthConfig) -> Rend
 
 def _shade(p: FaceParams, mesh: HeadMesh, raster: Raster, normals: np.ndarray, background: np.ndarray):
     uv = np.nan_to_num(mesh.uv)
-    attrs = np.column_stack([np.sin(uv[:, 0]), np.cos(uv[:, 0]), uv[:, 1], mesh.band, normals]).astype(np.float32)
+    attrs = np.column_stack([np.sin(uv[:, 0]), np.cos(uv[:, 0]), uv[:, 1], mesh.band, normals]).astype(
+        np.float32
+    )
     pix = raster.interpolate(mesh.triangles, attrs)
     covered = raster.tri >= 0
     head = covered & (mesh.part[np.maximum(raster.tri, 0)] == 0)
@@ -87,7 +89,9 @@ def _shade(p: FaceParams, mesh: HeadMesh, raster: Raster, normals: np.ndarray, b
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), head
 
 
-def face_labels(p: FaceParams, mesh: HeadMesh, neutral: HeadMesh, raster: Raster, normals: np.ndarray, cfg: SynthConfig):
+def face_labels(
+    p: FaceParams, mesh: HeadMesh, neutral: HeadMesh, raster: Raster, normals: np.ndarray, cfg: SynthConfig
+):
     """The label arrays of one face (see :mod:`cmhm.samples`), its view and profile side."""
     cam = p.camera
     k, refine = cfg.contour_candidates, cfg.contour_refine
@@ -95,7 +99,9 @@ def face_labels(p: FaceParams, mesh: HeadMesh, neutral: HeadMesh, raster: Raster
     pos = np.linspace(0, 1, N_JAW84)
     prof = np.linspace(0, 0.5, N_PROFILE_JAW)
     lines, on_line = contour_lines(neutral, np.concatenate([pos, prof, 1 - prof]), fine)
-    jaw = SurfacePoints(lines.idx[np.arange(len(on_line)), on_line], lines.w[np.arange(len(on_line)), on_line])
+    jaw = SurfacePoints(
+        lines.idx[np.arange(len(on_line)), on_line], lines.w[np.arange(len(on_line)), on_line]
+    )
     inner = inner_uv(mesh.layout)
     inner_pts = surface_points(mesh, inner[:, 0], inner[:, 1])
     jaw3d = cam.project(jaw.locate(mesh.vertices))
@@ -106,8 +112,13 @@ def face_labels(p: FaceParams, mesh: HeadMesh, neutral: HeadMesh, raster: Raster
     tol = cfg.visibility_tolerance * cam.scale
     vis3d = visible(lm68, n68, raster, tol)
     labels = {
-        "lm3d_68": lm68, "lm3d_84": lm84, "vis3d_68": vis3d, "contour3d": line68[:, ::refine],
-        "lm2d": np.full((68, 2), np.nan), "vis2d": np.zeros(68, bool), "lm2d_profile": np.full((39, 2), np.nan),
+        "lm3d_68": lm68,
+        "lm3d_84": lm84,
+        "vis3d_68": vis3d,
+        "contour3d": line68[:, ::refine],
+        "lm2d": np.full((68, 2), np.nan),
+        "vis2d": np.zeros(68, bool),
+        "lm2d_profile": np.full((39, 2), np.nan),
     }
     if abs(cam.yaw) > cfg.profile_yaw:
         side = "right" if cam.yaw > 0 else "left"

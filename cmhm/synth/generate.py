@@ -51,23 +51,36 @@ def random_camera(rng: np.random.Generator, cfg: SynthConfig, yaw: float) -> Cam
     scale = rng.uniform(*cfg.face_scale) * s
     off = rng.uniform(-cfg.face_offset, cfg.face_offset, 2) * s
     return Camera(
-        yaw=float(yaw), pitch=float(rng.uniform(*cfg.pitch_range)), roll=float(rng.uniform(*cfg.roll_range)),
-        scale=float(scale), tx=float((s - 1) / 2 + off[0]), ty=float((s - 1) / 2 - 0.4 * scale + off[1]),
+        yaw=float(yaw),
+        pitch=float(rng.uniform(*cfg.pitch_range)),
+        roll=float(rng.uniform(*cfg.roll_range)),
+        scale=float(scale),
+        tx=float((s - 1) / 2 + off[0]),
+        ty=float((s - 1) / 2 - 0.4 * scale + off[1]),
     )
 
 
 def random_face(rng: np.random.Generator, cfg: SynthConfig, yaw: float) -> FaceParams:
     """Random identity, expression, appearance, lighting and camera at the given yaw (degrees)."""
     return FaceParams(
-        identity=random_identity(rng, cfg), expression=random_expression(rng, cfg),
-        camera=random_camera(rng, cfg, yaw), appearance=random_appearance(rng, cfg.bald_prob),
-        light=light_direction(rng, cfg), ambient=float(rng.uniform(*cfg.ambient)), diffuse=float(rng.uniform(*cfg.diffuse)),
+        identity=random_identity(rng, cfg),
+        expression=random_expression(rng, cfg),
+        camera=random_camera(rng, cfg, yaw),
+        appearance=random_appearance(rng, cfg.bald_prob),
+        light=light_direction(rng, cfg),
+        ambient=float(rng.uniform(*cfg.ambient)),
+        diffuse=float(rng.uniform(*cfg.diffuse)),
     )
 
 
 def render_one(
-    identity: dict[str, float], expression: dict[str, float], yaw: float, pitch: float = 0.0, roll: float = 0.0,
-    cfg: SynthConfig | None = None, seed: int = 0,
+    identity: dict[str, float],
+    expression: dict[str, float],
+    yaw: float,
+    pitch: float = 0.0,
+    roll: float = 0.0,
+    cfg: SynthConfig | None = None,
+    seed: int = 0,
 ) -> RenderedFace:
     """Render one face with the given shape and pose (appearance and lighting from ``seed``), centred, plain background."""
     cfg = cfg or SynthConfig()
@@ -120,7 +133,9 @@ def occluded(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def yaw_schedule(n: int, seed: int, stream: int, yaw_bins: list | None, cfg: SynthConfig) -> np.ndarray | None:
+def yaw_schedule(
+    n: int, seed: int, stream: int, yaw_bins: list | None, cfg: SynthConfig
+) -> np.ndarray | None:
     """[n] |yaw| bin per sample (exact counts: rounded shares, remainder to the first bin), or None."""
     if not yaw_bins:
         return None
@@ -147,8 +162,15 @@ def shard_range(n: int, shard: int, n_shards: int) -> np.ndarray:
 
 
 def generate_images(
-    out_dir: str | os.PathLike, n: int, seed: int, shard: int, n_shards: int, cfg: SynthConfig,
-    yaw_bins: list | None = None, provenance: dict | None = None, prefix: str = "img",
+    out_dir: str | os.PathLike,
+    n: int,
+    seed: int,
+    shard: int,
+    n_shards: int,
+    cfg: SynthConfig,
+    yaw_bins: list | None = None,
+    provenance: dict | None = None,
+    prefix: str = "img",
 ) -> SampleTable:
     """Write shard ``shard`` of an ``n``-image split into ``out_dir`` (images/, index.csv, labels.npz, provenance.json).
 
@@ -170,7 +192,9 @@ def generate_images(
     return _finish(out, recs, provenance or {})
 
 
-def _write_image(out: Path, row: dict, image: np.ndarray, labels: dict, rng: np.random.Generator, cfg: SynthConfig):
+def _write_image(
+    out: Path, row: dict, image: np.ndarray, labels: dict, rng: np.random.Generator, cfg: SynthConfig
+):
     quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
     rel = f"images/{row['sample_id']}.jpg"
     if not cv2.imwrite(str(out / rel), image, [cv2.IMWRITE_JPEG_QUALITY, quality]):
@@ -186,7 +210,9 @@ def _finish(out: Path, recs: list, provenance: dict) -> SampleTable:
         for name in arrays:
             arrays[name][j] = labels[name]
         for name in EXTRA:
-            extra.setdefault(name, np.zeros((len(recs), *labels[name].shape), labels[name].dtype))[j] = labels[name]
+            extra.setdefault(name, np.zeros((len(recs), *labels[name].shape), labels[name].dtype))[j] = (
+                labels[name]
+            )
     cfg_k = recs[0][1]["contour3d"].shape[1] if recs else 0
     extra.setdefault("contour3d", np.zeros((0, 17, cfg_k, 3)))
     extra.setdefault("occluded2d", np.zeros((0, 68), bool))

@@ -53,9 +53,11 @@ def feature_relief(u: np.ndarray, v: np.ndarray, lay: Layout) -> np.ndarray:
     """[...] forward (Z) displacement of the face features at ``u``, ``v``."""
     idn, au = lay.identity, np.abs(u)
     t = np.clip((lay.nose_top_v - v) / (lay.nose_top_v - lay.nose_tip_v), 0, 1)
-    height = (0.035 + 0.22 * (1 + 0.15 * idn["nose_length"]) * t**1.5) * smoothstep(
-        lay.nose_base_v, lay.nose_tip_v + 0.01, v
-    ) * smoothstep(0.16, 0.03, v)
+    height = (
+        (0.035 + 0.22 * (1 + 0.15 * idn["nose_length"]) * t**1.5)
+        * smoothstep(lay.nose_base_v, lay.nose_tip_v + 0.01, v)
+        * smoothstep(0.16, 0.03, v)
+    )
     nose = height * _g(u, (0.045 + 0.05 * t) * (1 + 0.12 * idn["nose_width"]))
     alae = 0.06 * _g(au - 0.75 * lay.nose_w, 0.04) * _g(v - lay.nose_tip_v + 0.01, 0.035)
     socket = -0.06 * _g(au - lay.eye_u, 0.2) * _g(v - lay.eye_v - 0.01, 0.08)

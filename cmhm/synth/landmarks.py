@@ -146,7 +146,9 @@ def _arc_heights(sil: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np
     return np.interp(a, seg, sil[:, 1]), np.interp(a, seg, sil[:, 0])
 
 
-def contour_lines(neutral: HeadMesh, positions: np.ndarray, n_points: int) -> tuple[SurfacePoints, np.ndarray]:
+def contour_lines(
+    neutral: HeadMesh, positions: np.ndarray, n_points: int
+) -> tuple[SurfacePoints, np.ndarray]:
     """Marching lines of jaw points at silhouette arc fractions ``positions`` [P].
 
     Returns the lines as surface points [P, n_points] (front -> back) and [P] the index of each jaw
@@ -158,15 +160,22 @@ def contour_lines(neutral: HeadMesh, positions: np.ndarray, n_points: int) -> tu
     r0 = np.argmin(g[:top, :, 1], axis=0)  # rows above a column's lowest point: Y ascends
     cross_v = np.stack([np.interp(heights, g[r:top, j, 1], neutral.v[r:top]) for j, r in enumerate(r0)])
     cross_p = np.stack(
-        [np.stack([np.interp(heights, g[r:top, j, 1], g[r:top, j, k]) for k in range(3)], -1) for j, r in enumerate(r0)]
+        [
+            np.stack([np.interp(heights, g[r:top, j, 1], g[r:top, j, k]) for k in range(3)], -1)
+            for j, r in enumerate(r0)
+        ]
     )  # [C, P, 3]
     valid = g[r0, np.arange(len(r0)), 1][:, None] < heights[None, :]
-    inside_neck = ((cross_p[..., 0] / NECK_RADIUS[0]) ** 2 + ((cross_p[..., 2] - NECK_CENTRE_Z) / NECK_RADIUS[1]) ** 2 < 1.05)
+    inside_neck = (cross_p[..., 0] / NECK_RADIUS[0]) ** 2 + (
+        (cross_p[..., 2] - NECK_CENTRE_Z) / NECK_RADIUS[1]
+    ) ** 2 < 1.05
     ok = valid & ~(inside_neck & (heights[None, :] < -0.2))
     us, vs = np.zeros((len(heights), n_points)), np.zeros((len(heights), n_points))
     for k, x in enumerate(xs):
         side = 1.0 if x >= 0 else -1.0
-        us[k], vs[k] = _line_uv(neutral.u, cross_v[:, k], cross_p[:, k, 0], ok[:, k], side, n_points, abs(x) < 1e-3)
+        us[k], vs[k] = _line_uv(
+            neutral.u, cross_v[:, k], cross_p[:, k, 0], ok[:, k], side, n_points, abs(x) < 1e-3
+        )
     pts = surface_points(neutral, us, vs)
     outward = np.sign(xs)[:, None] * pts.locate(neutral.vertices)[..., 0]
     return pts, np.argmax(outward, axis=1)
@@ -189,5 +198,7 @@ def _line_uv(u, cv, cx, ok, side, n_points, chin):
     u_sil = uc[np.argmax(xc)]
     n_front = n_points // 3 + 1
     u_back = min(u_sil + 0.6, uc[-1])
-    line = np.concatenate([np.linspace(0.3 * u_sil, u_sil, n_front), np.linspace(u_sil, u_back, n_points - n_front + 1)[1:]])
+    line = np.concatenate(
+        [np.linspace(0.3 * u_sil, u_sil, n_front), np.linspace(u_sil, u_back, n_points - n_front + 1)[1:]]
+    )
     return side * line, np.interp(line, uc, vc)

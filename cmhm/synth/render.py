@@ -37,7 +37,9 @@ class Camera:
     def project(self, points: np.ndarray) -> np.ndarray:
         """[..., 3] head-frame points -> [..., 3] image (x, y, depth) in pixels."""
         q = points @ self.rotation().T
-        return np.stack([self.scale * q[..., 0] + self.tx, -self.scale * q[..., 1] + self.ty, -self.scale * q[..., 2]], -1)
+        return np.stack(
+            [self.scale * q[..., 0] + self.tx, -self.scale * q[..., 1] + self.ty, -self.scale * q[..., 2]], -1
+        )
 
     def image_direction(self, axis: np.ndarray) -> np.ndarray:
         """[2] image-plane direction (not normalised) of a head-frame direction ``axis`` [3]."""
@@ -85,7 +87,11 @@ def rasterize(screen: np.ndarray, triangles: np.ndarray, height: int, width: int
     frags = []
     for b in np.unique(bucket):
         sel = ids[bucket == b]
-        frags.append(_fragments(sel, 1 << int(b), x[sel], y[sel], z[sel], area[sel], x0[sel], y0[sel], x1[sel], y1[sel], width))
+        frags.append(
+            _fragments(
+                sel, 1 << int(b), x[sel], y[sel], z[sel], area[sel], x0[sel], y0[sel], x1[sel], y1[sel], width
+            )
+        )
     tri = np.full(height * width, -1, np.int64)
     bary = np.zeros((height * width, 3), np.float32)
     depth = np.full(height * width, np.inf)
@@ -119,7 +125,9 @@ def _fragments(sel, s, x, y, z, area, x0, y0, x1, y1, width):
     return pix, fz, sel[n], np.stack([b0, b1, b2], -1).astype(np.float32)
 
 
-def lambert(albedo: np.ndarray, normals: np.ndarray, light: np.ndarray, ambient: float, diffuse: float) -> np.ndarray:
+def lambert(
+    albedo: np.ndarray, normals: np.ndarray, light: np.ndarray, ambient: float, diffuse: float
+) -> np.ndarray:
     """[..., 3] shaded colour: ``albedo * (ambient + diffuse * max(0, n . light))`` plus a faint highlight.
 
     ``normals`` [..., 3] camera-axes unit normals; ``light`` [3] unit direction toward the light.

@@ -58,7 +58,9 @@ def occluder(rng: np.random.Generator, img: np.ndarray, box: np.ndarray, cfg: Sy
     return draw_occluder(rng, img, c, r, int(rng.integers(3)))
 
 
-def draw_occluder(rng: np.random.Generator, img: np.ndarray, centre: np.ndarray, radius: float, kind: int) -> np.ndarray:
+def draw_occluder(
+    rng: np.random.Generator, img: np.ndarray, centre: np.ndarray, radius: float, kind: int
+) -> np.ndarray:
     """Draw occluder ``kind`` (0 rectangle, 1 ellipse, 2 hand) of size ``radius`` at ``centre``; return its mask."""
     mask = np.zeros(img.shape[:2], np.uint8)
     cx, cy, r = int(centre[0]), int(centre[1]), max(int(radius), 2)
@@ -75,7 +77,9 @@ def draw_occluder(rng: np.random.Generator, img: np.ndarray, centre: np.ndarray,
             tip = (int(cx + 1.3 * r * np.cos(a)), int(cy + 1.3 * r * np.sin(a)))
             cv2.line(mask, (cx, cy), tip, 255, max(int(r * 0.22), 1), cv2.LINE_AA)
     colour = rng.uniform(0, 255, 3)
-    shade = cv2.resize(rng.uniform(0.7, 1.2, (4, 4)), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+    shade = cv2.resize(
+        rng.uniform(0.7, 1.2, (4, 4)), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR
+    )
     m = mask > 127
     img[m] = np.clip(colour[None, :] * shade[m][:, None], 0, 255).astype(np.uint8)
     return m

@@ -23,7 +23,9 @@ from cmhm.synth.layout import (
     upper_lid,
 )
 
-HAIR_COLOURS = np.array([[0.05, 0.05, 0.06], [0.08, 0.12, 0.2], [0.15, 0.28, 0.45], [0.35, 0.6, 0.75], [0.6, 0.6, 0.62]])
+HAIR_COLOURS = np.array(
+    [[0.05, 0.05, 0.06], [0.08, 0.12, 0.2], [0.15, 0.28, 0.45], [0.35, 0.6, 0.75], [0.6, 0.6, 0.62]]
+)
 IRIS_COLOURS = np.array([[0.05, 0.12, 0.22], [0.5, 0.35, 0.2], [0.3, 0.4, 0.25], [0.08, 0.08, 0.1]])
 
 
@@ -100,7 +102,9 @@ def _brows(au: np.ndarray, v: np.ndarray, lay: Layout, app: Appearance) -> tuple
     return alpha, np.tile(app.brows, (len(au), 1))
 
 
-def _lips(u: np.ndarray, v: np.ndarray, band: np.ndarray, lay: Layout, app: Appearance) -> tuple[np.ndarray, np.ndarray]:
+def _lips(
+    u: np.ndarray, v: np.ndarray, band: np.ndarray, lay: Layout, app: Appearance
+) -> tuple[np.ndarray, np.ndarray]:
     vm, shape = mouth_line(u, lay), lip_profile(u, lay)
     bow = 1 - 0.25 * np.exp(-0.5 * (u / (0.08 * lay.mouth_w / 0.31)) ** 2)
     upper = (v >= vm) & (v < vm + lay.lip_upper * shape * bow * 1.25)

@@ -36,11 +36,19 @@ def video_trajectory(rng: np.random.Generator, n: int, cfg: SynthConfig) -> dict
     """Per-frame yaw, pitch, roll, dx, dy (pixels), expression coefficients and occluder progress (NaN = none)."""
     s = cfg.image_size
     tr = {
-        "yaw": np.clip(rng.uniform(-30, 30) + _wave(rng, n, cfg.video_max_yaw * 0.7), -cfg.video_max_yaw, cfg.video_max_yaw),
-        "pitch": _wave(rng, n, 12.0), "roll": _wave(rng, n, 10.0),
-        "dx": _wave(rng, n, 0.05 * s), "dy": _wave(rng, n, 0.03 * s),
-        "mouth_open": np.clip(_wave(rng, n, 1.0), 0, 1), "smile": np.clip(_wave(rng, n, 1.0), -0.5, 1),
-        "brow_raise": np.clip(_wave(rng, n, 1.0), -1, 1), "eye_closure": np.clip(_wave(rng, n, 2.0) - 1, 0, 1),
+        "yaw": np.clip(
+            rng.uniform(-30, 30) + _wave(rng, n, cfg.video_max_yaw * 0.7),
+            -cfg.video_max_yaw,
+            cfg.video_max_yaw,
+        ),
+        "pitch": _wave(rng, n, 12.0),
+        "roll": _wave(rng, n, 10.0),
+        "dx": _wave(rng, n, 0.05 * s),
+        "dy": _wave(rng, n, 0.03 * s),
+        "mouth_open": np.clip(_wave(rng, n, 1.0), 0, 1),
+        "smile": np.clip(_wave(rng, n, 1.0), -0.5, 1),
+        "brow_raise": np.clip(_wave(rng, n, 1.0), -1, 1),
+        "eye_closure": np.clip(_wave(rng, n, 2.0) - 1, 0, 1),
         "occluder": np.full(n, np.nan),
     }
     if rng.uniform() < cfg.video_jump_prob and n > 2:
@@ -55,8 +63,15 @@ def video_trajectory(rng: np.random.Generator, n: int, cfg: SynthConfig) -> dict
 
 
 def generate_videos(
-    out_dir: str | os.PathLike, n_videos: int, n_frames: int, seed: int, shard: int, n_shards: int,
-    cfg: SynthConfig, provenance: dict | None = None, prefix: str = "vid",
+    out_dir: str | os.PathLike,
+    n_videos: int,
+    n_frames: int,
+    seed: int,
+    shard: int,
+    n_shards: int,
+    cfg: SynthConfig,
+    provenance: dict | None = None,
+    prefix: str = "vid",
 ) -> SampleTable:
     """Write shard ``shard`` of ``n_videos`` sequences of ``n_frames`` frames into ``out_dir``."""
     cv2.setNumThreads(1)
@@ -69,7 +84,9 @@ def generate_videos(
     return _finish(out, recs, provenance or {})
 
 
-def _one_video(out: Path, k: int, n_frames: int, seed: int, stream: int, cfg: SynthConfig, prefix: str) -> list:
+def _one_video(
+    out: Path, k: int, n_frames: int, seed: int, stream: int, cfg: SynthConfig, prefix: str
+) -> list:
     rng = np.random.default_rng([seed, stream, k])
     base = random_face(rng, cfg, 0.0)
     bg = background(rng, cfg.image_size, cfg)
@@ -79,8 +96,14 @@ def _one_video(out: Path, k: int, n_frames: int, seed: int, stream: int, cfg: Sy
     recs = []
     for t in range(n_frames):
         frng = np.random.default_rng([seed, stream, k, t])
-        cam = replace(base.camera, yaw=float(tr["yaw"][t]), pitch=float(tr["pitch"][t]), roll=float(tr["roll"][t]),
-                      tx=base.camera.tx + float(tr["dx"][t]), ty=base.camera.ty + float(tr["dy"][t]))
+        cam = replace(
+            base.camera,
+            yaw=float(tr["yaw"][t]),
+            pitch=float(tr["pitch"][t]),
+            roll=float(tr["roll"][t]),
+            tx=base.camera.tx + float(tr["dx"][t]),
+            ty=base.camera.ty + float(tr["dy"][t]),
+        )
         expr = {m: float(tr[m][t]) for m in EXPRESSION_MODES}
         face = render_face(replace(base, camera=cam, expression=expr), bg, cfg)
         box = face_box(face, frng, cfg)
@@ -88,12 +111,22 @@ def _one_video(out: Path, k: int, n_frames: int, seed: int, stream: int, cfg: Sy
         if np.isfinite(tr["occluder"][t]):
             side = max(box[2] - box[0], box[3] - box[1])
             c = np.array([box[0] - 0.3 * side + 1.6 * side * tr["occluder"][t], box[1] + occ_y * side])
-            occ = draw_occluder(np.random.default_rng([seed, stream, k, 0]), face.image, c, occ_size * side / 2, occ_kind)
+            occ = draw_occluder(
+                np.random.default_rng([seed, stream, k, 0]), face.image, c, occ_size * side / 2, occ_kind
+            )
         image = degrade(frng, face.image, cfg)
         labels = dict(face.labels)
         labels["occluded2d"] = occluded(labels["lm2d"], occ)
-        row = {"yaw": cam.yaw, "pitch": cam.pitch, "roll": cam.roll, "view": face.view, "side": face.side,
-               "sample_id": f"{prefix}{k:04d}_{t:04d}", "video": f"{prefix}{k:04d}", "frame": t}
+        row = {
+            "yaw": cam.yaw,
+            "pitch": cam.pitch,
+            "roll": cam.roll,
+            "view": face.view,
+            "side": face.side,
+            "sample_id": f"{prefix}{k:04d}_{t:04d}",
+            "video": f"{prefix}{k:04d}",
+            "frame": t,
+        }
         row.update(zip(("box_x0", "box_y0", "box_x1", "box_y1"), box.tolist()))
         recs.append(_write_image(out, row, image, labels, frng, cfg))
     return recs

@@ -20,7 +20,11 @@ TOY = HERE / "toy" / "Snakefile"
 UP_TIMEOUT_S = 300
 DOWN_TIMEOUT_S = 60
 # slurm_up.sh exit codes that mean "no SLURM can be had here" rather than "our set-up is broken".
-SKIP_CODES = {3: "not root", 4: "slurm-wlm/munge not installable with apt-get", 5: "a real SLURM is configured"}
+SKIP_CODES = {
+    3: "not root",
+    4: "slurm-wlm/munge not installable with apt-get",
+    5: "a real SLURM is configured",
+}
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,14 @@ class Slurm:
 
     def cancel_all_jobs(self) -> None:
         """Cancel every job of this private cluster (used after a snakemake run had to be killed)."""
-        ids = subprocess.run(["squeue", "-h", "-o", "%i"], env=self.env, capture_output=True, text=True,
-                             timeout=30, check=False).stdout.split()
+        ids = subprocess.run(
+            ["squeue", "-h", "-o", "%i"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout.split()
         if ids:
             subprocess.run(["scancel", *ids], env=self.env, timeout=30, check=False)
 
@@ -47,11 +57,18 @@ def slurm(tmp_path_factory) -> Slurm:
         pytest.skip("SLURM is not installed and there is no apt-get to install it")
     state = tmp_path_factory.mktemp("slurm")
     try:
-        up = subprocess.run(["bash", str(HERE / "slurm_up.sh"), str(state)], capture_output=True, text=True,
-                            timeout=UP_TIMEOUT_S, check=False)
+        up = subprocess.run(
+            ["bash", str(HERE / "slurm_up.sh"), str(state)],
+            capture_output=True,
+            text=True,
+            timeout=UP_TIMEOUT_S,
+            check=False,
+        )
         if up.returncode in SKIP_CODES:
             pytest.skip(f"no SLURM here ({SKIP_CODES[up.returncode]}): {up.stderr.strip()}")
-        assert up.returncode == 0, f"slurm_up.sh failed ({up.returncode}):\n{up.stderr}\nlogs in {state / 'log'}"
+        assert up.returncode == 0, (
+            f"slurm_up.sh failed ({up.returncode}):\n{up.stderr}\nlogs in {state / 'log'}"
+        )
         yield Slurm(state=state, env={**os.environ, "SLURM_CONF": str(state / "slurm.conf")})
     finally:
         subprocess.run(["bash", str(HERE / "slurm_down.sh"), str(state)], timeout=DOWN_TIMEOUT_S, check=False)
@@ -70,8 +87,15 @@ def start_snakemake(
     """Start `snakemake --profile PROFILE ARGS` in ``cwd``, in its own process group (``profile=None``:
     no profile, so ARGS choose the executor, e.g. `--cores 2` for local jobs)."""
     cmd = [sys.executable, "-m", "snakemake", *(["--profile", str(profile)] if profile else []), *args]
-    return subprocess.Popen(cmd, cwd=cwd, env={**slurm.env, "PYTHONUNBUFFERED": "1"}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env={**slurm.env, "PYTHONUNBUFFERED": "1"},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def kill_snakemake(proc: subprocess.Popen, cwd: Path, slurm: Slurm) -> str:
@@ -80,8 +104,9 @@ def kill_snakemake(proc: subprocess.Popen, cwd: Path, slurm: Slurm) -> str:
     with contextlib.suppress(ProcessLookupError):  # the group may have ended already
         os.killpg(proc.pid, signal.SIGKILL)
     out, _ = proc.communicate()
-    subprocess.run([sys.executable, "-m", "snakemake", "--unlock"], cwd=cwd, capture_output=True,
-                   timeout=60, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", "--unlock"], cwd=cwd, capture_output=True, timeout=60, check=False
+    )
     slurm.cancel_all_jobs()
     return out
 

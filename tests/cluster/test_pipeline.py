@@ -58,8 +58,14 @@ def _submissions(out: str, slurm: Slurm) -> list[Submission]:
     subs = []
     for jobid, slurm_id, slurm_log in SUBMITTED.findall(out):
         rule, log, gpu = jobs[jobid]
-        shown = subprocess.run(["scontrol", "show", "job", "-d", slurm_id], env=slurm.env, capture_output=True,
-                               text=True, timeout=30, check=True).stdout
+        shown = subprocess.run(
+            ["scontrol", "show", "job", "-d", slurm_id],
+            env=slurm.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
         subs.append(Submission(rule, log, gpu, slurm_id, Path(slurm_log), shown))
     return subs
 
@@ -101,14 +107,24 @@ def test_smoke_dag_runs_through_slurm(slurm, workdir):
 
 def _run_local(workdir: Path, args: list[str], slurm: Slurm) -> None:
     """The jobs upstream of the one under test run locally: only that job goes through SLURM."""
-    finish_snakemake(start_snakemake(workdir, ["--cores", "2", *args], slurm, profile=None), workdir, slurm,
-                     LOCAL_TIMEOUT_S)
+    finish_snakemake(
+        start_snakemake(workdir, ["--cores", "2", *args], slurm, profile=None),
+        workdir,
+        slurm,
+        LOCAL_TIMEOUT_S,
+    )
 
 
 def _training_job(slurm: Slurm) -> str | None:
     """The SLURM id of the running train_stage1 job of tests/cluster/resume.yaml, if any."""
-    rows = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i %k"], env=slurm.env, capture_output=True,
-                          text=True, timeout=30, check=True).stdout.splitlines()
+    rows = subprocess.run(
+        ["squeue", "-h", "-t", "R", "-o", "%i %k"],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.splitlines()
     ids = [r.split()[0] for r in rows if r.split()[1:] == ["rule_train_stage1_wildcards_synth_baseline"]]
     return ids[0] if ids else None
 
@@ -145,7 +161,9 @@ def test_cancelled_training_job_resumes_from_its_checkpoint(slurm, workdir):
     assert 0 < k < RESUME_STEPS and k % RESUME_CHECKPOINT_EVERY == 0, log.read_text()
     # Snakemake deletes a job's log before each attempt, so the cancelled attempt's record is its
     # SLURM log, which the plugin keeps because the job failed
-    cancelled = workdir / ".snakemake" / "slurm_logs" / "rule_train_stage1" / "synth_baseline" / f"{first_id}.log"
+    cancelled = (
+        workdir / ".snakemake" / "slurm_logs" / "rule_train_stage1" / "synth_baseline" / f"{first_id}.log"
+    )
     assert "rule train_stage1:" in cancelled.read_text()
     final = torch.load(stage / "model.pt", weights_only=True)
     assert final["step"] == RESUME_STEPS

@@ -37,8 +37,12 @@ def test_inspect_sample_table_and_crop_shard(tmp_path):
 
 
 def test_inspect_union_mapping_names_groups(tmp_path):
-    um = UnionMapping({"right": INTENDED, "left": IBUG68.flip_permutation()[INTENDED]},
-                      {"right": np.zeros(39), "left": np.zeros(39)}, np.zeros((68, 2)), np.zeros((39, 2)))
+    um = UnionMapping(
+        {"right": INTENDED, "left": IBUG68.flip_permutation()[INTENDED]},
+        {"right": np.zeros(39), "left": np.zeros(39)},
+        np.zeros((68, 2)),
+        np.zeros((39, 2)),
+    )
     write_mapping(um, tmp_path / "m.csv", tmp_path / "m.json", provenance({"a": 1}, "v1"))
     out = inspect_path(tmp_path / "m.json")
     assert "eye         -> ['eye_right']" in out and "eye         -> ['eye_left']" in out
@@ -46,11 +50,19 @@ def test_inspect_union_mapping_names_groups(tmp_path):
 
 def test_cli_reports_unknown_artifacts_cleanly(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"\0")
-    res = subprocess.run([sys.executable, "-m", "cmhm", "inspect", str(tmp_path / "x.bin")],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "cmhm", "inspect", str(tmp_path / "x.bin")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2 and "not an artifact cmhm knows" in res.stderr
-    res = subprocess.run([sys.executable, "-m", "cmhm", "inspect", str(tmp_path / "none")],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "cmhm", "inspect", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2 and "no such file" in res.stderr
 
 

@@ -23,7 +23,10 @@ def _surface(phi_deg, y):
 def _template():
     """(lm68 [68,3], lm84 [84,3], contour [17,K,3]) of the mean head."""
     phi_j = np.linspace(-80, 80, len(JAW))
-    y_of = lambda phi: 0.1 + 0.9 * (1 - (np.asarray(phi) / 80) ** 2)
+
+    def y_of(phi):
+        return 0.1 + 0.9 * (1 - (np.asarray(phi) / 80) ** 2)
+
     lm68 = np.zeros((IBUG68.n_points, 3))
     lm68[JAW] = _surface(phi_j, y_of(phi_j))
     layout = {
@@ -55,18 +58,21 @@ def _random_shapes(n, rng, similarity=True):
     lm68, lm84, contour = _template()
     base, _ = build_pdm_shapes(lm68[None], lm84[None], contour[None])
     base = base[0]
-    feats = lambda p: np.stack(
-        [
-            p[:, 0] ** 2,
-            p[:, 1] ** 2,
-            p[:, 2] ** 2,
-            p[:, 0] * p[:, 1],
-            p[:, 1] * p[:, 2],
-            p[:, 0] * p[:, 2],
-            p[:, 1] ** 3,
-        ],
-        -1,
-    )
+
+    def feats(p):
+        return np.stack(
+            [
+                p[:, 0] ** 2,
+                p[:, 1] ** 2,
+                p[:, 2] ** 2,
+                p[:, 0] * p[:, 1],
+                p[:, 1] * p[:, 2],
+                p[:, 0] * p[:, 2],
+                p[:, 1] ** 3,
+            ],
+            -1,
+        )
+
     W = rng.normal(size=(8, 3, 7)) * 0.08
     coef = rng.normal(size=(n, 8)) * np.linspace(1, 0.3, 8)
     shapes = base + np.einsum("nm,mij,pj->npi", coef, W, feats(base))

@@ -18,9 +18,25 @@ def _table(root, n=3, size=96, seed=0):
         img = rng.integers(0, 255, size=(size, size, 3), dtype=np.uint8)
         cv2.imwrite(str(root / "images" / f"{i}.png"), img)
         box = np.array([20, 15, 70, 75], float) + rng.uniform(-5, 5, 4)
-        rows.append(dict(sample_id=f"s{i}", image=f"images/{i}.png", width=size, height=size, yaw=10.0 * i,
-                         pitch=0.0, roll=0.0, box_x0=box[0], box_y0=box[1], box_x1=box[2], box_y1=box[3],
-                         view="semifrontal", side="", video="", frame=-1))
+        rows.append(
+            dict(
+                sample_id=f"s{i}",
+                image=f"images/{i}.png",
+                width=size,
+                height=size,
+                yaw=10.0 * i,
+                pitch=0.0,
+                roll=0.0,
+                box_x0=box[0],
+                box_y0=box[1],
+                box_x1=box[2],
+                box_y1=box[3],
+                view="semifrontal",
+                side="",
+                video="",
+                frame=-1,
+            )
+        )
         arrays["lm2d"][i] = rng.uniform(20, 70, (68, 2))
         arrays["lm3d_68"][i] = rng.uniform(20, 70, (68, 3))
     return SampleTable(root=root, index=pd.DataFrame(rows, columns=INDEX_COLUMNS), arrays=arrays)

@@ -16,7 +16,9 @@ def test_table1_rows_are_percent_and_quoted_rows_marked():
     df = table1_frame({"baseline": _aflw()}, {"CMHM (paper)": [1.0, 2.0, 3.0, 2.0]})
     row = df.iloc[0]
     assert row["source"] == "measured"
-    np.testing.assert_allclose([row["[0, 30]"], row["(30, 60]"], row["(60, 90]"], row["Mean"]], [2.0, 4.0, 6.0, 4.0])
+    np.testing.assert_allclose(
+        [row["[0, 30]"], row["(30, 60]"], row["(60, 90]"], row["Mean"]], [2.0, 4.0, 6.0, 4.0]
+    )
     np.testing.assert_allclose(row["per-image mean"], 3.5)
     assert df.iloc[1]["source"] == "quoted (paper)"
 

@@ -80,7 +80,7 @@ def test_batch_masks_follow_nan_labels() -> None:
     images, maps, masks = make_batch(
         data, np.arange(2), ("union2d", "lm3d_84"), SIZE // 4, 1.0, None, np.random.default_rng(0)
     )
-    assert images.shape == (2, 3, SIZE, SIZE) and 0 <= images.min() and images.max() <= 1
+    assert images.shape == (2, 3, SIZE, SIZE) and images.min() >= 0 and images.max() <= 1
     assert [m.shape for m in maps] == [(2, 68, 8, 8), (2, 84, 8, 8)]
     assert not masks[0][0, :30].any() and masks[0][0, 30:].all() and masks[1].all()
     assert maps[0][0, :30].abs().sum() == 0

@@ -54,8 +54,12 @@ def test_mean_shape_is_invariant_to_similarities():
     rng = np.random.default_rng(0)
     tmpl = frontal_template()
     shapes = np.stack(
-        [apply_affine(similarity_matrix(rng.uniform(0.5, 3), rng.uniform(-1, 1), *rng.uniform(-90, 90, 2)), tmpl)
-         for _ in range(12)]
+        [
+            apply_affine(
+                similarity_matrix(rng.uniform(0.5, 3), rng.uniform(-1, 1), *rng.uniform(-90, 90, 2)), tmpl
+            )
+            for _ in range(12)
+        ]
     )
     m = mean_shape(shapes)
     ref = normalise(tmpl)
@@ -89,6 +93,8 @@ def test_union_targets_mix_views():
     mapping = {"right": INTENDED, "left": IBUG68.flip_permutation()[INTENDED]}
     lm2d = np.stack([frontal_template(), np.full((68, 2), np.nan)])
     prof = np.stack([np.full((39, 2), np.nan), np.ones((39, 2))])
-    pts, mask = union_targets(lm2d, prof, np.array(["semifrontal", "profile"]), np.array(["", "right"]), mapping)
+    pts, mask = union_targets(
+        lm2d, prof, np.array(["semifrontal", "profile"]), np.array(["", "right"]), mapping
+    )
     assert mask[0].all() and mask[1].sum() == 39
     np.testing.assert_array_equal(pts[0], lm2d[0])

@@ -41,7 +41,11 @@ def test_unknown_yaw_uses_the_view_label_and_no_profiles_fall_back(train_table):
     um = mapping_from_tables([no_pose], frontal_max_yaw=20, profile_min_yaw=55)
     assert len(set(um.mapping["right"])) == PROFILE39.n_points
     semi = train_table.index["view"].to_numpy() == "semifrontal"
-    frontal_only = replace(train_table, index=train_table.index[semi].reset_index(drop=True),
-                           arrays={k: v[semi] for k, v in train_table.arrays.items()}, extra={})
+    frontal_only = replace(
+        train_table,
+        index=train_table.index[semi].reset_index(drop=True),
+        arrays={k: v[semi] for k, v in train_table.arrays.items()},
+        extra={},
+    )
     um = mapping_from_tables([frontal_only], frontal_max_yaw=20, profile_min_yaw=55)
     np.testing.assert_array_equal(um.mapping["right"], semantic_profile_mapping()["right"])

@@ -7,15 +7,32 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", "logs", "benchmarks", ".snakemake", "__pycache__",
-                                     "*.egg-info", ".pytest_cache", "report.html")
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "results",
+    "logs",
+    "benchmarks",
+    ".snakemake",
+    "__pycache__",
+    "*.egg-info",
+    ".pytest_cache",
+    "report.html",
+)
 
 
 def snakemake(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the installed snakemake (same interpreter as the tests) in ``cwd``; output captured as text."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -6,8 +6,15 @@ from .conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
 
-DATA_RULES = ("synthesize_images", "synthesize_video", "crop", "union_mapping", "annotations_3d",
-              "plot_union_mapping", "contact_sheet")
+DATA_RULES = (
+    "synthesize_images",
+    "synthesize_video",
+    "crop",
+    "union_mapping",
+    "annotations_3d",
+    "plot_union_mapping",
+    "contact_sheet",
+)
 
 
 def test_dry_run_prints_the_data_dag():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cmhm.crops import load_crops
+from cmhm.inspect import inspect_path
 from cmhm.samples import read_table
 
 from .conftest import snakemake
@@ -37,9 +38,18 @@ def test_smoke_run_builds_every_target(workdir):
     assert prov["code_version"] and prov["config"]["seed"] == 1
     for name in ("table1", "table2"):
         tex = (workdir / "results" / "tables" / f"{name}.tex").read_text()
-        assert r"\toprule" in tex and "cmhm" in (workdir / "results" / "tables" / f"{name}.csv").read_text().lower()
+        assert (
+            r"\toprule" in tex
+            and "cmhm" in (workdir / "results" / "tables" / f"{name}.csv").read_text().lower()
+        )
     for fig in ("ced_images", "ced_video", "nme_by_yaw", "qualitative"):
         assert (workdir / "results" / "figures" / f"{fig}.pdf").stat().st_size > 1000
+    # the report, and inspect on a checkpoint and on metrics
+    res = snakemake(["--report", "report.html", "--configfile", "configs/smoke.yaml"], cwd=workdir)
+    assert res.returncode == 0 and (workdir / "report.html").stat().st_size > 10000, res.stderr[-3000:]
+    out = inspect_path(r / "models" / "cmhm" / "stage2" / "model.pt")
+    assert "trained weights" in out and "step 6" in out and "inception_resnet" in out
+    assert '"auc"' in inspect_path(r / "eval" / "cmhm" / "tracking_metrics.json")
     # nothing left to do: a second run schedules no job
     res = snakemake(["-n", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr, res.stdout
