@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from cmhm.augment import AugmentConfig, augment_batch
+from cmhm.crop import transform_landmarks
 from cmhm.crops import CropSet
-from cmhm.geometry import apply_affine
 from cmhm.heatmaps import crop_to_map, render_heatmaps
 from cmhm.markups import get_markup
 from cmhm.models.cascade import UNION_ARRAY, UNION_MARKUP
@@ -132,12 +132,4 @@ def canonicalise(
     (weights ``confidence`` [N, K]) onto ``mean_shape`` [K, 2] (canonical pixels). Point arrays
     [N, K, D] get x, y mapped and z scaled by the similarity's scale; [N, K] arrays are copied."""
     A = similarity_procrustes_np(points, mean_shape, np.clip(confidence, 0.0, None))
-    scale = np.sqrt(np.abs(np.linalg.det(A[:, :, :2])))
-    moved = {}
-    for name, arr in arrays.items():
-        new = np.array(arr, copy=True)
-        if arr.ndim == 3:
-            new[..., :2] = apply_affine(A, arr[..., :2])
-            new[..., 2:] = arr[..., 2:] * scale[:, None, None]
-        moved[name] = new
-    return CanonicalCrops(warp_crops(np.asarray(images), A, out_size), moved, A)
+    return CanonicalCrops(warp_crops(np.asarray(images), A, out_size), transform_landmarks(arrays, A), A)

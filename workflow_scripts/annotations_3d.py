@@ -20,9 +20,10 @@ cfg = sm.params.cfg
 prov = provenance(cfg, code_version(), inputs=list(sm.input))
 fit_cfg = FitConfig(n_iter=cfg["iterations"], n_refine=cfg["refinements"], reg=cfg["regularisation"])
 mapping = profile_correspondence(cfg["profile_correspondence"], sm.input.mapping)
-pdm = learn_from_tables([read_table(d) for d in sm.input.shapes], cfg["n_modes"])
+tables = {d: read_table(d) for d in {*sm.input.shapes, *sm.input.train}}  # shapes are usually the train split
+pdm = learn_from_tables([tables[d] for d in sm.input.shapes], cfg["n_modes"])
 pdm.save(sm.output.pdm)
-train, fitted = fit_tables(pdm, [read_table(d) for d in sm.input.train], mapping, fit_cfg)
+train, fitted = fit_tables(pdm, [tables[d] for d in sm.input.train], mapping, fit_cfg)
 np.savez(sm.output.labels, sample_id=train.index["sample_id"].to_numpy(str), **fitted)
 held, held_fit = fit_tables(pdm, [read_table(d) for d in sm.input.heldout], mapping, fit_cfg)
 errors = heldout_errors(held, held_fit)
