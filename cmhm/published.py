@@ -1,20 +1,87 @@
-"""Numbers quoted from the paper (Deng et al., FG 2018), kept apart from anything measured here."""
+"""Numbers quoted from publications, kept apart from anything measured here.
+
+cmhm ships no published number: the paper's Table I/II could not be read where cmhm was written, and a
+number typed from memory is worse than none. A user who has the paper writes its rows into a small CSV
+(config keys ``quoted.table1`` / ``quoted.table2``) and :func:`read_quoted` checks it: the columns of
+the table it joins, a non-empty ``method`` and ``source`` on every row, numbers (or empty cells) elsewhere.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from cmhm.metrics import bin_labels
+
 TABLE1_CAPTION = (
     "NME (%) on the still-image test set by absolute yaw; Mean = mean of the three bin means. "
-    "Measured rows come from this run; rows marked quoted are copied from the paper (AFLW2000-3D)."
+    "Measured rows come from this run; rows marked quoted are copied from the publication they name."
 )
 TABLE2_CAPTION = (
     "Video tracking on the test videos: AUC of the CED up to {threshold} (box-diagonal normalised error) "
     "and failure rate (share of frames above it)."
 )
+TEXT_COLUMNS = ("method", "source")
+TABLE2_COLUMNS = ["AUC", "FR (%)"]
 
-# Paper Table I rows (label -> [0,30], [30,60], [60,90], mean), filled only with numbers read in the paper.
-PAPER_TABLE1: dict[str, list[float]] = {}
+
+class QuotedRowsError(ValueError):
+    """A quoted-rows CSV that cannot be used; the message names the file and what is wrong."""
 
 
-def table1_rows() -> dict[str, list[float]]:
-    """The quoted rows of Table I, labelled as the paper labels them."""
-    return dict(PAPER_TABLE1)
+def table1_columns() -> list[str]:
+    """Number columns of a quoted Table I row: the three |yaw| bins and their mean (NME %)."""
+    return bin_labels() + ["Mean"]
+
+
+def _number(path: Path, line: int, column: str, cell) -> float:
+    """A cell as a float (NaN for an empty cell); a clear error for anything else."""
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)) or str(cell).strip() == "":
+        return float("nan")
+    try:
+        value = float(str(cell).strip())
+    except ValueError:
+        raise QuotedRowsError(f"{path}: line {line}, column {column!r}: {cell!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise QuotedRowsError(f"{path}: line {line}, column {column!r}: {value} is not a non-negative number")
+    return value
+
+
+def read_quoted(path: str | os.PathLike, columns: list[str]) -> list[dict]:
+    """Rows of the quoted-rows CSV at ``path``: dicts with ``method``, ``source`` and ``columns``.
+
+    The file must have exactly ``method``, ``source`` and ``columns`` as its header (any order) and at
+    least one row; the ``source`` value is kept as given so tables can say where each row comes from.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise QuotedRowsError(f"{path}: quoted-rows file does not exist")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise QuotedRowsError(f"{path}: not a readable CSV ({e})") from None
+    expected = set(TEXT_COLUMNS) | set(columns)
+    missing, extra = sorted(expected - set(df.columns)), sorted(set(df.columns) - expected)
+    if missing or extra:
+        raise QuotedRowsError(
+            f"{path}: header must be {', '.join(TEXT_COLUMNS + tuple(columns))}; "
+            f"missing {missing or 'none'}, unexpected {extra or 'none'}"
+        )
+    if df.empty:
+        raise QuotedRowsError(f"{path}: no rows (set the config key to null for no quoted rows)")
+    rows = []
+    for i, rec in enumerate(df.to_dict("records"), start=2):
+        for key in TEXT_COLUMNS:
+            if not str(rec[key]).strip():
+                raise QuotedRowsError(f"{path}: line {i}: empty {key!r}")
+        rows.append(
+            {
+                "method": rec["method"].strip(),
+                "source": rec["source"].strip(),
+                **{c: _number(path, i, c, rec[c]) for c in columns},
+            }
+        )
+    return rows

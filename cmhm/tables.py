@@ -18,11 +18,16 @@ VARIANT_LABELS = {
 }
 
 
-def table1_frame(results: dict[str, dict], published: dict[str, list[float]] | None = None) -> pd.DataFrame:
+def quoted_source(source: str) -> str:
+    """The ``source`` cell of a quoted row: always starts with "quoted" (how the LaTeX marks it)."""
+    return f"quoted: {source}"
+
+
+def table1_frame(results: dict[str, dict], quoted: list[dict] | None = None) -> pd.DataFrame:
     """Table I: NME (%) per |yaw| bin and their mean, one row per measured variant, then quoted rows.
 
-    ``results``: variant -> :func:`cmhm.metrics.aflw_table` dict; ``published``: row label -> four
-    numbers (three bins, mean) as printed in the paper.
+    ``results``: variant -> :func:`cmhm.metrics.aflw_table` dict; ``quoted``: rows from
+    :func:`cmhm.published.read_quoted` (method, source, the three bins and Mean, in %).
     """
     labels = bin_labels()
     rows = []
@@ -37,13 +42,19 @@ def table1_frame(results: dict[str, dict], published: dict[str, list[float]] | N
                 "n": t["n"],
             }
         )
-    for label, vals in (published or {}).items():
-        rows.append({"method": label, "source": "quoted (paper)", **dict(zip(labels + ["Mean"], vals))})
-    return pd.DataFrame(rows)
+    rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
+    columns = ["method", "source", *labels, "Mean", "per-image mean", "n"]
+    return pd.DataFrame(rows, columns=columns).astype({"n": "Int64"})
 
 
-def table2_frame(results: dict[str, dict], threshold: float) -> pd.DataFrame:
-    """Table II: AUC and failure rate (%) at ``threshold`` per variant, from tracking summaries."""
+def table2_frame(
+    results: dict[str, dict], threshold: float, quoted: list[dict] | None = None
+) -> pd.DataFrame:
+    """Table II: AUC and failure rate (%) at ``threshold`` per variant, from tracking summaries, then quoted rows.
+
+    ``quoted``: rows from :func:`cmhm.published.read_quoted` (method, source, AUC, FR (%)); their
+    threshold is the publication's, assumed equal to ``threshold``.
+    """
     rows = [
         {
             "method": VARIANT_LABELS.get(v, v),
@@ -55,10 +66,16 @@ def table2_frame(results: dict[str, dict], threshold: float) -> pd.DataFrame:
         }
         for v, t in results.items()
     ]
-    return pd.DataFrame(rows).assign(threshold=threshold)
+    rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
+    columns = ["method", "source", "AUC", "FR (%)", "re-detections", "frames"]
+    df = pd.DataFrame(rows, columns=columns).astype({"re-detections": "Int64", "frames": "Int64"})
+    return df.assign(threshold=threshold)
 
 
 def _fmt(v) -> str:
+    """A cell as printed in LaTeX: "--" for a missing or non-finite number; 3 decimals below 1, else 2."""
+    if not isinstance(v, str) and pd.isna(v):
+        return "--"
     if isinstance(v, (float, np.floating)):
         return "--" if not np.isfinite(v) else f"{v:.3f}" if abs(v) < 1 else f"{v:.2f}"
     return str(v)
@@ -89,10 +106,7 @@ def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
         if quoted and not quoted_started:
             lines.append(r"\midrule")
             quoted_started = True
-        cells = [
-            _tex_escape(_fmt(row[c])) if not (isinstance(row[c], float) and np.isnan(row[c])) else "--"
-            for c in cols
-        ]
+        cells = [_tex_escape(_fmt(row[c])) for c in cols]
         if quoted:
             cells = [rf"\textit{{{c}}}" for c in cells]
         lines.append(" & ".join(cells) + r" \\")

@@ -171,6 +171,12 @@ def timing_file(wildcards):
     return f"results/{source('test_images')[0]}/eval/timing.json"
 
 
+def quoted_rows(table):
+    """[the configured quoted-rows CSV of ``table``] or [] (an input: editing the file reruns the table)."""
+    path = config["quoted"][table]
+    return [path] if path else []
+
+
 def data_figures():
     train_ds, _ = source("train")
     return expand("results/{ds}/figures/{fig}.{ext}", ds=train_ds, fig=("union_mapping", "contact_sheet"),

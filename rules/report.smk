@@ -6,6 +6,7 @@ rule table1:
     input:
         metrics=expand_eval("image_metrics.json", "test_images"),
         timing=timing_file,
+        quoted=quoted_rows("table1"),
     output:
         csv=report("results/tables/table1.csv", caption="report/table1.rst", category="Tables"),
         tex="results/tables/table1.tex",
@@ -13,7 +14,7 @@ rule table1:
         "logs/table1/table1.log",
     params:
         variants=config["variants"],
-        code=source_hash("tables.py"),
+        code=source_hash("tables.py", "published.py"),
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -23,6 +24,7 @@ rule table1:
 rule table2:
     input:
         metrics=expand_eval("tracking_metrics.json", "test_video"),
+        quoted=quoted_rows("table2"),
     output:
         csv=report("results/tables/table2.csv", caption="report/table2.rst", category="Tables"),
         tex="results/tables/table2.tex",
@@ -31,7 +33,7 @@ rule table2:
     params:
         variants=config["variants"],
         threshold=config["evaluation"]["tracking_threshold"],
-        code=source_hash("tables.py"),
+        code=source_hash("tables.py", "published.py"),
     conda:
         "../envs/cmhm.yaml"
     script:

@@ -1,17 +1,18 @@
-"""Table I: NME by yaw bin for each measured variant, timing column, quoted paper rows (rule table1)."""
+"""Table I: NME by yaw bin for each measured variant, timing column, quoted rows if configured (rule table1)."""
 
 import json
 from pathlib import Path
 
 from cmhm.logs import log_to
-from cmhm.published import TABLE1_CAPTION, table1_rows
+from cmhm.published import TABLE1_CAPTION, read_quoted, table1_columns
 from cmhm.tables import table1_frame, write_table
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 results = {v: json.loads(Path(p).read_text()) for v, p in zip(sm.params.variants, sm.input.metrics)}
 timing = json.loads(Path(sm.input.timing).read_text())["timing"]
-df = table1_frame(results, table1_rows())
+quoted = [row for p in sm.input.quoted for row in read_quoted(p, table1_columns())]
+df = table1_frame(results, quoted)
 df["ms/face (this machine)"] = [
     timing[v]["ms_per_face"] if v in timing else float("nan") for v in results
 ] + [float("nan")] * (len(df) - len(results))

@@ -2,8 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from cmhm.metrics import aflw_table
+from cmhm.published import TABLE2_COLUMNS, QuotedRowsError, read_quoted, table1_columns
 from cmhm.tables import table1_frame, table2_frame, to_latex, write_table
 
 
@@ -13,18 +15,21 @@ def _aflw():
 
 
 def test_table1_rows_are_percent_and_quoted_rows_marked():
-    df = table1_frame({"baseline": _aflw()}, {"CMHM (paper)": [1.0, 2.0, 3.0, 2.0]})
+    quoted = [{"method": "CMHM", "source": "paper", **dict(zip(table1_columns(), [1.0, 2.0, 3.0, 2.0]))}]
+    df = table1_frame({"baseline": _aflw()}, quoted)
     row = df.iloc[0]
     assert row["source"] == "measured"
     np.testing.assert_allclose(
         [row["[0, 30]"], row["(30, 60]"], row["(60, 90]"], row["Mean"]], [2.0, 4.0, 6.0, 4.0]
     )
     np.testing.assert_allclose(row["per-image mean"], 3.5)
-    assert df.iloc[1]["source"] == "quoted (paper)"
+    assert df.iloc[1]["source"] == "quoted: paper" and df.iloc[1]["Mean"] == 2.0
+    assert df.iloc[0]["n"] == 4 and df["n"].isna().iloc[1]
 
 
 def test_latex_is_booktabs_and_escapes(tmp_path):
-    df = table1_frame({"cmhm": _aflw()}, {"3DDFA_x (paper)": [1.0, 2.0, 3.0, 2.0]})
+    quoted = [{"method": "3DDFA_x", "source": "a paper", **dict(zip(table1_columns(), [1.0, 2.0, 3.0, 2.0]))}]
+    df = table1_frame({"cmhm": _aflw()}, quoted)
     tex = to_latex(df, "NME in % by yaw", "tab:x")
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\midrule" in tex
     assert r"NME in \% by yaw" in tex and r"3DDFA\_x" in tex and r"\textit{" in tex
@@ -37,3 +42,50 @@ def test_table2_from_tracking_summaries():
     df = table2_frame({"cmhm": {"auc": 0.4667, "failure_rate": 1 / 3, "redetections": 2, "n": 3}}, 0.05)
     np.testing.assert_allclose(df.iloc[0]["FR (%)"], 100 / 3)
     assert df.iloc[0]["threshold"] == 0.05
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "quoted.csv"
+    path.write_text(text)
+    return path
+
+
+def test_read_quoted_rows_keeps_order_source_and_empty_cells(tmp_path):
+    path = _write(
+        tmp_path,
+        'method,source,"[0, 30]","(30, 60]","(60, 90]",Mean\n'
+        "A,Paper X Table I,1.5,2.5,3.5,2.5\n"
+        'B,"Paper Y, Table 2",1,,3,\n',
+    )
+    rows = read_quoted(path, table1_columns())
+    assert [r["method"] for r in rows] == ["A", "B"] and rows[1]["source"] == "Paper Y, Table 2"
+    assert rows[0]["(60, 90]"] == 3.5 and np.isnan(rows[1]["(30, 60]"]) and np.isnan(rows[1]["Mean"])
+    df = table2_frame(
+        {}, 0.05, read_quoted(_write(tmp_path, "source,method,AUC,FR (%)\nS,M,0.7,1.2\n"), TABLE2_COLUMNS)
+    )
+    assert df.iloc[0]["source"] == "quoted: S" and df.iloc[0]["FR (%)"] == 1.2
+    assert r"\textit{--}" in to_latex(df, "c", "l")  # a quoted row has no frame count
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("method,source,AUC\nM,S,0.5\n", "missing ['FR (%)']"),
+        ("method,source,AUC,FR (%),extra\nM,S,0.5,1,2\n", "unexpected ['extra']"),
+        ("method,source,AUC,FR (%)\n", "no rows"),
+        ("method,source,AUC,FR (%)\nM,S,high,1\n", "line 2, column 'AUC': 'high' is not a number"),
+        ("method,source,AUC,FR (%)\nM,S,0.5,-1\n", "not a non-negative number"),
+        ("method,source,AUC,FR (%)\nM,,0.5,1\n", "line 2: empty 'source'"),
+        ("", "not a readable CSV"),
+    ],
+)
+def test_read_quoted_names_the_file_and_the_fault(tmp_path, text, says):
+    path = _write(tmp_path, text)
+    with pytest.raises(QuotedRowsError) as err:
+        read_quoted(path, TABLE2_COLUMNS)
+    assert str(path) in str(err.value) and says in str(err.value)
+
+
+def test_read_quoted_missing_file(tmp_path):
+    with pytest.raises(QuotedRowsError, match="does not exist"):
+        read_quoted(tmp_path / "nope.csv", TABLE2_COLUMNS)

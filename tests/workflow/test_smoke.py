@@ -15,6 +15,12 @@ from .conftest import snakemake
 pytestmark = pytest.mark.workflow
 
 
+def _jobs(res) -> set[str]:
+    """Rule names a dry run schedules."""
+    out = (res.stdout + res.stderr).splitlines()
+    return {line.split()[1].rstrip(":") for line in out if line.startswith(("rule ", "localrule "))}
+
+
 def test_smoke_run_builds_every_target(workdir):
     t0 = time.monotonic()
     res = snakemake(["--cores", "2", "--configfile", "configs/smoke.yaml"], cwd=workdir, timeout=900)
@@ -57,9 +63,23 @@ def test_smoke_run_builds_every_target(workdir):
     for f in (workdir / "results" / "figures").glob("*"):
         f.unlink()
     res = snakemake(["figures", "-n", "--configfile", "configs/smoke.yaml"], cwd=workdir)
-    out = (res.stdout + res.stderr).splitlines()
-    jobs = {line.split()[1].rstrip(":") for line in out if line.startswith(("rule ", "localrule "))}
+    jobs = _jobs(res)
     assert jobs and jobs <= {"plot_results", "plot_union_mapping", "contact_sheet", "figures"}, jobs
     res = snakemake(["figures", "--cores", "2", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0, res.stderr[-4000:]
     assert (workdir / "results" / "figures" / "ced_video.png").stat().st_size > 1000
+    # quoted rows: a CSV named by the config joins Table I; only that table is redone
+    (workdir / "q1.csv").write_text(
+        'method,source,"[0, 30]","(30, 60]","(60, 90]",Mean\nCMHM,Paper Table I,1,2,3,2\n'
+    )
+    (workdir / "quoted.yaml").write_text("quoted: {table1: q1.csv}\n")
+    cfg = ["--configfile", "configs/smoke.yaml", "quoted.yaml"]
+    assert _jobs(snakemake(["tables", "-n", *cfg], cwd=workdir)) == {"table1", "tables"}
+    res = snakemake(["tables", "--cores", "1", *cfg], cwd=workdir)
+    assert res.returncode == 0, res.stderr[-4000:]
+    tex = (workdir / "results" / "tables" / "table1.tex").read_text()
+    assert r"\textit{CMHM} & \textit{quoted: Paper Table I} & \textit{1.00}" in tex
+    (workdir / "q1.csv").write_text("method,source,AUC\nX,Y,0.5\n")
+    res = snakemake(["tables", "--cores", "1", "--show-failed-logs", *cfg], cwd=workdir)
+    assert res.returncode != 0 and "q1.csv: header must be" in res.stdout + res.stderr
+    assert not (workdir / "results" / "tables" / "table1.tex").exists()  # nothing half-written left
