@@ -16,7 +16,7 @@ import torch
 from cmhm.augment import AugmentConfig
 from cmhm.markups import IBUG68
 from cmhm.models import Cascade, ModelConfig, build_stages, stage_plans
-from cmhm.train import TrainConfig, _init_state, _train_step, resolve_device
+from cmhm.train import TrainConfig, init_state, resolve_device, train_step
 from cmhm.train_data import TrainData, make_batch
 
 
@@ -57,9 +57,9 @@ def bench_training(
     for name in variant_names:
         stages = build_stages(name, model, IBUG68)
         plan = stage_plans(name, model, IBUG68)[0]
-        st = _init_state(plan.model, cfg, dev)
+        st = init_state(plan.model, cfg, dev)
         targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
-        rate = _rate(lambda: (_train_step(st, data, targets, cfg, dev), batch)[1], steps)
+        rate = _rate(lambda: (train_step(st, data, targets, cfg, dev), batch)[1], steps)
         rows.append({"what": f"train {name} stage 1", "per_s": rate, "unit": "images"})
         means = [
             torch.as_tensor(rng.uniform(0.3, 0.7, (s.n_points[-1], 2)) * model.in_size) for s in stages[:-1]

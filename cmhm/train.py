@@ -152,8 +152,8 @@ def train_stage(
 
 
 @dataclass
-class _State:
-    """Everything a checkpoint restores."""
+class TrainState:
+    """Everything a checkpoint restores: model, Adam, its step schedule, the sampling RNG and the step count."""
 
     model: StackedHourglass
     opt: torch.optim.Optimizer
@@ -173,16 +173,17 @@ class _State:
         }
 
 
-def _init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> _State:
+def init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> TrainState:
+    """A fresh, seeded training state (the start of :func:`train_stage`; also what ``make bench`` times)."""
     torch.manual_seed(cfg.seed)
     model = build_hourglass(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_steps), gamma=cfg.lr_gamma)
-    return _State(model, opt, sched, np.random.default_rng(cfg.seed))
+    return TrainState(model, opt, sched, np.random.default_rng(cfg.seed))
 
 
-def _train_step(
-    st: _State, data: TrainData, targets: Sequence[str], cfg: TrainConfig, device: torch.device
+def train_step(
+    st: TrainState, data: TrainData, targets: Sequence[str], cfg: TrainConfig, device: torch.device
 ) -> torch.Tensor:
     """One optimiser step on a fresh augmented batch; returns [1 + n_stacks] losses (total first)."""
     rows = st.rng.choice(len(data), size=cfg.batch_size, replace=len(data) < cfg.batch_size)
@@ -208,7 +209,7 @@ def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -
     if data.size != model_cfg.in_size:
         raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
     config = run_config(model_cfg, cfg, targets)
-    st = _init_state(model_cfg, cfg, device)
+    st = init_state(model_cfg, cfg, device)
     st.step = _try_resume(out / CHECKPOINT, config, st.model, st.opt, st.sched, st.rng, device)
     n = model_cfg.n_stacks
     csv = CsvLog(
@@ -219,7 +220,7 @@ def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -
     for _ in tqdm(
         range(st.step, cfg.steps), initial=st.step, total=cfg.steps, disable=not progress, desc="train"
     ):
-        acc, n_acc = acc + _train_step(st, data, targets, cfg, device), n_acc + 1
+        acc, n_acc = acc + train_step(st, data, targets, cfg, device), n_acc + 1
         if st.step % cfg.log_every == 0 or st.step == cfg.steps:
             mean, rate = (acc / n_acc).tolist(), n_acc * cfg.batch_size / (time.perf_counter() - t0)
             csv.write(
