@@ -78,7 +78,12 @@ class ClassifierCheck:
 
 
 class HaarDetector:
-    """OpenCV's bundled Viola-Jones frontal-face cascade; returns the largest detection or None."""
+    """OpenCV's bundled Viola-Jones frontal-face cascade; returns the largest detection or None.
+
+    The bundled file is ``cv2.data.haarcascades`` / :data:`HAAR_FRONTAL`; opencv-python-headless 5.0
+    wheels ship none, hence the project's ``<5`` pin. Boxes use the landmark-box convention of
+    :func:`cmhm.data.common.detector_box`: (x0, y0, x1, y1) are the first and last pixels covered.
+    """
 
     def __init__(
         self,
@@ -104,20 +109,21 @@ class HaarDetector:
         if len(faces) == 0:
             return None
         x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-        return np.array([x, y, x + w, y + h], dtype=np.float64)
+        return np.array([x, y, x + w - 1, y + h - 1], dtype=np.float64)
 
 
 def _bundled_cascade() -> Path:
     data = getattr(cv2, "data", None)
     if data is None or not hasattr(data, "haarcascades"):
         raise RuntimeError(
-            "HaarDetector: this OpenCV build has no cv2.data (no bundled Haar cascades); "
-            "pass cascade_path= to a haarcascade_frontalface_default.xml"
+            "HaarDetector: this OpenCV build has no cv2.data (no bundled Haar cascades); install the "
+            "project's pinned opencv-python-headless<5 or pass cascade_path= to a " + HAAR_FRONTAL
         )
     path = Path(data.haarcascades) / HAAR_FRONTAL
     if not path.is_file():
         raise FileNotFoundError(
-            f"HaarDetector: {path} is missing from this OpenCV install; pass cascade_path= explicitly"
+            f"HaarDetector: {path} is missing from this OpenCV install (opencv-python-headless 5.x wheels "
+            "ship no cascades; the project pins <5); pass cascade_path= explicitly"
         )
     return path
 

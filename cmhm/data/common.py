@@ -92,8 +92,9 @@ def detector_box(image_path: Path, fallback: np.ndarray, cascade_path: Path | No
     """Face box from an OpenCV Haar cascade: the largest detection; ``fallback`` (logged) if none.
 
     ``cascade_path`` None means OpenCV's bundled ``haarcascade_frontalface_default.xml`` under
-    ``cv2.data.haarcascades``; when that file does not exist (some OpenCV builds ship no cascades)
-    every image falls back, with a warning. The choice among detections never uses the landmarks.
+    ``cv2.data.haarcascades``; when that file does not exist (some OpenCV builds ship no cascades,
+    e.g. the opencv-python-headless 5.0 wheels, hence the project's ``<5`` pin) every image falls
+    back, with a warning. The choice among detections never uses the landmarks.
     """
     if cascade_path is None:
         base = getattr(getattr(cv2, "data", None), "haarcascades", "")

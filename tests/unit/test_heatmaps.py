@@ -73,15 +73,68 @@ def _smooth_images(n: int, size: int) -> np.ndarray:
     return np.repeat((img * 255).astype(np.float32)[None], n, 0)
 
 
-def test_torch_warp_matches_cv2_warp() -> None:
+# Two similarities that send part of each 32² output outside the source, so the zero border is tested too.
+WARP_A = np.stack([similarity_matrix(1.1, 0.3, 2.0, -3.0), similarity_matrix(0.9, -0.5, 6.0, 8.0)])
+# OpenCV 4.x warpAffine rounds each source coordinate to 1/32 px (INTER_BITS = 5) after rounding its two
+# terms to 1/1024 px (AB_BITS = 10): a sampling error of at most 1/64 + 1/1024 px per axis. OpenCV 5
+# samples in floating point (error ~0).
+CV2_COORD_ERROR = 1 / 64 + 1 / 1024
+
+
+def _bilinear_reference(images: np.ndarray, A: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact float64 bilinear warp of ``images`` [N, S, S, C] by pixel affines ``A`` [N, 2, 3] into
+    [N, size, size, C], zeros outside the image, and the mask [N, size, size] of output pixels whose
+    four source taps all lie inside the image."""
+    n, s = images.shape[:2]
+    pad = np.pad(images.astype(np.float64), ((0, 0), (2, 2), (2, 2), (0, 0)))  # zero ring, index + 2
+    yy, xx = np.mgrid[0:size, 0:size]
+    src = apply_affine(invert_affine(A), np.stack([xx.ravel(), yy.ravel()], -1)[None])  # [N, P, 2]
+    inside = ((src >= 0) & (src <= s - 1)).all(-1).reshape(n, size, size)
+    src = np.clip(src, -1, s)  # one pixel or more outside, every tap is in the zero ring anyway
+    x0, y0 = np.floor(src[..., 0]).astype(int), np.floor(src[..., 1]).astype(int)
+    fx, fy = (src[..., 0] - x0)[..., None], (src[..., 1] - y0)[..., None]
+    rows = np.arange(n)[:, None]
+
+    def tap(dy: int, dx: int) -> np.ndarray:
+        return pad[rows, y0 + dy + 2, x0 + dx + 2]  # [N, P, C]
+
+    top = (1 - fx) * tap(0, 0) + fx * tap(0, 1)
+    bottom = (1 - fx) * tap(1, 0) + fx * tap(1, 1)
+    return ((1 - fy) * top + fy * bottom).reshape(n, size, size, -1), inside
+
+
+def _slope(images: np.ndarray, pad: bool) -> float:
+    """Largest |step| between neighbouring pixels of ``images`` [N, S, S, C] along x plus along y (with
+    ``pad``, of the image inside its zero border): the bilinear interpolant's Lipschitz bound per px."""
+    img = images.astype(np.float64)
+    img = np.pad(img, ((0, 0), (1, 1), (1, 1), (0, 0))) if pad else img
+    return float(np.abs(np.diff(img, axis=2)).max() + np.abs(np.diff(img, axis=1)).max())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_torch_warp_is_exact_bilinear(dtype: torch.dtype) -> None:
     size = 32
-    A = np.stack([similarity_matrix(1.1, 0.3, 2.0, -3.0), similarity_matrix(0.9, -0.5, 6.0, 8.0)])
     imgs = _smooth_images(2, size)
-    ref = warp_crops(imgs, A, size)
-    got = warp_images(torch.from_numpy(imgs).permute(0, 3, 1, 2), torch.from_numpy(A).float(), size)
-    got = got.permute(0, 2, 3, 1).numpy()
-    inner = (slice(None), slice(4, -4), slice(4, -4))
-    assert np.abs(got[inner] - ref[inner]).max() < 2.0  # of 255: cv2 rounds bilinear weights to 1/32
+    ref, _ = _bilinear_reference(imgs, WARP_A, size)
+    got = warp_images(torch.from_numpy(imgs).to(dtype).permute(0, 3, 1, 2), torch.from_numpy(WARP_A), size)
+    err = np.abs(got.permute(0, 2, 3, 1).double().numpy() - ref).max()
+    # float32: grid coordinates carry a few 1e-6 px of rounding, times the 255/px step at the zero border
+    assert err < (1e-9 if dtype == torch.float64 else 0.01)  # of 255, whole image, border included
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_cv2_warp_is_bilinear_within_its_coordinate_rounding(dtype: type) -> None:
+    """cv2 (:func:`warp_crops`, used for crops and stage-2 training inputs) against the exact reference:
+    at most :data:`CV2_COORD_ERROR` px times the interpolant's slope, plus uint8 rounding (0.5) and
+    OpenCV 4.x's 15-bit uint8 weights (4 * 255 / 2^16). Holds for OpenCV 4.x and 5.x alike."""
+    size = 32
+    imgs = _smooth_images(2, size).round().astype(dtype)
+    ref, inside = _bilinear_reference(imgs, WARP_A, size)
+    err = np.abs(warp_crops(imgs, WARP_A, size).astype(np.float64) - ref)
+    slack = 0.01 if dtype == np.float32 else 0.5 + 4 * 255 / 2**16
+    assert inside.mean() > 0.5 and not inside.all()
+    assert err[inside].max() < CV2_COORD_ERROR * _slope(imgs, pad=False) + slack  # ~0.66 (+ slack)
+    assert err.max() < CV2_COORD_ERROR * _slope(imgs, pad=True) + slack  # the zero border: ~255 per px
 
 
 def test_warp_moves_a_dot_to_the_mapped_point() -> None:
