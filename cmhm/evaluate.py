@@ -11,11 +11,19 @@ import torch
 
 from cmhm.crop import crop_image, read_image
 from cmhm.crops import CropSet
+from cmhm.detectors import calibrated
 from cmhm.geometry import apply_affine, box_to_crop_affine, invert_affine, landmark_box
 from cmhm.metrics import aflw_table, nme_box, nme_diag, tracking_summary
 from cmhm.models import Cascade
 from cmhm.samples import SampleTable
-from cmhm.tracking import OracleJitterDetector, PeakConfidence, TrackPolicy, track_video
+from cmhm.tracking import (
+    Detector,
+    HaarDetector,
+    OracleJitterDetector,
+    PeakConfidence,
+    TrackPolicy,
+    track_video,
+)
 from cmhm.train import load_stage, predict, resolve_device
 from cmhm.train_data import to_tensor
 from cmhm.warp import warp_crops
@@ -98,6 +106,26 @@ def crop_fit(cascade: Cascade, size: int, box_scale: float, device: str):
     return fit
 
 
+def redetector(
+    kind: str, cascade_path: str | None, train: SampleTable, n_calibration: int
+) -> Detector | None:
+    """The tracker's re-detector: None for ``table`` (each frame's stored box, see :func:`track_table`);
+    for ``haar`` OpenCV's cascade with its boxes calibrated to the crop boxes on ``n_calibration``
+    training images (:mod:`cmhm.detectors`)."""
+    if kind == "table":
+        return None
+    if kind != "haar":
+        raise ValueError(f"unknown detector {kind!r}: expected 'table' or 'haar'")
+    boxes = train.boxes()
+    return calibrated(
+        HaarDetector(cascade_path),
+        len(train),
+        lambda i: (read_image(train.image_path(i)), boxes[i]),
+        n_calibration,
+        f"Haar cascade on the training images of {train.root}",
+    )
+
+
 def track_table(
     cascade: Cascade,
     table: SampleTable,
@@ -107,8 +135,13 @@ def track_table(
     enlarge: float,
     threshold: float,
     device: str,
+    detector: Detector | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Track every video of ``table``; per-frame errors (box-diagonal NME) and the raw tracks."""
+    """Track every video of ``table``; per-frame errors (box-diagonal NME) and the raw tracks.
+
+    ``detector`` None re-detects with each frame's stored box (the synthetic data's simulated detector;
+    on real data the adapter's box, an oracle); else the given detector is run on the frame.
+    """
     fit = crop_fit(cascade, size, box_scale, device)
     policy = TrackPolicy(failure=PeakConfidence(threshold), enlarge=enlarge)
     frames, tracks = [], {"points": [], "redetected": [], "sample_id": []}
@@ -116,7 +149,8 @@ def track_table(
         rows = rows.sort_values("frame")
         idx = rows.index.to_numpy()
         images = (read_image(table.image_path(i)) for i in idx)
-        res = track_video(images, fit, OracleJitterDetector(table.boxes()[idx]), policy)
+        det = detector or OracleJitterDetector(table.boxes()[idx])
+        res = track_video(images, fit, det, policy)
         gt = table.arrays[PROJ3D[markup3d]][idx, :, :2]
         err = nme_diag(np.nan_to_num(res.points, nan=1e6), gt)
         frames.append(

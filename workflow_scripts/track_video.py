@@ -1,6 +1,6 @@
 """Track the test videos with one trained variant (rule track_video)."""
 
-from cmhm.evaluate import box_enlargement, load_cascade, save_npz, track_table, tracking_metrics
+from cmhm.evaluate import box_enlargement, load_cascade, redetector, save_npz, track_table, tracking_metrics
 from cmhm.logs import log_to
 from cmhm.provenance import code_version, provenance, write_json_atomic
 from cmhm.samples import concat_tables, read_table
@@ -12,9 +12,9 @@ weights = [p for p in sm.input.models if p.endswith(".pt")]
 means = [p for p in sm.input.models if p.endswith("mean_shape.npy")]
 cascade = load_cascade(weights, means[0] if means else None)
 videos = [read_table(d) for d in sm.input.samples]
-enlarge = box_enlargement(
-    concat_tables([read_table(d) for d in sm.input.train], videos[0].root), sm.params.markup3d
-)
+train = concat_tables([read_table(d) for d in sm.input.train], videos[0].root)
+enlarge = box_enlargement(train, sm.params.markup3d)
+detector = redetector(ev["detector"], ev["haar_cascade"], train, ev["calibration_faces"])
 per_frame, tracks = track_table(
     cascade,
     concat_tables(videos, videos[0].root),
@@ -24,6 +24,7 @@ per_frame, tracks = track_table(
     enlarge,
     ev["failure_confidence"],
     sm.params.device,
+    detector,
 )
 per_frame.to_csv(sm.output.per_frame, index=False)
 save_npz(sm.output.tracks, tracks)
@@ -33,6 +34,8 @@ write_json_atomic(
     {
         **summary,
         "box_enlargement": enlarge,
+        "detector": ev["detector"],
+        **({"detector_calibration": vars(detector.calibration)} if detector else {}),
         "variant": sm.wildcards.variant,
         "provenance": provenance(ev, code_version()),
     },
