@@ -152,7 +152,9 @@ def track_table(
         det = detector or OracleJitterDetector(table.boxes()[idx])
         res = track_video(images, fit, det, policy)
         gt = table.arrays[PROJ3D[markup3d]][idx, :, :2]
-        err = nme_diag(np.nan_to_num(res.points, nan=1e6), gt)
+        fitted = np.isfinite(res.points).all(axis=(1, 2))
+        err = np.full(len(idx), np.inf)  # a frame with no fit: no result (a failure in AUC / FR)
+        err[fitted] = nme_diag(res.points[fitted], gt[fitted])
         frames.append(
             pd.DataFrame(
                 {

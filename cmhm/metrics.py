@@ -200,13 +200,19 @@ def failure_rate(errors: np.ndarray, threshold: float = MENPO_THRESHOLD) -> floa
 
 
 def tracking_summary(errors: np.ndarray, threshold: float = MENPO_THRESHOLD) -> dict:
-    """``{"auc", "failure_rate", "mean", "median", "n", "threshold"}`` of per-frame errors [N]."""
+    """``{"auc", "failure_rate", "mean", "median", "n", "no_result", "threshold"}`` of per-frame errors [N].
+
+    A frame with no result (error inf) counts in AUC and failure rate as a failure; ``mean`` and
+    ``median`` are over the frames with a result, ``no_result`` counts the others.
+    """
     e = _errors_1d(errors)
+    fin = e[np.isfinite(e)]
     return {
         "auc": auc(e, threshold),
         "failure_rate": failure_rate(e, threshold),
-        "mean": float(np.mean(e)) if e.size else float("nan"),
-        "median": float(np.median(e)) if e.size else float("nan"),
+        "mean": float(np.mean(fin)) if fin.size else float("nan"),
+        "median": float(np.median(fin)) if fin.size else float("nan"),
         "n": int(e.size),
+        "no_result": int(e.size - fin.size),
         "threshold": float(threshold),
     }

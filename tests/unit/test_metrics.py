@@ -142,3 +142,8 @@ def test_tracking_summary():
     assert s["auc"] == pytest.approx(0.07 / 3 / 0.05)
     assert s["failure_rate"] == pytest.approx(1 / 3)
     assert s["mean"] == pytest.approx(0.03) and s["median"] == pytest.approx(0.02) and s["n"] == 3
+    assert s["no_result"] == 0
+    # a frame with no result: a failure in AUC / FR, left out of mean and median
+    s = tracking_summary(np.append(ERR, np.inf), 0.05)
+    assert s["auc"] == pytest.approx(0.07 / 4 / 0.05) and s["failure_rate"] == pytest.approx(2 / 4)
+    assert s["mean"] == pytest.approx(0.03) and (s["n"], s["no_result"]) == (4, 1)
