@@ -17,6 +17,9 @@ VARIANT_LABELS = {
     "cmhm": "+ Procrustes transform (CMHM)",
 }
 
+# Percentile-bootstrap 95 % interval of Mean (images resampled within each yaw bin; cmhm.metrics).
+CI_COLUMNS = ["Mean CI95 low", "Mean CI95 high"]
+
 
 def quoted_source(source: str) -> str:
     """The ``source`` cell of a quoted row: always starts with "quoted" (how the LaTeX marks it)."""
@@ -38,12 +41,13 @@ def table1_frame(results: dict[str, dict], quoted: list[dict] | None = None) -> 
                 "method": VARIANT_LABELS.get(variant, variant),
                 "source": "measured",
                 **dict(zip(labels + ["Mean"], vals)),
+                **dict(zip(CI_COLUMNS, np.array(t.get("overall_ci95", [np.nan] * 2)) * 100)),
                 "per-image mean": t["per_image_mean"] * 100,
                 "n": t["n"],
             }
         )
     rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = ["method", "source", *labels, "Mean", "per-image mean", "n"]
+    columns = ["method", "source", *labels, "Mean", *CI_COLUMNS, "per-image mean", "n"]
     return pd.DataFrame(rows, columns=columns).astype({"n": "Int64"})
 
 

@@ -10,6 +10,7 @@ from cmhm.metrics import (
     bin_means,
     ced,
     failure_rate,
+    mean_of_bins_ci,
     nme_box,
     nme_diag,
     tracking_summary,
@@ -96,7 +97,7 @@ def test_aflw_table_mean_of_bins_vs_per_image():
 def test_aflw_table_empty_bin_gives_nan_overall():
     t = aflw_table(np.array([0.01, 0.02]), np.array([5.0, 40.0]))
     assert np.isnan(t["bins"]["(60, 90]"]["mean"]) and t["bins"]["(60, 90]"]["count"] == 0
-    assert np.isnan(t["overall_mean_of_bins"])
+    assert np.isnan(t["overall_mean_of_bins"]) and np.isnan(t["overall_ci95"]).all()
     assert t["per_image_mean"] == pytest.approx(0.015)
 
 
@@ -147,3 +148,20 @@ def test_tracking_summary():
     s = tracking_summary(np.append(ERR, np.inf), 0.05)
     assert s["auc"] == pytest.approx(0.07 / 4 / 0.05) and s["failure_rate"] == pytest.approx(2 / 4)
     assert s["mean"] == pytest.approx(0.03) and (s["n"], s["no_result"]) == (4, 1)
+
+
+def test_mean_of_bins_ci():
+    # constant errors within each bin: every resample gives the same mean of bins, (1 + 2 + 6) / 3 = 3
+    bins = np.repeat([0, 1, 2], 5)
+    nme = np.repeat([1.0, 2.0, 6.0], 5)
+    np.testing.assert_allclose(mean_of_bins_ci(nme, bins, 3), [3.0, 3.0])
+    # a spread-out bin: the interval holds the point estimate, narrows with more images, is reproducible
+    rng = np.random.default_rng(1)
+    wide = [mean_of_bins_ci(rng.normal(5, 1, 3 * n), np.repeat([0, 1, 2], n), 3) for n in (10, 1000)]
+    assert 4.0 < wide[0][0] < 5 < wide[0][1] < 6.0
+    assert wide[1][1] - wide[1][0] < (wide[0][1] - wide[0][0]) / 5
+    x, b = rng.normal(5, 1, 30), np.repeat([0, 1, 2], 10)
+    assert mean_of_bins_ci(x, b, 3) == mean_of_bins_ci(x, b, 3)
+    t = aflw_table(x / 100, np.repeat([10.0, 45.0, 80.0], 10))
+    lo, hi = t["overall_ci95"]
+    assert lo < t["overall_mean_of_bins"] < hi
