@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         "inspect", help="explain an intermediate artifact: what it is, its provenance, a summary"
     )
     p.add_argument("path")
-    p.add_argument("--png", help="also write a contact sheet / figure of the artifact to this PNG")
+    p.add_argument(
+        "--png",
+        help="also write a picture of the artifact to this PNG (crop shard: contact sheet; mapping: Fig. 3)",
+    )
     p.set_defaults(fn=_inspect)
     sub.add_parser("version", help="print the code version recorded in artifacts").set_defaults(fn=_version)
     p = sub.add_parser("synth-options", help="list the synthetic renderer's options (config synth.render)")

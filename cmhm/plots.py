@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cmhm.markups import IBUG68, PROFILE39  # noqa: E402
+from cmhm.provenance import FIGURE_KEY, figure_provenance  # noqa: E402
 from cmhm.union import UnionMapping  # noqa: E402
 
 GROUP_COLOURS = {
@@ -29,14 +31,29 @@ GROUP_COLOURS = {
 }
 
 
-def save_figure(fig, out_paths: list[str | os.PathLike], note: str = "") -> None:
-    """Save ``fig`` to every path (format from the suffix) through temporary names, then close it."""
+def _figure_metadata(suffix: str, title: str, record: str) -> dict | None:
+    """Matplotlib ``savefig(metadata=...)`` carrying ``record`` (JSON): a PNG text chunk, a PDF's /Subject."""
+    if suffix == ".png":
+        return {"Title": title, FIGURE_KEY: record}
+    if suffix == ".pdf":
+        return {"Title": title, "Subject": record, "Keywords": FIGURE_KEY}
+    return None
+
+
+def save_figure(fig, out_paths: list[str | os.PathLike], note: str = "", config: dict | None = None) -> None:
+    """Save ``fig`` to every path (format from the suffix) through temporary names, then close it.
+
+    PNG and PDF files carry :func:`cmhm.provenance.figure_provenance` (code version, ``config`` and
+    its digest, ``note``) in their metadata, which ``python -m cmhm inspect`` reads back.
+    """
     if note:
         fig.text(0.005, 0.003, note, fontsize=5, color="0.5", ha="left", va="bottom")
+    record = json.dumps(figure_provenance(config, note), sort_keys=True, default=str)
     for path in map(Path, out_paths):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
+        meta = _figure_metadata(path.suffix.lower(), path.stem, record)
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta)
         os.replace(tmp, path)
     plt.close(fig)
 

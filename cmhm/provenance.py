@@ -72,6 +72,28 @@ def provenance(config: dict, code: str | None = None, **extra) -> dict:
     }
 
 
+def config_digest(config: dict) -> str:
+    """SHA-256 (first 12 hex digits) of ``config`` as canonical JSON: equal configs, equal digests."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+FIGURE_KEY = "cmhm-provenance"  # PNG text chunk holding a figure's provenance JSON (PDF: /Subject)
+
+
+def figure_provenance(config: dict | None = None, note: str = "") -> dict:
+    """The record stamped into a figure's metadata: code version, config and its digest, footnote.
+
+    No time stamp, so that re-rendering with the same code and config gives the same PNG bytes.
+    """
+    return {
+        "code_version": code_version(),
+        "config_digest": config_digest(config) if config is not None else None,
+        "config": config,
+        "note": note,
+    }
+
+
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as indented JSON through a temporary file and a rename."""
     path = Path(path)

@@ -29,6 +29,8 @@ def test_inspect_sample_table_and_crop_shard(tmp_path):
     write_table(t, t.root, provenance({"seed": 7}, "test-version"))
     out = inspect_path(t.root)
     assert "sample table" in out and "samples: 3" in out and "test-version" in out and '"seed": 7' in out
+    out = inspect_path(t.root / "images" / "1.png")  # a PNG, but a sample's image, not a figure
+    assert "an image of sample table" in out and "sample_id  s1" in out and "test-version" in out
     crop_table(read_table(t.root), size=32, box_scale=1.2, prefix=tmp_path / "shard0")
     png = tmp_path / "sheet.png"
     out = inspect_path(tmp_path / "shard0.images.npy", str(png))
