@@ -58,7 +58,9 @@ def save_figure(fig, out_paths: list[str | os.PathLike], note: str = "", config:
     plt.close(fig)
 
 
-def plot_union_mapping(um: UnionMapping, out_paths: list[str | os.PathLike], note: str = "") -> None:
+def plot_union_mapping(
+    um: UnionMapping, out_paths: list[str | os.PathLike], note: str = "", config: dict | None = None
+) -> None:
     """Paper Fig. 3: the mean frontal shape, the aligned mean profile shape, and each profile point's match."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.8))
     f, p = um.mean_frontal, um.mean_profile
@@ -81,7 +83,7 @@ def plot_union_mapping(um: UnionMapping, out_paths: list[str | os.PathLike], not
         ax.axis("off")
     axes[0].legend(loc="lower left", fontsize=7)
     fig.suptitle("Multi-view union mapping: mean shapes aligned by Procrustes, one-to-one nearest match")
-    save_figure(fig, out_paths, note)
+    save_figure(fig, out_paths, note, config)
 
 
 def plot_contact_sheet(
@@ -90,6 +92,7 @@ def plot_contact_sheet(
     titles: list[str],
     out_paths: list[str | os.PathLike],
     note: str = "",
+    config: dict | None = None,
     cols: int = 4,
 ) -> None:
     """A grid of crops [N, S, S, 3] with point layers drawn: (label, points [N, K, 2] NaN-padded, colour)."""
@@ -107,10 +110,12 @@ def plot_contact_sheet(
         ax.set_title(titles[k], fontsize=6)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(layers), fontsize=7, markerscale=3)
-    save_figure(fig, out_paths, note)
+    save_figure(fig, out_paths, note, config)
 
 
-def contact_sheet(crops, n: int, out_paths: list[str | os.PathLike], note: str = "") -> None:
+def contact_sheet(
+    crops, n: int, out_paths: list[str | os.PathLike], note: str = "", config: dict | None = None
+) -> None:
     """Contact sheet of the first ``n`` crops of a :class:`cmhm.crops.CropSet`, semi-frontal and profile mixed.
 
     Draws the 2D annotation (68-point semi-frontal or 39-point profile) and the 3D landmarks'
@@ -128,4 +133,4 @@ def contact_sheet(crops, n: int, out_paths: list[str | os.PathLike], note: str =
     ]
     idx = crops.index.iloc[rows]
     titles = [f"{r.sample_id} yaw {r.yaw:+.0f} {r.view} {r.side}".strip() for r in idx.itertuples()]
-    plot_contact_sheet(np.asarray(crops.images[rows]), layers, titles, out_paths, note)
+    plot_contact_sheet(np.asarray(crops.images[rows]), layers, titles, out_paths, note, config)

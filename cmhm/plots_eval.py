@@ -23,6 +23,7 @@ def plot_ced(
     threshold: float,
     out_paths: list[str | os.PathLike],
     note: str = "",
+    config: dict | None = None,
     unit: str = "frames",
     xlabel: str = "Normalised point-to-point error",
     title: str = "",
@@ -46,13 +47,14 @@ def plot_ced(
     ax.legend(loc="lower right", fontsize=7, frameon=True)
     if title:
         ax.set_title(title, fontsize=9)
-    save_figure(fig, out_paths, note)
+    save_figure(fig, out_paths, note, config)
 
 
 def plot_nme_by_yaw(
     table: Mapping[str, Mapping[str, float]],
     out_paths: list[str | os.PathLike],
     note: str = "",
+    config: dict | None = None,
     title: str = "NME by absolute yaw (AFLW2000-3D protocol)",
 ) -> None:
     """Grouped bars: one group per yaw bin (and "Overall"), one bar per variant, NME shown in %.
@@ -80,13 +82,14 @@ def plot_nme_by_yaw(
     ax.grid(True, axis="y", lw=0.4, alpha=0.5)
     ax.set_axisbelow(True)
     ax.legend(fontsize=7)
-    save_figure(fig, out_paths, note)
+    save_figure(fig, out_paths, note, config)
 
 
 def plot_qualitative(
     examples: Mapping[str, Mapping[str, np.ndarray]],
     out_paths: list[str | os.PathLike],
     note: str = "",
+    config: dict | None = None,
     n: int = 4,
 ) -> None:
     """Paper Figs. 5/7: per variant, test crops with predicted landmarks and each stage's response map.
@@ -116,7 +119,7 @@ def plot_qualitative(
                 ax.imshow(e[key][r], cmap="magma", alpha=0.6, extent=(-0.5, size - 0.5, size - 0.5, -0.5))
             if r == 0:
                 ax.set_title(f"{v}\n{key.replace('_', ' ')}", fontsize=6)
-    save_figure(fig, out_paths, note)
+    save_figure(fig, out_paths, note, config)
 
 
 def render_results(
@@ -130,12 +133,14 @@ def render_results(
     from cmhm.metrics import bin_means
 
     note = f"cmhm {code_version}"
+    config = {"variants": list(variants), "evaluation": evaluation}
     per_image = {v: pd.read_csv(p)["nme"].to_numpy() for v, p in zip(variants, inputs["per_image"])}
     plot_ced(
         per_image,
         evaluation["ced_max_images"],
         [outputs["ced_images"], outputs["ced_images_pdf"]],
         note,
+        config=config,
         unit="images",
         xlabel="NME (box-normalised)",
         title="Still images (AFLW2000-3D protocol)",
@@ -146,12 +151,13 @@ def render_results(
         evaluation["tracking_threshold"],
         [outputs["ced_video"], outputs["ced_video_pdf"]],
         note,
+        config=config,
         title="Video tracking (Menpo-3D protocol)",
     )
     tables = {
         v: bin_means(json.loads(Path(p).read_text())) for v, p in zip(variants, inputs["image_metrics"])
     }
-    plot_nme_by_yaw(tables, [outputs["nme_by_yaw"], outputs["nme_by_yaw_pdf"]], note)
+    plot_nme_by_yaw(tables, [outputs["nme_by_yaw"], outputs["nme_by_yaw_pdf"]], note, config)
     examples = {}
     for v, p in zip(variants, inputs["predictions"]):
         with np.load(p, allow_pickle=False) as z:
@@ -165,5 +171,9 @@ def render_results(
                 },
             }
     plot_qualitative(
-        examples, [outputs["qualitative"], outputs["qualitative_pdf"]], note, n=evaluation["n_examples"]
+        examples,
+        [outputs["qualitative"], outputs["qualitative_pdf"]],
+        note,
+        config,
+        n=evaluation["n_examples"],
     )

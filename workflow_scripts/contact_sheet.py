@@ -8,4 +8,10 @@ from cmhm.provenance import code_version
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 crops = load_crops([sm.input.crops[0].removesuffix(".images.npy")])
-contact_sheet(crops, sm.params.n, [sm.output.png, sm.output.pdf], note=f"cmhm {code_version()}")
+contact_sheet(
+    crops,
+    sm.params.n,
+    [sm.output.png, sm.output.pdf],
+    note=f"cmhm {code_version()}",
+    config={"n": sm.params.n},
+)

@@ -7,4 +7,9 @@ from cmhm.union import read_union_mapping
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 um, prov = read_union_mapping(sm.input[0])
-plot_union_mapping(um, [sm.output.png, sm.output.pdf], note=f"cmhm {prov.get('code_version', '?')}")
+plot_union_mapping(
+    um,
+    [sm.output.png, sm.output.pdf],
+    note=f"cmhm {prov.get('code_version', '?')}",
+    config=prov.get("config"),
+)
