@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -60,14 +61,31 @@ def code_version() -> str:
     return f"{v}.git.{g}" if g else v
 
 
+# Libraries whose version can change a number (OpenCV 4.x and 5.x warp differently, for one).
+LIBRARIES = ("torch", "numpy", "scipy", "opencv-python-headless", "pandas")
+
+
+@lru_cache(maxsize=1)
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`LIBRARIES` (None for one that is not installed)."""
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def provenance(config: dict, code: str | None = None, **extra) -> dict:
-    """The provenance record: config sub-tree, code version, time, host and anything in ``extra``."""
+    """The provenance record: config sub-tree, code version, time, host, library versions and ``extra``."""
     return {
         "code_version": code or code_version(),
         "config": config,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(),
         "python": platform.python_version(),
+        "libraries": library_versions(),
         **extra,
     }
 

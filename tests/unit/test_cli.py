@@ -4,7 +4,9 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
+import torch
 
 from cmhm.crop import crop_table
 from cmhm.inspect import inspect_path
@@ -70,4 +72,8 @@ def test_cli_reports_unknown_artifacts_cleanly(tmp_path):
 
 def test_provenance_is_json_serialisable():
     p = provenance({"arr": np.arange(3)}, "v")
-    assert json.loads(json.dumps(p, default=lambda o: o.tolist()))["code_version"] == "v"
+    back = json.loads(json.dumps(p, default=lambda o: o.tolist()))
+    assert back["code_version"] == "v"
+    # the libraries that can change a number are recorded with their installed versions
+    assert back["libraries"]["torch"].startswith(torch.__version__.split("+")[0])
+    assert back["libraries"]["opencv-python-headless"].split(".")[0] == cv2.__version__.split(".")[0]
