@@ -55,13 +55,12 @@ def crop_table(table: SampleTable, size: int, box_scale: float, prefix: str | os
 
     Writes ``prefix.images.npy`` (uint8 [N, size, size, 3]), ``prefix.labels.npz`` (``transform``
     [N, 2, 3] and the landmark arrays in crop pixels) and ``prefix.csv`` (the index plus
-    ``crop_scale``), each through a temporary name, so a failure leaves no partial shard.
+    ``crop_scale``), each through a temporary name, so a failure leaves no partial shard. Crops are
+    streamed to disk as they are made: memory holds one source image and one crop, not N crops.
     """
     A = box_to_crop_affine(table.boxes(), size, box_scale)
-    crops = np.empty((len(table), size, size, 3), np.uint8)
-    for i in range(len(table)):
-        crops[i] = crop_image(read_image(table.image_path(i)), A[i], size)
+    crops = (crop_image(read_image(table.image_path(i)), A[i], size) for i in range(len(table)))
     labels = transform_landmarks({**table.arrays, **table.extra}, A)
     index = table.index.copy()
     index["crop_scale"] = np.sqrt(np.abs(np.linalg.det(A[:, :, :2])))
-    write_shard(prefix, crops, {"transform": A, **labels}, index)
+    write_shard(prefix, crops, {"transform": A, **labels}, index, image_shape=(size, size, 3))

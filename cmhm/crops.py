@@ -1,7 +1,8 @@
 """Square face crops stored compactly, each with the transform that maps it back to its image.
 
 A crop shard ``PREFIX`` is three files:
-  - ``PREFIX.images.npy``: uint8 [N, S, S, 3] RGB crops (memory-mappable);
+  - ``PREFIX.images.npy``: uint8 [N, S, S, 3] RGB crops (memory-mappable; written one crop at a
+    time, so writing needs about one crop of memory, not N);
   - ``PREFIX.labels.npz``: ``transform`` [N, 2, 3] (image -> crop affine, see :mod:`cmhm.geometry`)
     and every landmark array of the sample table mapped into crop pixels (same names and shapes
     as :data:`cmhm.samples.ARRAY_SPECS`; 3D z is scaled by the crop scale);
@@ -11,6 +12,7 @@ A crop shard ``PREFIX`` is three files:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +26,63 @@ class CropShardError(ValueError):
     """A crop shard on disk is malformed; the message names the file and the problem."""
 
 
+class ShardedImages:
+    """Read-only row-wise concatenation of image arrays [N_i, S, S, 3] (e.g. memory maps), never copied whole.
+
+    Indexing with an int, a slice, an index or boolean array (optionally followed by more indices in a
+    tuple) reads only the rows asked for; ``np.asarray`` reads them all.
+    """
+
+    def __init__(self, parts: list[np.ndarray]) -> None:
+        if not parts or any(p.shape[1:] != parts[0].shape[1:] or p.dtype != parts[0].dtype for p in parts):
+            raise ValueError("ShardedImages: need one or more arrays of the same row shape and dtype")
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+        self.shape: tuple[int, ...] = (int(self.offsets[-1]), *parts[0].shape[1:])
+        self.dtype = parts[0].dtype
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (non-negative ints [B]) as one in-memory array [B, S, S, 3], in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), *self.shape[1:]), self.dtype)
+        part = np.searchsorted(self.offsets, rows, side="right") - 1
+        for k in np.unique(part):
+            sel = part == k
+            out[sel] = self.parts[k][rows[sel] - self.offsets[k]]
+        return out
+
+    def __getitem__(self, key: int | slice | np.ndarray | list | tuple) -> np.ndarray:
+        """Rows ``key`` (int, slice, index or bool array), then basic indices of the other axes if a tuple."""
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+            if any(not isinstance(r, (int, np.integer, slice, type(Ellipsis))) for r in rest):
+                raise TypeError("ShardedImages: only the first axis takes an array index")
+        if isinstance(key, (int, np.integer)):
+            row = range(len(self))[key]
+            k = int(np.searchsorted(self.offsets, row, side="right")) - 1
+            return np.asarray(self.parts[k][(row - self.offsets[k], *rest)])
+        return self.take(np.arange(len(self))[key])[(slice(None), *rest)]
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        out = self.take(np.arange(len(self)))
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
 @dataclass
 class CropSet:
     """Crops of one or more shards, concatenated.
 
-    ``images``: uint8 [N, S, S, 3]; ``transforms``: [N, 2, 3] image -> crop; ``arrays``: landmark
-    arrays in crop pixels, keyed as in :data:`cmhm.samples.ARRAY_SPECS`.
+    ``images``: uint8 [N, S, S, 3], in memory, a read-only memory map or a :class:`ShardedImages` of
+    them; ``transforms``: [N, 2, 3] image -> crop; ``arrays``: landmark arrays in crop pixels, keyed as
+    in :data:`cmhm.samples.ARRAY_SPECS`.
     """
 
-    images: np.ndarray
+    images: np.ndarray | ShardedImages
     transforms: np.ndarray
     arrays: dict[str, np.ndarray]
     index: pd.DataFrame
@@ -55,8 +105,14 @@ def shard_paths(prefix: str | os.PathLike) -> tuple[Path, Path, Path]:
     return Path(p + ".images.npy"), Path(p + ".labels.npz"), Path(p + ".csv")
 
 
-def load_crops(prefixes: list[str | os.PathLike], mmap: bool = False) -> CropSet:
-    """Load and concatenate crop shards written by :func:`cmhm.crop.crop_table`."""
+def load_crops(prefixes: list[str | os.PathLike], mmap: bool = True) -> CropSet:
+    """Load and concatenate crop shards written by :func:`cmhm.crop.crop_table`.
+
+    Labels and index are read into memory. Images: with ``mmap`` (the default) each shard's
+    ``.images.npy`` is memory-mapped read-only and several shards are joined by a
+    :class:`ShardedImages`, so only the rows a caller indexes are read (300W-LP at 256 px is ~12 GB);
+    without, every image is read into one in-memory array.
+    """
     parts = []
     for prefix in prefixes:
         img_p, lab_p, csv_p = shard_paths(prefix)
@@ -77,7 +133,10 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = False) -> CropSet
         parts.append((images, arrays, index))
     if not parts:
         raise CropShardError("load_crops: no shard given")
-    images = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+    if len(parts) == 1:
+        images = parts[0][0]
+    else:
+        images = ShardedImages([p[0] for p in parts]) if mmap else np.concatenate([p[0] for p in parts])
     arrays = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
     transforms = arrays.pop("transform")
     index = pd.concat([p[2] for p in parts], ignore_index=True)
@@ -85,16 +144,27 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = False) -> CropSet
 
 
 def write_shard(
-    prefix: str | os.PathLike, images: np.ndarray, labels: dict[str, np.ndarray], index: pd.DataFrame
+    prefix: str | os.PathLike,
+    images: np.ndarray | Iterable[np.ndarray],
+    labels: dict[str, np.ndarray],
+    index: pd.DataFrame,
+    image_shape: tuple[int, ...] | None = None,
 ) -> None:
-    """Write a crop shard (``labels`` must hold ``transform``) through temporary names: all three files or none."""
+    """Write a crop shard through temporary names: all three files or none.
+
+    ``images``: uint8 [N, S, S, 3], or an iterable of N crops [S, S, 3] (then ``image_shape`` =
+    (S, S, 3)), streamed to disk one crop at a time; N = ``len(index)``. ``labels`` must hold the
+    image -> crop ``transform``.
+    """
     if "transform" not in labels:
         raise ValueError(f"write_shard {prefix}: labels need the image -> crop 'transform'")
+    if image_shape is None:
+        image_shape = tuple(np.shape(images)[1:])
     paths = shard_paths(prefix)
     paths[0].parent.mkdir(parents=True, exist_ok=True)
     tmps = [p.with_name(f".{p.name}.tmp{p.suffix}") for p in paths]
     try:
-        np.save(tmps[0], images)
+        write_images(tmps[0], images, (len(index), *image_shape))
         np.savez(tmps[1], **labels)
         index.to_csv(tmps[2], index=False)
         for tmp, final in zip(tmps, paths):
@@ -103,3 +173,31 @@ def write_shard(
         for tmp in tmps:
             if tmp.exists():
                 tmp.unlink()
+
+
+def write_images(path: Path, images: Iterable[np.ndarray], shape: tuple[int, ...]) -> None:
+    """Write uint8 ``images`` (rows [S, S, 3]) as the ``.npy`` array ``shape`` [N, S, S, 3], row by row.
+
+    Plain sequential writes, not a writable memory map: a map would count every written page in the
+    process's resident memory (what batch schedulers watch), so a 12 GB shard would look like 12 GB.
+    """
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+        "fortran_order": False,
+        "shape": shape,
+    }
+    n = 0
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for img in images:
+            img = np.asarray(img)
+            if img.shape != shape[1:] or img.dtype != np.uint8:
+                raise CropShardError(
+                    f"{path}: crop {n} is {img.dtype} {img.shape}, expected uint8 {shape[1:]}"
+                )
+            if n == shape[0]:
+                raise CropShardError(f"{path}: more than the {shape[0]} crops the index lists")
+            f.write(np.ascontiguousarray(img).data)
+            n += 1
+    if n != shape[0]:
+        raise CropShardError(f"{path}: {n} crops written, the index lists {shape[0]}")

@@ -15,7 +15,7 @@ import torch
 
 from cmhm.augment import AugmentConfig, augment_batch
 from cmhm.crop import transform_landmarks
-from cmhm.crops import CropSet
+from cmhm.crops import CropSet, ShardedImages
 from cmhm.heatmaps import crop_to_map, render_heatmaps
 from cmhm.markups import get_markup
 from cmhm.models.cascade import UNION_ARRAY, UNION_MARKUP
@@ -34,9 +34,13 @@ ARRAY_MARKUPS: dict[str, str] = {
 
 @dataclass
 class TrainData:
-    """Crops and their labels: images uint8 [N, S, S, 3]; arrays name -> [N, K, D] or [N, K]; side [N]."""
+    """Crops and their labels: images uint8 [N, S, S, 3]; arrays name -> [N, K, D] or [N, K]; side [N].
 
-    images: np.ndarray
+    ``images`` may be a read-only memory map or a :class:`cmhm.crops.ShardedImages` (what
+    :func:`cmhm.crops.load_crops` gives): batches index only their rows.
+    """
+
+    images: np.ndarray | ShardedImages
     arrays: dict[str, np.ndarray]
     side: np.ndarray
 
@@ -74,8 +78,9 @@ def from_crops(
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [B, S, S, 3] -> float32 [B, 3, S, S] in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 [B, S, S, 3] -> float32 [B, 3, S, S] in [0, 1] (a read-only batch, e.g. a memory-map slice, is copied)."""
+    batch = np.require(images, requirements=("C", "W"))
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def heatmap_targets(

@@ -25,9 +25,10 @@ def source(role):
 
 
 def n_shards(dataset, split):
+    """Sample-table (and crop) shards of a split: synth.<split>.shards, or datasets.<name>.shards."""
     if dataset == "synth":
         return config["synth"][split]["shards"]
-    return 1
+    return config["datasets"][dataset]["shards"]
 
 
 def samples_dirs(dataset, split):
@@ -211,12 +212,18 @@ def archive_input(wildcards):
 
 
 def raw_dir(wildcards):
-    """The unpacked archive, once the requested split is one the dataset provides."""
+    """The unpacked archive, once the requested split and shard are ones the dataset provides."""
     provided = DATASETS[wildcards.dataset].split
     if wildcards.split != provided:
         raise ValueError(
             f"dataset {wildcards.dataset} provides split '{provided}' only, not '{wildcards.split}'; check data.* "
             "and annotations_3d.* in the config"
+        )
+    n = n_shards(wildcards.dataset, wildcards.split)
+    if int(wildcards.shard) >= n:
+        raise ValueError(
+            f"dataset {wildcards.dataset} is cut into {n} shards (datasets.{wildcards.dataset}.shards): "
+            f"there is no shard{wildcards.shard}"
         )
     return f"results/{wildcards.dataset}/raw"
 
@@ -235,7 +242,12 @@ def shape_heldout_samples(wildcards):
     return samples_dirs(shape_source()[0], config["annotations_3d"]["heldout_split"])
 
 
+def adapt_shard_count(wildcards):
+    """Shards the adapt job's split is cut into (a param: changing it rewrites every shard)."""
+    return n_shards(wildcards.dataset, wildcards.split)
+
+
 def adapter_options(wildcards):
-    """The adapter's config keys for this dataset (and `subdir`), not its url or hash: those must not rerun it."""
+    """The adapter's config keys for this dataset (and `subdir`), not its url, hash or shard count (own param)."""
     cfg = config["datasets"][wildcards.dataset]
     return {k: cfg[k] for k in (*DATASETS[wildcards.dataset].options, "subdir")}

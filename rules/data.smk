@@ -59,7 +59,8 @@ rule crop:
         code=source_hash("crop.py", "crops.py", "geometry.py", "samples.py"),
     threads: 1
     resources:
-        mem_mb=4000,
+        # crops stream to disk: ~110 MB + ~13 kB per face of labels (5k faces at 256 px: 180 MB peak)
+        mem_mb=1000,
     conda:
         "../envs/cmhm.yaml"
     script:

@@ -1,7 +1,8 @@
 # Real datasets: download (public) or check (licence-gated) the archive -> unpack and verify -> adapt
-# into a sample table. The adapter, split and checks of each name: cmhm/data/registry.py (no name
-# is special-cased here). The synthetic dataset keeps its own rules (data.smk): `dataset` below is
-# always one of the registry's names.
+# into sample tables, one adapt job per shard (datasets.<name>.shards; shard k of n = a contiguous run
+# of the sorted samples, cmhm/data/shards.py). The adapter, split and checks of each name:
+# cmhm/data/registry.py (no name is special-cased here). The synthetic dataset keeps its own rules
+# (data.smk): `dataset` below is always one of the registry's names.
 # Downloads and archive checks run on the submitting host: cluster nodes often have no internet.
 
 localrules:
@@ -82,17 +83,19 @@ rule adapt:
         raw=raw_dir,
         manifest="results/{dataset}/raw_manifest.csv",
     output:
-        directory("results/{dataset}/samples/{split}/shard0"),
+        directory("results/{dataset}/samples/{split}/shard{shard}"),
     log:
-        "logs/adapt/{dataset}/{split}.log",
+        "logs/adapt/{dataset}/{split}/shard{shard}.log",
     benchmark:
-        "benchmarks/adapt/{dataset}/{split}.tsv"
+        "benchmarks/adapt/{dataset}/{split}/shard{shard}.tsv"
     params:
         options=adapter_options,
+        shards=adapt_shard_count,
         code=source_hash("data", "samples.py", "markups.py"),
     threads: 1
     resources:
-        mem_mb=4000,
+        # one image decoded at a time plus ~4 kB of labels per sample (16 AFLW2000-3D faces: 130 MB peak)
+        mem_mb=1000,
         runtime=120,
     conda:
         "../envs/cmhm.yaml"

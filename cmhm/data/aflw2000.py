@@ -38,6 +38,7 @@ import pandas as pd
 import scipy.io
 
 from cmhm.data.common import AdapterError, face_box, finish_table, image_row, wrap_degrees
+from cmhm.data.shards import ALL, Shard
 from cmhm.samples import SampleTable, empty_arrays
 
 MAT_ORIGIN = 1.0  # Matlab pixel coordinates start at 1
@@ -122,6 +123,7 @@ def adapt_aflw2000(
     yaw_file: str | Path | None = None,
     box_source: str = "landmarks",
     cascade_path: str | Path | None = None,
+    shard: Shard = ALL,
     provenance: dict,
 ) -> SampleTable:
     """Write the sample table of the AFLW2000-3D folder ``src_dir`` into ``out_dir`` and return it.
@@ -130,13 +132,14 @@ def adapt_aflw2000(
     ``box_source``: "landmarks" (tight box of ``pt3d_68``'s projection, as 3DDFA crops) or
     "detector" (OpenCV Haar cascade at ``cascade_path``, default the bundled one; landmark box
     with a logged warning where it finds no face or no cascade file exists).
+    ``shard``: the part of the sorted image list to write (:mod:`cmhm.data.shards`).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if yaw_source not in YAW_SOURCES:
         raise ValueError(f"yaw_source must be one of {YAW_SOURCES}, got {yaw_source!r}")
     if yaw_source == "file" and yaw_file is None:
         raise ValueError("yaw_source='file' needs yaw_file (CSV image,yaw_deg)")
-    images = list_pairs(src_dir)
+    images = shard.take(list_pairs(src_dir), where=f"AFLW2000-3D {src_dir}")
     file_yaw = read_yaw_file(Path(yaw_file), [p.stem for p in images]) if yaw_source == "file" else {}
     arrays = empty_arrays(len(images))
     cascade = None if cascade_path is None else Path(cascade_path)

@@ -28,6 +28,7 @@ import numpy as np
 
 from cmhm.data.aflw2000 import MAT_ORIGIN, lm3d_from_mat, load_mat, pose_from_mat
 from cmhm.data.common import AdapterError, finish_table, image_row, image_size, landmark_box
+from cmhm.data.shards import ALL, Shard
 from cmhm.markups import IBUG68
 from cmhm.samples import SampleTable, empty_arrays
 
@@ -109,8 +110,10 @@ def yaw_disagrees(lm: np.ndarray, yaw: float) -> bool:
     return bool(np.sign(offset) != np.sign(yaw))
 
 
-def adapt_300w_lp(src_dir: str | Path, out_dir: str | Path, *, provenance: dict) -> SampleTable:
-    """Write the sample table of the 300W-LP folder ``src_dir`` into ``out_dir`` and return it."""
+def adapt_300w_lp(
+    src_dir: str | Path, out_dir: str | Path, *, shard: Shard = ALL, provenance: dict
+) -> SampleTable:
+    """Write the sample table of the 300W-LP folder ``src_dir`` (``shard`` of its sorted images) into ``out_dir``."""
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: 300W-LP folder missing")
@@ -119,6 +122,7 @@ def adapt_300w_lp(src_dir: str | Path, out_dir: str | Path, *, provenance: dict)
         for p in src_dir.glob("*/*.jpg")
         if p.parent.name != LANDMARK_DIR and p.with_suffix(".mat").is_file()
     )
+    images = shard.take(images, where=f"300W-LP {src_dir}")
     arrays = empty_arrays(len(images))
     rows, suspicious = [], []
     for i, image in enumerate(images):

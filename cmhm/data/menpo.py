@@ -22,6 +22,7 @@ import numpy as np
 
 from cmhm.data.common import AdapterError, facing_side, find_image, finish_table, image_row, landmark_box
 from cmhm.data.pts import read_pts
+from cmhm.data.shards import ALL, Shard
 from cmhm.markups import IBUG68, PROFILE39, Markup
 from cmhm.samples import SampleTable, empty_arrays
 
@@ -47,15 +48,18 @@ def profile_side(pts: np.ndarray) -> str:
     return facing_side(float(pts[tip, 0]), pts[contour, 0])
 
 
-def adapt_menpo(src_dir: str | Path, out_dir: str | Path, *, provenance: dict) -> SampleTable:
+def adapt_menpo(
+    src_dir: str | Path, out_dir: str | Path, *, shard: Shard = ALL, provenance: dict
+) -> SampleTable:
     """Write the sample table of every ``.pts`` under ``src_dir`` (recursively) into ``out_dir``.
 
-    Sample ids are the annotation paths relative to ``src_dir`` without suffix.
+    Sample ids are the annotation paths relative to ``src_dir`` without suffix; ``shard`` picks a
+    contiguous part of the sorted annotation list.
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: Menpo 2D folder missing")
-    pts_files = sorted(src_dir.rglob("*.pts"))
+    pts_files = shard.take(sorted(src_dir.rglob("*.pts")), where=f"Menpo 2D {src_dir}")
     arrays = empty_arrays(len(pts_files))
     rows = []
     for i, pts_path in enumerate(pts_files):

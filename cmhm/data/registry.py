@@ -7,7 +7,8 @@ script branches on a dataset's name. The four steps each rule calls:
 - :func:`check_placed`: check a hand-placed licence-gated archive, or fail with the instructions;
 - :func:`unpack`: verify the archive's hash, extract it safely, check the layout, list every file
   with its hash;
-- :func:`adapt`: run the dataset's adapter on the unpacked folder, writing a sample table.
+- :func:`adapt`: run the dataset's adapter on the unpacked folder, writing the sample table of one
+  shard of its split (:mod:`cmhm.data.shards`: contiguous runs of the sorted samples).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cmhm.data.fetch import (
 from cmhm.data.gated import instructions
 from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
+from cmhm.data.shards import ALL, Shard
 from cmhm.data.video import adapt_menpo3d_video
 from cmhm.samples import SampleTable
 
@@ -52,7 +54,8 @@ def count_files(folder: str | os.PathLike, patterns: tuple[str, ...], minimum: i
 class DatasetSpec:
     """How the pipeline reads one real dataset.
 
-    ``adapter(src_dir, out_dir, **options, provenance=...)`` writes the table of split ``split``;
+    ``adapter(src_dir, out_dir, **options, shard=..., provenance=...)`` writes the table of (a
+    :class:`cmhm.data.shards.Shard` of) split ``split``;
     ``verify(folder)`` checks the unpacked data folder (raises, returns a count); ``options`` are the
     config keys (``datasets.<name>``) passed to the adapter; ``gated`` is the key of
     :data:`cmhm.data.gated.GATED` for a licence-gated set (never downloaded), None for a public one.
@@ -179,9 +182,18 @@ def unpack(
 
 
 def adapt(
-    name: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike, options: dict, provenance: dict
+    name: str,
+    raw_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    options: dict,
+    provenance: dict,
+    shard: Shard = ALL,
 ) -> SampleTable:
-    """Write dataset ``name``'s sample table from its unpacked folder; ``options`` = its config sub-tree."""
+    """Write the sample table of ``shard`` of dataset ``name``'s split from its unpacked folder.
+
+    ``options`` = its config sub-tree (only the adapter's own keys and ``subdir`` are read).
+    """
     s = spec(name)
     kwargs = {k: options[k] for k in s.options}
-    return s.adapter(data_root(raw_dir, options.get("subdir")), out_dir, **kwargs, provenance=provenance)
+    root = data_root(raw_dir, options.get("subdir"))
+    return s.adapter(root, out_dir, **kwargs, shard=shard, provenance=provenance)

@@ -31,6 +31,7 @@ import numpy as np
 
 from cmhm.data.common import AdapterError, find_image, finish_table, image_row, landmark_box
 from cmhm.data.pts import read_pts
+from cmhm.data.shards import ALL, Shard
 from cmhm.markups import IBUG68, MENPO84, jaw68_to_84
 from cmhm.samples import SampleTable, empty_arrays
 
@@ -85,13 +86,14 @@ def _read_84(path: Path, z_sign: float) -> np.ndarray:
 
 
 def adapt_menpo3d_video(
-    src_dir: str | Path, out_dir: str | Path, *, z_sign: float = 1.0, provenance: dict
+    src_dir: str | Path, out_dir: str | Path, *, z_sign: float = 1.0, shard: Shard = ALL, provenance: dict
 ) -> SampleTable:
-    """Write the table of every annotated frame of the Menpo-3D tracking folder ``src_dir``."""
+    """Write the table of the annotated frames (``shard`` of the sorted list) of the Menpo-3D folder ``src_dir``."""
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: Menpo-3D tracking folder missing")
     annots = sorted(p for p in src_dir.rglob("*") if p.suffix in ANNOTATION_SUFFIXES and p.is_file())
+    annots = shard.take(annots, where=f"Menpo-3D tracking {src_dir}")
     arrays = empty_arrays(len(annots))
     rows = []
     for i, path in enumerate(annots):
@@ -107,12 +109,14 @@ def adapt_menpo3d_video(
     return finish_table(rows, arrays, out_dir, provenance, where=f"Menpo-3D tracking {src_dir}")
 
 
-def adapt_300vw(src_dir: str | Path, out_dir: str | Path, *, provenance: dict) -> SampleTable:
-    """Write the table of every annotated frame of the 300VW folder ``src_dir`` (layout in module doc)."""
+def adapt_300vw(
+    src_dir: str | Path, out_dir: str | Path, *, shard: Shard = ALL, provenance: dict
+) -> SampleTable:
+    """Write the table of the annotated frames (``shard`` of the sorted list) of the 300VW folder ``src_dir``."""
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: 300VW folder missing")
-    annots = sorted(src_dir.glob("*/annot/*.pts"))
+    annots = shard.take(sorted(src_dir.glob("*/annot/*.pts")), where=f"300VW {src_dir}")
     arrays = empty_arrays(len(annots))
     rows = []
     for i, path in enumerate(annots):

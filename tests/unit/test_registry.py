@@ -22,6 +22,7 @@ from cmhm.data.registry import (
     public_names,
     unpack,
 )
+from cmhm.data.shards import Shard
 from cmhm.samples import read_table
 
 SCHEMA = Path(__file__).resolve().parents[2] / "rules" / "schemas" / "config.schema.yaml"
@@ -46,9 +47,10 @@ def test_spec_is_consistent(schema, name):
     section = schema["properties"]["datasets"]["properties"][name]
     assert callable(spec.adapter) and callable(spec.verify)
     params = inspect.signature(spec.adapter).parameters
-    assert {"provenance", *spec.options} <= set(params), "options must be adapter keyword arguments"
+    assert {"provenance", "shard", *spec.options} <= set(params), "options must be adapter keyword arguments"
     keys = set(section["properties"])
-    assert set(spec.options) <= keys and {"sha256", "archive", "subdir"} <= keys
+    assert set(spec.options) <= keys and {"sha256", "archive", "subdir", "shards"} <= keys
+    assert section["properties"]["shards"]["default"] == 1
     assert all("default" in v and "description" in v or "$ref" in v for v in section["properties"].values())
     assert section["additionalProperties"] is False
     # a gated set offers no url at all, so it cannot be downloaded by configuration
@@ -131,12 +133,18 @@ def test_unpack_refuses_a_wrong_hash_and_a_wrong_layout(tmp_path):
 def test_adapt_passes_only_the_adapters_options(tmp_path, monkeypatch):
     seen = {}
 
-    def fake(src, out, *, z_sign, provenance):
-        seen.update(src=src, z_sign=z_sign, provenance=provenance)
+    def fake(src, out, *, z_sign, shard, provenance):
+        seen.update(src=src, z_sign=z_sign, shard=shard, provenance=provenance)
         return json.dumps(seen, default=str)
 
     spec = DATASETS["menpo3d"]
     monkeypatch.setitem(DATASETS, "menpo3d", type(spec)(**{**spec.__dict__, "adapter": fake}))
     (tmp_path / "raw" / "videos").mkdir(parents=True)
-    adapt("menpo3d", tmp_path / "raw", tmp_path / "out", {"z_sign": -1, "subdir": None, "sha256": "x"}, PROV)
-    assert seen == {"src": tmp_path / "raw" / "videos", "z_sign": -1, "provenance": PROV}
+    options = {"z_sign": -1, "subdir": None, "sha256": "x", "shards": 3}
+    adapt("menpo3d", tmp_path / "raw", tmp_path / "out", options, PROV, Shard(2, 3))
+    assert seen == {
+        "src": tmp_path / "raw" / "videos",
+        "z_sign": -1,
+        "shard": Shard(2, 3),
+        "provenance": PROV,
+    }

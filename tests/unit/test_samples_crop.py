@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmhm.crop import crop_table
-from cmhm.crops import CropShardError, load_crops
+from cmhm.crop import crop_image, crop_table, read_image
+from cmhm.crops import CropShardError, ShardedImages, load_crops, write_shard
+from cmhm.geometry import box_to_crop_affine
 from cmhm.samples import INDEX_COLUMNS, SampleTable, SampleTableError, empty_arrays, read_table, write_table
 
 
@@ -102,3 +103,71 @@ def test_crop_of_missing_image_fails_without_leftovers(tmp_path):
     with pytest.raises(CropShardError, match="1.png"):
         crop_table(read_table(t.root), size=32, box_scale=1.2, prefix=tmp_path / "c" / "shard0")
     assert not list((tmp_path / "c").glob("*"))
+
+
+def test_streamed_crop_file_equals_the_in_memory_array(tmp_path):
+    t = _table(tmp_path / "t", n=5)
+    write_table(t, t.root, {})
+    table = read_table(t.root)
+    crop_table(table, size=48, box_scale=1.3, prefix=tmp_path / "c" / "shard0")
+    A = box_to_crop_affine(table.boxes(), 48, 1.3)
+    in_memory = np.stack([crop_image(read_image(table.image_path(i)), A[i], 48) for i in range(len(table))])
+    np.save(tmp_path / "in_memory.npy", in_memory)
+    streamed = tmp_path / "c" / "shard0.images.npy"
+    assert streamed.read_bytes() == (tmp_path / "in_memory.npy").read_bytes()  # header and data
+    np.testing.assert_array_equal(np.load(streamed, mmap_mode="r"), in_memory)
+
+
+def test_failed_crop_keeps_the_previous_shard_and_leaves_no_temporaries(tmp_path):
+    t = _table(tmp_path / "t", n=3)
+    write_table(t, t.root, {})
+    prefix = tmp_path / "c" / "shard0"
+    crop_table(read_table(t.root), size=32, box_scale=1.2, prefix=prefix)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()}
+    (t.root / "images" / "2.png").write_bytes(b"not an image")  # the last crop fails, two are streamed
+    with pytest.raises(CropShardError, match="2.png"):
+        crop_table(read_table(t.root), size=40, box_scale=1.2, prefix=prefix)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()} == before
+
+
+def test_write_shard_refuses_a_crop_count_that_disagrees_with_the_index(tmp_path):
+    index = pd.DataFrame({"sample_id": ["a", "b", "c"]})
+    labels = {"transform": np.zeros((3, 2, 3))}
+    crops = (np.zeros((8, 8, 3), np.uint8) for _ in range(2))
+    with pytest.raises(CropShardError, match="2 crops written, the index lists 3"):
+        write_shard(tmp_path / "s", crops, labels, index, image_shape=(8, 8, 3))
+    with pytest.raises(CropShardError, match="expected uint8"):
+        write_shard(tmp_path / "s", [np.zeros((8, 8, 3))] * 3, labels, index, image_shape=(8, 8, 3))
+    assert not list(tmp_path.iterdir())
+
+
+def test_sharded_images_index_like_the_concatenated_array():
+    rng = np.random.default_rng(0)
+    parts = [rng.integers(0, 255, (n, 4, 4, 3), dtype=np.uint8) for n in (3, 1, 5)]
+    whole, view = np.concatenate(parts), ShardedImages(parts)
+    assert view.shape == whole.shape and len(view) == 9 and view.dtype == np.uint8 and view.ndim == 4
+    mask = rng.random(9) < 0.5
+    keys = (0, 3, -1, np.int64(8), slice(2, 7), slice(None, None, -2), np.array([8, 0, 3, 3]), [4, 1], mask)
+    for key in (*keys, (5, ..., 0), (np.array([7, 2]), 1), (slice(1, 4), ..., slice(0, 2))):
+        np.testing.assert_array_equal(view[key], whole[key], err_msg=str(key))
+    np.testing.assert_array_equal(np.asarray(view), whole)
+    with pytest.raises(IndexError):
+        view[9]
+    with pytest.raises(TypeError, match="first axis"):
+        view[[0, 1], [0, 1]]
+
+
+def test_mmap_load_of_several_shards_equals_the_in_memory_load(tmp_path):
+    prefixes = []
+    for k in range(3):
+        t = _table(tmp_path / f"t{k}", n=k + 2, seed=k)
+        write_table(t, t.root, {})
+        prefixes.append(tmp_path / "c" / f"shard{k}")
+        crop_table(read_table(t.root), size=32, box_scale=1.2, prefix=prefixes[-1])
+    mapped, loaded = load_crops(prefixes), load_crops(prefixes, mmap=False)
+    assert isinstance(mapped.images, ShardedImages) and isinstance(loaded.images, np.ndarray)
+    rows = np.array([8, 0, 4, 2])
+    np.testing.assert_array_equal(mapped.images[rows], loaded.images[rows])
+    np.testing.assert_array_equal(np.asarray(mapped.images), loaded.images)
+    single = load_crops(prefixes[:1])
+    assert isinstance(single.images, np.memmap) and not single.images.flags.writeable

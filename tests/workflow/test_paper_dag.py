@@ -45,8 +45,8 @@ def test_paper_dry_run_lists_every_job_with_its_resources(fresh):
         "download": 1,
         "placed_archive": 2,
         "extract": 3,
-        "adapt": 3,
-        "crop": 3,
+        "adapt": 21,  # datasets.*.shards: aflw2000_3d 1 + menpo2d 4 + menpo3d 16
+        "crop": 21,
         "synthesize_images": 4,
         "union_mapping": 1,
         "annotations_3d": 1,
@@ -73,6 +73,8 @@ def test_paper_dry_run_lists_every_job_with_its_resources(fresh):
         "data/archives/aflw2000_3d/AFLW2000-3D.zip",
         "results/menpo2d/archive_check.json",
         "results/menpo3d/samples/video/shard0",
+        "results/menpo3d/samples/video/shard15",
+        "results/menpo2d/crops/train/shard3.images.npy",
         "results/menpo2d/models/cmhm/stage2/model.pt",
     ):
         assert path in outputs, path
@@ -83,6 +85,9 @@ def test_paper_300wlp_dry_run_needs_no_gated_data(fresh):
     assert res.returncode == 0, res.stdout + res.stderr
     counts = job_counts(res.stdout)
     assert "placed_archive" not in counts and counts["download"] == 2 and counts["train_stage1"] == 4, counts
+    # w300_lp 12 shards + aflw2000_3d 1; crops also of the 4 synthetic video shards
+    assert counts["adapt"] == 13 and counts["crop"] == 17, counts
+    assert "results/w300_lp/samples/train/shard11" in res.stdout
 
 
 def test_missing_gated_archive_fails_with_the_instructions(fresh):
@@ -98,6 +103,14 @@ def test_a_split_the_dataset_lacks_is_named(fresh):
     res = snakemake(["-n", "results/menpo2d/samples/test/shard0"], cwd=fresh)
     assert res.returncode != 0
     assert "provides split 'train' only, not 'test'" in res.stdout + res.stderr
+
+
+def test_a_shard_beyond_the_configured_count_is_named(fresh):
+    res = snakemake(
+        ["-n", "results/menpo2d/samples/train/shard4", "--configfile", "configs/paper.yaml"], cwd=fresh
+    )
+    assert res.returncode != 0
+    assert "cut into 4 shards (datasets.menpo2d.shards): there is no shard4" in res.stdout + res.stderr
 
 
 def _image(path, w=120, h=100):
@@ -126,18 +139,19 @@ def _zip_dir(folder, archive):
 def test_public_archive_is_downloaded_unpacked_and_adapted(fresh, tmp_path):
     _tiny_300w_lp(tmp_path / "src")
     _zip_dir(tmp_path / "src", tmp_path / "300W-LP.zip")
-    (fresh / "lp.yaml").write_text(f"datasets:\n  w300_lp:\n    url: {(tmp_path / '300W-LP.zip').as_uri()}\n")
-    res = snakemake(
-        ["results/w300_lp/samples/train/shard0", "--cores", "1", "--configfile", "lp.yaml"], cwd=fresh
-    )
+    url = (tmp_path / "300W-LP.zip").as_uri()
+    (fresh / "lp.yaml").write_text(f"datasets:\n  w300_lp:\n    url: {url}\n    shards: 2\n")
+    targets = ["results/w300_lp/samples/train/shard0", "results/w300_lp/samples/train/shard1"]
+    res = snakemake([*targets, "--cores", "1", "--configfile", "lp.yaml"], cwd=fresh)
     assert res.returncode == 0, res.stdout + res.stderr
     archive = fresh / "data" / "archives" / "w300_lp" / "300W-LP.zip"
     assert archive.read_bytes() == (tmp_path / "300W-LP.zip").read_bytes()
     assert (archive.parent / "300W-LP.zip.sha256").is_file()  # no pinned hash: the computed one is recorded
     manifest = (fresh / "results" / "w300_lp" / "raw_manifest.csv").read_text().splitlines()
     assert manifest[0] == "path,bytes,sha256" and len(manifest) == 1 + 6
-    index = (fresh / "results" / "w300_lp" / "samples" / "train" / "shard0" / "index.csv").read_text()
-    assert "AFW/AFW_1_0" in index and "AFW/AFW_2_0" in index
+    shards = [(fresh / t / "index.csv").read_text() for t in targets]  # one sample each, in sorted order
+    assert "AFW/AFW_1_0" in shards[0] and "AFW/AFW_2_0" in shards[1]
+    assert "AFW/AFW_2_0" not in shards[0] and "AFW/AFW_1_0" not in shards[1]
 
 
 def test_placed_gated_archive_is_checked_and_adapted(fresh, tmp_path):
