@@ -18,7 +18,7 @@ from cmhm.geometry import compose_affine
 from cmhm.markups import Markup, get_markup
 from cmhm.models import ModelConfig, stage_plans
 from cmhm.train import TrainConfig, load_stage, predict, train_stage
-from cmhm.train_data import TrainData, canonicalise, from_crops
+from cmhm.train_data import TrainData, canonical_frame, canonical_images, from_crops
 from cmhm.union import load_mapping, union_targets
 from cmhm.warp import mean_shape
 
@@ -35,13 +35,17 @@ def with_fitted_3d(crops: CropSet, labels_path: str | os.PathLike) -> CropSet:
     return CropSet(crops.images, crops.transforms, arrays, crops.index)
 
 
+def stage1_crops(prefixes: list[str], labels3d_path: str | None) -> CropSet:
+    """The training crops (memory-mapped) with the chosen 3D labels: fitted ones when a path is given."""
+    crops = load_crops(prefixes)
+    return with_fitted_3d(crops, labels3d_path) if labels3d_path else crops
+
+
 def stage1_data(
     prefixes: list[str], mapping_path: str, labels3d_path: str | None
 ) -> tuple[CropSet, TrainData]:
     """Training crops with the multi-view union targets (``union2d``) and the chosen 3D labels."""
-    crops = load_crops(prefixes)
-    if labels3d_path:
-        crops = with_fitted_3d(crops, labels3d_path)
+    crops = stage1_crops(prefixes, labels3d_path)
     a, idx = crops.arrays, crops.index
     pts, mask = union_targets(
         a["lm2d"],
@@ -85,9 +89,12 @@ def write_canonical_shard(
     stage-2 prediction map back to the image like any crop's.
     """
     pred = predict(load_stage(stage1_model), crops.images, device=device)
-    cc = canonicalise(crops.images, crops.arrays, pred["points"], pred["confidence"], mean, crops.size)
-    labels = {"transform": compose_affine(cc.transforms, crops.transforms), **cc.arrays}
-    write_shard(prefix, cc.images, labels, crops.index)
+    A, moved = canonical_frame(crops.arrays, pred["points"], pred["confidence"], mean)
+    labels = {"transform": compose_affine(A, crops.transforms), **moved}
+    size = crops.size
+    write_shard(
+        prefix, canonical_images(crops.images, A, size), labels, crops.index, image_shape=(size, size, 3)
+    )
 
 
 def stage2_data(prefix: str) -> TrainData:

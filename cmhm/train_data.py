@@ -7,7 +7,7 @@ channels its 39 points map to, a semi-frontal face all of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,7 @@ from cmhm.crops import CropSet, ShardedImages
 from cmhm.heatmaps import crop_to_map, render_heatmaps
 from cmhm.markups import get_markup
 from cmhm.models.cascade import UNION_ARRAY, UNION_MARKUP
-from cmhm.warp import similarity_procrustes_np, warp_crops
+from cmhm.warp import similarity_procrustes_np, warp_images
 
 ARRAY_MARKUPS: dict[str, str] = {
     "lm2d": "ibug68",
@@ -125,6 +125,30 @@ class CanonicalCrops:
     transforms: np.ndarray
 
 
+def canonical_frame(
+    arrays: dict[str, np.ndarray], points: np.ndarray, confidence: np.ndarray, mean_shape: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The weighted Procrustes similarities A [N, 2, 3] taking predicted ``points`` [N, K, 2] (weights
+    ``confidence`` [N, K]) onto ``mean_shape`` [K, 2], and ``arrays`` moved by them: point arrays
+    [N, K, D] get x, y mapped and z scaled by the similarity's scale; [N, K] arrays are copied."""
+    A = similarity_procrustes_np(points, mean_shape, np.clip(confidence, 0.0, None))
+    return A, transform_landmarks(arrays, A)
+
+
+def canonical_images(
+    images: np.ndarray | ShardedImages, A: np.ndarray, out_size: int, batch_size: int = 64
+) -> Iterator[np.ndarray]:
+    """Crops uint8 [N, S, S, 3] warped by ``A`` [N, 2, 3], yielded one [out, out, 3] at a time.
+
+    Uses :func:`cmhm.warp.warp_images`, the warp the cascade applies between stages at test time, so
+    stage 2 trains on the pixels it will see; ``batch_size`` crops are in memory at once.
+    """
+    for lo in range(0, len(A), batch_size):
+        batch = torch.from_numpy(np.asarray(images[lo : lo + batch_size])).permute(0, 3, 1, 2).float()
+        out = warp_images(batch, torch.from_numpy(np.asarray(A[lo : lo + batch_size])).float(), out_size)
+        yield from out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
 def canonicalise(
     images: np.ndarray,
     arrays: dict[str, np.ndarray],
@@ -133,8 +157,11 @@ def canonicalise(
     mean_shape: np.ndarray,
     out_size: int,
 ) -> CanonicalCrops:
-    """Warp each crop by the weighted Procrustes similarity taking its predicted ``points`` [N, K, 2]
-    (weights ``confidence`` [N, K]) onto ``mean_shape`` [K, 2] (canonical pixels). Point arrays
-    [N, K, D] get x, y mapped and z scaled by the similarity's scale; [N, K] arrays are copied."""
-    A = similarity_procrustes_np(points, mean_shape, np.clip(confidence, 0.0, None))
-    return CanonicalCrops(warp_crops(np.asarray(images), A, out_size), transform_landmarks(arrays, A), A)
+    """:func:`canonical_frame` and :func:`canonical_images` together, in memory (small sets)."""
+    A, moved = canonical_frame(arrays, points, confidence, mean_shape)
+    warped = (
+        np.stack(list(canonical_images(images, A, out_size)))
+        if len(A)
+        else np.zeros((0, out_size, out_size, 3), np.uint8)
+    )
+    return CanonicalCrops(warped, moved, A)

@@ -32,7 +32,6 @@ rule predict_stage1:
     input:
         model="results/{dataset}/models/{variant}/stage1/model.pt",
         crops=train_crops,
-        mapping="results/{dataset}/union_mapping.json",
         labels3d=fitted_labels,
     output:
         images=temp("results/{dataset}/models/{variant}/stage2_data/train.images.npy"),

@@ -3,12 +3,12 @@
 import numpy as np
 
 from cmhm.logs import log_to
-from cmhm.stages import canonical_mean_shape, stage1_data, write_canonical_shard
+from cmhm.stages import canonical_mean_shape, stage1_crops, write_canonical_shard
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 prefixes = [p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")]
-crops, _ = stage1_data(prefixes, sm.input.mapping, sm.input.labels3d or None)
+crops = stage1_crops(prefixes, sm.input.labels3d or None)
 mean = canonical_mean_shape(crops)
 np.save(sm.output.mean_shape, mean)
 write_canonical_shard(

@@ -13,7 +13,8 @@ from cmhm.geometry import apply_affine, invert_affine, similarity_matrix
 from cmhm.markups import IBUG68, MENPO84, PROFILE39
 from cmhm.models import Cascade, ModelConfig, build_hourglass
 from cmhm.train import LOG, TrainConfig, load_stage, predict, train_stage
-from cmhm.train_data import TrainData, canonicalise, make_batch
+from cmhm.train_data import TrainData, canonical_images, canonicalise, make_batch
+from cmhm.warp import warp_crops
 
 SIZE = 32
 MODEL = ModelConfig(
@@ -149,3 +150,16 @@ def test_predict_and_canonicalise(tmp_path) -> None:
     np.testing.assert_allclose(out.arrays["lm2d"], np.repeat(mean[None], 2, 0), atol=1e-6)
     np.testing.assert_allclose(out.arrays["lm3d_68"][..., 2], 1.2, atol=1e-6)
     np.testing.assert_allclose(out.transforms, A_true, atol=1e-9)
+
+
+def test_canonical_images_stream_in_batches_like_the_cv2_warp() -> None:
+    images = _data().images
+    A = np.stack([similarity_matrix(1.0 + 0.05 * i, 0.1 * i, i, -i) for i in range(len(images))])
+    one = np.stack(list(canonical_images(images, A, SIZE, batch_size=64)))
+    assert one.dtype == np.uint8 and one.shape == images.shape
+    np.testing.assert_array_equal(np.stack(list(canonical_images(images, A, SIZE, batch_size=4))), one)
+    # the same bilinear warp as the cv2 one used elsewhere: on noise (steps up to 255 / px in x and in y)
+    # cv2 4.x's 1/32 px position rounding moves a value by at most (1/64 + 1/1024) * 2 * 255, plus
+    # rounding to uint8 on both sides
+    diff = np.abs(one.astype(float) - warp_crops(images, A, SIZE))
+    assert diff.max() <= (1 / 64 + 1 / 1024) * 2 * 255 + 1 and diff.mean() < 1.0

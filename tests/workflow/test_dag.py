@@ -17,8 +17,8 @@ DATA_RULES = (
 )
 
 
-def test_dry_run_prints_the_data_dag():
-    res = snakemake(["-n", "--cores", "2"], cwd=REPO)
+def test_dry_run_prints_the_data_dag(workdir):
+    res = snakemake(["-n", "--cores", "2"], cwd=workdir)  # a fresh copy: a run in the repo has no jobs left
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
     for rule in DATA_RULES:
