@@ -50,12 +50,15 @@ def transform_landmarks(arrays: dict[str, np.ndarray], A: np.ndarray) -> dict[st
     return out
 
 
-def crop_table(table: SampleTable, size: int, box_scale: float, prefix: str | os.PathLike) -> None:
+def crop_table(
+    table: SampleTable, size: int, box_scale: float, prefix: str | os.PathLike, provenance: dict | None = None
+) -> None:
     """Crop every sample of ``table`` around its face box and write the crop shard ``prefix``.
 
     Writes ``prefix.images.npy`` (uint8 [N, size, size, 3]), ``prefix.labels.npz`` (``transform``
     [N, 2, 3] and the landmark arrays in crop pixels) and ``prefix.csv`` (the index plus
-    ``crop_scale``), each through a temporary name, so a failure leaves no partial shard. Crops are
+    ``crop_scale``), each through a temporary name, so a failure leaves no partial shard; ``provenance``
+    (the crop config and code version) goes into the labels file. Crops are
     streamed to disk as they are made: memory holds one source image and one crop, not N crops.
     """
     A = box_to_crop_affine(table.boxes(), size, box_scale)
@@ -63,4 +66,4 @@ def crop_table(table: SampleTable, size: int, box_scale: float, prefix: str | os
     labels = transform_landmarks({**table.arrays, **table.extra}, A)
     index = table.index.copy()
     index["crop_scale"] = np.sqrt(np.abs(np.linalg.det(A[:, :, :2])))
-    write_shard(prefix, crops, {"transform": A, **labels}, index, image_shape=(size, size, 3))
+    write_shard(prefix, crops, {"transform": A, **labels}, index, (size, size, 3), provenance)

@@ -5,21 +5,25 @@ A crop shard ``PREFIX`` is three files:
     time, so writing needs about one crop of memory, not N);
   - ``PREFIX.labels.npz``: ``transform`` [N, 2, 3] (image -> crop affine, see :mod:`cmhm.geometry`)
     and every landmark array of the sample table mapped into crop pixels (same names and shapes
-    as :data:`cmhm.samples.ARRAY_SPECS`; 3D z is scaled by the crop scale);
+    as :data:`cmhm.samples.ARRAY_SPECS`; 3D z is scaled by the crop scale), and ``provenance``
+    (0-d string: the writer's JSON record, config + code version; shards written before it lack it);
   - ``PREFIX.csv``: the sample table's index rows plus ``shard_row``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cmhm.geometry import apply_affine, invert_affine
+
+PROVENANCE_KEY = "provenance"
 
 
 class CropShardError(ValueError):
@@ -79,13 +83,14 @@ class CropSet:
 
     ``images``: uint8 [N, S, S, 3], in memory, a read-only memory map or a :class:`ShardedImages` of
     them; ``transforms``: [N, 2, 3] image -> crop; ``arrays``: landmark arrays in crop pixels, keyed as
-    in :data:`cmhm.samples.ARRAY_SPECS`.
+    in :data:`cmhm.samples.ARRAY_SPECS`; ``provenance``: each shard's record (``{}`` if it has none).
     """
 
     images: np.ndarray | ShardedImages
     transforms: np.ndarray
     arrays: dict[str, np.ndarray]
     index: pd.DataFrame
+    provenance: list[dict] = field(default_factory=list)  # per shard: the record its writer stored
 
     def __len__(self) -> int:
         return len(self.images)
@@ -124,13 +129,14 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = True) -> CropSet:
             raise CropShardError(f"{img_p}: expected uint8 [N, S, S, 3], got {images.dtype} {images.shape}")
         with np.load(lab_p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+        prov = json.loads(str(arrays.pop(PROVENANCE_KEY))) if PROVENANCE_KEY in arrays else {}
         index = pd.read_csv(csv_p, keep_default_na=False, dtype={"side": str, "video": str})
         if "transform" not in arrays:
             raise CropShardError(f"{lab_p}: missing array 'transform'")
         for name, arr in arrays.items():
             if len(arr) != len(images) or len(index) != len(images):
                 raise CropShardError(f"{lab_p}: {name!r} has {len(arr)} rows, {img_p} has {len(images)}")
-        parts.append((images, arrays, index))
+        parts.append((images, arrays, index, prov))
     if not parts:
         raise CropShardError("load_crops: no shard given")
     if len(parts) == 1:
@@ -140,7 +146,7 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = True) -> CropSet:
     arrays = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
     transforms = arrays.pop("transform")
     index = pd.concat([p[2] for p in parts], ignore_index=True)
-    return CropSet(images=images, transforms=transforms, arrays=arrays, index=index)
+    return CropSet(images, transforms, arrays, index, [p[3] for p in parts])
 
 
 def write_shard(
@@ -149,12 +155,13 @@ def write_shard(
     labels: dict[str, np.ndarray],
     index: pd.DataFrame,
     image_shape: tuple[int, ...] | None = None,
+    provenance: dict | None = None,
 ) -> None:
     """Write a crop shard through temporary names: all three files or none.
 
     ``images``: uint8 [N, S, S, 3], or an iterable of N crops [S, S, 3] (then ``image_shape`` =
     (S, S, 3)), streamed to disk one crop at a time; N = ``len(index)``. ``labels`` must hold the
-    image -> crop ``transform``.
+    image -> crop ``transform``. ``provenance`` (config + code version) is stored in the labels file.
     """
     if "transform" not in labels:
         raise ValueError(f"write_shard {prefix}: labels need the image -> crop 'transform'")
@@ -165,7 +172,8 @@ def write_shard(
     tmps = [p.with_name(f".{p.name}.tmp{p.suffix}") for p in paths]
     try:
         write_images(tmps[0], images, (len(index), *image_shape))
-        np.savez(tmps[1], **labels)
+        record = {PROVENANCE_KEY: np.array(json.dumps(provenance, default=str))} if provenance else {}
+        np.savez(tmps[1], **labels, **record)
         index.to_csv(tmps[2], index=False)
         for tmp, final in zip(tmps, paths):
             os.replace(tmp, final)

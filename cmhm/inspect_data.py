@@ -74,8 +74,10 @@ def crop_shard(path: Path, png: str | None) -> list[str]:
     if png:
         contact_sheet(crops, min(16, len(crops)), [png])
         lines.append(f"contact sheet written to {png}")
+    if crops.provenance[0]:
+        return lines + provenance_lines(crops.provenance[0])
     source = Path("..", "..", "samples", Path(prefix).parent.name, Path(prefix).name, "provenance.json")
-    why = "the sample table rule crop cut it from; the crop config itself is not recorded"
+    why = "the sample table rule crop cut it from (this shard predates recorded crop provenance)"
     return lines + sibling_provenance(Path(prefix), {str(source): why})
 
 

@@ -32,7 +32,7 @@ def with_fitted_3d(crops: CropSet, labels_path: str | os.PathLike) -> CropSet:
         raise ValueError(f"{labels_path}: fitted labels do not list the same samples, in order, as the crops")
     moved = transform_landmarks(fitted, crops.transforms)
     arrays = {**crops.arrays, **{k: v.astype(np.float32) for k, v in moved.items()}}
-    return CropSet(crops.images, crops.transforms, arrays, crops.index)
+    return CropSet(crops.images, crops.transforms, arrays, crops.index, crops.provenance)
 
 
 def stage1_crops(prefixes: list[str], labels3d_path: str | None) -> CropSet:
@@ -81,7 +81,12 @@ def canonical_mean_shape(crops: CropSet) -> np.ndarray:
 
 
 def write_canonical_shard(
-    stage1_model: str | os.PathLike, crops: CropSet, mean: np.ndarray, prefix: str | os.PathLike, device: str
+    stage1_model: str | os.PathLike,
+    crops: CropSet,
+    mean: np.ndarray,
+    prefix: str | os.PathLike,
+    device: str,
+    provenance: dict | None = None,
 ) -> None:
     """Predict stage-1 landmarks, warp every crop onto ``mean`` and write the result as a crop shard.
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from cmhm.logs import log_to
+from cmhm.provenance import code_version, provenance
 from cmhm.stages import canonical_mean_shape, stage1_crops, write_canonical_shard
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
@@ -11,7 +12,8 @@ prefixes = [p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(
 crops = stage1_crops(prefixes, sm.input.labels3d or None)
 mean = canonical_mean_shape(crops)
 np.save(sm.output.mean_shape, mean)
+record = provenance({"stage1_model": sm.input.model, "device": sm.params.device}, code_version())
 write_canonical_shard(
-    sm.input.model, crops, mean, sm.output.images.removesuffix(".images.npy"), sm.params.device
+    sm.input.model, crops, mean, sm.output.images.removesuffix(".images.npy"), sm.params.device, record
 )
 log.info("canonical crops of %d training faces written", len(crops))

@@ -69,9 +69,12 @@ def test_table_errors_name_the_file(tmp_path):
 def test_crop_uncrop_round_trip(tmp_path):
     t = _table(tmp_path / "t", n=4)
     write_table(t, t.root, {})
-    crop_table(read_table(t.root), size=64, box_scale=1.3, prefix=tmp_path / "c" / "shard0")
+    prov = {"config": {"size": 64, "box_scale": 1.3}, "code_version": "v-test"}
+    crop_table(read_table(t.root), size=64, box_scale=1.3, prefix=tmp_path / "c" / "shard0", provenance=prov)
     crops = load_crops([tmp_path / "c" / "shard0"])
     assert crops.images.shape == (4, 64, 64, 3) and crops.images.dtype == np.uint8
+    # the shard carries its writer's record; it is not one of the label arrays
+    assert crops.provenance == [prov] and "provenance" not in crops.arrays
     back = crops.to_image(crops.arrays["lm2d"])
     assert np.nanmax(np.abs(back - t.arrays["lm2d"])) < 1e-3
     back3 = crops.to_image(crops.arrays["lm3d_68"][..., :2])

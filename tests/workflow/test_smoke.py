@@ -56,6 +56,8 @@ def test_smoke_run_builds_every_target(workdir):
     out = inspect_path(r / "models" / "cmhm" / "stage2" / "model.pt")
     assert "trained weights" in out and "step 6" in out and "inception_resnet" in out
     assert '"auc"' in inspect_path(r / "eval" / "cmhm" / "tracking_metrics.json")
+    shard = inspect_path(r / "crops" / "test" / "shard0.csv")  # a crop shard records the crop config
+    assert "box_scale" in shard and "code version" in shard, shard
     # nothing left to do: a second run schedules no job
     res = snakemake(["-n", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr, res.stdout
