@@ -89,8 +89,8 @@ class HaarDetector:
         self,
         cascade_path: str | Path | None = None,
         scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_size: int = 30,
+        min_neighbors: int = 4,
+        min_size: int = 0,
     ):
         path = Path(cascade_path) if cascade_path else _bundled_cascade()
         if not path.is_file():

