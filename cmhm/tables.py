@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmhm.metrics import bin_labels
+from cmhm.metrics import bin_labels, paired_mean_of_bins_diff
 
 VARIANT_LABELS = {
     "baseline": "2-stack Hourglass (bottleneck)",
@@ -19,6 +19,13 @@ VARIANT_LABELS = {
 
 # Percentile-bootstrap 95 % interval of Mean (images resampled within each yaw bin; cmhm.metrics).
 CI_COLUMNS = ["Mean CI95 low", "Mean CI95 high"]
+# Mean minus the first measured row's, with a paired bootstrap 95 % interval (same images resampled).
+DELTA_COLUMNS = ["Mean - ref", "(Mean - ref) CI95 low", "(Mean - ref) CI95 high"]
+
+
+def table1_tex_columns() -> list[str]:
+    """Table I's LaTeX columns: the paper's (method, the three |yaw| bins, Mean) plus the row's source."""
+    return ["method", "source", *bin_labels(), "Mean"]
 
 
 def quoted_source(source: str) -> str:
@@ -26,11 +33,14 @@ def quoted_source(source: str) -> str:
     return f"quoted: {source}"
 
 
-def table1_frame(results: dict[str, dict], quoted: list[dict] | None = None) -> pd.DataFrame:
+def table1_frame(
+    results: dict[str, dict], quoted: list[dict] | None = None, deltas: dict[str, dict] | None = None
+) -> pd.DataFrame:
     """Table I: NME (%) per |yaw| bin and their mean, one row per measured variant, then quoted rows.
 
     ``results``: variant -> :func:`cmhm.metrics.aflw_table` dict; ``quoted``: rows from
-    :func:`cmhm.published.read_quoted` (method, source, the three bins and Mean, in %).
+    :func:`cmhm.published.read_quoted` (method, source, the three bins and Mean, in %); ``deltas``:
+    variant -> :func:`cmhm.metrics.paired_mean_of_bins_diff` against the first variant.
     """
     labels = bin_labels()
     rows = []
@@ -42,13 +52,37 @@ def table1_frame(results: dict[str, dict], quoted: list[dict] | None = None) -> 
                 "source": "measured",
                 **dict(zip(labels + ["Mean"], vals)),
                 **dict(zip(CI_COLUMNS, np.array(t.get("overall_ci95", [np.nan] * 2)) * 100)),
+                **_delta_cells((deltas or {}).get(variant)),
                 "per-image mean": t["per_image_mean"] * 100,
                 "n": t["n"],
             }
         )
     rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = ["method", "source", *labels, "Mean", *CI_COLUMNS, "per-image mean", "n"]
+    columns = ["method", "source", *labels, "Mean", *CI_COLUMNS, *DELTA_COLUMNS, "per-image mean", "n"]
     return pd.DataFrame(rows, columns=columns).astype({"n": "Int64"})
+
+
+def _delta_cells(delta: dict | None) -> dict[str, float]:
+    """The three difference cells (in %) of one row; NaN without a paired difference."""
+    vals = [np.nan] * 3 if delta is None else [delta["diff"] * 100, delta["lo"] * 100, delta["hi"] * 100]
+    return dict(zip(DELTA_COLUMNS, vals))
+
+
+def paired_deltas(per_image: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    """Each variant's paired mean-of-bins difference to the first one, from ``per_image.csv`` frames
+    (columns sample_id, yaw, nme); the first gets a difference of 0 to itself. Raises ValueError when two
+    variants were not evaluated on the same images in the same order."""
+    names = list(per_image)
+    ref = per_image[names[0]]
+    out = {}
+    for name in names:
+        df = per_image[name]
+        if not np.array_equal(df["sample_id"].astype(str), ref["sample_id"].astype(str)):
+            raise ValueError(f"per-image results of {name} and {names[0]} list different test images")
+        out[name] = paired_mean_of_bins_diff(
+            df["nme"].to_numpy(), ref["nme"].to_numpy(), ref["yaw"].to_numpy()
+        )
+    return out
 
 
 def table2_frame(
@@ -119,12 +153,18 @@ def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
 
 
 def write_table(
-    df: pd.DataFrame, csv_path: str | os.PathLike, tex_path: str | os.PathLike, caption: str, label: str
+    df: pd.DataFrame,
+    csv_path: str | os.PathLike,
+    tex_path: str | os.PathLike,
+    caption: str,
+    label: str,
+    tex_columns: list[str] | None = None,
 ) -> None:
-    """Write the CSV and the LaTeX fragment through temporary names."""
+    """Write the CSV (every column) and the LaTeX fragment (``tex_columns``, default every column)
+    through temporary names."""
     for path, text in (
         (Path(csv_path), df.to_csv(index=False)),
-        (Path(tex_path), to_latex(df, caption, label)),
+        (Path(tex_path), to_latex(df if tex_columns is None else df[tex_columns], caption, label)),
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")

@@ -5,6 +5,7 @@
 rule table1:
     input:
         metrics=expand_eval("image_metrics.json", "test_images"),
+        per_image=expand_eval("per_image.csv", "test_images"),
         timing=timing_file,
         quoted=quoted_rows("table1"),
     output:
@@ -14,7 +15,7 @@ rule table1:
         "logs/table1/table1.log",
     params:
         variants=config["variants"],
-        code=source_hash("tables.py", "published.py"),
+        code=source_hash("tables.py", "published.py", "metrics.py"),
     conda:
         "../envs/cmhm.yaml"
     script:

@@ -13,6 +13,7 @@ from cmhm.metrics import (
     mean_of_bins_ci,
     nme_box,
     nme_diag,
+    paired_mean_of_bins_diff,
     tracking_summary,
     yaw_bin,
 )
@@ -165,3 +166,24 @@ def test_mean_of_bins_ci():
     t = aflw_table(x / 100, np.repeat([10.0, 45.0, 80.0], 10))
     lo, hi = t["overall_ci95"]
     assert lo < t["overall_mean_of_bins"] < hi
+
+
+def test_paired_difference_cancels_what_the_images_share():
+    rng = np.random.default_rng(3)
+    yaw = np.repeat([10.0, 45.0, 80.0], 40)
+    hard = rng.gamma(2.0, 0.02, yaw.size)  # per-image difficulty, shared by both models
+    ref, better = hard + 0.01, hard + 0.01 - 0.002  # 0.2 points better on every image
+    d = paired_mean_of_bins_diff(better, ref, yaw)
+    assert (
+        d["diff"] == pytest.approx(-0.002)
+        and d["lo"] == pytest.approx(-0.002)
+        and d["hi"] == pytest.approx(-0.002)
+    )
+    # unpaired, the same gap is lost in the spread of image difficulty
+    lo_a, hi_a = aflw_table(better, yaw)["overall_ci95"]
+    lo_b, hi_b = aflw_table(ref, yaw)["overall_ci95"]
+    assert lo_b < hi_a  # the two separate intervals overlap
+    noisy = paired_mean_of_bins_diff(better + rng.normal(0, 0.001, yaw.size), ref, yaw)
+    assert noisy["lo"] < -0.002 < noisy["hi"] < 0  # interval holds the true gap and excludes 0
+    with pytest.raises(ValueError, match="must all be"):
+        paired_mean_of_bins_diff(ref[:3], ref, yaw)

@@ -6,7 +6,15 @@ import pytest
 
 from cmhm.metrics import aflw_table
 from cmhm.published import TABLE2_COLUMNS, QuotedRowsError, read_quoted, table1_columns
-from cmhm.tables import table1_frame, table2_frame, to_latex, write_table
+from cmhm.tables import (
+    DELTA_COLUMNS,
+    paired_deltas,
+    table1_frame,
+    table1_tex_columns,
+    table2_frame,
+    to_latex,
+    write_table,
+)
 
 
 def _aflw():
@@ -89,3 +97,24 @@ def test_read_quoted_names_the_file_and_the_fault(tmp_path, text, says):
 def test_read_quoted_missing_file(tmp_path):
     with pytest.raises(QuotedRowsError, match="does not exist"):
         read_quoted(tmp_path / "nope.csv", TABLE2_COLUMNS)
+
+
+def test_paired_deltas_against_the_first_variant():
+    ids = [f"s{i}" for i in range(6)]
+    yaw = [5.0, 10.0, 40.0, 50.0, 70.0, 80.0]
+    base = pd.DataFrame({"sample_id": ids, "yaw": yaw, "nme": [0.02, 0.04, 0.05, 0.05, 0.08, 0.10]})
+    other = base.assign(nme=base["nme"] - 0.01)
+    deltas = paired_deltas({"baseline": base, "cmhm": other})
+    assert deltas["baseline"]["diff"] == 0 and deltas["cmhm"]["diff"] == pytest.approx(-0.01)
+    df = table1_frame({"baseline": _aflw(), "cmhm": _aflw()}, None, deltas)
+    np.testing.assert_allclose(df.loc[1, DELTA_COLUMNS].to_numpy(float), [-1.0, -1.0, -1.0])
+    with pytest.raises(ValueError, match="different test images"):
+        paired_deltas({"baseline": base, "cmhm": other.iloc[::-1].reset_index(drop=True)})
+
+
+def test_table1_latex_keeps_the_papers_columns_and_the_csv_all(tmp_path):
+    df = table1_frame({"baseline": _aflw()})
+    write_table(df, tmp_path / "t.csv", tmp_path / "t.tex", "c", "l", table1_tex_columns())
+    header = next(line for line in (tmp_path / "t.tex").read_text().splitlines() if line.startswith("method"))
+    assert header == r"method & source & [0, 30] & (30, 60] & (60, 90] & Mean \\"
+    assert list(pd.read_csv(tmp_path / "t.csv").columns) == list(df.columns)
