@@ -91,15 +91,14 @@ def write_canonical_shard(
     """Predict stage-1 landmarks, warp every crop onto ``mean`` and write the result as a crop shard.
 
     The shard's ``transform`` maps original image pixels to canonical pixels, so its labels and any
-    stage-2 prediction map back to the image like any crop's.
+    stage-2 prediction map back to the image like any crop's; ``provenance`` is stored in the shard.
     """
     pred = predict(load_stage(stage1_model), crops.images, device=device)
     A, moved = canonical_frame(crops.arrays, pred["points"], pred["confidence"], mean)
     labels = {"transform": compose_affine(A, crops.transforms), **moved}
     size = crops.size
-    write_shard(
-        prefix, canonical_images(crops.images, A, size), labels, crops.index, image_shape=(size, size, 3)
-    )
+    warped = canonical_images(crops.images, A, size)
+    write_shard(prefix, warped, labels, crops.index, (size, size, 3), provenance)
 
 
 def stage2_data(prefix: str) -> TrainData:

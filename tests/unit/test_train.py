@@ -6,14 +6,17 @@ import logging
 from dataclasses import asdict, replace
 
 import numpy as np
+import pandas as pd
 import torch
 
 from cmhm.augment import AugmentConfig, augment_batch, flip_side
+from cmhm.crops import CropSet, load_crops
 from cmhm.geometry import apply_affine, invert_affine, similarity_matrix
 from cmhm.markups import IBUG68, MENPO84, PROFILE39
 from cmhm.models import Cascade, ModelConfig, build_hourglass
+from cmhm.stages import write_canonical_shard
 from cmhm.train import LOG, TrainConfig, load_stage, predict, train_stage
-from cmhm.train_data import TrainData, canonical_images, canonicalise, make_batch
+from cmhm.train_data import TrainData, canonical_frame, canonical_images, make_batch
 from cmhm.warp import warp_crops
 
 SIZE = 32
@@ -145,11 +148,19 @@ def test_predict_and_canonicalise(tmp_path) -> None:
         invert_affine(A_true), np.repeat(mean[None], 2, 0)
     )  # crops whose faces A_true aligns
     arrays = {"lm2d": shapes, "lm3d_68": np.concatenate([shapes, np.ones((2, 68, 1))], -1)}
-    out = canonicalise(data.images[:2], arrays, shapes, np.ones((2, 68)), mean, SIZE)
-    assert out.images.shape == (2, SIZE, SIZE, 3)
-    np.testing.assert_allclose(out.arrays["lm2d"], np.repeat(mean[None], 2, 0), atol=1e-6)
-    np.testing.assert_allclose(out.arrays["lm3d_68"][..., 2], 1.2, atol=1e-6)
-    np.testing.assert_allclose(out.transforms, A_true, atol=1e-9)
+    A, moved = canonical_frame(arrays, shapes, np.ones((2, 68)), mean)
+    images = np.stack(list(canonical_images(data.images[:2], A, SIZE)))
+    assert images.shape == (2, SIZE, SIZE, 3)
+    np.testing.assert_allclose(moved["lm2d"], np.repeat(mean[None], 2, 0), atol=1e-6)
+    np.testing.assert_allclose(moved["lm3d_68"][..., 2], 1.2, atol=1e-6)
+    np.testing.assert_allclose(A, A_true, atol=1e-9)
+    # the stage-2 shard: warped crops, image -> canonical transforms, and the writer's provenance
+    crops = CropSet(data.images, np.tile(np.eye(2, 3), (6, 1, 1)), {}, pd.DataFrame({"sample_id": range(6)}))
+    record = {"config": {"stage1_model": str(path)}, "code_version": "v1"}
+    mean84 = np.random.default_rng(1).uniform(8, 24, size=(MENPO84.n_points, 2))
+    write_canonical_shard(path, crops, mean84, tmp_path / "c" / "train", "cpu", record)
+    shard = load_crops([tmp_path / "c" / "train"])
+    assert shard.provenance == [record] and shard.images.shape == (6, SIZE, SIZE, 3)
 
 
 def test_canonical_images_stream_in_batches_like_the_cv2_warp() -> None:
