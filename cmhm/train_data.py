@@ -116,15 +116,6 @@ def make_batch(
     return to_tensor(images), maps, masks
 
 
-@dataclass
-class CanonicalCrops:
-    """Stage-2 inputs: crops warped to the mean shape, labels moved along, and A [N, 2, 3] crop -> canonical."""
-
-    images: np.ndarray
-    arrays: dict[str, np.ndarray]
-    transforms: np.ndarray
-
-
 def canonical_frame(
     arrays: dict[str, np.ndarray], points: np.ndarray, confidence: np.ndarray, mean_shape: np.ndarray
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -147,21 +138,3 @@ def canonical_images(
         batch = torch.from_numpy(np.asarray(images[lo : lo + batch_size])).permute(0, 3, 1, 2).float()
         out = warp_images(batch, torch.from_numpy(np.asarray(A[lo : lo + batch_size])).float(), out_size)
         yield from out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
-def canonicalise(
-    images: np.ndarray,
-    arrays: dict[str, np.ndarray],
-    points: np.ndarray,
-    confidence: np.ndarray,
-    mean_shape: np.ndarray,
-    out_size: int,
-) -> CanonicalCrops:
-    """:func:`canonical_frame` and :func:`canonical_images` together, in memory (small sets)."""
-    A, moved = canonical_frame(arrays, points, confidence, mean_shape)
-    warped = (
-        np.stack(list(canonical_images(images, A, out_size)))
-        if len(A)
-        else np.zeros((0, out_size, out_size, 3), np.uint8)
-    )
-    return CanonicalCrops(warped, moved, A)
