@@ -173,22 +173,19 @@ def mean_of_bins_ci(
     return [float(lo), float(hi)]
 
 
-def paired_mean_of_bins_diff(
-    nme: np.ndarray, ref: np.ndarray, yaw: np.ndarray, level: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> dict:
+def paired_mean_of_bins_diff(nme: np.ndarray, ref: np.ndarray, yaw: np.ndarray) -> dict:
     """Mean-of-bins NME of ``nme`` minus that of ``ref`` (both [N], the same images in the same order,
     yaw [N] degrees) with a paired percentile-bootstrap interval: each resample draws the same images
     (within each yaw bin) for both, so what the two share cancels. ``{"diff", "lo", "hi"}``; NaN when a
-    bin is empty. An interval that excludes 0 says the difference is larger than test-set noise."""
+    bin is empty. An interval that excludes 0 says the difference is larger than test-set noise.
+
+    The mean of bin means is linear, so this is :func:`aflw_table` of the per-image differences."""
     nme, ref = np.asarray(nme, dtype=np.float64), np.asarray(ref, dtype=np.float64)
     if nme.shape != ref.shape or nme.shape != np.shape(yaw) or nme.ndim != 1:
         raise ValueError(f"nme {nme.shape}, ref {ref.shape} and yaw {np.shape(yaw)} must all be [N]")
-    b = yaw_bin(yaw)
-    n_bins = len(YAW_EDGES) - 1
-    diff = nme - ref
-    lo, hi = mean_of_bins_ci(diff, b, n_bins, level, n_boot, seed)
-    means = [diff[b == i].mean() if (b == i).any() else np.nan for i in range(n_bins)]
-    return {"diff": float(np.mean(means)), "lo": lo, "hi": hi}
+    t = aflw_table(nme - ref, yaw)
+    lo, hi = t["overall_ci95"]
+    return {"diff": t["overall_mean_of_bins"], "lo": lo, "hi": hi}
 
 
 def bin_means(table: dict) -> dict[str, float]:
