@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.metrics import bin_labels, paired_mean_of_bins_diff
+from cmhm.published import TABLE2_COLUMNS, TEXT_COLUMNS, table1_columns
 
 VARIANT_LABELS = {
     "baseline": "2-stack Hourglass (bottleneck)",
@@ -25,7 +26,7 @@ DELTA_COLUMNS = ["Mean - ref", "(Mean - ref) CI95 low", "(Mean - ref) CI95 high"
 
 def table1_tex_columns() -> list[str]:
     """Table I's LaTeX columns: the paper's (method, the three |yaw| bins, Mean) plus the row's source."""
-    return ["method", "source", *bin_labels(), "Mean"]
+    return [*TEXT_COLUMNS, *table1_columns()]
 
 
 def quoted_source(source: str) -> str:
@@ -50,7 +51,7 @@ def table1_frame(
             {
                 "method": VARIANT_LABELS.get(variant, variant),
                 "source": "measured",
-                **dict(zip(labels + ["Mean"], vals)),
+                **dict(zip(table1_columns(), vals)),
                 **dict(zip(CI_COLUMNS, np.array(t.get("overall_ci95", [np.nan] * 2)) * 100)),
                 **_delta_cells((deltas or {}).get(variant)),
                 "per-image mean": t["per_image_mean"] * 100,
@@ -58,7 +59,7 @@ def table1_frame(
             }
         )
     rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = ["method", "source", *labels, "Mean", *CI_COLUMNS, *DELTA_COLUMNS, "per-image mean", "n"]
+    columns = [*TEXT_COLUMNS, *table1_columns(), *CI_COLUMNS, *DELTA_COLUMNS, "per-image mean", "n"]
     return pd.DataFrame(rows, columns=columns).astype({"n": "Int64"})
 
 
@@ -105,7 +106,7 @@ def table2_frame(
         for v, t in results.items()
     ]
     rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = ["method", "source", "AUC", "FR (%)", "re-detections", "frames"]
+    columns = [*TEXT_COLUMNS, *TABLE2_COLUMNS, "re-detections", "frames"]
     df = pd.DataFrame(rows, columns=columns).astype({"re-detections": "Int64", "frames": "Int64"})
     return df.assign(threshold=threshold)
 

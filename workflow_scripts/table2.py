@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from cmhm.logs import log_to
-from cmhm.published import TABLE2_CAPTION, TABLE2_COLUMNS, read_quoted
+from cmhm.published import TABLE2_CAPTION, TABLE2_COLUMNS, TEXT_COLUMNS, read_quoted
 from cmhm.tables import table2_frame, write_table
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
@@ -13,4 +13,4 @@ results = {v: json.loads(Path(p).read_text()) for v, p in zip(sm.params.variants
 quoted = [row for p in sm.input.quoted for row in read_quoted(p, TABLE2_COLUMNS)]
 df = table2_frame(results, sm.params.threshold, quoted)
 caption = TABLE2_CAPTION.format(threshold=sm.params.threshold)
-write_table(df, sm.output.csv, sm.output.tex, caption, "tab:menpo3d", ["method", "source", *TABLE2_COLUMNS])
+write_table(df, sm.output.csv, sm.output.tex, caption, "tab:menpo3d", [*TEXT_COLUMNS, *TABLE2_COLUMNS])
