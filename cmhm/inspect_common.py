@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmhm.metrics import bin_labels, yaw_bin
+
 Inspector = Callable[[Path, "str | None"], list[str]]
 
 
@@ -101,12 +103,16 @@ def describe_arrays(arrays: dict[str, np.ndarray]) -> list[str]:
 
 def describe_index(index: pd.DataFrame) -> list[str]:
     """Counts of a sample or crop index: samples, views, |yaw| bins, videos."""
-    yaw = index["yaw"].abs()
-    bins = pd.cut(yaw, [-0.001, 30, 60, 180], labels=["[0,30]", "(30,60]", "(60,90]"])
+    yaw = index["yaw"].to_numpy(np.float64)
+    known = np.isfinite(yaw)
+    counts = np.bincount(yaw_bin(yaw[known]), minlength=len(bin_labels()))
+    bins = ", ".join(f"{label} {c}" for label, c in zip(bin_labels(), counts))
     lines = [
         f"samples: {len(index)}",
         "views: " + ", ".join(f"{k} {v}" for k, v in index["view"].value_counts().items()),
-        "|yaw| bins: " + ", ".join(f"{k} {v}" for k, v in bins.value_counts(sort=False).items()),
+        "|yaw| bins (as Table I bins them): "
+        + bins
+        + (f", unknown {int((~known).sum())}" if not known.all() else ""),
     ]
     videos = index.loc[index["video"].astype(str) != "", "video"].nunique()
     return lines + ([f"videos: {videos}"] if videos else [])

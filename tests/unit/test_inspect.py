@@ -12,6 +12,7 @@ from cmhm.annotations3d import heldout_errors, summarise
 from cmhm.crop import crop_table
 from cmhm.evaluate import image_metrics, save_npz, tracking_metrics
 from cmhm.inspect import inspect_path, kind_of
+from cmhm.inspect_common import describe_index
 from cmhm.inspect_figures import figure_record
 from cmhm.markups import IBUG68
 from cmhm.plots import save_figure
@@ -207,3 +208,12 @@ def test_crop_shard_shows_the_provenance_of_its_sample_table(tmp_path):
     assert "the sample table rule crop cut it from" in out and "code version: v-samples" in out
     out = inspect_path(t.root / "labels.npz")
     assert "label arrays of a sample table" in out and '"seed": 3' in out
+
+
+def test_index_yaw_counts_use_table_one_bins():
+    # 0 and 30 -> [0, 30]; 30.1 and -60 -> (30, 60]; 61 and 95 (clipped into the last bin) -> (60, 90]
+    index = pd.DataFrame(
+        {"yaw": [0, 30, 30.1, -60, 61, 95, np.nan], "view": ["semifrontal"] * 7, "video": [""] * 7}
+    )
+    line = describe_index(index)[2]
+    assert line.endswith("[0, 30] 2, (30, 60] 2, (60, 90] 2, unknown 1"), line
