@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.inspect_common import column_lines, record_provenance, sibling_provenance
+from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS
 
 
 def checkpoint(path: Path, png: str | None) -> list[str]:
@@ -141,8 +142,11 @@ TABLE_COLUMNS = {
     "method": "variant (measured) or published method (quoted)",
     "source": "measured in this run, or quoted: <publication>",
     "Mean": "mean of the |yaw|-bin means (%), the paper's Overall",
-    "Mean CI95 low": "95% bootstrap interval of Mean (images resampled within bins), low end",
-    "Mean CI95 high": "the same interval's high end",
+    CI_COLUMNS[0]: "95% bootstrap interval of Mean (images resampled within bins), low end",
+    CI_COLUMNS[1]: "the same interval's high end",
+    DELTA_COLUMNS[0]: "Mean minus the first measured row's Mean (points)",
+    DELTA_COLUMNS[1]: "paired 95% bootstrap interval of that difference (same images), low end",
+    DELTA_COLUMNS[2]: "the same interval's high end",
     "per-image mean": "mean over images (%)",
     "n": "test images",
     "ms/face (this machine)": "inference time per face on the machine that ran rule timing",

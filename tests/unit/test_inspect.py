@@ -144,6 +144,10 @@ def test_table_csv_and_tex_show_rows_and_upstream_records(tmp_path):
     row = next(ln for ln in out.splitlines() if ln.startswith("2-stack Hourglass"))
     assert {"15.000", "30.000", "40.000", "28.333", "25.000"} <= set(row.split())  # bins, Mean, per-image
     assert f"{record}: code version v-eval" in out
+    legend = out.split("columns:\n")[1].split("\nrows:")[0].splitlines()
+    for column in table1_frame({"baseline": table}).columns:  # every column of Table I is explained
+        line = next(ln for ln in legend if ln.startswith(f"  {column} "))
+        assert line[len(column) + 2 :].strip(), line
     out = inspect_path(tex)
     assert "caption: NME by yaw" in out and "label: tab:t1" in out and "v-eval" in out
 
