@@ -2,9 +2,9 @@
 
 The Menpo 2D release marks each face with one of two markups, and the markup *is* the view label
 of the dataset: the iBUG 68-point markup for semi-frontal faces (stored in ``lm2d``, all points
-visible) and the 39-point profile markup (12 jaw/contour, 4 brow, 4 nose bridge -> tip, 2 nose
-base, 5 eye, 7 outer lip, 5 inner lip; stored in ``lm2d_profile``). :data:`VIEW_MARKUPS` maps
-each view to its markup; a file with any other point count is an error.
+visible) and the 39-point profile markup (stored in ``lm2d_profile``, in the file's point order,
+which :mod:`cmhm.markups` documents part by part). :data:`VIEW_MARKUPS` maps each view to its
+markup; a file with any other point count is an error.
 
 Facing side of a profile face (column ``side``): the nose tip (last nose-bridge point) points
 away from the face contour, so the face looks to the image "right" when the tip lies right of
