@@ -7,6 +7,7 @@ and trains stage 2 on the warped crops (no gradient reaches stage 1: the stages 
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from cmhm.train import TrainConfig, load_stage, predict, train_stage
 from cmhm.train_data import TrainData, canonical_frame, canonical_images, from_crops
 from cmhm.union import load_mapping, union_targets
 from cmhm.warp import mean_shape
+
+log = logging.getLogger(__name__)
 
 
 def with_fitted_3d(crops: CropSet, labels_path: str | os.PathLike) -> CropSet:
@@ -107,11 +110,42 @@ def stage2_data(prefix: str) -> TrainData:
     return from_crops(crops)
 
 
+def epochs_to_steps(epochs: list[float], n_train: int, batch_size: int) -> tuple[int, ...]:
+    """Steps after ``epochs`` passes over ``n_train`` training crops at ``batch_size`` per step:
+    ``round(epoch * n_train / batch_size)``, at least 1 (e.g. the paper's 20 epochs of Menpo's 7,564
+    training faces at batch 8: 18,910 steps)."""
+    if n_train < 1:
+        raise ValueError(f"train.lr_epochs: cannot convert epochs to steps for {n_train} training crops")
+    return tuple(max(1, round(e * n_train / batch_size)) for e in epochs)
+
+
 def run_configs(
-    model: dict, train: dict, in_size: int, threads: int
+    model: dict, train: dict, in_size: int, threads: int, n_train: int | None = None
 ) -> tuple[ModelConfig, Markup, TrainConfig]:
-    """Typed configs from the pipeline's ``model`` and ``train`` sub-trees (plain dicts)."""
+    """Typed configs from the pipeline's ``model`` and ``train`` sub-trees (plain dicts).
+
+    Learning-rate drops come from ``train.lr_steps`` or from ``train.lr_epochs`` (not both), the
+    latter converted by :func:`epochs_to_steps` with the stage's ``n_train`` training crops.
+    """
     base = ModelConfig(
         in_size=in_size, n_stacks=model["n_stacks"], depth=model["depth"], width=model["width"]
     )
+    train = dict(train)
+    epochs = list(train.pop("lr_epochs", None) or [])
+    if epochs:
+        if train.get("lr_steps"):
+            raise ValueError(
+                f"train.lr_steps {train['lr_steps']} and train.lr_epochs {epochs} are both set: "
+                "give the learning-rate drops in one of them"
+            )
+        if n_train is None:
+            raise ValueError("train.lr_epochs needs the training set size to convert epochs to steps")
+        batch = train.get("batch_size", TrainConfig.batch_size)
+        train["lr_steps"] = list(epochs_to_steps(epochs, n_train, batch))
+        log.info(
+            "train.lr_epochs %s of %d crops at batch %d: steps %s", epochs, n_train, batch, train["lr_steps"]
+        )
+    late = [s for s in train.get("lr_steps", []) if s >= train.get("steps", TrainConfig.steps)]
+    if late:
+        log.warning("learning-rate drops at steps %s come at or after the last step: they never apply", late)
     return base, get_markup(model["markup3d"]), TrainConfig.from_dict({**train, "num_threads": threads})

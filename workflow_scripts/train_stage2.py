@@ -6,8 +6,11 @@ from cmhm.stages import run_configs, stage2_data, train_variant_stage
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
-base, markup3d, cfg = run_configs(sm.params.model, sm.params.train, sm.params.in_size, sm.threads)
 data = stage2_data(sm.input.images.removesuffix(".images.npy"))
+base, markup3d, cfg = run_configs(
+    sm.params.model, sm.params.train, sm.params.in_size, sm.threads, n_train=len(data)
+)
+log.info("learning rate x%g at steps %s", cfg.lr_gamma, list(cfg.lr_steps))
 out = train_variant_stage(
     sm.wildcards.variant,
     1,
