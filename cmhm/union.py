@@ -10,13 +10,12 @@ Procrustes on the matched pairs; each profile point is assigned to the nearest f
 one-to-one (Hungarian assignment on Euclidean distance), by default among the points of the same
 facial part on the visible half (a profile's nose and lips protrude past the frontal midline, so the
 unconstrained nearest point of a profile nose-bridge point can be an eye corner, and its lips fall
-on the hidden half; ``constrained=False`` gives the plain nearest-point rule). Constrained, the 12
-contour points are assigned in order: the profile contour runs from the visible jaw's top to the
-chin (:mod:`cmhm.markups`) as the 68 jaw runs from the subject's right ear to the chin, so a
-right-facing profile's contour goes to increasing jaw indices, the assignment of least total
-distance among those (:func:`monotone_assignment`), and a jaw channel means the same place for
-profile and frontal faces. The mapping of a left-facing profile is the right-facing one relabelled
-by the 68-point flip permutation.
+on the hidden half; ``constrained=False`` gives the plain nearest-point rule). Constrained, the
+contour keeps its order: it runs from the visible jaw's top to the chin (:mod:`cmhm.markups`) as the
+68 jaw runs from the subject's right ear to the chin, so a right-facing profile's contour goes to
+increasing jaw indices (:func:`monotone_assignment`), and a jaw channel means the same place for
+profile and frontal faces. A left-facing profile's mapping is the right-facing one relabelled by the
+68-point flip permutation.
 """
 
 from __future__ import annotations
@@ -73,11 +72,8 @@ def constraint_cost(mean_frontal: np.ndarray) -> np.ndarray:
 
 
 def monotone_assignment(cost: np.ndarray) -> np.ndarray:
-    """[P] strictly increasing column per row of ``cost`` [P, F] (P <= F) with the least total cost.
-
-    Dynamic programming over the rows in order: ``total[i, j]`` is the least cost of rows 0..i with
-    row i on column j; ties go to the earliest columns.
-    """
+    """[P] strictly increasing column per row of ``cost`` [P, F] (P <= F) with the least total cost,
+    by dynamic programming: ``total[i, j]`` = least cost of rows 0..i with row i on column j."""
     p, f = cost.shape
     if p > f:
         raise ValueError(f"monotone_assignment: {p} rows cannot take distinct columns among {f}")
@@ -98,12 +94,9 @@ def monotone_assignment(cost: np.ndarray) -> np.ndarray:
 
 
 def assign(cost: np.ndarray, ordered: bool) -> np.ndarray:
-    """[39] frontal index per profile point for a right-facing profile, from ``cost`` [39, 68].
-
-    One-to-one least total cost (Hungarian); with ``ordered``, the contour's points are then
-    reassigned to the jaw in order (:func:`monotone_assignment`), which keeps the assignment
-    one-to-one as long as ``cost`` keeps other parts off the jaw (the constrained cost does).
-    """
+    """[39] frontal index per profile point of a right-facing profile, from ``cost`` [39, 68]: one-to-one
+    least total cost (Hungarian); ``ordered`` then reassigns the contour to the jaw in order
+    (:func:`monotone_assignment`; one-to-one as long as ``cost`` keeps other parts off the jaw)."""
     rows, cols = linear_sum_assignment(cost)
     out = np.empty(PROFILE39.n_points, np.int64)
     out[rows] = cols
