@@ -247,6 +247,11 @@ def adapt_shard_count(wildcards):
     return n_shards(wildcards.dataset, wildcards.split)
 
 
+def bad_sample_policy(wildcards):
+    """data.on_bad_sample of the adapted split: 'fail' or 'skip' (cmhm/data/bad.py)."""
+    return config["data"]["on_bad_sample"][wildcards.split]
+
+
 def adapter_options(wildcards):
     """The adapter's config keys for this dataset (and `subdir`), not its url, hash or shard count (own param)."""
     cfg = config["datasets"][wildcards.dataset]
