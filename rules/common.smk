@@ -162,6 +162,11 @@ def configured_train_samples(wildcards):
     return samples_dirs(*source("train"))
 
 
+def configured_test_samples(role):
+    """The sample tables of test role `role` (their skipped.csv counts reach the tables)."""
+    return samples_dirs(*source(role))
+
+
 def expand_eval(name, role):
     """One evaluation file per configured variant, on the dataset that plays ``role``."""
     dataset, _ = source(role)
