@@ -79,7 +79,8 @@ def pose_from_mat(pose_para: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees, our signs, from a 3DDFA ``Pose_Para`` [1, 7] (see module doc)."""
     p = np.asarray(pose_para, dtype=np.float64).ravel()
     pitch, yaw, roll = np.degrees(p[:3])
-    return float(wrap_degrees(-yaw)), float(wrap_degrees(pitch)), float(wrap_degrees(-roll))
+    with np.errstate(invalid="ignore"):  # an infinite angle becomes NaN, which check_pose reports
+        return float(wrap_degrees(-yaw)), float(wrap_degrees(pitch)), float(wrap_degrees(-roll))
 
 
 def lm3d_from_mat(pt3d: np.ndarray, path: Path) -> np.ndarray:

@@ -47,14 +47,16 @@ def _no_duplicates(names: list[str], archive: Path) -> None:
         seen.add(key)
 
 
-def _copy_member(open_src, out: Path, archive: Path, name: str) -> None:
-    """Copy the member that ``open_src()`` opens to ``out``; read failures name archive and member."""
+def _copy_member(open_src, out: Path, archive: Path, name: str, size: int) -> None:
+    """Copy the member (``size`` bytes) that ``open_src()`` opens to ``out``; read failures and short
+    data name the archive and the member."""
     try:
         src = open_src()
     except READ_ERRORS as exc:
         raise CorruptArchiveError(f"{archive}: member {name!r} cannot be opened ({exc})") from exc
     if src is None:
         raise UnsafeArchiveError(f"{archive}: member {name!r} has no data")
+    n = 0
     with src, open(out, "wb") as dst:
         while True:
             try:
@@ -64,6 +66,24 @@ def _copy_member(open_src, out: Path, archive: Path, name: str) -> None:
             if not chunk:
                 break
             dst.write(chunk)
+            n += len(chunk)
+    if n != size:
+        raise CorruptArchiveError(f"{archive}: member {name!r} is truncated ({n} of its {size} bytes)")
+
+
+def _check_tar_end(tf: tarfile.TarFile, members: list[tarfile.TarInfo], archive: Path) -> None:
+    """:class:`CorruptArchiveError` unless the end-of-archive marker (two zero blocks) follows the last
+    member: a tar cut between members otherwise reads as a shorter, valid one."""
+    last = members[-1] if members else None
+    end = 0 if last is None else last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    try:
+        tf.fileobj.seek(end)
+        trailer = tf.fileobj.read(2 * tarfile.BLOCKSIZE)
+    except READ_ERRORS as exc:
+        raise CorruptArchiveError(f"{archive}: truncated or corrupt after its last member ({exc})") from exc
+    if len(trailer) < 2 * tarfile.BLOCKSIZE or trailer.strip(b"\0"):
+        after = "at its start" if last is None else f"after member {last.name!r}"
+        raise CorruptArchiveError(f"{archive}: truncated: no end-of-archive marker {after}")
 
 
 def member_target(root: Path, name: str, archive: Path) -> Path:
@@ -99,8 +119,9 @@ def _tar_members(tf: tarfile.TarFile, root: Path, archive: Path) -> list[tuple[t
         members = tf.getmembers()
     except READ_ERRORS as exc:
         done = tf.members[-1].name if tf.members else None
-        raise CorruptArchiveError(f"{archive}: truncated or corrupt after member {done!r} ({exc})") from exc
+        raise CorruptArchiveError(f"{archive}: truncated or corrupt in or after member {done!r} ({exc})") from exc
     _no_duplicates([m.name for m in members if not m.isdir()], archive)
+    _check_tar_end(tf, members, archive)
     out = []
     for m in members:
         if m.issym() or m.islnk():
@@ -123,7 +144,7 @@ def _extract_into(archive: Path, root: Path) -> int:
                     out.mkdir(parents=True, exist_ok=True)
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
-                _copy_member(lambda: zf.open(info), out, archive, info.filename)  # noqa: B023
+                _copy_member(lambda: zf.open(info), out, archive, info.filename, info.file_size)  # noqa: B023
                 n += 1
         return n
     with tarfile.open(archive) as tf:
@@ -132,7 +153,7 @@ def _extract_into(archive: Path, root: Path) -> int:
                 out.mkdir(parents=True, exist_ok=True)
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
-            _copy_member(lambda: tf.extractfile(m), out, archive, m.name)  # noqa: B023
+            _copy_member(lambda: tf.extractfile(m), out, archive, m.name, m.size)  # noqa: B023
             n += 1
     return n
 

@@ -73,14 +73,16 @@ class BadSamples:
     def run(self, sample_id: str, file: str | os.PathLike, build: Callable[[], T]) -> T | None:
         """``build()``, or None after :meth:`handle` if it raises a bad-sample error.
 
-        ``file`` names the sample's annotation for errors that do not carry their own file.
+        ``file`` names the sample's annotation for errors that do not carry their own file; a ``.pts``
+        error keeps its ``path:line``.
         """
         try:
             return build()
         except BadSampleError as exc:
             self.handle(sample_id, exc.file, exc.reason)
         except PtsFormatError as exc:
-            self.handle(sample_id, file, str(exc).removeprefix(f"{file}: "))
+            where, _, reason = str(exc).partition(": ")  # "path[:line]: what is wrong"
+            self.handle(sample_id, where if reason else file, reason or where)
         return None
 
     def record(self) -> dict:

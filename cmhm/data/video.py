@@ -232,7 +232,9 @@ def adapt_300vw(
     videos = sorted({p.parent.parent.name for p in every})
     images = {v: frame_images(src_dir / v / "imgs") for v in videos if (src_dir / v / "imgs").is_dir()}
     bad = BadSamples(on_bad_sample, where)
-    report_gaps(bad, sequence_gaps([(p.parent.parent.name, frame_number(p), p) for p in every], images, shard))
+    report_gaps(
+        bad, sequence_gaps([(p.parent.parent.name, frame_number(p), p) for p in every], images, shard)
+    )
     annots = shard.take(every, where=where)
     arrays = empty_arrays(len(annots))
     rows = []

