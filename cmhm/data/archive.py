@@ -119,7 +119,9 @@ def _tar_members(tf: tarfile.TarFile, root: Path, archive: Path) -> list[tuple[t
         members = tf.getmembers()
     except READ_ERRORS as exc:
         done = tf.members[-1].name if tf.members else None
-        raise CorruptArchiveError(f"{archive}: truncated or corrupt in or after member {done!r} ({exc})") from exc
+        raise CorruptArchiveError(
+            f"{archive}: truncated or corrupt in or after member {done!r} ({exc})"
+        ) from exc
     _no_duplicates([m.name for m in members if not m.isdir()], archive)
     _check_tar_end(tf, members, archive)
     out = []
