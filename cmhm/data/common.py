@@ -17,7 +17,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from cmhm.data.bad import AdapterError, BadSampleError, BadSamples, check_box, check_image, write_skipped
+from cmhm.data.bad import (
+    AdapterError,
+    BadSampleError,
+    BadSamples,
+    check_box,
+    check_image,
+    check_profile,
+    write_skipped,
+)
 from cmhm.samples import INDEX_COLUMNS, SampleTable, write_table
 from cmhm.tracking import HaarDetector
 
@@ -134,11 +142,15 @@ def finish_table(
     """Fill defaults, check, write and return the table of ``rows`` / ``arrays`` at ``out_dir``.
 
     ``rows[i]`` None: sample ``i`` was skipped (its array rows are dropped). Rows sharing a sample id
-    are bad samples, all of them (which copy is right?). ``bad``'s list goes to ``skipped.csv`` and
+    are bad samples, all of them (which copy is right?), and so is a profile row whose known yaw says
+    it is no profile (:func:`cmhm.data.bad.check_profile`). ``bad``'s list goes to ``skipped.csv`` and
     its count into the provenance (key ``bad_samples``).
     """
     bad = bad or BadSamples("fail", where)
     _drop_duplicates(rows, Path(out_dir), bad)
+    for i, r in enumerate(rows):
+        if r is not None and not _view_ok(r, Path(out_dir), bad):
+            rows[i] = None
     keep = [i for i, r in enumerate(rows) if r is not None]
     if not keep:
         raise AdapterError(f"{where}: found no usable samples ({len(bad.skipped)} skipped)")
@@ -153,6 +165,16 @@ def finish_table(
     write_skipped(Path(out_dir), bad.skipped)
     log.info("%s: wrote %d samples to %s (%d skipped)", where, len(index), out_dir, len(bad.skipped))
     return table
+
+
+def _view_ok(row: dict, out_dir: Path, bad: BadSamples) -> bool:
+    """Whether ``row`` passes :func:`cmhm.data.bad.check_profile`; a failure goes to ``bad``."""
+    try:
+        check_profile(str(row.get("view", "")), float(row.get("yaw", np.nan)), out_dir / row["image"])
+    except BadSampleError as exc:
+        bad.handle(row["sample_id"], exc.file, exc.reason)
+        return False
+    return True
 
 
 def _drop_duplicates(rows: list[dict | None], out_dir: Path, bad: BadSamples) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmhm.data.bad import BadSampleError, BadSamples, check_points, check_profile
+from cmhm.data.bad import BadSampleError, BadSamples, check_points
 from cmhm.data.common import AdapterError, facing_side, find_image, finish_table, image_row, landmark_box
 from cmhm.data.pts import read_pts
 from cmhm.data.shards import ALL, Shard
@@ -57,7 +57,6 @@ def menpo_sample(pts_path: Path, src_dir: Path, out_dir: Path) -> tuple[dict, np
     sample_id = pts_path.relative_to(src_dir).with_suffix("").as_posix()
     row = image_row(sample_id, image, out_dir, landmark_box(pts))
     check_points(pts, (row["width"], row["height"]), pts_path, f"{len(pts)}-point {view} annotation")
-    check_profile(view, float(row.get("yaw", np.nan)), pts_path)
     side = profile_side(pts) if view == "profile" else ""
     return {**row, "view": view, "side": side}, pts
 
@@ -74,7 +73,8 @@ def adapt_menpo(
 
     Sample ids are the annotation paths relative to ``src_dir`` without suffix; ``shard`` picks a
     contiguous part of the sorted annotation list; ``on_bad_sample``: "fail" or "skip"
-    (:mod:`cmhm.data.bad`; Menpo gives no yaw, so the profile-by-yaw check has nothing to test here).
+    (:mod:`cmhm.data.bad`; Menpo gives no yaw, so the profile-by-yaw check of
+    :func:`cmhm.data.common.finish_table` has nothing to test here).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():

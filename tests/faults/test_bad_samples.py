@@ -35,13 +35,14 @@ from cmhm.data.bad import (
     check_image,
     check_profile,
 )
+from cmhm.data.common import finish_table, image_row
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import write_pts
 from cmhm.data.registry import DATASETS
 from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
 from cmhm.inspect_data import sample_table
-from cmhm.markups import MENPO84
-from cmhm.samples import read_table
+from cmhm.markups import MENPO84, PROFILE39
+from cmhm.samples import empty_arrays, read_table
 from cmhm.tables import SKIPPED_COLUMN, with_skipped
 
 REPO = Path(__file__).resolve().parents[2]
@@ -216,16 +217,32 @@ def test_zero_area_box_in_a_table_names_the_sample_when_cropping(tmp_path):
     assert not list((tmp_path / "crops").glob("*")) if (tmp_path / "crops").exists() else True
 
 
-def test_profile_annotation_on_a_face_that_is_not_a_profile_by_its_yaw():
-    bad = BadSamples("fail", "synthetic")
-    with pytest.raises(BadSampleError, match=r"face7\.pts.*\|yaw\| = 12\.0 deg.*not a profile"):
-        bad.run("face7", "face7.pts", lambda: check_profile("profile", -12.0, "face7.pts"))
+def profile_rows(tmp_path: Path, yaws: list[float]) -> tuple[list[dict], dict]:
+    """Synthetic 39-point profile samples with the given yaws: index rows and label arrays."""
+    rows, arrays = [], empty_arrays(len(yaws))
+    for i, yaw in enumerate(yaws):
+        image = tmp_path / f"face{i}.jpg"
+        cv2.imwrite(str(image), np.full((48, 64, 3), 90, np.uint8))
+        arrays["lm2d_profile"][i] = np.random.default_rng(i).uniform(5, 40, (PROFILE39.n_points, 2))
+        row = image_row(f"face{i}", image, tmp_path / "t", np.array([5.0, 5.0, 40.0, 40.0]))
+        rows.append({**row, "view": "profile", "side": "left", "yaw": yaw})
+    return rows, arrays
+
+
+def test_profile_annotation_on_a_face_that_is_not_a_profile_by_its_yaw(tmp_path):
+    rows, arrays = profile_rows(tmp_path, [70.0, -12.0, -45.0])
+    with pytest.raises(
+        BadSampleError, match=r"face1\.jpg: 39-point profile annotation, but \|yaw\| = 12\.0 deg"
+    ):
+        finish_table([dict(r) for r in rows], arrays, tmp_path / "fail", PROV, "synthetic")
     bad = BadSamples("skip", "synthetic")
-    assert bad.run("face7", "face7.pts", lambda: check_profile("profile", 12.0, "face7.pts")) is None
-    assert bad.run("face8", "face8.pts", lambda: check_profile("profile", 75.0, "face8.pts")) is None
-    assert bad.run("face9", "face9.pts", lambda: check_profile("semifrontal", 5.0, "face9.pts")) is None
-    assert [s["sample_id"] for s in bad.skipped] == ["face7"]
-    assert bad.record()["skipped"] == 1
+    table = finish_table(rows, arrays, tmp_path / "skip", PROV, "synthetic", bad)
+    assert list(table.index["sample_id"]) == ["face0", "face2"]
+    np.testing.assert_array_equal(table.arrays["lm2d_profile"][1], arrays["lm2d_profile"][2])
+    listed = skipped(tmp_path / "skip")
+    assert list(listed["sample_id"]) == ["face1"] and "not a profile" in listed["reason"].iloc[0]
+    assert check_profile("profile", np.nan, "x") is None  # no yaw (Menpo 2D): nothing to check
+    assert check_profile("semifrontal", 5.0, "x") is None
 
 
 # --- duplicates -----------------------------------------------------------------------------------
