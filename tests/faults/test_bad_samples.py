@@ -40,7 +40,7 @@ from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import write_pts
 from cmhm.data.registry import DATASETS
 from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
-from cmhm.inspect_data import sample_table
+from cmhm.inspect_data import crop_shard, sample_table
 from cmhm.markups import MENPO84, PROFILE39
 from cmhm.samples import empty_arrays, read_table
 from cmhm.tables import SKIPPED_COLUMN, with_skipped
@@ -419,6 +419,9 @@ def test_inspect_and_tables_show_the_skipped_count(tmp_path):
     text = "\n".join(sample_table(out, None))
     assert f"skipped samples: 1 (data.on_bad_sample: skip; list: {out / SKIPPED_FILE})" in text
     assert "image00081" in text
+    prefix = tmp_path / "crops" / "test" / "shard0"
+    crop_table(read_table(out), 32, 1.3, prefix)
+    assert "skipped samples: 1 " in "\n".join(crop_shard(Path(f"{prefix}.csv"), None))
     df = pd.DataFrame({"method": ["a", "b", "quoted"], "source": ["measured", "measured", "quoted: x"]})
     assert list(with_skipped(df, [out])[SKIPPED_COLUMN].astype(object)) == [1, 1, pd.NA]
     synth = tmp_path / "synth"
