@@ -6,11 +6,8 @@ small synthetic samples where no fixture has the needed layout.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
-import tarfile
-import zipfile
 from pathlib import Path
 
 import cv2
@@ -23,7 +20,6 @@ import yaml
 from cmhm.crop import crop_table
 from cmhm.crops import CropShardError
 from cmhm.data.aflw2000 import adapt_aflw2000
-from cmhm.data.archive import CorruptArchiveError, UnsafeArchiveError, safe_extract
 from cmhm.data.bad import (
     OUTSIDE_MARGIN,
     POLICIES,
@@ -39,7 +35,7 @@ from cmhm.data.common import finish_table, image_row
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import write_pts
 from cmhm.data.registry import DATASETS
-from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
+from cmhm.data.video import adapt_menpo3d_video
 from cmhm.inspect_data import crop_shard, sample_table
 from cmhm.markups import MENPO84, PROFILE39
 from cmhm.samples import empty_arrays, read_table
@@ -274,118 +270,6 @@ def test_duplicate_sample_ids_are_bad_samples_every_copy(tmp_path):
     listed = run_both(adapt_menpo3d_video, src, tmp_path, "000002.jpg", "duplicate sample id 'v1/000002'")
     assert list(listed["sample_id"]) == ["v1/000002", "v1/000002"]
     assert list(read_table(tmp_path / "skip").index["frame"]) == [1, 3]
-
-
-def test_zip_with_a_duplicate_member_is_refused_naming_it(tmp_path):
-    archive = tmp_path / "dup.zip"
-    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("AFLW2000/image00050.mat", b"first")
-        zf.writestr("AFLW2000/image00050.mat", b"second")
-    with pytest.raises(UnsafeArchiveError, match=r"dup\.zip: member 'AFLW2000/image00050\.mat' occurs twice"):
-        safe_extract(archive, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_tar_with_a_duplicate_member_is_refused_naming_it(tmp_path):
-    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
-    archive = tmp_path / "dup.tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        tf.add(src / "image00050.jpg", "a/image00050.jpg")
-        tf.add(src / "image00081.jpg", "a/image00050.jpg")
-    with pytest.raises(UnsafeArchiveError, match=r"member 'a/image00050\.jpg' occurs twice"):
-        safe_extract(archive, tmp_path / "out")
-
-
-def test_corrupt_zip_member_names_archive_and_member(tmp_path):
-    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
-    archive = tmp_path / "aflw.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(src.iterdir()):
-            zf.write(p, f"AFLW2000/{p.name}")
-    with zipfile.ZipFile(archive) as zf:
-        info = zf.getinfo("AFLW2000/image00081.jpg")
-    data = bytearray(archive.read_bytes())
-    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
-    for k in range(start + 100, start + 140):  # garble the compressed stream in the middle
-        data[k] ^= 0xFF
-    archive.write_bytes(bytes(data))
-    with pytest.raises(CorruptArchiveError, match=r"aflw\.zip: member 'AFLW2000/image00081\.jpg'"):
-        safe_extract(archive, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize("mode", ["", "gz"])
-@pytest.mark.parametrize("cut", ["between members", "inside a member", "end marker"])
-def test_truncated_tar_names_the_archive(tmp_path, mode, cut):
-    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
-    plain = tmp_path / "aflw.tar"
-    with tarfile.open(plain, "w") as tf:
-        for p in sorted(src.iterdir()):
-            tf.add(p, f"AFLW2000/{p.name}")
-    with tarfile.open(plain) as tf:
-        last = tf.getmembers()[-1]
-    end = last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
-    keep = {
-        "between members": last.offset,
-        "inside a member": last.offset_data + 100,
-        "end marker": end + 512,
-    }
-    data = plain.read_bytes()[: keep[cut]]
-    archive = tmp_path / f"cut.tar{'.' + mode if mode else ''}"
-    archive.write_bytes(gzip.compress(data) if mode else data)
-    with pytest.raises(CorruptArchiveError, match=rf"{archive.name}: .*(truncated|corrupt)"):
-        safe_extract(archive, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_whole_tars_of_the_fixtures_extract(tmp_path):
-    src = fixture_copy("aflw2000-3d", tmp_path, AFLW)
-    for name, mode in (("a.tar.gz", "w:gz"), ("a.tar", "w")):
-        with tarfile.open(tmp_path / name, mode) as tf:
-            tf.add(src, "AFLW2000")
-        assert safe_extract(tmp_path / name, tmp_path / f"out_{name}") == 6  # 3 image + .mat pairs
-
-
-# --- videos ---------------------------------------------------------------------------------------
-
-
-def test_300vw_gap_between_annotated_frames_is_reported(tmp_path):
-    src = fixture_copy("300vw", tmp_path)  # video 001 keeps frames 6 and 9 only
-    listed = run_both(adapt_300vw, src, tmp_path, str(src / "001" / "annot"), "missing frames 7-8")
-    assert list(listed["sample_id"]) == ["001/gap7-8"]
-    assert len(read_table(tmp_path / "skip")) == 4  # a gap drops no sample, it is reported
-
-
-def test_video_frame_with_an_image_but_no_annotation_is_reported(tmp_path):
-    src = fixture_copy("300vw", tmp_path)
-    (src / "401" / "annot" / "000732.pts").unlink()
-    out = tmp_path / "t"
-    adapt_300vw(src, out, provenance=PROV, on_bad_sample="skip")
-    listed = skipped(out)
-    row = listed[listed["sample_id"] == "401/732"]
-    assert len(row) == 1 and row["file"].iloc[0].endswith("401/imgs/000732.jpg")
-    assert "has an image but no annotation" in row["reason"].iloc[0]
-
-
-def test_video_annotation_without_its_frame_image_is_a_bad_sample(tmp_path):
-    src = fixture_copy("300vw", tmp_path)
-    shutil.rmtree(src / "001")  # its gap would be reported first
-    (src / "401" / "imgs" / "000731.jpg").unlink()
-    listed = run_both(adapt_300vw, src, tmp_path, "401/imgs/000731", "no image beside")
-    assert list(listed["sample_id"]) == ["401/000731"]
-
-
-def test_video_gaps_are_reported_once_across_shards(tmp_path):
-    from cmhm.data.shards import Shard
-
-    src = synthetic_video(tmp_path / "src", [1, 2, 5, 6, 9, 10])
-    (src / "v1" / "000006.pts").unlink()  # frame 6: image, no annotation
-    gaps = []
-    for k in range(3):
-        out = tmp_path / f"shard{k}"
-        adapt_menpo3d_video(src, out, shard=Shard(k, 3), provenance=PROV, on_bad_sample="skip")
-        gaps += list(skipped(out)["sample_id"])
-    assert sorted(gaps) == ["v1/6", "v1/gap3-4", "v1/gap7-8"]
 
 
 # --- policy, counts, config -----------------------------------------------------------------------
