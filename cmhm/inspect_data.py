@@ -30,7 +30,21 @@ def sample_table(path: Path, png: str | None) -> list[str]:
     prov = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
     lines = [f"{path}: sample table (index.csv + labels.npz + images), read by rule crop"]
     lines += describe_index(t.index) + ["arrays:"] + describe_arrays({**t.arrays, **t.extra})
-    return lines + provenance_lines(prov)
+    return lines + skipped_lines(path) + provenance_lines(prov)
+
+
+def skipped_lines(table: Path, shown: int = 5) -> list[str]:
+    """The bad samples the adapter skipped (``skipped.csv`` of sample table folder ``table``): count and first few."""
+    from cmhm.data.bad import SKIPPED_FILE, read_skipped
+
+    skipped = read_skipped(table)
+    if skipped is None:
+        return [
+            f"skipped samples: no {SKIPPED_FILE} in {table} (synthetic data, or written before the policy)"
+        ]
+    lines = [f"skipped samples: {len(skipped)} (data.on_bad_sample: skip; list: {table / SKIPPED_FILE})"]
+    lines += [f"  {r.sample_id}: {r.file}: {r.reason}" for r in skipped.head(shown).itertuples()]
+    return lines + ([f"  ... and {len(skipped) - shown} more"] if len(skipped) > shown else [])
 
 
 def is_sample_image(p: Path) -> bool:
@@ -71,6 +85,8 @@ def crop_shard(path: Path, png: str | None) -> list[str]:
     lines += describe_index(crops.index)
     lines.append(f"crop scale (crop px per image px): {scale.min():.3f} .. {scale.max():.3f}")
     lines += ["arrays (crop pixels):"] + describe_arrays(crops.arrays)
+    shard_dir = Path(prefix).parent.parent.parent / "samples" / Path(prefix).parent.name / Path(prefix).name
+    lines += skipped_lines(shard_dir) if shard_dir.is_dir() else []
     if png:
         contact_sheet(crops, min(16, len(crops)), [png])
         lines.append(f"contact sheet written to {png}")

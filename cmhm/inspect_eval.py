@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.inspect_common import column_lines, record_provenance, sibling_provenance
-from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS
+from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS, SKIPPED_COLUMN
 
 
 def checkpoint(path: Path, png: str | None) -> list[str]:
@@ -155,6 +155,7 @@ TABLE_COLUMNS = {
     "re-detections": "frames on which the detector was called",
     "frames": "frames tracked",
     "threshold": "the AUC / failure threshold",
+    SKIPPED_COLUMN: "bad test samples left out by data.on_bad_sample: skip (listed in the samples' skipped.csv)",
 }
 
 

@@ -22,6 +22,20 @@ VARIANT_LABELS = {
 CI_COLUMNS = ["Mean CI95 low", "Mean CI95 high"]
 # Mean minus the first measured row's, with a paired bootstrap 95 % interval (same images resampled).
 DELTA_COLUMNS = ["Mean - ref", "(Mean - ref) CI95 low", "(Mean - ref) CI95 high"]
+# Bad test samples the adapter left out (data.on_bad_sample: skip), summed over the split's shards.
+SKIPPED_COLUMN = "skipped test samples"
+
+
+def with_skipped(df: pd.DataFrame, sample_dirs: list[str | os.PathLike]) -> pd.DataFrame:
+    """``df`` with :data:`SKIPPED_COLUMN` on its measured rows: the rows of the ``skipped.csv`` of the test
+    split's sample table folders ``sample_dirs``; NA where no shard has such a list (synthetic data)."""
+    from cmhm.data.bad import read_skipped
+
+    lists = [s for s in (read_skipped(d) for d in sample_dirs) if s is not None]
+    n = sum(len(s) for s in lists) if lists else pd.NA
+    return df.assign(**{SKIPPED_COLUMN: [n if src == "measured" else pd.NA for src in df["source"]]}).astype(
+        {SKIPPED_COLUMN: "Int64"}
+    )
 
 
 def table1_tex_columns() -> list[str]:

@@ -91,6 +91,7 @@ rule adapt:
     params:
         options=adapter_options,
         shards=adapt_shard_count,
+        on_bad_sample=bad_sample_policy,
         code=source_hash("data", "samples.py", "markups.py"),
     threads: 1
     resources:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.io
 
@@ -164,7 +165,10 @@ def test_haar_detector_boxes_the_annotated_faces(aflw):
 
 
 def test_300vw_fixtures(tmp_path):
-    t = adapt_300vw(fixture_dir("300vw"), tmp_path / "vw", provenance=PROV)
+    # the fixture keeps frames 6 and 9 of video 001: the gap is a bad sample, listed under 'skip'
+    t = adapt_300vw(fixture_dir("300vw"), tmp_path / "vw", provenance=PROV, on_bad_sample="skip")
+    skipped = pd.read_csv(tmp_path / "vw" / "skipped.csv")
+    assert list(skipped["sample_id"]) == ["001/gap7-8"]
     assert len(t) == 4
     assert sorted(zip(t.index["video"], t.index["frame"])) == [
         ("001", 6),
