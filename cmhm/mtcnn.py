@@ -134,8 +134,12 @@ class MTCNN:
         h, w = image.shape[:2]
         found = [np.zeros((0, 9))]
         for s in pyramid_scales(h, w, self.min_face, self.factor):
-            scaled = cv2.resize(image, (int(np.ceil(w * s)), int(np.ceil(h * s))), interpolation=cv2.INTER_AREA)
-            reg, prob = (o[0].transpose(1, 0, 2) if TRANSPOSED else o[0] for o in _run(self.pnet, scaled[None]))
+            scaled = cv2.resize(
+                image, (int(np.ceil(w * s)), int(np.ceil(h * s))), interpolation=cv2.INTER_AREA
+            )
+            reg, prob = (
+                o[0].transpose(1, 0, 2) if TRANSPOSED else o[0] for o in _run(self.pnet, scaled[None])
+            )
             ys, xs = np.nonzero(prob[..., 1] > self.thresholds[0])
             if not len(ys):
                 continue

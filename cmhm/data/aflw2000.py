@@ -123,6 +123,7 @@ def adapt_aflw2000(
     yaw_file: str | Path | None = None,
     box_source: str = "landmarks",
     cascade_path: str | Path | None = None,
+    detector: str = "mtcnn",
     shard: Shard = ALL,
     provenance: dict,
 ) -> SampleTable:
@@ -130,8 +131,9 @@ def adapt_aflw2000(
 
     ``yaw_source``: "mat" (fitted pose) or "file" (``yaw_file``, CSV ``image,yaw_deg``).
     ``box_source``: "landmarks" (tight box of ``pt3d_68``'s projection, as 3DDFA crops) or
-    "detector" (OpenCV Haar cascade at ``cascade_path``, default the bundled one; landmark box
-    with a logged warning where it finds no face or no cascade file exists).
+    "detector" (the face detector ``detector``: "mtcnn", or "haar" with the cascade at
+    ``cascade_path``, default the bundled one; landmark box with a logged warning where it finds no
+    face or no cascade file exists).
     ``shard``: the part of the sorted image list to write (:mod:`cmhm.data.shards`).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
@@ -156,6 +158,6 @@ def adapt_aflw2000(
         yaw, pitch, roll = pose_from_mat(mat["Pose_Para"])
         if yaw_source == "file":
             yaw = float(wrap_degrees(file_yaw[image.stem]))
-        row = image_row(image.stem, image, out_dir, face_box(image, lm, box_source, cascade))
+        row = image_row(image.stem, image, out_dir, face_box(image, lm, box_source, cascade, detector))
         rows.append({**row, "yaw": yaw, "pitch": pitch, "roll": roll, "view": "semifrontal"})
     return finish_table(rows, arrays, out_dir, provenance, where=f"AFLW2000-3D {src_dir}")
