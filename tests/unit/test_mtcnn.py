@@ -20,6 +20,7 @@ from cmhm.detectors import background_box, calibrate_face_score, make_detector
 from cmhm.evaluate import box_enlargement, failure_check, redetector
 from cmhm.geometry import landmark_box
 from cmhm.mtcnn import MTCNN, nms, pyramid_scales, regress, square, weights_dir
+from cmhm.tracking import TrackPolicy, track_video
 
 from .test_data_adapters import box_iou, fixture_dir
 
@@ -130,3 +131,25 @@ def test_mtcnn_calibration_and_onet_failure_check_on_real_photos(aflw):
     assert passed >= 15 and failed >= 14
     heat, rec = failure_check("heatmap", 0.3, None, aflw, "ibug68", enlarge, det, 16)
     assert heat.threshold == 0.3 and rec == {"failure_check": "heatmap", "failure_threshold": 0.3}
+
+
+def test_tracking_real_frames_with_the_onet_check(aflw):
+    """300VW frames tracked with an oracle fit (the annotated points): the O-Net check passes every tracked
+    fit, so only each video's first frame calls MTCNN; a fit that lands beside the face fails every frame,
+    and the tracker re-detects on each."""
+    det = redetector("mtcnn", None, aflw, 16)
+    check, _ = failure_check("onet", 0.3, None, aflw, "ibug68", box_enlargement(aflw, "ibug68"), det, 16)
+    policy = TrackPolicy(failure=check, enlarge=box_enlargement(aflw, "ibug68"))
+    for video in sorted(fixture_dir("300vw").glob("[0-9]*")):
+        frames = sorted((video / "imgs").glob("*.jpg"))
+        pts = [read_pts(video / "annot" / f"{f.stem}.pts") for f in frames]
+        images = [read_image(f) for f in frames]
+        truth = iter(pts)
+        res = track_video(images, lambda im, box: (next(truth), np.ones(len(pts[0]))), det, policy)
+        assert res.redetected.tolist() == [True] + [False] * (len(frames) - 1) and not res.failed.any()
+        width = images[0].shape[1]
+        beside = iter(
+            [p + [(1 if p[:, 0].mean() < width / 2 else -1) * np.ptp(p[:, 0]) * 1.5, 0] for p in pts * 2]
+        )
+        res = track_video(images, lambda im, box: (next(beside), np.ones(len(pts[0]))), det, policy)
+        assert res.redetected.all() and res.failed.all()
