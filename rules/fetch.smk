@@ -92,7 +92,7 @@ rule adapt:
         options=adapter_options,
         shards=adapt_shard_count,
         on_bad_sample=bad_sample_policy,
-        code=source_hash("data", "samples.py", "markups.py"),
+        code=source_hash("data", "samples.py", "markups.py", "detectors.py", "mtcnn.py", "tracking.py"),
     threads: 1
     resources:
         # one image decoded at a time plus ~4 kB of labels per sample (16 AFLW2000-3D faces: 130 MB peak)

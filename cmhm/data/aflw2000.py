@@ -124,7 +124,13 @@ def list_pairs(src_dir: Path) -> list[Path]:
 
 
 def aflw_sample(
-    image: Path, out_dir: Path, yaw: float | None, box_source: str, cascade: Path | None, n_points: int
+    image: Path,
+    out_dir: Path,
+    yaw: float | None,
+    box_source: str,
+    cascade: Path | None,
+    n_points: int,
+    detector: str = "mtcnn",
 ) -> tuple[dict, np.ndarray]:
     """(index row, lm3d_68 [68, 3]) of one image; ``yaw`` None: the ``.mat``'s. Bad samples raise."""
     mat_path = image.with_suffix(".mat")
@@ -135,7 +141,7 @@ def aflw_sample(
     mat_yaw, pitch, roll = pose_from_mat(mat["Pose_Para"])
     pose = {"yaw": mat_yaw if yaw is None else float(wrap_degrees(yaw)), "pitch": pitch, "roll": roll}
     check_pose(pose, mat_path)
-    row = image_row(image.stem, image, out_dir, face_box(image, lm, box_source, cascade))
+    row = image_row(image.stem, image, out_dir, face_box(image, lm, box_source, cascade, detector))
     check_points(lm, (row["width"], row["height"]), mat_path, "pt3d_68")
     return {**row, **pose, "view": "semifrontal"}, lm
 
@@ -148,6 +154,7 @@ def adapt_aflw2000(
     yaw_file: str | Path | None = None,
     box_source: str = "landmarks",
     cascade_path: str | Path | None = None,
+    detector: str = "mtcnn",
     shard: Shard = ALL,
     provenance: dict,
     on_bad_sample: str = "fail",
@@ -156,8 +163,9 @@ def adapt_aflw2000(
 
     ``yaw_source``: "mat" (fitted pose) or "file" (``yaw_file``, CSV ``image,yaw_deg``).
     ``box_source``: "landmarks" (tight box of ``pt3d_68``'s projection, as 3DDFA crops) or
-    "detector" (OpenCV Haar cascade at ``cascade_path``, default the bundled one; landmark box
-    with a logged warning where it finds no face or no cascade file exists).
+    "detector" (the face detector ``detector``: "mtcnn", or "haar" with the cascade at
+    ``cascade_path``, default the bundled one; landmark box with a logged warning where it finds no
+    face or no cascade file exists).
     ``shard``: the part of the sorted image list to write (:mod:`cmhm.data.shards`).
     ``on_bad_sample``: "fail" or "skip" (:mod:`cmhm.data.bad`).
     """
@@ -178,7 +186,7 @@ def adapt_aflw2000(
         made = bad.run(
             image.stem,
             image.with_suffix(".mat"),
-            lambda: aflw_sample(image, out_dir, yaw, box_source, cascade, n_points),  # noqa: B023
+            lambda: aflw_sample(image, out_dir, yaw, box_source, cascade, n_points, detector),  # noqa: B023
         )
         rows.append(None if made is None else made[0])
         if made is not None:

@@ -26,8 +26,9 @@ from cmhm.data.bad import (
     check_profile,
     write_skipped,
 )
+from cmhm.detectors import DETECTORS, make_detector
 from cmhm.samples import INDEX_COLUMNS, SampleTable, write_table
-from cmhm.tracking import HaarDetector
+from cmhm.tracking import Detector
 
 log = logging.getLogger(__name__)
 
@@ -85,45 +86,53 @@ def facing_side(tip_x: float, back_x: np.ndarray) -> str:
 
 
 @lru_cache(maxsize=4)
-def _detector(path: str | None):
-    """The Haar face detector of :mod:`cmhm.tracking` (``path`` None: OpenCV's bundled cascade), built
-    once; None (warned once) if the cascade is missing or unreadable."""
+def _detector(kind: str, cascade_path: str | None) -> Detector | None:
+    """The face detector ``kind`` of :func:`cmhm.detectors.make_detector` (built once per process);
+    None (warned once) if it cannot be built, e.g. the Haar cascade file is missing or unreadable."""
     try:
-        return HaarDetector(path)
+        return make_detector(kind, cascade_path)
     except (FileNotFoundError, RuntimeError, ValueError) as e:
-        log.warning("no usable Haar cascade (%s); every face box falls back to the landmark box", e)
+        log.warning("no usable %s face detector (%s); every face box falls back to the landmark box", kind, e)
         return None
 
 
-def detector_box(image_path: Path, fallback: np.ndarray, cascade_path: Path | None) -> np.ndarray:
-    """Face box from OpenCV's Haar cascade (the tracker's :class:`cmhm.tracking.HaarDetector`, same
-    settings): the largest detection; ``fallback`` (logged) if none.
+def detector_box(
+    image_path: Path, fallback: np.ndarray, cascade_path: Path | None, detector: str = "mtcnn"
+) -> np.ndarray:
+    """Face box from the face detector ``detector`` (:data:`cmhm.detectors.DETECTORS`, the tracker's
+    re-detectors, same settings): the largest detection; ``fallback`` (logged) if none.
 
-    ``cascade_path`` None means OpenCV's bundled frontal-face cascade; when it does not exist (the
-    opencv-python-headless 5.0 wheels ship none, hence the project's ``<5`` pin) every image falls
-    back, with a warning. The choice among detections never uses the landmarks.
+    ``cascade_path`` (Haar only) None means OpenCV's bundled frontal-face cascade; when it does not
+    exist (the opencv-python-headless 5.0 wheels ship none, hence the project's ``<5`` pin) every image
+    falls back, with a warning. The choice among detections never uses the landmarks.
     """
-    detector = _detector(None if cascade_path is None else str(cascade_path))
-    if detector is None:
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+    found = _detector(detector, None if cascade_path is None else str(cascade_path))
+    if found is None:
         return fallback
-    gray = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
-    if gray is None:
+    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    if image is None:
         raise AdapterError(f"{image_path}: missing or not a decodable image")
-    box = detector.detect(gray, 0)
+    box = found.detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), 0)
     if box is None:
-        log.warning("%s: the face detector found no face; using the landmark box", image_path)
+        log.warning("%s: the %s face detector found no face; using the landmark box", image_path, detector)
         return fallback
     return box
 
 
 def face_box(
-    image_path: Path, pts: np.ndarray, box_source: str, cascade_path: Path | None = None
+    image_path: Path,
+    pts: np.ndarray,
+    box_source: str,
+    cascade_path: Path | None = None,
+    detector: str = "mtcnn",
 ) -> np.ndarray:
-    """[4] face box: tight box of ``pts`` ("landmarks") or a detector box ("detector")."""
+    """[4] face box: tight box of ``pts`` ("landmarks") or a ``detector`` box ("detector")."""
     if box_source not in BOX_SOURCES:
         raise ValueError(f"box_source must be one of {BOX_SOURCES}, got {box_source!r}")
     box = landmark_box(pts)
-    return box if box_source == "landmarks" else detector_box(image_path, box, cascade_path)
+    return box if box_source == "landmarks" else detector_box(image_path, box, cascade_path, detector)
 
 
 def relative_image(image: Path, out_dir: Path) -> str:

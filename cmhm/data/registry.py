@@ -75,7 +75,7 @@ DATASETS: dict[str, DatasetSpec] = {
         split="test",
         adapter=adapt_aflw2000,
         verify=verify_aflw2000,
-        options=("yaw_source", "yaw_file", "box_source", "cascade_path"),
+        options=("yaw_source", "yaw_file", "box_source", "cascade_path", "detector"),
     ),
     "w300_lp": DatasetSpec(
         title="300W-LP",

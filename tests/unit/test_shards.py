@@ -17,7 +17,13 @@ from cmhm.samples import SampleTable, read_table
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 PROV = {"test": True}
-AFLW_OPTIONS = {"yaw_source": "mat", "yaw_file": None, "box_source": "landmarks", "cascade_path": None}
+AFLW_OPTIONS = {
+    "yaw_source": "mat",
+    "yaw_file": None,
+    "box_source": "landmarks",
+    "cascade_path": None,
+    "detector": "mtcnn",
+}
 
 
 def fixture_dir(name: str) -> Path:
