@@ -140,8 +140,8 @@ def why_not_resume(state: dict, now: dict, steps: int) -> str | None:
         reasons.append("model differs (" + ", ".join(f"{k} {state.get(k)!r} then" for k in keys) + ")")
     if "config" not in state:
         reasons.append("config missing")
-    elif _resume_key(state["config"]) != _resume_key(now["config"]):
-        reasons.append("config differs (" + ", ".join(_config_diff(state["config"], now["config"])) + ")")
+    elif diff := _config_diff(_resume_key(state["config"]), _resume_key(now["config"])):
+        reasons.append(f"config differs ({', '.join(diff)})")
     if not reasons and int(state.get("step", 0)) > steps:
         reasons.append(f"its step {state['step']} is past train.steps = {steps}")
     return "; ".join(reasons) or None

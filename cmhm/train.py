@@ -117,7 +117,7 @@ def _try_resume(out: Path, now: dict, steps: int, st: TrainState, device) -> int
     for path, state in readable_checkpoints(out, device):
         why = why_not_resume(state, now, steps)
         if why:
-            log.warning("not resuming from %s: %s", path, why)
+            log.warning("%s is not resumed: %s", path, why)
             continue
         st.model.load_state_dict(state["state_dict"])
         st.opt.load_state_dict(state["optimizer"])
@@ -125,7 +125,7 @@ def _try_resume(out: Path, now: dict, steps: int, st: TrainState, device) -> int
         _set_rng_state(st.rng, state["rng"])
         log.info("resuming from step %d of %s (same inputs, code and config)", state["step"], path)
         return int(state["step"])
-    log.info("training %s from step 0", out)
+    log.info("training %s from step 0 (no checkpoint of these inputs, code and config)", out)
     return 0
 
 
