@@ -136,8 +136,8 @@ def why_not_resume(state: dict, now: dict, steps: int) -> str | None:
     if state.get("code") != now["code"]:
         reasons.append(f"code differs ({state.get('code')} then, {now['code']} now)")
     keys = ("variant", "stage", "markup3d")
-    if any(state.get(k) != now[k] for k in keys):
-        reasons.append("model differs (" + ", ".join(f"{k} {state.get(k)!r} then" for k in keys) + ")")
+    if other := [f"{k} {state.get(k)!r} then, {now[k]!r} now" for k in keys if state.get(k) != now[k]]:
+        reasons.append(f"model differs ({'; '.join(other)})")
     if "config" not in state:
         reasons.append("config missing")
     elif diff := _config_diff(_resume_key(state["config"]), _resume_key(now["config"])):
@@ -163,7 +163,7 @@ class StageSpec:
 def check_model(state: dict, path: str | os.PathLike, spec: StageSpec) -> None:
     """Raise ValueError naming ``path`` and each mismatch if ``state`` is not the model ``spec`` says."""
     got = {k: state.get(k) for k in ("variant", "stage", "markup3d", "markups")}
-    if got["variant"] is None or "config" not in state:
+    if not got["variant"] or "config" not in state:
         raise ValueError(f"{path}: records no variant or config (written by an older cmhm?); retrain it")
     expected = {"variant": spec.variant, "stage index (0-based)": spec.stage, "markup3d": spec.markup3d}
     got["stage index (0-based)"] = got.pop("stage")
