@@ -18,7 +18,7 @@ from cmhm.crops import CropSet, load_crops, write_shard
 from cmhm.geometry import compose_affine
 from cmhm.markups import Markup, get_markup
 from cmhm.models import ModelConfig, stage_plans
-from cmhm.train import TrainConfig, load_stage, predict, train_stage
+from cmhm.train import Origin, StageSpec, TrainConfig, load_stage, predict, train_stage
 from cmhm.train_data import TrainData, canonical_frame, canonical_images, from_crops
 from cmhm.union import load_mapping, union_targets
 from cmhm.warp import mean_shape
@@ -69,10 +69,17 @@ def train_variant_stage(
     cfg: TrainConfig,
     out_dir: str | os.PathLike,
     code_version: str,
+    inputs: str = "",
+    code: str = "",
 ) -> Path:
-    """Train stage ``stage`` (0-based) of ``variant`` on ``data``; returns the final ``model.pt``."""
+    """Train stage ``stage`` (0-based) of ``variant`` on ``data``; returns the final ``model.pt``.
+
+    ``inputs``: digest of the files ``data`` was read from; ``code``: hash of the training code. A
+    checkpoint in ``out_dir`` resumes only if both, and the config, are those it was made with.
+    """
     plan = stage_plans(variant, base, markup3d)[stage]
-    return train_stage(data, plan.targets, plan.model, cfg, out_dir, code_version)
+    origin = Origin(inputs, code, variant, stage, markup3d.name)
+    return train_stage(data, plan.targets, plan.model, cfg, out_dir, code_version, origin=origin)
 
 
 def canonical_mean_shape(crops: CropSet) -> np.ndarray:
@@ -90,13 +97,15 @@ def write_canonical_shard(
     prefix: str | os.PathLike,
     device: str,
     provenance: dict | None = None,
+    spec: StageSpec | None = None,
 ) -> None:
     """Predict stage-1 landmarks, warp every crop onto ``mean`` and write the result as a crop shard.
 
     The shard's ``transform`` maps original image pixels to canonical pixels, so its labels and any
-    stage-2 prediction map back to the image like any crop's; ``provenance`` is stored in the shard.
+    stage-2 prediction map back to the image like any crop's; ``provenance`` is stored in the shard;
+    ``spec``: what the stage-1 model must be (:func:`cmhm.train.load_stage` refuses another).
     """
-    pred = predict(load_stage(stage1_model), crops.images, device=device)
+    pred = predict(load_stage(stage1_model, spec=spec), crops.images, device=device)
     A, moved = canonical_frame(crops.arrays, pred["points"], pred["confidence"], mean)
     labels = {"transform": compose_affine(A, crops.transforms), **moved}
     size = crops.size

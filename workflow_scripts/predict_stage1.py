@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from cmhm.checkpoints import StageSpec
 from cmhm.logs import log_to
 from cmhm.provenance import code_version, provenance
 from cmhm.stages import canonical_mean_shape, stage1_crops, write_canonical_shard
@@ -14,6 +15,12 @@ mean = canonical_mean_shape(crops)
 np.save(sm.output.mean_shape, mean)
 record = provenance({"stage1_model": sm.input.model, "device": sm.params.device}, code_version())
 write_canonical_shard(
-    sm.input.model, crops, mean, sm.output.images.removesuffix(".images.npy"), sm.params.device, record
+    sm.input.model,
+    crops,
+    mean,
+    sm.output.images.removesuffix(".images.npy"),
+    sm.params.device,
+    record,
+    StageSpec(sm.wildcards.variant, 0, in_size=crops.size),
 )
 log.info("canonical crops of %d training faces written", len(crops))

@@ -18,7 +18,13 @@ sm = snakemake  # noqa: F821
 ev, crop = sm.params.evaluation, sm.params.crop
 weights = [p for p in sm.input.models if p.endswith(".pt")]
 means = [p for p in sm.input.models if p.endswith("mean_shape.npy")]
-cascade = load_cascade(weights, means[0] if means else None)
+cascade = load_cascade(
+    weights,
+    means[0] if means else None,
+    variant=sm.wildcards.variant,
+    markup3d=sm.params.markup3d,
+    in_size=crop["size"],
+)
 videos = [read_table(d) for d in sm.input.samples]
 train = concat_tables([read_table(d) for d in sm.input.train], videos[0].root)
 enlarge = box_enlargement(train, sm.params.markup3d)

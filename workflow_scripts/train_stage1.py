@@ -1,7 +1,7 @@
 """Train stage 1 of a Table-I variant (rule train_stage1): the whole model unless the variant cascades."""
 
 from cmhm.logs import log_to
-from cmhm.provenance import code_version
+from cmhm.provenance import code_version, files_digest
 from cmhm.stages import run_configs, stage1_data, train_variant_stage
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
@@ -21,5 +21,7 @@ out = train_variant_stage(
     cfg,
     sm.output.model.removesuffix("/model.pt"),
     code_version(),
+    inputs=files_digest(list(sm.input)),
+    code=sm.params.code,
 )
 log.info("stage 1 of %s trained on %d crops: %s", sm.wildcards.variant, len(data), out)

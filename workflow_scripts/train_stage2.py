@@ -1,7 +1,7 @@
 """Train stage 2 of a cascading variant on the canonical crops (rule train_stage2)."""
 
 from cmhm.logs import log_to
-from cmhm.provenance import code_version
+from cmhm.provenance import code_version, files_digest
 from cmhm.stages import run_configs, stage2_data, train_variant_stage
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
@@ -20,5 +20,7 @@ out = train_variant_stage(
     cfg,
     sm.output.model.removesuffix("/model.pt"),
     code_version(),
+    inputs=files_digest(list(sm.input)),
+    code=sm.params.code,
 )
 log.info("stage 2 of %s trained on %d canonical crops: %s", sm.wildcards.variant, len(data), out)
