@@ -1,26 +1,35 @@
-"""The training half of the pipeline, one function per rule: train a variant's stage, prepare stage 2.
+"""The training half of the pipeline, one function per rule: train a variant's stage, its mean shapes.
 
-Stage 1 of every Table-I variant trains on the training crops; the ``cmhm`` variant then predicts
-2D landmarks on those crops, warps each crop by the Procrustes similarity onto the mean 2D shape,
-and trains stage 2 on the warped crops (no gradient reaches stage 1: the stages train separately).
+Stage 1 of every Table-I variant trains on the training crops. For the ``cmhm`` variant, the
+canonical mean 2D shapes (one per view) come from the training labels, and stage 2 trains on batches
+made online: each augmented crop goes through the frozen stage 1, whose prediction is Procrustes-fitted
+to a mean shape, and the stored crop is warped once by augmentation and fit composed (no gradient
+reaches stage 1: the stages train separately).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
 
 from cmhm.crop import transform_landmarks
-from cmhm.crops import CropSet, load_crops, write_shard
-from cmhm.geometry import compose_affine
+from cmhm.crops import CropSet, load_crops
+from cmhm.geometry import procrustes
 from cmhm.markups import Markup, get_markup
-from cmhm.models import ModelConfig, stage_plans
-from cmhm.train import TrainConfig, load_stage, predict, train_stage
-from cmhm.train_data import TrainData, canonical_frame, canonical_images, from_crops
+from cmhm.metrics import bin_labels, yaw_bin
+from cmhm.models import ModelConfig, StagePlan, stage_plans
+from cmhm.train import BatchSource, TrainConfig, load_stage, resolve_device, train_stage
+from cmhm.train_data import CanonicalBatches, TrainData, from_crops
 from cmhm.union import load_mapping, union_targets
-from cmhm.warp import mean_shape
+from cmhm.union import mean_shape as gpa_mean
+from cmhm.warp import affine_scale, fit_to_means
+
+MEAN_SHAPE_VIEWS = ("semifrontal", "profile_left", "profile_right")
 
 
 def with_fitted_3d(crops: CropSet, labels_path: str | os.PathLike) -> CropSet:
@@ -66,45 +75,118 @@ def train_variant_stage(
     cfg: TrainConfig,
     out_dir: str | os.PathLike,
     code_version: str,
+    batches: BatchSource | None = None,
 ) -> Path:
-    """Train stage ``stage`` (0-based) of ``variant`` on ``data``; returns the final ``model.pt``."""
+    """Train stage ``stage`` (0-based) of ``variant`` on ``data`` (batches from ``batches`` if given);
+    returns the final ``model.pt``."""
     plan = stage_plans(variant, base, markup3d)[stage]
-    return train_stage(data, plan.targets, plan.model, cfg, out_dir, code_version)
+    return train_stage(data, plan.targets, plan.model, cfg, out_dir, code_version, batches=batches)
 
 
-def canonical_mean_shape(crops: CropSet) -> np.ndarray:
-    """[68, 2] mean of the semi-frontal 2D annotations in crop pixels: the stage-2 canonical frame."""
-    semi = crops.index["view"].to_numpy() == "semifrontal"
-    if not semi.any():
-        raise ValueError("no semi-frontal training face: cannot build the canonical mean shape")
-    return mean_shape(crops.arrays["lm2d"][semi])
+def mean_shape_views(index: pd.DataFrame) -> np.ndarray:
+    """[N] view of each crop for the canonical mean shapes: 'semifrontal', 'profile_left' or 'profile_right'."""
+    view = index["view"].to_numpy(str)
+    side = index["side"].fillna("").to_numpy(str)
+    return np.where(view == "profile", np.char.add("profile_", side), view)
 
 
-def write_canonical_shard(
-    stage1_model: str | os.PathLike,
-    crops: CropSet,
-    mean: np.ndarray,
-    prefix: str | os.PathLike,
-    device: str,
-    provenance: dict | None = None,
-) -> None:
-    """Predict stage-1 landmarks, warp every crop onto ``mean`` and write the result as a crop shard.
+def _scaled_mean(points: np.ndarray) -> np.ndarray:
+    """Generalised-Procrustes mean of crop-pixel shapes [N, K, 2] at their average size, orientation and
+    centroid (size = RMS distance of a face's points from their centroid); NaN where never annotated."""
+    seen = np.isfinite(points).all(-1).any(0)
+    pts = points[:, seen]
+    gpa = gpa_mean(pts)  # unit RMS radius, centred, orientation of an arbitrary member
+    plain = np.nanmean(pts, axis=0)
+    A = procrustes(gpa, plain)
+    rotation = A[:, :2] / np.sqrt(abs(np.linalg.det(A[:, :2])))
+    centred = pts - np.nanmean(pts, axis=1, keepdims=True)
+    size = np.nanmean(np.sqrt(np.nanmean((centred**2).sum(-1), axis=1)))
+    out = np.full(points.shape[1:], np.nan)
+    out[seen] = size * gpa @ rotation.T + plain.mean(0)
+    return out
 
-    The shard's ``transform`` maps original image pixels to canonical pixels, so its labels and any
-    stage-2 prediction map back to the image like any crop's; ``provenance`` is stored in the shard.
+
+def canonical_mean_shapes(points: np.ndarray, views: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Per view present in ``views`` [N], the scaled GPA mean of its ``points`` [N, K, 2] -> ([V, K, 2], names).
+
+    These are the cascade's canonical frames (paper: "mean 2D shapes"): one per view so that a profile's
+    visible points are not fitted onto a frontal face's layout, which would shrink it.
     """
-    pred = predict(load_stage(stage1_model), crops.images, device=device)
-    A, moved = canonical_frame(crops.arrays, pred["points"], pred["confidence"], mean)
-    labels = {"transform": compose_affine(A, crops.transforms), **moved}
-    size = crops.size
-    warped = canonical_images(crops.images, A, size)
-    write_shard(prefix, warped, labels, crops.index, (size, size, 3), provenance)
+    names = [v for v in MEAN_SHAPE_VIEWS if np.any(views == v)]
+    unknown = sorted(set(views.tolist()) - set(MEAN_SHAPE_VIEWS))
+    if unknown or not names:
+        raise ValueError(f"canonical mean shapes: views {unknown or 'none'} (expected {MEAN_SHAPE_VIEWS})")
+    return np.stack([_scaled_mean(points[views == v]) for v in names]).astype(np.float32), names
 
 
-def stage2_data(prefix: str) -> TrainData:
-    """Stage-2 training data from a canonical shard written by :func:`write_canonical_shard`."""
-    crops = load_crops([prefix])
-    return from_crops(crops)
+def canonical_scale(points: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """[N] scale of the canonical warp of each face whose stage-1 points are ``points`` [N, K, 2] (NaN =
+    not predicted, weight 0 else 1): canonical face size / crop face size, the cascade's own fit."""
+    pts = torch.as_tensor(points, dtype=torch.float64)
+    A, _ = fit_to_means(
+        pts, torch.isfinite(pts).all(-1).double(), torch.as_tensor(means, dtype=torch.float64)
+    )
+    return affine_scale(A).numpy()
+
+
+def mean_shape_report(points: np.ndarray, yaw: np.ndarray, means: np.ndarray, names: list[str]) -> dict:
+    """Canonical scale (mean, min) per |yaw| bin with ground-truth stage-1 ``points`` [N, K, 2]; unknown
+    yaws are counted, not binned."""
+    known = np.isfinite(yaw)
+    scale = canonical_scale(points[known], means)
+    b = yaw_bin(yaw[known])
+    bins = {
+        label: {
+            "n": int((b == i).sum()),
+            "mean": float(scale[b == i].mean()),
+            "min": float(scale[b == i].min()),
+        }
+        for i, label in enumerate(bin_labels())
+        if (b == i).any()
+    }
+    return {"views": names, "canonical_scale_by_yaw": bins, "unknown_yaw": int((~known).sum())}
+
+
+def write_mean_shapes(
+    crops: CropSet,
+    data: TrainData,
+    target: str,
+    npy: str | os.PathLike,
+    report: str | os.PathLike,
+    record: dict,
+) -> dict:
+    """Mean shapes [V, K, 2] of stage-1 target array ``target`` to ``npy``; their scale report (with
+    ``record``, the provenance) to the JSON ``report``; returns the report."""
+    pts = data.arrays[target][..., :2]
+    means, names = canonical_mean_shapes(pts, mean_shape_views(crops.index))
+    out = {**mean_shape_report(pts, crops.index["yaw"].to_numpy(np.float64), means, names), **record}
+    np.save(npy, means)
+    Path(report).write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def stage2_batches(
+    stage1_model: str | os.PathLike,
+    means_path: str | os.PathLike,
+    data: TrainData,
+    plan: StagePlan,
+    cfg: TrainConfig,
+    jitter: float,
+) -> CanonicalBatches:
+    """Online stage-2 batches through the frozen stage 1 (on the training device)."""
+    device = resolve_device(cfg.device)
+    means = torch.as_tensor(np.load(means_path, allow_pickle=False))
+    return CanonicalBatches(
+        data,
+        load_stage(stage1_model, str(device)),
+        means,
+        plan.targets,
+        plan.model.map_size,
+        cfg.sigma,
+        cfg.augment,
+        jitter,
+        device,
+    )
 
 
 def run_configs(

@@ -13,7 +13,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,9 +25,10 @@ from cmhm.augment import AugmentConfig
 from cmhm.losses import stacked_heatmap_loss
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
-from cmhm.train_data import TrainData, make_batch, to_tensor
+from cmhm.train_data import Batch, TrainData, make_batch, to_tensor
 
 log = logging.getLogger(__name__)
+BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
 CHECKPOINT, MODEL, LOG = "checkpoint.pt", "model.pt", "log.csv"
 RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device")
 
@@ -135,8 +136,12 @@ def train_stage(
     out_dir: str | os.PathLike,
     code_version: str,
     progress: bool = True,
+    batches: BatchSource | None = None,
 ) -> Path:
-    """Train one stacked hourglass, stack ``s`` supervised by label array ``targets[s]``; returns ``model.pt``."""
+    """Train one stacked hourglass, stack ``s`` supervised by label array ``targets[s]``; returns ``model.pt``.
+
+    ``batches`` makes the batch of the drawn rows (default: :func:`make_batch` with ``cfg.augment``);
+    stage 2 of a cascade passes a :class:`cmhm.train_data.CanonicalBatches`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
@@ -145,7 +150,7 @@ def train_stage(
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(data, targets, model_cfg, cfg, out, code_version, device, progress)
+        return _train(data, targets, model_cfg, cfg, out, code_version, device, progress, batches)
     finally:
         torch.use_deterministic_algorithms(prev_det)
         torch.set_num_threads(prev_threads)
@@ -183,13 +188,22 @@ def init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -
 
 
 def train_step(
-    st: TrainState, data: TrainData, targets: Sequence[str], cfg: TrainConfig, device: torch.device
+    st: TrainState,
+    data: TrainData,
+    targets: Sequence[str],
+    cfg: TrainConfig,
+    device: torch.device,
+    batches: BatchSource | None = None,
 ) -> torch.Tensor:
-    """One optimiser step on a fresh augmented batch; returns [1 + n_stacks] losses (total first)."""
+    """One optimiser step on a fresh batch of random rows (from ``batches``, default an augmented
+    :func:`make_batch`); returns [1 + n_stacks] losses (total first)."""
     rows = st.rng.choice(len(data), size=cfg.batch_size, replace=len(data) < cfg.batch_size)
-    images, maps, masks = make_batch(
-        data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
-    )
+    if batches is None:
+        images, maps, masks = make_batch(
+            data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
+        )
+    else:
+        images, maps, masks = batches(rows, st.rng)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
         preds = st.model(images.to(device))
     total, per_stack = stacked_heatmap_loss(
@@ -203,7 +217,7 @@ def train_step(
     return torch.cat([total.detach()[None], per_stack]).cpu()
 
 
-def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -> Path:
+def _train(data, targets, model_cfg, cfg, out, code_version, device, progress, batches=None) -> Path:
     if len(targets) != model_cfg.n_stacks:
         raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
     if data.size != model_cfg.in_size:
@@ -220,7 +234,7 @@ def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -
     for _ in tqdm(
         range(st.step, cfg.steps), initial=st.step, total=cfg.steps, disable=not progress, desc="train"
     ):
-        acc, n_acc = acc + train_step(st, data, targets, cfg, device), n_acc + 1
+        acc, n_acc = acc + train_step(st, data, targets, cfg, device, batches), n_acc + 1
         if st.step % cfg.log_every == 0 or st.step == cfg.steps:
             mean, rate = (acc / n_acc).tolist(), n_acc * cfg.batch_size / (time.perf_counter() - t0)
             csv.write(
