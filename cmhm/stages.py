@@ -22,7 +22,7 @@ from cmhm.crops import CropSet, load_crops
 from cmhm.geometry import procrustes
 from cmhm.markups import Markup, get_markup
 from cmhm.metrics import bin_labels, yaw_bin
-from cmhm.models import ModelConfig, StagePlan, stage_plans
+from cmhm.models import ModelConfig, stage_plans
 from cmhm.train import BatchSource, TrainConfig, load_stage, resolve_device, train_stage
 from cmhm.train_data import CanonicalBatches, TrainData, from_crops
 from cmhm.union import load_mapping, union_targets
@@ -148,38 +148,47 @@ def mean_shape_report(points: np.ndarray, yaw: np.ndarray, means: np.ndarray, na
 
 
 def write_mean_shapes(
-    crops: CropSet,
-    data: TrainData,
-    target: str,
+    variant: str,
+    base: ModelConfig,
+    markup3d: Markup,
+    stage1: tuple[CropSet, TrainData],
     npy: str | os.PathLike,
     report: str | os.PathLike,
     record: dict,
 ) -> dict:
-    """Mean shapes [V, K, 2] of stage-1 target array ``target`` to ``npy``; their scale report (with
-    ``record``, the provenance) to the JSON ``report``; returns the report."""
+    """Mean shapes [V, K, 2] of ``variant``'s stage-1 last-stack target (``stage1``: crops and their
+    :func:`stage1_data`) to ``npy``; their scale report and ``record`` (provenance) to the JSON ``report``."""
+    crops, data = stage1
+    target = stage_plans(variant, base, markup3d)[0].targets[-1]
     pts = data.arrays[target][..., :2]
     means, names = canonical_mean_shapes(pts, mean_shape_views(crops.index))
-    out = {**mean_shape_report(pts, crops.index["yaw"].to_numpy(np.float64), means, names), **record}
+    yaw = crops.index["yaw"].to_numpy(np.float64)
+    out = {"target": target, **mean_shape_report(pts, yaw, means, names), "provenance": record}
     np.save(npy, means)
     Path(report).write_text(json.dumps(out, indent=2) + "\n")
     return out
 
 
-def stage2_batches(
+def train_cascade_stage2(
+    variant: str,
+    configs: tuple[ModelConfig, Markup, TrainConfig],
+    crops: CropSet,
     stage1_model: str | os.PathLike,
     means_path: str | os.PathLike,
-    data: TrainData,
-    plan: StagePlan,
-    cfg: TrainConfig,
     jitter: float,
-) -> CanonicalBatches:
-    """Online stage-2 batches through the frozen stage 1 (on the training device)."""
+    out_dir: str | os.PathLike,
+    code_version: str,
+) -> Path:
+    """Train stage 2 of ``variant`` on ``crops`` with :class:`CanonicalBatches` through the frozen stage 1
+    (on the training device) and the mean shapes at ``means_path``; returns the final ``model.pt``."""
+    base, markup3d, cfg = configs
+    plan = stage_plans(variant, base, markup3d)[1]
     device = resolve_device(cfg.device)
-    means = torch.as_tensor(np.load(means_path, allow_pickle=False))
-    return CanonicalBatches(
+    data = from_crops(crops)
+    batches = CanonicalBatches(
         data,
         load_stage(stage1_model, str(device)),
-        means,
+        torch.as_tensor(np.load(means_path, allow_pickle=False)),
         plan.targets,
         plan.model.map_size,
         cfg.sigma,
@@ -187,6 +196,7 @@ def stage2_batches(
         jitter,
         device,
     )
+    return train_variant_stage(variant, 1, base, markup3d, data, cfg, out_dir, code_version, batches)
 
 
 def run_configs(
