@@ -177,6 +177,12 @@ class CanonicalBatches:
         images = warp_images(crops, torch.from_numpy(A).float().to(self.device), size)
         arrays = {k: self.data.arrays[k][rows] for k in names}
         arrays = transform_arrays(arrays, self.data.perms(names), A, flipped, affine_scale(A))
-        self.last = {"A_aug": A_aug, "A_can": A_can, "A": A, "stage1_input": seen.cpu().numpy()}
+        self.last = {
+            "A_aug": A_aug,
+            "A_can": A_can,
+            "A": A,
+            "stage1_input": seen.cpu().numpy(),
+            "arrays": arrays,
+        }
         maps, masks = heatmap_targets(arrays, self.targets, size, self.map_size, self.sigma)
         return images, maps, masks
