@@ -181,3 +181,18 @@ def test_mean_shape_views_name_unknown_views() -> None:
     assert list(views[:2]) == ["semifrontal", "profile_left"]
     with pytest.raises(ValueError, match="frontal"):
         canonical_mean_shapes(np.zeros((3, 4, 2)), views)
+
+
+def test_fit_to_means_picks_the_view_the_points_come_from() -> None:
+    rng = np.random.default_rng(3)
+    means = rng.uniform(0, 64, size=(3, 20, 2))
+    means[1, :8] = np.nan  # a view without some points
+    A_true = np.stack([similarity_matrix(0.8 + 0.1 * v, 0.2 * v, v, -v) for v in range(3)])
+    inv = np.linalg.inv(np.concatenate([A_true, np.tile([[[0, 0, 1.0]]], (3, 1, 1))], 1))[:, :2]
+    pts = apply_affine(inv, np.nan_to_num(means))  # view v's shape, seen through the inverse of A_true[v]
+    pts[1, :8] = np.nan
+    A, choice = fit_to_means(
+        torch.from_numpy(pts), torch.ones(3, 20, dtype=torch.float64), torch.from_numpy(means)
+    )
+    assert choice.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(A.numpy(), A_true, atol=1e-9)
