@@ -167,9 +167,9 @@ class CanonicalBatches:
         names, size, n = sorted(set(self.targets)), self.data.size, len(rows)
         crops = to_tensor(np.asarray(self.data.images[rows])).to(self.device)
         if self.augment is None:
-            A_aug, flipped, scale = np.tile(np.eye(2, 3), (n, 1, 1)), np.zeros(n, bool), np.ones(n)
+            A_aug, flipped = np.tile(np.eye(2, 3), (n, 1, 1)), np.zeros(n, bool)
         else:
-            A_aug, flipped, scale = sample_similarity(n, size, self.augment, rng)
+            A_aug, flipped, _ = sample_similarity(n, size, self.augment, rng)
         with torch.inference_mode():
             seen = warp_images(crops, torch.from_numpy(A_aug).float().to(self.device), size)
             A_can = Cascade.canonical_transform(self.stage1, seen, self.means)[0].double().cpu().numpy()
