@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,9 +36,10 @@ from cmhm.checkpoints import (
 from cmhm.losses import stacked_heatmap_loss
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
-from cmhm.train_data import TrainData, make_batch, to_tensor
+from cmhm.train_data import Batch, TrainData, make_batch, to_tensor
 
 log = logging.getLogger(__name__)
+BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
 MODEL, LOG = "model.pt", "log.csv"
 
 
@@ -138,11 +139,14 @@ def train_stage(
     code_version: str,
     progress: bool = True,
     origin: Origin | None = None,
+    batches: BatchSource | None = None,
 ) -> Path:
     """Train one stacked hourglass, stack ``s`` supervised by label array ``targets[s]``; returns ``model.pt``.
 
     ``origin`` (inputs digest, code hash, variant, stage) is recorded and decides, with the config,
-    whether an existing checkpoint may resume.
+    whether an existing checkpoint may resume. ``batches`` makes the batch of the drawn rows (default:
+    :func:`make_batch` with ``cfg.augment``); stage 2 of a cascade passes a
+    :class:`cmhm.train_data.CanonicalBatches`.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,7 +157,7 @@ def train_stage(
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(data, targets, model_cfg, cfg, out, stamp, device, progress)
+        return _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches)
     finally:
         torch.use_deterministic_algorithms(prev_det)
         torch.set_num_threads(prev_threads)
@@ -191,13 +195,22 @@ def init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -
 
 
 def train_step(
-    st: TrainState, data: TrainData, targets: Sequence[str], cfg: TrainConfig, device: torch.device
+    st: TrainState,
+    data: TrainData,
+    targets: Sequence[str],
+    cfg: TrainConfig,
+    device: torch.device,
+    batches: BatchSource | None = None,
 ) -> torch.Tensor:
-    """One optimiser step on a fresh augmented batch; returns [1 + n_stacks] losses (total first)."""
+    """One optimiser step on a fresh batch of random rows (from ``batches``, default an augmented
+    :func:`make_batch`); returns [1 + n_stacks] losses (total first)."""
     rows = st.rng.choice(len(data), size=cfg.batch_size, replace=len(data) < cfg.batch_size)
-    images, maps, masks = make_batch(
-        data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
-    )
+    if batches is None:
+        images, maps, masks = make_batch(
+            data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
+        )
+    else:
+        images, maps, masks = batches(rows, st.rng)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
         preds = st.model(images.to(device))
     total, per_stack = stacked_heatmap_loss(
@@ -211,7 +224,7 @@ def train_step(
     return torch.cat([total.detach()[None], per_stack]).cpu()
 
 
-def _train(data, targets, model_cfg, cfg, out, stamp, device, progress) -> Path:
+def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=None) -> Path:
     if len(targets) != model_cfg.n_stacks:
         raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
     if data.size != model_cfg.in_size:
@@ -227,7 +240,7 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress) -> Path:
     for _ in tqdm(
         range(st.step, cfg.steps), initial=st.step, total=cfg.steps, disable=not progress, desc="train"
     ):
-        acc, n_acc = acc + train_step(st, data, targets, cfg, device), n_acc + 1
+        acc, n_acc = acc + train_step(st, data, targets, cfg, device, batches), n_acc + 1
         if st.step % cfg.log_every == 0 or st.step == cfg.steps:
             mean, rate = (acc / n_acc).tolist(), n_acc * cfg.batch_size / (time.perf_counter() - t0)
             csv.write(
