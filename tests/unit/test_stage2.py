@@ -98,7 +98,7 @@ def test_stage2_training_leaves_stage1_untouched(tmp_path) -> None:
     before = {k: v.clone() for k, v in stage1.state_dict().items()}
     cfg = TrainConfig(steps=2, batch_size=4, checkpoint_every=2, log_every=1, device="cpu", num_threads=1)
     batches = _batches(data, means, stage1)
-    path = train_variant_stage("cmhm", 1, BASE, MENPO84, data, cfg, tmp_path, "v1", batches)
+    path = train_variant_stage("cmhm", 1, BASE, MENPO84, data, cfg, tmp_path, "v1", batches=batches)
     assert torch.load(path, weights_only=True)["step"] == 2
     for k, v in stage1.state_dict().items():
         assert torch.equal(v, before[k]), k
