@@ -1,8 +1,10 @@
-"""``inspect`` for figures: which figure a PNG / PDF is, and the provenance stamped into its metadata."""
+"""``inspect`` for figures: which figure a PNG / PDF / SVG is, and the provenance stamped into its metadata."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 from cmhm.provenance import FIGURE_KEY
@@ -50,6 +52,10 @@ def figure_record(path: Path) -> tuple[dict | None, str]:
         record = text.get(FIGURE_KEY)
         return (json.loads(record) if record else None), f"PNG, {size[0]} x {size[1]} px"
     data = path.read_bytes()
+    if path.suffix.lower() == ".svg":
+        found = re.search(rb"<dc:description>(.*?)</dc:description>", data, re.S)
+        record = html.unescape(found.group(1).decode()) if found else None
+        return (json.loads(record) if record else None), f"SVG, {len(data) / 1024:.0f} KiB"
     record = _pdf_string(data, b"Subject") if _pdf_string(data, b"Keywords") == FIGURE_KEY else None
     return (json.loads(record) if record else None), f"PDF, {len(data) / 1024:.0f} KiB"
 
@@ -71,5 +77,5 @@ def figure(path: Path, png: str | None) -> list[str]:
     else:
         lines.append("config: none passed to save_figure by the drawing code")
     if record.get("note"):
-        lines.append(f"footnote: {record['note']}")
+        lines.append(f"note (metadata only, not drawn): {record['note']}")
     return lines

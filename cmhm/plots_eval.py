@@ -122,6 +122,11 @@ def plot_qualitative(
     save_figure(fig, out_paths, note, config)
 
 
+def _formats(outputs: dict, name: str) -> list:
+    """The PNG, PDF and SVG paths of figure ``name`` in rule plot_results' outputs."""
+    return [outputs[name], outputs[f"{name}_pdf"], outputs[f"{name}_svg"]]
+
+
 def render_results(
     variants: list[str], inputs: dict, outputs: dict, evaluation: dict, code_version: str
 ) -> None:
@@ -138,7 +143,7 @@ def render_results(
     plot_ced(
         per_image,
         evaluation["ced_max_images"],
-        [outputs["ced_images"], outputs["ced_images_pdf"]],
+        _formats(outputs, "ced_images"),
         note,
         config=config,
         unit="images",
@@ -149,7 +154,7 @@ def render_results(
     plot_ced(
         per_frame,
         evaluation["tracking_threshold"],
-        [outputs["ced_video"], outputs["ced_video_pdf"]],
+        _formats(outputs, "ced_video"),
         note,
         config=config,
         title="Video tracking (Menpo-3D protocol)",
@@ -157,7 +162,7 @@ def render_results(
     tables = {
         v: bin_means(json.loads(Path(p).read_text())) for v, p in zip(variants, inputs["image_metrics"])
     }
-    plot_nme_by_yaw(tables, [outputs["nme_by_yaw"], outputs["nme_by_yaw_pdf"]], note, config)
+    plot_nme_by_yaw(tables, _formats(outputs, "nme_by_yaw"), note, config)
     examples = {}
     for v, p in zip(variants, inputs["predictions"]):
         with np.load(p, allow_pickle=False) as z:
@@ -172,7 +177,7 @@ def render_results(
             }
     plot_qualitative(
         examples,
-        [outputs["qualitative"], outputs["qualitative_pdf"]],
+        _formats(outputs, "qualitative"),
         note,
         config,
         n=evaluation["n_examples"],

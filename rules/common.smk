@@ -181,7 +181,7 @@ def quoted_rows(table):
 def data_figures():
     train_ds, _ = source("train")
     return expand("results/{ds}/figures/{fig}.{ext}", ds=train_ds, fig=("union_mapping", "contact_sheet"),
-                  ext=("png", "pdf"))
+                  ext=("png", "pdf", "svg"))
 
 
 # --- real datasets (fetch.smk) ---

@@ -169,9 +169,9 @@ def test_mean_shape_extent_and_stage2_provenance(tmp_path):
     assert f"{stage2 / 'model.pt'}, the stage-2 model" in out and "code version: v-s2" in out
 
 
-@pytest.mark.parametrize("suffix", [".png", ".pdf"])
+@pytest.mark.parametrize("suffix", [".png", ".pdf", ".svg"])
 def test_figure_metadata_round_trip(tmp_path, suffix):
-    config = {"odd": "a (b) \\ c", "n": 2}
+    config = {"odd": "a (b) \\ c <&>", "n": 2}
     fig = plt.figure(figsize=(1, 1))
     save_figure(fig, [tmp_path / f"union_mapping{suffix}"], note="cmhm test", config=config)
     record, _ = figure_record(tmp_path / f"union_mapping{suffix}")

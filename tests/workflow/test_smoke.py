@@ -37,7 +37,7 @@ def test_smoke_run_builds_every_target(workdir):
     report = json.loads((r / "annotations_3d" / "fit_report.json").read_text())
     assert np.isfinite(report["nme2d_68"]["mean"])
     for fig in ("union_mapping", "contact_sheet"):
-        for ext in ("png", "pdf"):
+        for ext in ("png", "pdf", "svg"):
             assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     # provenance travels with every table
     prov = json.loads((r / "samples" / "train" / "shard0" / "provenance.json").read_text())
@@ -49,7 +49,8 @@ def test_smoke_run_builds_every_target(workdir):
             and "cmhm" in (workdir / "results" / "tables" / f"{name}.csv").read_text().lower()
         )
     for fig in ("ced_images", "ced_video", "nme_by_yaw", "qualitative"):
-        assert (workdir / "results" / "figures" / f"{fig}.pdf").stat().st_size > 1000
+        for ext in ("png", "pdf", "svg"):
+            assert (workdir / "results" / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     # the report, and inspect on a checkpoint and on metrics
     res = snakemake(["--report", "report.html", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0 and (workdir / "report.html").stat().st_size > 10000, res.stderr[-3000:]
