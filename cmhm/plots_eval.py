@@ -182,3 +182,27 @@ def render_results(
         config,
         n=evaluation["n_examples"],
     )
+
+
+def plot_training_log(
+    log_csv: str | os.PathLike, title: str, out_paths: list[str | os.PathLike], note: str = "", config=None
+) -> None:
+    """Loss curves of one training stage from its ``log.csv`` (step, loss, loss_stack<s>, lr, ...):
+    total and per-stack loss on a log scale, the learning rate on a second axis."""
+    import pandas as pd
+
+    df = pd.read_csv(log_csv)
+    if df.empty:
+        raise ValueError(f"{log_csv}: no rows logged, nothing to plot")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(df["step"], df["loss"], c="k", lw=1.4, label="total")
+    for c in (c for c in df.columns if c.startswith("loss_stack")):
+        ax.plot(df["step"], df[c], lw=0.9, label=f"stack {c.removeprefix('loss_stack')}")
+    ax.set(xlabel="step", ylabel="heatmap loss (mean since previous row)", yscale="log", title=title)
+    lr = ax.twinx()
+    lr.plot(df["step"], df["lr"], c="0.6", ls="--", lw=0.8, label="learning rate")
+    lr.set(ylabel="learning rate", yscale="log")
+    lines = ax.get_legend_handles_labels()
+    extra = lr.get_legend_handles_labels()
+    ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=7, loc="upper right")
+    save_figure(fig, out_paths, note, config)

@@ -16,6 +16,7 @@ wildcard_constraints:
     split="[a-z0-9]+",
     shard="[0-9]+",
     variant="|".join(config["variants"]),
+    stage="stage[0-9]+",
 
 
 def source(role):
@@ -131,6 +132,13 @@ def final_models(dataset, variant):
 def model_targets():
     train_ds, _ = source("train")
     return [m for v in config["variants"] for m in final_models(train_ds, v)]
+
+
+def training_figures():
+    """Loss curves (rule plot_training) of every stage model_targets() trains, read from its log.csv."""
+    train_ds, _ = source("train")
+    stages = [(v, s) for v in config["variants"] for s in ["stage1"] + (["stage2"] if n_stages(v) > 1 else [])]
+    return [f"results/{train_ds}/figures/{v}/loss_{s}.{ext}" for v, s in stages for ext in ("png", "pdf", "svg")]
 
 
 def models_of(variant):

@@ -72,6 +72,28 @@ rule plot_results:
         "../workflow_scripts/plot_results.py"
 
 
+rule plot_training:
+    input:
+        model="results/{dataset}/models/{variant}/{stage}/model.pt",
+    output:
+        png=report(
+            "results/{dataset}/figures/{variant}/loss_{stage}.png",
+            caption="report/training_loss.rst",
+            category="Training",
+            subcategory="{variant}",
+        ),
+        pdf="results/{dataset}/figures/{variant}/loss_{stage}.pdf",
+        svg="results/{dataset}/figures/{variant}/loss_{stage}.svg",
+    log:
+        "logs/plot_training/{dataset}/{variant}/{stage}.log",
+    params:
+        code=source_hash("plots_eval.py", "plots.py"),
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/plot_training.py"
+
+
 rule tables:
     input:
         rules.table1.output,
@@ -82,3 +104,4 @@ rule figures:
     input:
         rules.plot_results.output,
         data_figures(),
+        training_figures(),

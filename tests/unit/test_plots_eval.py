@@ -5,10 +5,11 @@ import re
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 from cmhm.metrics import aflw_table, bin_means
 from cmhm.plots import save_figure
-from cmhm.plots_eval import plot_ced, plot_nme_by_yaw
+from cmhm.plots_eval import plot_ced, plot_nme_by_yaw, plot_training_log
 
 
 def test_plot_ced_writes_pdf_and_png(tmp_path):
@@ -61,3 +62,19 @@ def test_plot_nme_by_yaw_writes_pdf_and_png(tmp_path):
     outs = [tmp_path / "nme_yaw.pdf", tmp_path / "nme_yaw.png"]
     plot_nme_by_yaw(table, outs, note="code 0.1.0+src.test")
     assert all(p.stat().st_size > 1000 for p in outs)
+
+
+def test_plot_training_log_draws_every_stack_and_names_an_empty_log(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "step,loss,loss_stack0,loss_stack1,lr,images_per_s\n"
+        + "".join(f"{s},{2 / s},{1 / s},{1 / s},{1e-3 if s < 30 else 1e-4},50\n" for s in range(10, 50, 10))
+    )
+    outs = [tmp_path / "loss_stage1.png", tmp_path / "loss_stage1.svg"]
+    plot_training_log(log, "cmhm, stage1", outs)
+    svg = outs[1].read_text()
+    assert all(p.stat().st_size > 1000 for p in outs)
+    assert all(f"<!-- {label} -->" in svg for label in ("total", "stack 0", "stack 1", "learning rate"))
+    log.write_text("step,loss,loss_stack0,lr,images_per_s\n")
+    with pytest.raises(ValueError, match=f"{log}: no rows logged"):
+        plot_training_log(log, "x", outs)
