@@ -20,6 +20,11 @@ FIGURES = {  # file stem -> what it shows and which rule draws it
     "nme_by_yaw": "Table I as bars: NME per |yaw| bin and their mean, per variant (rule plot_results)",
     "qualitative": "paper Figs. 5/7 style: test crops, predicted landmarks and each stage's response "
     "maps (rule plot_results)",
+    **{
+        f"loss_stage{k}": f"loss curves of training stage {k} of the variant named by the folder, from its "
+        "log.csv (rule plot_training)"
+        for k in (1, 2)
+    },
 }
 
 
