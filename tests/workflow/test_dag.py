@@ -47,3 +47,10 @@ def test_bad_config_fails_before_any_job_naming_the_key(workdir, yaml_text, name
     err = res.stdout + res.stderr
     assert named in err, err
     assert not (workdir / "results" / "synth").exists()
+
+
+def test_no_output_is_write_protected():
+    """protected() weights made a rerun that must retrain stop with ProtectedOutputException for a non-root
+    user (root ignores the read-only bit, so this cannot be reproduced as root); no rule marks its outputs so."""
+    for smk in (REPO / "rules").glob("*.smk"):
+        assert "protected(" not in smk.read_text(), smk
