@@ -153,10 +153,10 @@ def _is_quoted(row: pd.Series) -> bool:
 
 
 def _best(df: pd.DataFrame, column: str) -> str | None:
-    """The printed best value of ``column`` (``BEST`` says min or max); None without a finite value."""
+    """The printed best value of ``column`` (``BEST`` says min or max); None without two different values."""
     vals = pd.to_numeric(df[column], errors="coerce").to_numpy(float)
     vals = vals[np.isfinite(vals)]
-    if column not in BEST or not len(vals):
+    if column not in BEST or len({_fmt(v) for v in vals}) < 2:  # nothing to pick out when all print alike
         return None
     return _fmt(vals.min() if BEST[column] == "min" else vals.max())
 

@@ -169,3 +169,5 @@ def test_table2_latex_bolds_the_highest_auc_and_lowest_failure_rate():
     )
     tex = to_latex(df, "c", "l", table2_tex_columns())
     assert r"\textbf{0.600}" in tex and r"\textbf{10.00}" in tex and "0.500 &" in tex
+    tied = table2_frame({v: {"auc": 0.0, "failure_rate": 1.0, "redetections": 1, "n": 4} for v in "ab"}, 0.05)
+    assert r"\textbf" not in to_latex(tied, "c", "l", table2_tex_columns())  # all alike: none picked out
