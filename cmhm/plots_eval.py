@@ -200,7 +200,7 @@ def plot_training_log(
         ax.plot(df["step"], df[c], lw=0.9, label=f"stack {c.removeprefix('loss_stack')}")
     ax.set(xlabel="step", ylabel="heatmap loss (mean since previous row)", yscale="log", title=title)
     lr = ax.twinx()
-    lr.plot(df["step"], df["lr"], c="0.6", ls="--", lw=0.8, label="learning rate")
+    lr.plot(df["step"], df["lr"], c="0.6", ls="--", lw=0.8, drawstyle="steps-post", label="learning rate")
     lr.set(ylabel="learning rate", yscale="log")
     lines = ax.get_legend_handles_labels()
     extra = lr.get_legend_handles_labels()
