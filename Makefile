@@ -4,13 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 CONFIG ?= config.yaml
+# torch: the CPU wheel by default, from PyTorch's CPU index (PyPI's Linux wheel bundles CUDA, several GB).
+# On a CUDA machine: `make TORCH_INDEX=https://download.pytorch.org/whl/cu126 run`, or install torch
+# yourself first (any version pyproject.toml allows) and `make TORCH= run` to keep it.
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+SNAKEMAKE ?= $(BIN)/snakemake
+# rules that draw figures from stored metrics; `make figures` forces them to run again
+FIGURE_RULES := plot_results plot_union_mapping contact_sheet plot_training
 
 .PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench clean
 
 $(BIN)/snakemake: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)))
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
@@ -40,6 +48,11 @@ lint: $(BIN)/snakemake
 
 report: $(BIN)/snakemake
 	$(BIN)/snakemake --configfile $(CONFIG) --report report.html
+
+# re-render every figure from stored metrics and logs (never retrains): a plain `snakemake figures` on a
+# finished run has nothing to do, so the figure rules are forced
+figures: $(BIN)/snakemake
+	$(SNAKEMAKE) figures --cores $(CORES) --configfile $(CONFIG) --forcerun $(FIGURE_RULES)
 
 bench: $(BIN)/snakemake
 	$(BIN)/python -m cmhm complexity

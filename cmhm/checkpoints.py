@@ -27,7 +27,7 @@ from cmhm.models.hourglass import ModelConfig
 
 log = logging.getLogger(__name__)
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
-RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device")
+RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device", "tensorboard")
 UNREADABLE = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError)  # torch.load on a damaged file
 
 

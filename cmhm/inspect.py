@@ -75,7 +75,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("table (LaTeX)", evals.is_paper_table_tex, evals.paper_table_tex),
     Kind("checkpoint", _suffix(".pt"), evals.checkpoint),
     Kind("stage-2 mean shape", lambda p: p.is_file() and p.name == "mean_shape.npy", data.mean_shape),
-    Kind("figure", _suffix(".png", ".pdf"), figure),
+    Kind("figure", _suffix(".png", ".pdf", ".svg"), figure),
     Kind("JSON record", _suffix(".json"), _json),
     Kind("array bundle", _suffix(".npz"), data.npz),
     Kind("benchmark or log", _suffix(*NOT_ARTIFACTS), _not_artifact),

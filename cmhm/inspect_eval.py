@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.inspect_common import column_lines, record_provenance, sibling_provenance
+from cmhm.metrics import bin_labels
 from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS, SKIPPED_COLUMN
 
 
@@ -178,9 +179,11 @@ def _upstream_provenance(path: Path, patterns: tuple[str, ...]) -> list[str]:
 
 def _table_column(name: str) -> str:
     """What a column of Table I or II holds."""
-    if name[:1] in "[(":
+    if name in TABLE_COLUMNS:
+        return TABLE_COLUMNS[name]
+    if name in bin_labels():
         return "mean NME (%) of the test images in this |yaw| bin"
-    return TABLE_COLUMNS.get(name, "")
+    return ""
 
 
 def paper_table(path: Path, png: str | None) -> list[str]:

@@ -1,8 +1,10 @@
-"""``inspect`` for figures: which figure a PNG / PDF is, and the provenance stamped into its metadata."""
+"""``inspect`` for figures: which figure a PNG / PDF / SVG is, and the provenance stamped into its metadata."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 from cmhm.provenance import FIGURE_KEY
@@ -18,6 +20,11 @@ FIGURES = {  # file stem -> what it shows and which rule draws it
     "nme_by_yaw": "Table I as bars: NME per |yaw| bin and their mean, per variant (rule plot_results)",
     "qualitative": "paper Figs. 5/7 style: test crops, predicted landmarks and each stage's response "
     "maps (rule plot_results)",
+    **{
+        f"loss_stage{k}": f"loss curves of training stage {k} of the variant named by the folder, from its "
+        "log.csv (rule plot_training)"
+        for k in (1, 2)
+    },
 }
 
 
@@ -50,6 +57,10 @@ def figure_record(path: Path) -> tuple[dict | None, str]:
         record = text.get(FIGURE_KEY)
         return (json.loads(record) if record else None), f"PNG, {size[0]} x {size[1]} px"
     data = path.read_bytes()
+    if path.suffix.lower() == ".svg":
+        found = re.search(rb"<dc:description>(.*?)</dc:description>", data, re.S)
+        record = html.unescape(found.group(1).decode()) if found else None
+        return (json.loads(record) if record else None), f"SVG, {len(data) / 1024:.0f} KiB"
     record = _pdf_string(data, b"Subject") if _pdf_string(data, b"Keywords") == FIGURE_KEY else None
     return (json.loads(record) if record else None), f"PDF, {len(data) / 1024:.0f} KiB"
 
@@ -71,5 +82,5 @@ def figure(path: Path, png: str | None) -> list[str]:
     else:
         lines.append("config: none passed to save_figure by the drawing code")
     if record.get("note"):
-        lines.append(f"footnote: {record['note']}")
+        lines.append(f"note (metadata only, not drawn): {record['note']}")
     return lines

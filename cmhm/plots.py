@@ -31,30 +31,37 @@ GROUP_COLOURS = {
 }
 
 
+# Fonts a venue accepts: TrueType (Type 42) in PDF/PS, never Type 3 (IEEE PDF eXpress rejects those).
+VENUE_RC = {"pdf.fonttype": 42, "ps.fonttype": 42}
+
+
 def _figure_metadata(suffix: str, title: str, record: str) -> dict | None:
-    """Matplotlib ``savefig(metadata=...)`` carrying ``record`` (JSON): a PNG text chunk, a PDF's /Subject."""
+    """Matplotlib ``savefig(metadata=...)`` carrying ``record`` (JSON): a PNG text chunk, a PDF's /Subject,
+    an SVG's Dublin Core description."""
     if suffix == ".png":
         return {"Title": title, FIGURE_KEY: record}
     if suffix == ".pdf":
         return {"Title": title, "Subject": record, "Keywords": FIGURE_KEY}
+    if suffix == ".svg":
+        return {"Title": title, "Description": record, "Keywords": [FIGURE_KEY]}
     return None
 
 
 def save_figure(fig, out_paths: list[str | os.PathLike], note: str = "", config: dict | None = None) -> None:
-    """Save ``fig`` to every path (format from the suffix) through temporary names, then close it.
+    """Save ``fig`` to every path (format from the suffix: PNG, PDF, SVG) through temporary names, then close it.
 
-    PNG and PDF files carry :func:`cmhm.provenance.figure_provenance` (code version, ``config`` and
-    its digest, ``note``) in their metadata, which ``python -m cmhm inspect`` reads back.
+    The files carry :func:`cmhm.provenance.figure_provenance` (code version, ``config`` and its digest,
+    ``note``) in their metadata only, nothing is drawn on the plot; ``python -m cmhm inspect`` reads it
+    back. PDFs embed TrueType (Type 42) fonts (``VENUE_RC``).
     """
-    if note:
-        fig.text(0.005, 0.003, note, fontsize=5, color="0.5", ha="left", va="bottom")
     record = json.dumps(figure_provenance(config, note), sort_keys=True, default=str)
-    for path in map(Path, out_paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        meta = _figure_metadata(path.suffix.lower(), path.stem, record)
-        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta)
-        os.replace(tmp, path)
+    with matplotlib.rc_context(VENUE_RC):
+        for path in map(Path, out_paths):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+            meta = _figure_metadata(path.suffix.lower(), path.stem, record)
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta)
+            os.replace(tmp, path)
     plt.close(fig)
 
 

@@ -122,6 +122,11 @@ def plot_qualitative(
     save_figure(fig, out_paths, note, config)
 
 
+def _formats(outputs: dict, name: str) -> list:
+    """The PNG, PDF and SVG paths of figure ``name`` in rule plot_results' outputs."""
+    return [outputs[name], outputs[f"{name}_pdf"], outputs[f"{name}_svg"]]
+
+
 def render_results(
     variants: list[str], inputs: dict, outputs: dict, evaluation: dict, code_version: str
 ) -> None:
@@ -138,7 +143,7 @@ def render_results(
     plot_ced(
         per_image,
         evaluation["ced_max_images"],
-        [outputs["ced_images"], outputs["ced_images_pdf"]],
+        _formats(outputs, "ced_images"),
         note,
         config=config,
         unit="images",
@@ -149,7 +154,7 @@ def render_results(
     plot_ced(
         per_frame,
         evaluation["tracking_threshold"],
-        [outputs["ced_video"], outputs["ced_video_pdf"]],
+        _formats(outputs, "ced_video"),
         note,
         config=config,
         title="Video tracking (Menpo-3D protocol)",
@@ -157,7 +162,7 @@ def render_results(
     tables = {
         v: bin_means(json.loads(Path(p).read_text())) for v, p in zip(variants, inputs["image_metrics"])
     }
-    plot_nme_by_yaw(tables, [outputs["nme_by_yaw"], outputs["nme_by_yaw_pdf"]], note, config)
+    plot_nme_by_yaw(tables, _formats(outputs, "nme_by_yaw"), note, config)
     examples = {}
     for v, p in zip(variants, inputs["predictions"]):
         with np.load(p, allow_pickle=False) as z:
@@ -172,8 +177,32 @@ def render_results(
             }
     plot_qualitative(
         examples,
-        [outputs["qualitative"], outputs["qualitative_pdf"]],
+        _formats(outputs, "qualitative"),
         note,
         config,
         n=evaluation["n_examples"],
     )
+
+
+def plot_training_log(
+    log_csv: str | os.PathLike, title: str, out_paths: list[str | os.PathLike], note: str = "", config=None
+) -> None:
+    """Loss curves of one training stage from its ``log.csv`` (step, loss, loss_stack<s>, lr, ...):
+    total and per-stack loss on a log scale, the learning rate on a second axis."""
+    import pandas as pd
+
+    df = pd.read_csv(log_csv)
+    if df.empty:
+        raise ValueError(f"{log_csv}: no rows logged, nothing to plot")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(df["step"], df["loss"], c="k", lw=1.4, label="total")
+    for c in (c for c in df.columns if c.startswith("loss_stack")):
+        ax.plot(df["step"], df[c], lw=0.9, label=f"stack {c.removeprefix('loss_stack')}")
+    ax.set(xlabel="step", ylabel="heatmap loss (mean since previous row)", yscale="log", title=title)
+    lr = ax.twinx()
+    lr.plot(df["step"], df["lr"], c="0.6", ls="--", lw=0.8, drawstyle="steps-post", label="learning rate")
+    lr.set(ylabel="learning rate", yscale="log")
+    lines = ax.get_legend_handles_labels()
+    extra = lr.get_legend_handles_labels()
+    ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=7, loc="upper right")
+    save_figure(fig, out_paths, note, config)

@@ -38,9 +38,19 @@ def with_skipped(df: pd.DataFrame, sample_dirs: list[str | os.PathLike]) -> pd.D
     )
 
 
+# LaTeX: a column printed with its interval in brackets, and which end of a column is best (bold).
+INTERVALS = {"Mean": tuple(CI_COLUMNS)}
+BEST = {**dict.fromkeys(table1_columns(), "min"), "AUC": "max", "FR (%)": "min"}
+
+
 def table1_tex_columns() -> list[str]:
-    """Table I's LaTeX columns: the paper's (method, the three |yaw| bins, Mean) plus the row's source."""
-    return [*TEXT_COLUMNS, *table1_columns()]
+    """Table I's LaTeX columns: the paper's (method, the three |yaw| bins, Mean); quoted rows are marked."""
+    return ["method", *table1_columns()]
+
+
+def table2_tex_columns() -> list[str]:
+    """Table II's LaTeX columns: the paper's (method, AUC, FR); quoted rows are marked."""
+    return ["method", *TABLE2_COLUMNS]
 
 
 def quoted_source(source: str) -> str:
@@ -143,36 +153,98 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _tex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-        s = s.replace(a, b)
-    return s
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
-def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
-    """A booktabs ``table`` environment; quoted rows are set in italics after a rule."""
-    cols = list(df.columns)
+def tex_escape(s: str) -> str:
+    """``s`` as LaTeX text: each of ``\\ & % $ # _ { } ~ ^`` replaced once (character by character, so
+    an escape is never escaped again)."""
+    return "".join(_TEX_SPECIALS.get(ch, ch) for ch in s)
+
+
+def _is_quoted(row: pd.Series) -> bool:
+    return str(row.get("source", "")).startswith("quoted")
+
+
+def _best(df: pd.DataFrame, column: str) -> str | None:
+    """The printed best value of ``column`` (``BEST`` says min or max); None without two different values."""
+    vals = pd.to_numeric(df[column], errors="coerce").to_numpy(float)
+    vals = vals[np.isfinite(vals)]
+    if column not in BEST or len({_fmt(v) for v in vals}) < 2:  # nothing to pick out when all print alike
+        return None
+    return _fmt(vals.min() if BEST[column] == "min" else vals.max())
+
+
+def _cell(row: pd.Series, column: str, best: str | None) -> str:
+    """One LaTeX cell: the value (bold when it prints as the column's best), its interval in brackets."""
+    text = tex_escape(_fmt(row[column]))
+    if best is not None and text == best:
+        text = rf"\textbf{{{text}}}"
+    if column in INTERVALS and all(c in row.index for c in INTERVALS[column]):
+        lo, hi = (row[c] for c in INTERVALS[column])
+        if pd.notna(lo) and pd.notna(hi):
+            text += f" [{_fmt(lo)}, {_fmt(hi)}]"
+    return text
+
+
+def _notes(df: pd.DataFrame, cols: list[str]) -> list[str]:
+    """Lines under the tabular: what bold and brackets mean, and where the daggered (quoted) rows come from."""
+    notes = [r"Bold: best per column."]
+    notes += [f"{tex_escape(c)} [low, high]: 95\\% bootstrap interval." for c in cols if c in INTERVALS]
+    sources = [
+        str(s).removeprefix("quoted:").strip() for s in df.get("source", []) if str(s).startswith("quoted")
+    ]
+    if sources:
+        notes.append(
+            r"\textsuperscript{\dag}\textit{Quoted from} "
+            + "; ".join(map(tex_escape, dict.fromkeys(sources)))
+            + "."
+        )
+    return [r"\par\smallskip{\footnotesize " + " ".join(notes) + "}"]
+
+
+def to_latex(df: pd.DataFrame, caption: str, label: str, columns: list[str] | None = None) -> str:
+    """A booktabs ``table`` environment of ``columns`` (default: all but ``source``).
+
+    Quoted rows (``source`` "quoted: ...") come after a rule, in italics, their method marked with a dagger
+    and their sources named in a note; the best value per column (``BEST``) is bold; a column with an
+    interval (``INTERVALS``) prints it in brackets after the value.
+    """
+    cols = columns or [c for c in df.columns if c != "source"]
+    best = {c: _best(df, c) for c in cols}
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        rf"\caption{{{_tex_escape(caption)}}}",
+        rf"\caption{{{tex_escape(caption)}}}",
         rf"\label{{{label}}}",
         r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
         r"\toprule",
-        " & ".join(_tex_escape(str(c)) for c in cols) + r" \\",
+        " & ".join(tex_escape(str(c)) for c in cols) + r" \\",
         r"\midrule",
     ]
     quoted_started = False
     for _, row in df.iterrows():
-        quoted = str(row.get("source", "")).startswith("quoted")
+        quoted = _is_quoted(row)
         if quoted and not quoted_started:
             lines.append(r"\midrule")
             quoted_started = True
-        cells = [_tex_escape(_fmt(row[c])) for c in cols]
+        cells = [_cell(row, c, best[c]) for c in cols]
         if quoted:
             cells = [rf"\textit{{{c}}}" for c in cells]
+            cells[0] += r"\textsuperscript{\dag}"
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    lines += [r"\bottomrule", r"\end{tabular}", *_notes(df, cols), r"\end{table}", ""]
     return "\n".join(lines)
 
 
@@ -184,11 +256,11 @@ def write_table(
     label: str,
     tex_columns: list[str] | None = None,
 ) -> None:
-    """Write the CSV (every column) and the LaTeX fragment (``tex_columns``, default every column)
-    through temporary names."""
+    """Write the CSV (every column) and the LaTeX fragment (``tex_columns``, default all but ``source``;
+    see :func:`to_latex`) through temporary names."""
     for path, text in (
         (Path(csv_path), df.to_csv(index=False)),
-        (Path(tex_path), to_latex(df if tex_columns is None else df[tex_columns], caption, label)),
+        (Path(tex_path), to_latex(df, caption, label, tex_columns)),
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from cmhm.augment import AugmentConfig
 from cmhm.checkpoints import (
@@ -37,6 +36,7 @@ from cmhm.losses import stacked_heatmap_loss
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
 from cmhm.train_data import Batch, TrainData, make_batch, to_tensor
+from cmhm.train_monitor import TrainMonitor
 
 log = logging.getLogger(__name__)
 BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
@@ -47,7 +47,8 @@ MODEL, LOG = "model.pt", "log.csv"
 class TrainConfig:
     """Optimisation of one stage. ``lr_steps``: steps at which the learning rate is multiplied by
     ``lr_gamma``; ``sigma``: target Gaussian std in map pixels; ``device``: 'auto' (CUDA when
-    available), 'cpu' or 'cuda'; ``amp``: bfloat16 autocast, CUDA only; ``num_threads``: 0 keeps torch's."""
+    available), 'cpu' or 'cuda'; ``amp``: bfloat16 autocast, CUDA only; ``num_threads``: 0 keeps torch's; ``tensorboard``: also write
+    the log rows as TensorBoard scalars (``<out>/tensorboard``)."""
 
     steps: int = 1000
     batch_size: int = 8
@@ -61,6 +62,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     num_threads: int = 0
+    tensorboard: bool = False
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
 
     @classmethod
@@ -236,25 +238,26 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
         out / LOG, ["step", "loss", *[f"loss_stack{s}" for s in range(n)], "lr", "images_per_s"], st.step
     )
     st.model.train()
+    monitor = TrainMonitor(out, st.step, cfg.steps, progress, cfg.tensorboard)
     acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
-    for _ in tqdm(
-        range(st.step, cfg.steps), initial=st.step, total=cfg.steps, disable=not progress, desc="train"
-    ):
+    for _ in range(st.step, cfg.steps):
         acc, n_acc = acc + train_step(st, data, targets, cfg, device, batches), n_acc + 1
+        monitor.advance()
         if st.step % cfg.log_every == 0 or st.step == cfg.steps:
             mean, rate = (acc / n_acc).tolist(), n_acc * cfg.batch_size / (time.perf_counter() - t0)
-            csv.write(
-                {
-                    "step": st.step,
-                    "loss": mean[0],
-                    **{f"loss_stack{s}": mean[s + 1] for s in range(n)},
-                    "lr": st.sched.get_last_lr()[0],
-                    "images_per_s": rate,
-                }
-            )
+            row = {
+                "step": st.step,
+                "loss": mean[0],
+                **{f"loss_stack{s}": mean[s + 1] for s in range(n)},
+                "lr": st.sched.get_last_lr()[0],
+                "images_per_s": rate,
+            }
+            csv.write(row)
+            monitor.row(row)
             acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
         if st.step % cfg.checkpoint_every == 0 or st.step == cfg.steps:
             save_checkpoint(st.checkpoint(stamp), out)
+    monitor.close()
     atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / MODEL)
     return out / MODEL
 

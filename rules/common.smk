@@ -16,6 +16,7 @@ wildcard_constraints:
     split="[a-z0-9]+",
     shard="[0-9]+",
     variant="|".join(config["variants"]),
+    stage="stage[0-9]+",
 
 
 def source(role):
@@ -133,6 +134,13 @@ def model_targets():
     return [m for v in config["variants"] for m in final_models(train_ds, v)]
 
 
+def training_figures():
+    """Loss curves (rule plot_training) of every stage model_targets() trains, read from its log.csv."""
+    train_ds, _ = source("train")
+    stages = [(v, s) for v in config["variants"] for s in ["stage1"] + (["stage2"] if n_stages(v) > 1 else [])]
+    return [f"results/{train_ds}/figures/{v}/loss_{s}.{ext}" for v, s in stages for ext in ("png", "pdf", "svg")]
+
+
 def models_of(variant):
     """Weights (and, for a cascade, the canonical mean shape) of a variant trained on the training dataset."""
     train_ds, _ = source("train")
@@ -186,7 +194,7 @@ def quoted_rows(table):
 def data_figures():
     train_ds, _ = source("train")
     return expand("results/{ds}/figures/{fig}.{ext}", ds=train_ds, fig=("union_mapping", "contact_sheet"),
-                  ext=("png", "pdf"))
+                  ext=("png", "pdf", "svg"))
 
 
 # --- real datasets (fetch.smk) ---

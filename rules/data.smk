@@ -94,6 +94,7 @@ rule plot_union_mapping:
             category="Data",
         ),
         pdf="results/{dataset}/figures/union_mapping.pdf",
+        svg="results/{dataset}/figures/union_mapping.svg",
     log:
         "logs/plot_union_mapping/{dataset}.log",
     conda:
@@ -139,6 +140,7 @@ rule contact_sheet:
             category="Data",
         ),
         pdf="results/{dataset}/figures/contact_sheet.pdf",
+        svg="results/{dataset}/figures/contact_sheet.svg",
     log:
         "logs/contact_sheet/{dataset}.log",
     params:

@@ -52,12 +52,16 @@ rule plot_results:
     output:
         ced_images=report("results/figures/ced_images.png", caption="report/ced_images.rst", category="Figures"),
         ced_images_pdf="results/figures/ced_images.pdf",
+        ced_images_svg="results/figures/ced_images.svg",
         ced_video=report("results/figures/ced_video.png", caption="report/ced_video.rst", category="Figures"),
         ced_video_pdf="results/figures/ced_video.pdf",
+        ced_video_svg="results/figures/ced_video.svg",
         nme_by_yaw=report("results/figures/nme_by_yaw.png", caption="report/nme_by_yaw.rst", category="Figures"),
         nme_by_yaw_pdf="results/figures/nme_by_yaw.pdf",
+        nme_by_yaw_svg="results/figures/nme_by_yaw.svg",
         qualitative=report("results/figures/qualitative.png", caption="report/qualitative.rst", category="Figures"),
         qualitative_pdf="results/figures/qualitative.pdf",
+        qualitative_svg="results/figures/qualitative.svg",
     log:
         "logs/plot_results/plot_results.log",
     params:
@@ -70,6 +74,28 @@ rule plot_results:
         "../workflow_scripts/plot_results.py"
 
 
+rule plot_training:
+    input:
+        model="results/{dataset}/models/{variant}/{stage}/model.pt",
+    output:
+        png=report(
+            "results/{dataset}/figures/{variant}/loss_{stage}.png",
+            caption="report/training_loss.rst",
+            category="Training",
+            subcategory="{variant}",
+        ),
+        pdf="results/{dataset}/figures/{variant}/loss_{stage}.pdf",
+        svg="results/{dataset}/figures/{variant}/loss_{stage}.svg",
+    log:
+        "logs/plot_training/{dataset}/{variant}/{stage}.log",
+    params:
+        code=source_hash("plots_eval.py", "plots.py"),
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/plot_training.py"
+
+
 rule tables:
     input:
         rules.table1.output,
@@ -80,3 +106,4 @@ rule figures:
     input:
         rules.plot_results.output,
         data_figures(),
+        training_figures(),

@@ -7,7 +7,7 @@ rule train_stage1:
         mapping="results/{dataset}/union_mapping.json",
         labels3d=fitted_labels,
     output:
-        model=protected("results/{dataset}/models/{variant}/stage1/model.pt"),
+        model="results/{dataset}/models/{variant}/stage1/model.pt",
     log:
         "logs/train_stage1/{dataset}/{variant}.log",
     benchmark:
@@ -59,7 +59,7 @@ rule train_stage2:
         crops=train_crops,
         labels3d=fitted_labels,
     output:
-        model=protected("results/{dataset}/models/{variant}/stage2/model.pt"),
+        model="results/{dataset}/models/{variant}/stage2/model.pt",
     log:
         "logs/train_stage2/{dataset}/{variant}.log",
     benchmark:

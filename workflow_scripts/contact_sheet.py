@@ -11,7 +11,7 @@ crops = load_crops([sm.input.crops[0].removesuffix(".images.npy")])
 contact_sheet(
     crops,
     sm.params.n,
-    [sm.output.png, sm.output.pdf],
+    [sm.output.png, sm.output.pdf, sm.output.svg],
     note=f"cmhm {code_version()}",
     config={"n": sm.params.n},
 )

@@ -9,7 +9,7 @@ sm = snakemake  # noqa: F821
 um, prov = read_union_mapping(sm.input[0])
 plot_union_mapping(
     um,
-    [sm.output.png, sm.output.pdf],
+    [sm.output.png, sm.output.pdf, sm.output.svg],
     note=f"cmhm {prov.get('code_version', '?')}",
     config=prov.get("config"),
 )

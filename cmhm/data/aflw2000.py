@@ -21,7 +21,7 @@ faces turns clockwise in the image for positive ``.mat`` roll, ours counts count
 AFLW2000-3D has only the 68 3D-projection points: they go into ``lm3d_68``; ``lm2d`` stays NaN.
 
 Which yaw defines the |yaw| bins is an argument (``yaw_source``):
-  - ``"mat"``: the fitted pose above. It splits the 2000 images 1312 / 383 / 305 over
+  - ``"mat"``: the fitted pose above. It splits the 2000 images 1313 / 383 / 304 over
     [0, 30] / (30, 60] / (60, 90].
   - ``"file"``: a CSV ``image,yaw_deg`` with one row per image (``image`` = file name or stem),
     e.g. the widely used yaws from AFLW's own labels, which give the paper's 1306 / 462 / 232

@@ -15,11 +15,12 @@ from cmhm.inspect import inspect_path, kind_of
 from cmhm.inspect_common import describe_index
 from cmhm.inspect_figures import figure_record
 from cmhm.markups import IBUG68
+from cmhm.metrics import bin_labels
 from cmhm.plots import save_figure
 from cmhm.provenance import code_version, config_digest, provenance, write_json_atomic
 from cmhm.samples import read_table
 from cmhm.samples import write_table as write_samples
-from cmhm.tables import table1_frame, write_table
+from cmhm.tables import DELTA_COLUMNS, table1_frame, write_table
 from cmhm.train import CsvLog, atomic_save
 from cmhm.union import UnionMapping, write_mapping
 
@@ -148,6 +149,11 @@ def test_table_csv_and_tex_show_rows_and_upstream_records(tmp_path):
     for column in table1_frame({"baseline": table}).columns:  # every column of Table I is explained
         line = next(ln for ln in legend if ln.startswith(f"  {column} "))
         assert line[len(column) + 2 :].strip(), line
+    for column in DELTA_COLUMNS[1:]:  # "(Mean - ref) ..." starts with "(" like a bin label but is no bin
+        line = next(ln for ln in legend if ln.startswith(f"  {column} "))
+        assert "interval" in line and "bin" not in line, line
+    bins = [ln for ln in legend if "|yaw| bin" in ln]
+    assert [ln.split()[0] + " " + ln.split()[1] for ln in bins] == bin_labels(), bins
     out = inspect_path(tex)
     assert "caption: NME by yaw" in out and "label: tab:t1" in out and "v-eval" in out
 
@@ -163,9 +169,9 @@ def test_mean_shape_extent_and_stage2_provenance(tmp_path):
     assert f"{stage2 / 'model.pt'}, the stage-2 model" in out and "code version: v-s2" in out
 
 
-@pytest.mark.parametrize("suffix", [".png", ".pdf"])
+@pytest.mark.parametrize("suffix", [".png", ".pdf", ".svg"])
 def test_figure_metadata_round_trip(tmp_path, suffix):
-    config = {"odd": "a (b) \\ c", "n": 2}
+    config = {"odd": "a (b) \\ c <&>", "n": 2}
     fig = plt.figure(figsize=(1, 1))
     save_figure(fig, [tmp_path / f"union_mapping{suffix}"], note="cmhm test", config=config)
     record, _ = figure_record(tmp_path / f"union_mapping{suffix}")

@@ -8,10 +8,13 @@ from cmhm.metrics import aflw_table
 from cmhm.published import TABLE2_COLUMNS, QuotedRowsError, read_quoted, table1_columns
 from cmhm.tables import (
     DELTA_COLUMNS,
+    VARIANT_LABELS,
     paired_deltas,
     table1_frame,
     table1_tex_columns,
     table2_frame,
+    table2_tex_columns,
+    tex_escape,
     to_latex,
     write_table,
 )
@@ -40,8 +43,10 @@ def test_latex_is_booktabs_and_escapes(tmp_path):
     df = table1_frame({"cmhm": _aflw()}, quoted)
     tex = to_latex(df, "NME in % by yaw", "tab:x")
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\midrule" in tex
-    assert r"NME in \% by yaw" in tex and r"3DDFA\_x" in tex and r"\textit{" in tex
-    assert tex.count(r"\\") == len(df) + 1  # header + one line per row
+    assert r"NME in \% by yaw" in tex and r"\textit{3DDFA\_x}\textsuperscript{\dag}" in tex
+    assert tex.count(r" \\") == len(df) + 1  # header + one line per row
+    assert "measured" not in tex and "source" not in tex  # quoted rows are marked, measured ones plain
+    assert r"\textit{Quoted from} a paper." in tex
     write_table(df, tmp_path / "t.csv", tmp_path / "t.tex", "c", "l")
     assert len(pd.read_csv(tmp_path / "t.csv")) == 2
 
@@ -120,5 +125,53 @@ def test_table1_latex_keeps_the_papers_columns_and_the_csv_all(tmp_path):
     df = table1_frame({"baseline": _aflw()})
     write_table(df, tmp_path / "t.csv", tmp_path / "t.tex", "c", "l", table1_tex_columns())
     header = next(line for line in (tmp_path / "t.tex").read_text().splitlines() if line.startswith("method"))
-    assert header == r"method & source & [0, 30] & (30, 60] & (60, 90] & Mean \\"
+    assert header == r"method & [0, 30] & (30, 60] & (60, 90] & Mean \\"
     assert list(pd.read_csv(tmp_path / "t.csv").columns) == list(df.columns)
+
+
+@pytest.mark.parametrize(
+    "text, tex",
+    [
+        ("a_b", r"a\_b"),
+        ("50% & $5", r"50\% \& \$5"),
+        ("{x}", r"\{x\}"),
+        ("~^#", r"\textasciitilde{}\textasciicircum{}\#"),
+        ("a\\b", r"a\textbackslash{}b"),
+        ("plain (30, 60] [0, 30]", "plain (30, 60] [0, 30]"),
+    ],
+)
+def test_tex_escape_each_special_once(text, tex):
+    assert tex_escape(text) == tex
+
+
+def test_latex_interval_in_brackets_and_best_per_column_in_bold():
+    worse = aflw_table(np.array([0.02, 0.04, 0.05, 0.07]), np.array([5.0, -20.0, 45.0, 80.0]))
+    df = table1_frame({"baseline": worse, "cmhm": _aflw()})
+    df.loc[0, "(60, 90]"] = 5.0  # baseline best in the last bin only
+    tex = to_latex(df, "c", "l", table1_tex_columns())
+    rows = [ln for ln in tex.splitlines() if ln.startswith(("2-stack", "+ Procrustes"))]
+    base, cmhm = (r.removesuffix(r" \\").split(" & ") for r in rows)
+    lo, hi = (f"{v:.2f}" for v in np.array(_aflw()["overall_ci95"]) * 100)
+    assert cmhm == [
+        VARIANT_LABELS["cmhm"],
+        r"\textbf{2.00}",
+        r"\textbf{4.00}",
+        "6.00",
+        rf"\textbf{{4.00}} [{lo}, {hi}]",
+    ]
+    assert base[3] == r"\textbf{5.00}" and base[1] == "3.00"
+    assert "Bold: best per column." in tex and "Mean [low, high]: 95" in tex
+
+
+def test_table2_latex_bolds_the_highest_auc_and_lowest_failure_rate():
+    df = table2_frame(
+        {
+            "baseline": {"auc": 0.5, "failure_rate": 0.1, "redetections": 1, "n": 10},
+            "cmhm": {"auc": 0.6, "failure_rate": 0.2, "redetections": 1, "n": 10},
+        },
+        0.05,
+    )
+    tex = to_latex(df, "c", "l", table2_tex_columns())
+    assert r"\textbf{0.600}" in tex and r"\textbf{10.00}" in tex and "0.500 &" in tex
+    tied = table2_frame({v: {"auc": 0.0, "failure_rate": 1.0, "redetections": 1, "n": 4} for v in "ab"}, 0.05)
+    assert r"\textbf" not in to_latex(tied, "c", "l", table2_tex_columns())  # all alike: none picked out

@@ -1,6 +1,8 @@
 """The DAG as Snakemake sees it: dry runs, lint, config validation."""
 
 import pytest
+import yaml
+from snakemake.utils import validate
 
 from .conftest import REPO, snakemake
 
@@ -47,3 +49,30 @@ def test_bad_config_fails_before_any_job_naming_the_key(workdir, yaml_text, name
     err = res.stdout + res.stderr
     assert named in err, err
     assert not (workdir / "results" / "synth").exists()
+
+
+def test_no_output_is_write_protected():
+    """protected() weights made a rerun that must retrain stop with ProtectedOutputException for a non-root
+    user (root ignores the read-only bit, so this cannot be reproduced as root); no rule marks its outputs so."""
+    for smk in (REPO / "rules").glob("*.smk"):
+        assert "protected(" not in smk.read_text(), smk
+
+
+def _leaves(tree: dict, path: tuple = ()) -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(_leaves(value, (*path, key)))
+        else:
+            out[(*path, key)] = value
+    return out
+
+
+def test_config_yaml_values_are_the_schema_defaults():
+    """One source of defaults: config.yaml is always loaded, so a schema default that differed from it would
+    never apply; every value in config.yaml is the default the schema fills in for an empty config."""
+    effective = {}
+    validate(effective, str(REPO / "rules" / "schemas" / "config.schema.yaml"))
+    config = _leaves(yaml.safe_load((REPO / "config.yaml").read_text()))
+    defaults = _leaves(effective)
+    assert {k: defaults.get(k, "<no default>") for k in config} == config

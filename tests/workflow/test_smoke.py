@@ -1,6 +1,8 @@
 """Smoke run: the whole DAG on configs/smoke.yaml in a temporary copy of the workflow."""
 
 import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.workflow
 
 
 def _jobs(res) -> set[str]:
-    """Rule names a dry run schedules."""
+    """Rule names a (dry) run schedules."""
     out = (res.stdout + res.stderr).splitlines()
     return {line.split()[1].rstrip(":") for line in out if line.startswith(("rule ", "localrule "))}
 
@@ -37,7 +39,7 @@ def test_smoke_run_builds_every_target(workdir):
     report = json.loads((r / "annotations_3d" / "fit_report.json").read_text())
     assert np.isfinite(report["nme2d_68"]["mean"])
     for fig in ("union_mapping", "contact_sheet"):
-        for ext in ("png", "pdf"):
+        for ext in ("png", "pdf", "svg"):
             assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     # provenance travels with every table
     prov = json.loads((r / "samples" / "train" / "shard0" / "provenance.json").read_text())
@@ -49,7 +51,8 @@ def test_smoke_run_builds_every_target(workdir):
             and "cmhm" in (workdir / "results" / "tables" / f"{name}.csv").read_text().lower()
         )
     for fig in ("ced_images", "ced_video", "nme_by_yaw", "qualitative"):
-        assert (workdir / "results" / "figures" / f"{fig}.pdf").stat().st_size > 1000
+        for ext in ("png", "pdf", "svg"):
+            assert (workdir / "results" / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     # the report, and inspect on a checkpoint and on metrics
     res = snakemake(["--report", "report.html", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0 and (workdir / "report.html").stat().st_size > 10000, res.stderr[-3000:]
@@ -67,9 +70,23 @@ def test_smoke_run_builds_every_target(workdir):
     res = snakemake(["figures", "-n", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     jobs = _jobs(res)
     assert jobs and jobs <= {"plot_results", "plot_union_mapping", "contact_sheet", "figures"}, jobs
+    smoke = ["--configfile", "configs/smoke.yaml"]
     res = snakemake(["figures", "--cores", "2", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0, res.stderr[-4000:]
     assert (workdir / "results" / "figures" / "ced_video.png").stat().st_size > 1000
+    # on a finished run `snakemake figures` has nothing to do; `make figures` re-renders every figure
+    figures = [*(workdir / "results" / "figures").glob("*.*"), *(r / "figures").rglob("*.*")]
+    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 5), figures
+    res = snakemake(["figures", "-n", *smoke], cwd=workdir)
+    assert "Nothing to be done" in res.stdout + res.stderr
+    before = {f: f.stat().st_mtime_ns for f in figures}
+    make = [f"SNAKEMAKE={sys.executable} -m snakemake", "CONFIG=configs/smoke.yaml", "CORES=2"]
+    res = subprocess.run(  # -o: the venv the Makefile would build is taken as made
+        ["make", "-o", ".venv/bin/snakemake", "figures", *make], cwd=workdir, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    assert _jobs(res) == {"plot_results", "plot_union_mapping", "contact_sheet", "plot_training", "figures"}
+    assert all(f.stat().st_mtime_ns > t for f, t in before.items())
     # quoted rows: a CSV named by the config joins Table I; only that table is redone
     (workdir / "q1.csv").write_text(
         'method,source,"[0, 30]","(30, 60]","(60, 90]",Mean\nCMHM,Paper Table I,1,2,3,2\n'
@@ -80,7 +97,8 @@ def test_smoke_run_builds_every_target(workdir):
     res = snakemake(["tables", "--cores", "1", *cfg], cwd=workdir)
     assert res.returncode == 0, res.stderr[-4000:]
     tex = (workdir / "results" / "tables" / "table1.tex").read_text()
-    assert r"\textit{CMHM} & \textit{quoted: Paper Table I} & \textit{1.00}" in tex
+    assert r"\textit{CMHM}\textsuperscript{\dag} & \textit{\textbf{1.00}}" in tex
+    assert r"\textit{Quoted from} Paper Table I." in tex and "measured" not in tex
     (workdir / "q1.csv").write_text("method,source,AUC\nX,Y,0.5\n")
     res = snakemake(["tables", "--cores", "1", "--show-failed-logs", *cfg], cwd=workdir)
     assert res.returncode != 0 and "q1.csv: header must be" in res.stdout + res.stderr

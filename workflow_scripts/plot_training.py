@@ -1,0 +1,17 @@
+"""Loss curves of one training stage from the log.csv beside its weights (rule plot_training)."""
+
+from pathlib import Path
+
+from cmhm.logs import log_to
+from cmhm.plots_eval import plot_training_log
+from cmhm.provenance import code_version
+
+log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
+sm = snakemake  # noqa: F821
+w = sm.wildcards
+plot_training_log(
+    Path(sm.input.model).with_name("log.csv"),
+    f"{w.variant}, {w.stage} ({w.dataset})",
+    [sm.output.png, sm.output.pdf, sm.output.svg],
+    note=f"cmhm {code_version()}",
+)
