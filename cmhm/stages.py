@@ -112,6 +112,10 @@ def run_configs(
 ) -> tuple[ModelConfig, Markup, TrainConfig]:
     """Typed configs from the pipeline's ``model`` and ``train`` sub-trees (plain dicts)."""
     base = ModelConfig(
-        in_size=in_size, n_stacks=model["n_stacks"], depth=model["depth"], width=model["width"]
+        in_size=in_size,
+        n_stacks=model["n_stacks"],
+        depth=model["depth"],
+        width=model["width"],
+        inception_width=model.get("inception_width", "paper"),
     )
     return base, get_markup(model["markup3d"]), TrainConfig.from_dict({**train, "num_threads": threads})
