@@ -11,7 +11,7 @@ from cmhm.complexity import count_complexity
 from cmhm.markups import IBUG68, MENPO84
 from cmhm.models import Cascade, ModelConfig, build_hourglass, build_stages
 from cmhm.models.blocks import Bottleneck, InceptionResNet, bottleneck_macs, inception_macs, matched_widths
-from cmhm.models.fuse import FusedBottleneck, FusedInception, fuse_for_inference
+from cmhm.models.fuse import FastInference, FusedBottleneck, FusedInception, fuse_for_inference
 
 
 def randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -100,3 +100,16 @@ def test_matched_model_within_5_percent_paper_form_cheaper(size: int, width: int
 def test_unknown_width_rule_named() -> None:
     with pytest.raises(KeyError, match="inception width 'wide'"):
         build_hourglass(ModelConfig(64, 2, 2, 16, "inception_resnet", inception_width="wide"), 5)
+
+
+def test_fast_inference_chunks_equal_whole_batch() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(in_size=64, depth=2, width=16)
+    stages = [randomise_bn(s, i) for i, s in enumerate(build_stages("cmhm", cfg, MENPO84))]
+    model = Cascade(stages, [torch.rand(IBUG68.n_points, 2) * 40 + 12]).double().eval()
+    x = torch.rand(3, 3, 64, 64, dtype=torch.float64)
+    with torch.inference_mode():
+        want, got = model(x), FastInference(model, channels_last=True, chunk=1)(x)
+    assert got["points"][1].shape == want["points"][1].shape == (3, MENPO84.n_points, 2)
+    torch.testing.assert_close(got["points"][1], want["points"][1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got["heatmaps"][0][0], want["heatmaps"][0][0], atol=1e-5, rtol=1e-5)
