@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 CONFIG ?= config.yaml
 
-.PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench clean
+.PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench gpu-check clean
 
 $(BIN)/snakemake: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,7 +43,10 @@ report: $(BIN)/snakemake
 
 bench: $(BIN)/snakemake
 	$(BIN)/python -m cmhm complexity
-	$(BIN)/python -m cmhm bench --size 128 --width 64 --depth 3
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BIN)/python -m cmhm bench
+
+gpu-check: $(BIN)/snakemake
+	$(BIN)/python -m cmhm gpu-check
 
 clean:
 	rm -rf results/* logs benchmarks .snakemake report.html
