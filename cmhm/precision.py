@@ -65,6 +65,7 @@ def deterministic_mode(enabled: bool) -> Iterator[None]:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.use_deterministic_algorithms(True, warn_only=True)
     with warnings.catch_warnings():
+        warnings.filterwarnings("always", message=".*deterministic.*")
         shown = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
