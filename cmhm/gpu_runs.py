@@ -108,7 +108,9 @@ def _ms_per_face(fn: Callable[[], object], batch: int, dev: torch.device, repeat
     return float(np.median(times))
 
 
-def inference_rows(model: ModelConfig, dev: torch.device, paper_ratio: float, batches=(1, 32)) -> list[dict]:
+def inference_rows(
+    model: ModelConfig, dev: torch.device, paper_ratio: float, batches=(1, 32), repeats: int = 5
+) -> list[dict]:
     """ms/face of baseline and cmhm in fp32 and under autocast, and the cmhm/baseline ratio."""
     models = {k: v.to(dev) for k, v in bench_models(model).items() if k in ("baseline", "cmhm")}
     half = torch.bfloat16 if dev.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
@@ -126,7 +128,7 @@ def inference_rows(model: ModelConfig, dev: torch.device, paper_ratio: float, ba
                     ):
                         return net(x)
 
-                ms[name] = _ms_per_face(run, b, dev)
+                ms[name] = _ms_per_face(run, b, dev, repeats)
                 rows.append(_row("inference", f"{name} {prec} batch {b} ms/face", round(ms[name], 3)))
             rows.append(
                 _row(
@@ -139,7 +141,7 @@ def inference_rows(model: ModelConfig, dev: torch.device, paper_ratio: float, ba
     return rows
 
 
-def agreement(model: ModelConfig, dev: torch.device) -> list[dict]:
+def agreement(model: ModelConfig, dev: torch.device, names: tuple[str, ...] | None = None) -> list[dict]:
     """Max |CPU - dev| of each variant's last heatmaps and the relative difference of one step's loss."""
     cpu, rows = torch.device("cpu"), []
     prev_tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
@@ -147,6 +149,8 @@ def agreement(model: ModelConfig, dev: torch.device) -> list[dict]:
     try:
         x = torch.rand(2, 3, model.in_size, model.in_size, generator=torch.Generator().manual_seed(0))
         for name, net in bench_models(model).items():
+            if names is not None and name not in names:
+                continue
             with torch.inference_mode():
                 a = net.eval()(x)
                 b = net.to(dev)(x.to(dev))

@@ -98,9 +98,9 @@ def test_deterministic_mode_sets_env_logs_and_restores(monkeypatch, caplog) -> N
 def test_gpu_measurements_run_on_cpu() -> None:
     cpu = torch.device("cpu")
     assert time_training(TINY, {"amp": "fp16", "channels_last": True}, 1, cpu, batch=2) > 0
-    rows = agreement(ModelConfig(in_size=32, n_stacks=2, depth=1, width=8), cpu)
+    rows = agreement(ModelConfig(in_size=32, n_stacks=2, depth=1, width=8), cpu, ("baseline", "cmhm"))
     assert all(r["note"].startswith("ok") for r in rows), rows
-    rows = inference_rows(ModelConfig(in_size=32, depth=1, width=8), cpu, 0.85, batches=(2,))
+    rows = inference_rows(ModelConfig(in_size=32, depth=1, width=8), cpu, 0.85, batches=(2,), repeats=1)
     assert [r["what"] for r in rows][-1] == "cmhm/baseline autocast batch 2"
     assert gpu_check.peak_tflops("NVIDIA H100 80GB HBM3", half=True) == 989.0
     assert gpu_check.card_slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
