@@ -116,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print("## Device\n\n" + to_markdown(pd.DataFrame([facts])))
     dev = torch.device("cuda")
-    macs = count_complexity(build_hourglass(PAPER, IBUG68.n_points), PAPER.in_size).macs
+    with torch.device("meta"):
+        macs = count_complexity(build_hourglass(PAPER, IBUG68.n_points), PAPER.in_size).macs
     rows = training_rows(PAPER, args.steps, dev, facts["gpu"], macs, PAPER_S_PER_STEP, peak_tflops)
     rows += inference_rows(PAPER, dev, PAPER_MS_RATIO)
     rows += agreement(ModelConfig(in_size=64, n_stacks=2, depth=2, width=32), dev)
