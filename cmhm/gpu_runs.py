@@ -209,8 +209,11 @@ def smoke_dag(timeout: int = 240) -> dict:
         env = {**os.environ, "PYTHONPATH": str(root)}
         cmd = [sys.executable, "-m", "snakemake", "--cores", "4", "--configfile", "gpu_smoke.yaml"]
         t0 = time.perf_counter()
-        res = subprocess.run(
-            cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        try:
+            res = subprocess.run(
+                cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return _row("dag", "smoke DAG on cuda (s)", timeout, f"FAIL: not finished within {timeout} s")
         note = "ok" if res.returncode == 0 else f"FAIL: {res.stderr[-300:]}"
         return _row("dag", "smoke DAG on cuda (s)", round(time.perf_counter() - t0, 1), note)
