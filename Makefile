@@ -13,7 +13,7 @@ SNAKEMAKE ?= $(BIN)/snakemake
 # rules that draw figures from stored metrics; `make figures` forces them to run again
 FIGURE_RULES := plot_results plot_union_mapping contact_sheet plot_training
 
-.PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench clean
+.PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench gpu-check clean
 
 $(BIN)/snakemake: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,7 +56,10 @@ figures: $(BIN)/snakemake
 
 bench: $(BIN)/snakemake
 	$(BIN)/python -m cmhm complexity
-	$(BIN)/python -m cmhm bench --size 128 --width 64 --depth 3
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BIN)/python -m cmhm bench
+
+gpu-check: $(BIN)/snakemake
+	$(BIN)/python -m cmhm gpu-check
 
 clean:
 	rm -rf results/* logs benchmarks .snakemake report.html

@@ -1,13 +1,18 @@
-"""`make bench`: throughput of the data path, training and inference on this machine.
+"""`make bench`: inference, training and loader throughput on this machine, ratios first.
 
-Speed targets live here, not in unit tests. Each measurement runs a fixed amount of work on
-random data of the configured sizes and reports items per second (and ms per face for inference).
+Writes ``{out}/inference.csv`` (every timing, per round), ``{out}/training.csv``, ``{out}/loader.csv``
+and ``{out}/bench.md`` (the machine, the ratios against the goals of issue 13, and per-model ms/face).
+Speed targets live here, not in unit tests. Absolute times mean something only on the named machine.
 """
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +20,7 @@ import torch
 
 from cmhm.augment import AugmentConfig
 from cmhm.markups import IBUG68
-from cmhm.models import Cascade, ModelConfig, build_stages, stage_plans
+from cmhm.models import ModelConfig, stage_plans
 from cmhm.train import TrainConfig, init_state, resolve_device, train_step
 from cmhm.train_data import TrainData, make_batch
 
@@ -38,40 +43,48 @@ def random_data(n: int, size: int, seed: int = 0) -> TrainData:
     return TrainData(images, arrays, np.array([""] * n, dtype=object))
 
 
-def bench_training(
-    model: ModelConfig, variant_names: list[str], steps: int = 10, batch: int = 8
-) -> pd.DataFrame:
-    """Loader images/s and training images/s per variant's first stage; inference ms/face per variant."""
-    data = random_data(64, model.in_size)
-    cfg = TrainConfig(steps=steps, batch_size=batch, device="auto")
+def bench_training(model: ModelConfig, variants: Sequence[str], steps: int, batch: int = 8) -> pd.DataFrame:
+    """Training images/s of every stage of ``variants`` (random crops, full augmentation)."""
+    data, cfg = random_data(4 * batch, model.in_size), TrainConfig(steps=steps, batch_size=batch)
     dev = resolve_device(cfg.device)
-    rng = np.random.default_rng(0)
     rows = []
-    aug = AugmentConfig()
+    for name in variants:
+        for stage, plan in enumerate(stage_plans(name, model, IBUG68)):
+            st = init_state(plan.model, cfg, dev)
+            targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
+            rate = _rate(lambda: (train_step(st, data, targets, cfg, dev), batch)[1], steps)
+            rows.append(
+                {"variant": name, "stage": stage + 1, "images_per_s": rate, "s_per_step": batch / rate}
+            )
+    return pd.DataFrame(rows)
+
+
+def bench_loader(model: ModelConfig, steps: int, batch: int = 8) -> float:
+    """Images/s of one data-loading process (augmentation + heatmap targets) at ``model``'s sizes."""
+    data, rng, aug = random_data(64, model.in_size), np.random.default_rng(0), AugmentConfig()
 
     def load() -> int:
         make_batch(data, rng.choice(64, batch), ["lm3d_68"], model.map_size, 1.0, aug, rng)
         return batch
 
-    rows.append({"what": "loader (augment + heatmaps)", "per_s": _rate(load, steps), "unit": "images"})
-    for name in variant_names:
-        stages = build_stages(name, model, IBUG68)
-        plan = stage_plans(name, model, IBUG68)[0]
-        st = init_state(plan.model, cfg, dev)
-        targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
-        rate = _rate(lambda: (train_step(st, data, targets, cfg, dev), batch)[1], steps)
-        rows.append({"what": f"train {name} stage 1", "per_s": rate, "unit": "images"})
-        means = [
-            torch.as_tensor(rng.uniform(0.3, 0.7, (s.n_points[-1], 2)) * model.in_size) for s in stages[:-1]
-        ]
-        cascade = Cascade(stages, means).to(dev).eval()
-        x = torch.rand(1, 3, model.in_size, model.in_size, device=dev)
+    return _rate(load, steps)
 
-        @torch.no_grad()
-        def infer() -> int:
-            cascade(x)
-            return 1
 
-        rate = _rate(infer, steps)
-        rows.append({"what": f"inference {name}", "per_s": rate, "unit": "faces", "ms_per_face": 1000 / rate})
-    return pd.DataFrame(rows)
+def dry_run_seconds(configfile: str, timeout: int = 300) -> float:
+    """Wall time of ``snakemake -n --configfile configfile`` in the current directory (NaN if it fails)."""
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "--configfile", configfile]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if res.returncode:
+        print(f"bench: {' '.join(cmd)} failed:\n{res.stderr[-2000:]}", file=sys.stderr)
+        return float("nan")
+    return time.perf_counter() - t0
+
+
+def machine() -> str:
+    """One line naming the machine and the settings that change CPU timings."""
+    omp = os.environ.get("OMP_WAIT_POLICY", "unset")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={omp}, load average {os.getloadavg()[0]:.1f}"
+    )

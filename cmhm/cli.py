@@ -1,4 +1,4 @@
-"""Command line: ``python -m cmhm {inspect,version,synth-options,complexity,bench}``."""
+"""Command line: ``python -m cmhm {inspect,version,synth-options,complexity,bench,gpu-check}``."""
 
 from __future__ import annotations
 
@@ -36,23 +36,6 @@ def _complexity(argv: list[str]) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from cmhm.bench import bench_training
-    from cmhm.models import ModelConfig
-
-    cfg = ModelConfig(in_size=args.size, n_stacks=2, depth=args.depth, width=args.width)
-    table = bench_training(cfg, args.variants, steps=args.steps)
-    print(f"device: {'cuda' if torch_cuda() else 'cpu'}; model {cfg}")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    return 0
-
-
-def torch_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cmhm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,16 +54,25 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "complexity", add_help=False, help="params and MACs of each variant (--help for its options)"
     )
-    p = sub.add_parser("bench", help="loader, training and inference throughput on this machine")
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--depth", type=int, default=3)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--variants", nargs="+", default=["baseline", "inception", "multiview", "cmhm"])
-    p.set_defaults(fn=_bench)
+    sub.add_parser(
+        "bench", add_help=False, help="inference, training and loader throughput, ratios (--help for options)"
+    )
+    sub.add_parser(
+        "gpu-check",
+        add_help=False,
+        help="exercise the CUDA path and measure it (CPU-side checks without CUDA)",
+    )
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["complexity"]:  # its own argument parser
         return _complexity(argv[1:])
+    if argv[:1] == ["bench"]:
+        from cmhm.bench_report import main as bench_main
+
+        return bench_main(argv[1:])
+    if argv[:1] == ["gpu-check"]:
+        from cmhm.gpu_check import main as gpu_check_main
+
+        return gpu_check_main(argv[1:])
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import torch
@@ -35,7 +35,10 @@ def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
 
 @torch.no_grad()
 def count_complexity(model: nn.Module, in_size: int, batch: int = 1) -> Complexity:
-    """Params and per-image MACs of ``model`` on a [batch, 3, in_size, in_size] input."""
+    """Params and per-image MACs of ``model`` on a [batch, 3, in_size, in_size] input.
+
+    A model built on the 'meta' device (``with torch.device("meta"): ...``) is counted without
+    any arithmetic."""
     total = [0]
 
     def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
@@ -47,7 +50,8 @@ def count_complexity(model: nn.Module, in_size: int, batch: int = 1) -> Complexi
     was_training = model.training
     try:
         model.eval()
-        model(torch.zeros(batch, 3, in_size, in_size))
+        device = next(model.parameters()).device  # 'meta' counts without computing
+        model(torch.zeros(batch, 3, in_size, in_size, device=device))
     finally:
         for h in handles:
             h.remove()
@@ -56,30 +60,44 @@ def count_complexity(model: nn.Module, in_size: int, batch: int = 1) -> Complexi
     return Complexity(params=params, macs=total[0] // batch)
 
 
+def _forms(variant: str) -> tuple[str, ...]:
+    """Inception width rules worth listing for ``variant`` (both forms where the block is inception)."""
+    return ("paper", "matched") if VARIANTS[variant].block == "inception_resnet" else ("-",)
+
+
 def complexity_table(
     base_configs: dict[str, ModelConfig], variants: Sequence[str], markup3d: str
 ) -> pd.DataFrame:
-    """One row per (config name, variant, stage): params and GMACs of that stage's network."""
+    """One row per (config name, variant, inception width rule, stage): params and GMACs of that stage's
+    network; ``MACs_vs_baseline``: the variant's MACs over all stages / the baseline's at that config."""
     rows = []
     for cfg_name, base in base_configs.items():
         for variant in variants:
-            for stage, plan in enumerate(stage_plans(variant, base, get_markup(markup3d))):
-                c = count_complexity(build_hourglass(plan.model), plan.model.in_size)
-                rows.append(
-                    {
-                        "config": cfg_name,
-                        "variant": variant,
-                        "stage": stage,
-                        "in_size": base.in_size,
-                        "width": base.width,
-                        "depth": base.depth,
-                        "block": plan.model.block,
-                        "stacks": plan.model.n_stacks,
-                        "params_M": c.params / 1e6,
-                        "GMACs": c.macs / 1e9,
-                    }
-                )
-    return pd.DataFrame(rows)
+            for form in _forms(variant):
+                cfg = replace(base, inception_width="paper" if form == "-" else form)
+                for stage, plan in enumerate(stage_plans(variant, cfg, get_markup(markup3d))):
+                    with torch.device("meta"):
+                        c = count_complexity(build_hourglass(plan.model), plan.model.in_size)
+                    rows.append(
+                        {
+                            "config": cfg_name,
+                            "variant": variant,
+                            "inception_width": form,
+                            "stage": stage,
+                            "in_size": base.in_size,
+                            "width": base.width,
+                            "depth": base.depth,
+                            "block": plan.model.block,
+                            "stacks": plan.model.n_stacks,
+                            "params_M": c.params / 1e6,
+                            "GMACs": c.macs / 1e9,
+                        }
+                    )
+    table = pd.DataFrame(rows)
+    totals = table.groupby(["config", "variant", "inception_width"])["GMACs"].transform("sum")
+    base_total = table[table["variant"] == "baseline"].groupby("config")["GMACs"].sum()
+    table["MACs_vs_baseline"] = totals / table["config"].map(base_total)
+    return table
 
 
 def main(argv: Sequence[str] | None = None) -> pd.DataFrame:

@@ -246,7 +246,11 @@ def run_configs(
     latter converted by :func:`epochs_to_steps` with the stage's ``n_train`` training crops.
     """
     base = ModelConfig(
-        in_size=in_size, n_stacks=model["n_stacks"], depth=model["depth"], width=model["width"]
+        in_size=in_size,
+        n_stacks=model["n_stacks"],
+        depth=model["depth"],
+        width=model["width"],
+        inception_width=model.get("inception_width", "paper"),
     )
     train = dict(train)
     epochs = list(train.pop("lr_epochs", None) or [])

@@ -35,6 +35,7 @@ from cmhm.checkpoints import (
 from cmhm.losses import stacked_heatmap_loss
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
+from cmhm.precision import autocast, deterministic_mode, make_scaler, optimizer_step, parse_amp
 from cmhm.train_data import Batch, TrainData, make_batch, to_tensor
 from cmhm.train_monitor import TrainMonitor
 
@@ -47,7 +48,9 @@ MODEL, LOG = "model.pt", "log.csv"
 class TrainConfig:
     """Optimisation of one stage. ``lr_steps``: steps at which the learning rate is multiplied by
     ``lr_gamma``; ``sigma``: target Gaussian std in map pixels; ``device``: 'auto' (CUDA when
-    available), 'cpu' or 'cuda'; ``amp``: bfloat16 autocast, CUDA only; ``num_threads``: 0 keeps torch's; ``tensorboard``: also write
+    available), 'cpu' or 'cuda'; ``amp``: autocast on CUDA, 'bf16', 'fp16' (with a gradient scaler) or
+    'off' (booleans mean 'bf16'/'off'; :mod:`cmhm.precision`); ``deterministic``: deterministic kernels,
+    ops without one logged; ``num_threads``: 0 keeps torch's.; ``tensorboard``: also write
     the log rows as TensorBoard scalars (``<out>/tensorboard``)."""
 
     steps: int = 1000
@@ -60,7 +63,8 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     device: str = "auto"
-    amp: bool = True
+    amp: str = "bf16"
+    deterministic: bool = True
     num_threads: int = 0
     tensorboard: bool = False
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
@@ -71,6 +75,9 @@ class TrainConfig:
         aug = d.get("augment", {})
         augment = None if aug is None else AugmentConfig(**aug)
         return cls(**{**d, "lr_steps": tuple(d.get("lr_steps", ())), "augment": augment})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amp", parse_amp(self.amp))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -155,11 +162,11 @@ def train_stage(
     device = resolve_device(cfg.device)
     stamp = record(origin or Origin(), code_version, run_config(model_cfg, cfg, targets))
     prev_det, prev_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    torch.use_deterministic_algorithms(True, warn_only=True)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches)
+        with deterministic_mode(cfg.deterministic):
+            return _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches)
     finally:
         torch.use_deterministic_algorithms(prev_det)
         torch.set_num_threads(prev_threads)
@@ -174,6 +181,7 @@ class TrainState:
     sched: torch.optim.lr_scheduler.LRScheduler
     rng: np.random.Generator
     step: int = 0
+    scaler: torch.amp.GradScaler | None = None
 
     def checkpoint(self, stamp: dict) -> dict:
         """The resumable state plus ``stamp`` (a :func:`cmhm.checkpoints.record`: config, code, inputs)."""
@@ -193,7 +201,7 @@ def init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -
     model = build_hourglass(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_steps), gamma=cfg.lr_gamma)
-    return TrainState(model, opt, sched, np.random.default_rng(cfg.seed))
+    return TrainState(model, opt, sched, np.random.default_rng(cfg.seed), scaler=make_scaler(cfg.amp, device))
 
 
 def train_step(
@@ -213,14 +221,12 @@ def train_step(
         )
     else:
         images, maps, masks = batches(rows, st.rng)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+    with autocast(cfg.amp, device):
         preds = st.model(images.to(device))
     total, per_stack = stacked_heatmap_loss(
         [p.float() for p in preds], [m.to(device) for m in maps], [m.to(device) for m in masks]
     )
-    st.opt.zero_grad(set_to_none=True)
-    total.backward()
-    st.opt.step()
+    optimizer_step(total, st.opt, st.scaler or make_scaler(cfg.amp, device))
     st.sched.step()
     st.step += 1
     return torch.cat([total.detach()[None], per_stack]).cpu()
@@ -278,11 +284,15 @@ def load_stage(
     return model.to(device).eval()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(
-    model: Cascade | StackedHourglass, images: np.ndarray, batch_size: int = 16, device: str = "auto"
+    model: Cascade | StackedHourglass,
+    images: np.ndarray,
+    batch_size: int = 16,
+    device: str = "auto",
+    amp: str | bool = "off",
 ) -> dict:
-    """Landmarks of crops uint8 [N, S, S, 3], in crop pixels.
+    """Landmarks of crops uint8 [N, S, S, 3], in crop pixels (``amp``: autocast as in training, CUDA only).
 
     Returns numpy arrays: ``points`` [N, K, 2] and ``confidence`` [N, K] (the last stage's last
     stack) and, per stage ``i``, ``stage{i}_points`` / ``stage{i}_confidence``.
@@ -292,7 +302,8 @@ def predict(
     cascade = cascade.to(dev).eval()
     parts: dict[str, list[np.ndarray]] = {}
     for lo in range(0, len(images), batch_size):
-        res = cascade(to_tensor(np.asarray(images[lo : lo + batch_size])).to(dev))
+        with autocast(amp, dev):
+            res = cascade(to_tensor(np.asarray(images[lo : lo + batch_size])).to(dev))
         for i, (p, c) in enumerate(zip(res["points"], res["confidence"])):
             parts.setdefault(f"stage{i}_points", []).append(p.cpu().numpy())
             parts.setdefault(f"stage{i}_confidence", []).append(c.cpu().numpy())

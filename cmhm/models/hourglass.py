@@ -6,7 +6,7 @@ Input ``[B, 3, S, S]`` (float, RGB in [0, 1]); output: a list with one heatmap t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +25,8 @@ class ModelConfig:
     ``in_size``: input side S (maps are S/4); ``n_stacks``: hourglasses in sequence; ``depth``:
     down-sampling levels per hourglass; ``width``: feature channels; ``block``: a key of
     :data:`cmhm.models.blocks.BLOCKS`; ``n_points``: heatmap channels of each stack's head
-    (one entry per stack, or empty to give them at build time).
+    (one entry per stack, or empty to give them at build time); ``inception_width``: the inception
+    block's width rule, 'paper' (four branches of width/4) or 'matched' (MACs of the bottleneck's).
     """
 
     in_size: int = 256
@@ -34,6 +35,7 @@ class ModelConfig:
     width: int = 256
     block: str = "bottleneck"
     n_points: tuple[int, ...] = ()
+    inception_width: str = "paper"
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
@@ -44,8 +46,12 @@ class ModelConfig:
     def map_size(self) -> int:
         return self.in_size // STEM_STRIDE
 
+    def make_block(self) -> Callable[[int, int], nn.Module]:
+        """The residual block constructor ``(c_in, c_out) -> module`` this config selects."""
+        return get_block(self.block, self.inception_width)
+
     def validate(self) -> None:
-        get_block(self.block)
+        self.make_block()
         if self.in_size % (STEM_STRIDE * 2**self.depth):
             raise ValueError(f"in_size {self.in_size} must be divisible by {STEM_STRIDE * 2**self.depth}")
         if self.width % 4 or self.n_stacks < 1 or self.depth < 1:
@@ -55,12 +61,11 @@ class ModelConfig:
 class Hourglass(nn.Module):
     """One recursive hourglass: ``[B, C, H, W] -> [B, C, H, W]`` with ``depth`` pooling levels."""
 
-    def __init__(self, depth: int, width: int, block: str) -> None:
+    def __init__(self, depth: int, width: int, make: Callable[[int, int], nn.Module]) -> None:
         super().__init__()
-        make = get_block(block)
         self.up = make(width, width)
         self.down = make(width, width)
-        self.inner = Hourglass(depth - 1, width, block) if depth > 1 else make(width, width)
+        self.inner = Hourglass(depth - 1, width, make) if depth > 1 else make(width, width)
         self.after = make(width, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,7 +91,7 @@ class StackedHourglass(nn.Module):
             raise ValueError(f"need one head width per stack ({cfg.n_stacks}), got {list(n_points)}")
         self.cfg = cfg
         self.n_points = tuple(int(k) for k in n_points)
-        make, w = get_block(cfg.block), cfg.width
+        make, w = cfg.make_block(), cfg.width
         self.stem = nn.Sequential(
             conv_bn_relu(3, w // 4, 7, stride=2),
             make(w // 4, w // 2),
@@ -94,7 +99,7 @@ class StackedHourglass(nn.Module):
             make(w // 2, w // 2),
             make(w // 2, w),
         )
-        self.hourglasses = nn.ModuleList(Hourglass(cfg.depth, w, cfg.block) for _ in self.n_points)
+        self.hourglasses = nn.ModuleList(Hourglass(cfg.depth, w, make) for _ in self.n_points)
         self.features = nn.ModuleList(nn.Sequential(make(w, w), conv_bn_relu(w, w)) for _ in self.n_points)
         self.heads = nn.ModuleList(nn.Conv2d(w, k, 1) for k in self.n_points)
         self.merge_features = nn.ModuleList(nn.Conv2d(w, w, 1) for _ in self.n_points[:-1])

@@ -1,0 +1,81 @@
+"""Numeric modes of training and inference: autocast (``train.amp``), the fp16 gradient scaler and
+deterministic kernels (``train.deterministic``).
+
+Autocast applies on CUDA only: on a CPU every mode runs in float32, so CPU results do not depend on
+``train.amp``. ``fp16`` pairs float16 autocast with a :class:`torch.amp.GradScaler` (float16 gradients
+underflow without one); ``bf16`` needs no scaler (Ampere or newer cards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+
+import torch
+
+log = logging.getLogger(__name__)
+AMP_DTYPES: dict[str, torch.dtype | None] = {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+def parse_amp(value: str | bool) -> str:
+    """``train.amp`` as one of :data:`AMP_DTYPES`; the booleans of older configs mean 'bf16' / 'off'."""
+    if isinstance(value, bool):
+        return "bf16" if value else "off"
+    if value not in AMP_DTYPES:
+        raise ValueError(f"train.amp: {value!r} is not one of {sorted(AMP_DTYPES)} (or true/false)")
+    return value
+
+
+def autocast(amp: str | bool, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast context of ``amp`` on ``device`` (disabled off CUDA and for 'off')."""
+    dtype = AMP_DTYPES[parse_amp(amp)]
+    enabled = dtype is not None and device.type == "cuda"
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=enabled)
+
+
+def make_scaler(amp: str | bool, device: torch.device) -> torch.amp.GradScaler:
+    """A gradient scaler, enabled only for fp16 on CUDA (a disabled one passes losses and steps through)."""
+    return torch.amp.GradScaler(device.type, enabled=parse_amp(amp) == "fp16" and device.type == "cuda")
+
+
+def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+    """Zero the gradients, back-propagate the (scaled) loss and step; a step with inf/NaN gradients is skipped."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+
+
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool) -> Iterator[None]:
+    """While active (if ``enabled``): deterministic kernels, and each op without one is logged by name.
+
+    Sets ``CUBLAS_WORKSPACE_CONFIG`` (unless the environment already does; cuBLAS reads it when CUDA
+    starts) and ``torch.use_deterministic_algorithms(True, warn_only=True)``. "Deterministic" means the
+    same results on one machine with the same library versions.
+    """
+    if not enabled:
+        yield
+        return
+    prev = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", message=".*deterministic.*")
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+            if "deterministic" in str(message):
+                log.warning("not deterministic: %s", message)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
