@@ -111,7 +111,6 @@ def run_configs(
     model: dict, train: dict, in_size: int, threads: int
 ) -> tuple[ModelConfig, Markup, TrainConfig]:
     """Typed configs from the pipeline's ``model`` and ``train`` sub-trees (plain dicts)."""
-    base = ModelConfig(
-        in_size=in_size, n_stacks=model["n_stacks"], depth=model["depth"], width=model["width"]
-    )
+    # stacks per stage are the variant's (stage_plans), not a config key
+    base = ModelConfig(in_size=in_size, depth=model["depth"], width=model["width"])
     return base, get_markup(model["markup3d"]), TrainConfig.from_dict({**train, "num_threads": threads})

@@ -16,7 +16,7 @@ rule train_stage1:
         model=config["model"],
         train=config["train"],
         in_size=config["crop"]["size"],
-        code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py"),
+        code=script_code("train_stage1.py"),
     threads: 2
     resources:
         gpu=1,
@@ -44,7 +44,7 @@ rule predict_stage1:
         "benchmarks/predict_stage1/{dataset}/{variant}.tsv"
     params:
         device=config["train"]["device"],
-        code=source_hash("models", "stages.py", "warp.py", "train_data.py"),
+        code=script_code("predict_stage1.py"),
     threads: 2
     resources:
         gpu=1,
@@ -71,7 +71,7 @@ rule train_stage2:
         model=config["model"],
         train=config["train"],
         in_size=config["crop"]["size"],
-        code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py"),
+        code=script_code("train_stage2.py"),
     threads: 2
     resources:
         gpu=1,
