@@ -42,7 +42,9 @@ def load_yaml(path: str | Path) -> dict:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         ctx = exc.context_mark
-        context = f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})" if ctx and exc.context else ""
+        context = (
+            f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})" if ctx and exc.context else ""
+        )
         raise ConfigError(f"{where}: YAML syntax error: {exc.problem}{context}") from None
     if data is None:
         return {}
