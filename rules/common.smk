@@ -19,7 +19,7 @@ def script_code(script):
 
 
 def config_keys(section, *keys):
-    """The keys of config[section] a rule reads (its param: changing another key does not rerun it)."""
+    """The keys of config[section] that one job reads, as a param (the other keys do not rerun it)."""
     return {k: config[section][k] for k in keys}
 
 
