@@ -27,6 +27,7 @@ INT_RE = re.compile(r"^[+-]?\d+$")
 FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 TRUE, FALSE, NULL = ("true", "yes", "on"), ("false", "no", "off"), ("null", "~", "none")
 MAX_ERRORS = 10
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: the schema in ms
 
 
 class ConfigError(ValueError):
@@ -37,7 +38,7 @@ def load_yaml(path: str | Path) -> dict:
     """Parse one config file; a syntax error names the file, line and column (Snakemake's does not)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -240,9 +241,12 @@ def semantic_errors(config: dict, schema: dict, provided: Mapping[str, str]) -> 
     return errors
 
 
-def check_config(config: dict, schema_path: str | Path, provided: Mapping[str, str]) -> dict:
-    """The checked config: schema (coerced, defaults filled), then cross-key rules; :class:`ConfigError` names keys."""
-    schema = load_yaml(schema_path)
+def check_config(config: dict, schema: dict | str | Path, provided: Mapping[str, str]) -> dict:
+    """The checked config: schema (coerced, defaults filled), then cross-key rules; :class:`ConfigError` names keys.
+
+    ``schema``: the schema, or the path of its YAML file.
+    """
+    schema = schema if isinstance(schema, dict) else load_yaml(schema)
     out = validate_schema(config, schema)
     errors = semantic_errors(out, schema, provided)
     if errors:

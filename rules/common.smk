@@ -5,9 +5,9 @@ from cmhm.config_check import check_config, file_keys, load_yaml
 from cmhm.data.registry import DATASETS
 
 # Schema, defaults, cross-key rules (cmhm/config_check.py); errors name the key, before any job runs.
-SCHEMA = Path(workflow.basedir) / "rules/schemas/config.schema.yaml"
+SCHEMA = load_yaml(Path(workflow.basedir) / "rules/schemas/config.schema.yaml")
 config.update(check_config(config, SCHEMA, {name: spec.split for name, spec in DATASETS.items()}))
-FILE_KEYS = file_keys(load_yaml(SCHEMA))
+FILE_KEYS = file_keys(SCHEMA)
 
 from cmhm.models import get_variant
 from cmhm.provenance import import_closure_hash
