@@ -152,3 +152,23 @@ def test_every_script_rule_hashes_its_own_script():
             continue
         assert code is not None, f"rule {rule} has no code param"
         assert code.groups() == ("script_code", f'"{script[1]}"'), f"rule {rule}: {code[0]}"
+
+
+def test_scripts_read_the_config_through_params_only():
+    """A key read outside params would not rerun its reader; the fetch scripts do so on purpose (README)."""
+    fetch_scripts = {"download.py", "extract.py", "placed_archive.py"}
+    for script in sorted((REPO / "workflow_scripts").glob("*.py")):
+        if script.name not in fetch_scripts:
+            assert ".config" not in script.read_text(), f"{script.name} reads the config outside its params"
+
+
+def test_every_param_is_read_by_its_script():
+    """A param the script never reads would rerun the rule for nothing (`code` is the rerun trigger itself)."""
+    for rule, body in rule_blocks().items():
+        script = re.search(r'script:\s+"\.\./workflow_scripts/(\w+\.py)"', body)
+        params = re.search(r"^    params:\n((?:        .*\n)+)", body, re.MULTILINE)
+        if script is None or params is None:
+            continue
+        text = (REPO / "workflow_scripts" / script[1]).read_text()
+        for name in re.findall(r"^        (\w+)=", params[1], re.MULTILINE):
+            assert name == "code" or f"params.{name}" in text, f"rule {rule}: param {name} is never read"
