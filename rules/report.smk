@@ -60,7 +60,7 @@ rule plot_results:
         "logs/plot_results/plot_results.log",
     params:
         variants=config["variants"],
-        evaluation=config_keys("evaluation", "ced_max_images", "tracking_threshold"),
+        evaluation=config_keys("evaluation", "ced_max_images", "tracking_threshold", "n_examples"),
         code=script_code("plot_results.py"),
     conda:
         "../envs/cmhm.yaml"

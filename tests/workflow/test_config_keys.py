@@ -108,7 +108,7 @@ READERS: dict[str, set[str]] = {
     "evaluation.detector": {"track_video"},
     "evaluation.haar_cascade": {"track_video"},
     "evaluation.calibration_faces": {"track_video"},
-    "evaluation.n_examples": {"predict_images"},
+    "evaluation.n_examples": {"predict_images", "plot_results"},
     "quoted.table1": {"table1"},
     "quoted.table2": {"table2"},
     "figures.contact_sheet_samples": {"contact_sheet"},
