@@ -2,7 +2,12 @@
 # Run `make run` (default synthetic config) or `snakemake --cores all --configfile configs/paper.yaml`.
 from snakemake.utils import min_version
 
+from cmhm.config_check import check_syntax
+
 min_version("9.0")
+
+
+check_syntax("config.yaml")  # a YAML syntax error names the file and line (Snakemake's message does not)
 
 
 configfile: "config.yaml"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cmhm {inspect,version,synth-options,complexity,bench,gpu-check}``."""
+"""Command line: ``python -m cmhm {inspect,version,synth-options,complexity,bench,gpu-check,check-config}``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ def _complexity(argv: list[str]) -> int:
     return 0
 
 
+def _check_config(args: argparse.Namespace) -> int:
+    from cmhm.config_check import check_files
+    from cmhm.data.registry import DATASETS
+
+    files = ["config.yaml", *args.files] if args.base else args.files
+    check_files(files, args.schema, {name: spec.split for name, spec in DATASETS.items()})
+    print(f"config OK: {' + '.join(map(str, files))}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cmhm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         add_help=False,
         help="exercise the CUDA path and measure it (CPU-side checks without CUDA)",
     )
+    p = sub.add_parser(
+        "check-config", help="check config files as a run would (YAML line, schema, cross-key rules)"
+    )
+    p.add_argument("files", nargs="*", help="--configfile files, merged in order over config.yaml")
+    p.add_argument("--no-base", dest="base", action="store_false", help="do not start from config.yaml")
+    p.add_argument("--schema", default="rules/schemas/config.schema.yaml")
+    p.set_defaults(fn=_check_config)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["complexity"]:  # its own argument parser
         return _complexity(argv[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 import json
@@ -31,6 +32,78 @@ def source_hash(*parts: str) -> str:
     h = hashlib.sha256()
     for path in sorted(files):
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _module_file(name: str) -> Path | None:
+    """Source file of module ``cmhm.a.b`` (``a/b.py`` or ``a/b/__init__.py``), None if not one of ours."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE_DIR.name:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if parts[1:] and candidate.is_file():
+            return candidate
+    return PACKAGE_DIR / "__init__.py" if not parts[1:] else None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Names of the modules ``path`` imports anywhere in its body (and every package above them)."""
+    package = _module_name(path) if path.is_relative_to(PACKAGE_DIR) else ""
+    if package and path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import submodule`
+    parents = {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 1)}
+    return names | parents
+
+
+def _closure(script: Path) -> list[Path]:
+    """``script`` and the ``cmhm`` source files it imports, recursively, sorted."""
+    seen: set[Path] = set()
+    todo = [script.resolve()]
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo += [f for f in map(_module_file, _imported_modules(path)) if f is not None]
+    return sorted(seen, key=lambda p: p.as_posix())
+
+
+def import_closure(script_path: str | os.PathLike) -> list[str]:
+    """The ``cmhm`` source files (relative to the package) a script imports, directly or not."""
+    files = _closure(Path(script_path))
+    return [p.relative_to(PACKAGE_DIR).as_posix() for p in files if p.is_relative_to(PACKAGE_DIR)]
+
+
+@lru_cache(maxsize=None)
+def import_closure_hash(script_path: str | os.PathLike) -> str:
+    """SHA-256 (first 12 hex digits) of ``script_path`` and every ``cmhm`` module it imports, recursively.
+
+    Static: imports are read with :mod:`ast` (anywhere in a module, function-level ones included),
+    nothing is imported (so no torch). A package's ``__init__.py`` counts: importing a submodule runs
+    it. A rule's ``code`` param: the rule reruns when, and only when, code its script can run changes.
+    """
+    h = hashlib.sha256()
+    for path in _closure(Path(script_path)):
+        name = path.relative_to(PACKAGE_DIR).as_posix() if path.is_relative_to(PACKAGE_DIR) else path.name
+        h.update(name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
 

@@ -240,14 +240,14 @@ def epochs_to_steps(epochs: list[float], n_train: int, batch_size: int) -> tuple
 def run_configs(
     model: dict, train: dict, in_size: int, threads: int, n_train: int | None = None
 ) -> tuple[ModelConfig, Markup, TrainConfig]:
-    """Typed configs from the pipeline's ``model`` and ``train`` sub-trees (plain dicts).
+    """Typed configs from the pipeline's ``model`` and ``train`` sub-trees (plain dicts); the stacks per
+    stage are the variant's (:func:`cmhm.models.stage_plans`), not a config key.
 
     Learning-rate drops come from ``train.lr_steps`` or from ``train.lr_epochs`` (not both), the
     latter converted by :func:`epochs_to_steps` with the stage's ``n_train`` training crops.
     """
     base = ModelConfig(
         in_size=in_size,
-        n_stacks=model["n_stacks"],
         depth=model["depth"],
         width=model["width"],
         inception_width=model.get("inception_width", "paper"),

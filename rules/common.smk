@@ -1,10 +1,42 @@
 # Config validation first, then wildcard constraints and the input functions the rules share.
-from snakemake.utils import validate
+from pathlib import Path
 
-validate(config, "schemas/config.schema.yaml")
+from cmhm.config_check import check_config, file_keys, load_yaml
+from cmhm.data.registry import DATASETS
+
+# Schema, defaults, cross-key rules (cmhm/config_check.py); errors name the key, before any job runs.
+SCHEMA = load_yaml(Path(workflow.basedir) / "rules/schemas/config.schema.yaml")
+config.update(check_config(config, SCHEMA, {name: spec.split for name, spec in DATASETS.items()}))
+FILE_KEYS = file_keys(SCHEMA)
 
 from cmhm.models import get_variant
-from cmhm.provenance import source_hash
+from cmhm.provenance import import_closure_hash
+
+
+def script_code(script):
+    """A rule's `code` param: hash of workflow_scripts/<script> and the cmhm modules it imports."""
+    return import_closure_hash(Path(workflow.basedir) / "workflow_scripts" / script)
+
+
+def config_keys(section, *keys):
+    """The keys of config[section] that one job reads, as a param (the other keys do not rerun it)."""
+    return {k: config[section][k] for k in keys}
+
+
+def configured_files(*prefix):
+    """Files the config names (schema `format: file`) under `prefix`: inputs, so editing one reruns its reader."""
+    found = []
+    for path in FILE_KEYS:
+        value = config
+        for part in path:
+            value = value[part]
+        if path[: len(prefix)] == prefix and value:
+            found.append(value)
+    return found
+
+
+def adapter_files(wildcards):
+    return configured_files("datasets", wildcards.dataset)
 
 
 def n_stages(variant):

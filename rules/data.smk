@@ -12,7 +12,7 @@ rule synthesize_images:
         "benchmarks/synthesize_images/{split}/shard{shard}.tsv"
     params:
         synth=synth_split_params,
-        code=source_hash("synth", "samples.py", "markups.py"),
+        code=script_code("synthesize_images.py"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -32,7 +32,7 @@ rule synthesize_video:
         "benchmarks/synthesize_video/video/shard{shard}.tsv"
     params:
         synth=synth_video_params,
-        code=source_hash("synth", "samples.py", "markups.py"),
+        code=script_code("synthesize_video.py"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -56,7 +56,7 @@ rule crop:
         "benchmarks/crop/{dataset}/{split}/shard{shard}.tsv"
     params:
         crop=config["crop"],
-        code=source_hash("crop.py", "crops.py", "geometry.py", "samples.py"),
+        code=script_code("crop.py"),
     threads: 1
     resources:
         # crops stream to disk: ~110 MB + ~13 kB per face of labels (5k faces at 256 px: 180 MB peak)
@@ -77,7 +77,7 @@ rule union_mapping:
         "logs/union_mapping/{dataset}.log",
     params:
         cfg=config["union_mapping"],
-        code=source_hash("union.py", "geometry.py", "markups.py"),
+        code=script_code("union_mapping.py"),
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -97,6 +97,8 @@ rule plot_union_mapping:
         svg="results/{dataset}/figures/union_mapping.svg",
     log:
         "logs/plot_union_mapping/{dataset}.log",
+    params:
+        code=script_code("plot_union_mapping.py"),
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -120,7 +122,7 @@ rule annotations_3d:
         "benchmarks/annotations_3d/{dataset}.tsv"
     params:
         cfg=config["annotations_3d"],
-        code=source_hash("pdm.py", "pdm_fit.py", "pdm_table.py", "annotations3d.py", "samples.py"),
+        code=script_code("annotations_3d.py"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -145,6 +147,7 @@ rule contact_sheet:
         "logs/contact_sheet/{dataset}.log",
     params:
         n=config["figures"]["contact_sheet_samples"],
+        code=script_code("contact_sheet.py"),
     conda:
         "../envs/cmhm.yaml"
     script:

@@ -13,9 +13,9 @@ rule predict_images:
         "benchmarks/predict_images/{dataset}/{variant}.tsv"
     params:
         markup3d=config["model"]["markup3d"],
-        evaluation=config["evaluation"],
-        device=config["train"]["device"],
-        code=source_hash("evaluate.py", "models", "heatmaps.py"),
+        evaluation=config_keys("evaluation", "n_examples"),
+        device=config["evaluation"]["device"],
+        code=script_code("predict_images.py"),
     threads: 2
     resources:
         gpu=1,
@@ -35,7 +35,7 @@ rule image_metrics:
     log:
         "logs/image_metrics/{dataset}/{variant}.log",
     params:
-        code=source_hash("metrics.py", "evaluate.py"),
+        code=script_code("image_metrics.py"),
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -47,6 +47,7 @@ rule track_video:
         models=variant_models,
         samples=test_video_samples,
         train=configured_train_samples,
+        files=configured_files("evaluation"),
     output:
         tracks="results/{dataset}/eval/{variant}/tracks.npz",
         per_frame="results/{dataset}/eval/{variant}/per_frame.csv",
@@ -58,9 +59,18 @@ rule track_video:
     params:
         markup3d=config["model"]["markup3d"],
         crop=config["crop"],
-        evaluation=config["evaluation"],
-        device=config["train"]["device"],
-        code=source_hash("evaluate.py", "tracking.py", "detectors.py", "mtcnn.py", "metrics.py", "models"),
+        evaluation=config_keys(
+            "evaluation",
+            "tracking_threshold",
+            "failure_confidence",
+            "detector",
+            "haar_cascade",
+            "calibration_faces",
+            "failure_check",
+            "onet_threshold",
+        ),
+        device=config["evaluation"]["device"],
+        code=script_code("track_video.py"),
     threads: 2
     resources:
         gpu=1,
@@ -81,7 +91,8 @@ rule timing:
     params:
         variants=config["variants"],
         in_size=config["crop"]["size"],
-        device=config["train"]["device"],
+        device=config["evaluation"]["device"],
+        code=script_code("timing.py"),
     threads: 2
     resources:
         gpu=1,

@@ -82,6 +82,7 @@ rule adapt:
     input:
         raw=raw_dir,
         manifest="results/{dataset}/raw_manifest.csv",
+        files=adapter_files,
     output:
         directory("results/{dataset}/samples/{split}/shard{shard}"),
     log:
@@ -92,7 +93,7 @@ rule adapt:
         options=adapter_options,
         shards=adapt_shard_count,
         on_bad_sample=bad_sample_policy,
-        code=source_hash("data", "samples.py", "markups.py", "detectors.py", "mtcnn.py", "tracking.py"),
+        code=script_code("adapt.py"),
     threads: 1
     resources:
         # one image decoded at a time plus ~4 kB of labels per sample (16 AFLW2000-3D faces: 130 MB peak)

@@ -16,7 +16,7 @@ rule table1:
         "logs/table1/table1.log",
     params:
         variants=config["variants"],
-        code=source_hash("tables.py", "published.py", "metrics.py"),
+        code=script_code("table1.py"),
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -36,7 +36,7 @@ rule table2:
     params:
         variants=config["variants"],
         threshold=config["evaluation"]["tracking_threshold"],
-        code=source_hash("tables.py", "published.py"),
+        code=script_code("table2.py"),
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -66,8 +66,8 @@ rule plot_results:
         "logs/plot_results/plot_results.log",
     params:
         variants=config["variants"],
-        evaluation=config["evaluation"],
-        code=source_hash("plots_eval.py", "plots.py", "metrics.py"),
+        evaluation=config_keys("evaluation", "ced_max_images", "tracking_threshold", "n_examples"),
+        code=script_code("plot_results.py"),
     conda:
         "../envs/cmhm.yaml"
     script:

@@ -16,7 +16,7 @@ rule train_stage1:
         model=config["model"],
         train=config["train"],
         in_size=config["crop"]["size"],
-        code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py"),
+        code=script_code("train_stage1.py"),
     threads: 2
     resources:
         gpu=1,
@@ -41,7 +41,7 @@ rule mean_shapes:
     params:
         model=config["model"],
         in_size=config["crop"]["size"],
-        code=source_hash("models", "stages.py", "warp.py", "train_data.py", "union.py", "metrics.py"),
+        code=script_code("mean_shapes.py"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -69,7 +69,7 @@ rule train_stage2:
         train=config["train"],
         cascade=config["cascade"],
         in_size=config["crop"]["size"],
-        code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py", "warp.py"),
+        code=script_code("train_stage2.py"),
     threads: 2
     resources:
         gpu=1,

@@ -76,3 +76,21 @@ def test_config_yaml_values_are_the_schema_defaults():
     config = _leaves(yaml.safe_load((REPO / "config.yaml").read_text()))
     defaults = _leaves(effective)
     assert {k: defaults.get(k, "<no default>") for k in config} == config
+
+
+def test_nested_keys_override_on_the_command_line(workdir):
+    """--config gives `{steps: 7}` as strings, merged into train: the check converts and keeps the rest."""
+    ok = snakemake(["-n", "--config", "train={steps: 7, lr_steps: [5]}", "crop={size: 32}"], cwd=workdir)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    res = snakemake(["-n", "--config", "train={steps: 7}"], cwd=workdir)
+    assert res.returncode != 0
+    assert "train.lr_steps: [2400] not below train.steps 7" in res.stdout + res.stderr
+
+
+def test_yaml_syntax_error_names_file_and_line(workdir):
+    cfg = workdir / "config.yaml"
+    cfg.write_text(cfg.read_text() + "crop:\n  size: 64\n box_scale: 1.3\n")
+    res = snakemake(["-n"], cwd=workdir)
+    assert res.returncode != 0
+    n = len(cfg.read_text().splitlines())
+    assert f"config.yaml:{n}:2: YAML syntax error" in res.stdout + res.stderr, res.stderr[-2000:]

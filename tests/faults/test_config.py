@@ -1,0 +1,174 @@
+"""Bad configurations are named before any job runs; code params follow the scripts' import closures.
+
+Issue 10 sections 4 and 5, issue 15 (``1e-4`` as a string, errors that print the whole schema).
+The config is checked as ``rules/common.smk`` checks it (cmhm.config_check, no Snakemake here); the
+dry-run tests are in tests/workflow/test_config_keys.py and test_config_files.py.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cmhm import provenance
+from cmhm.config_check import ConfigError, check_config, check_files, load_yaml, merge, stem_stride
+from cmhm.data.registry import DATASETS
+from cmhm.provenance import import_closure, import_closure_hash
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "rules/schemas/config.schema.yaml"
+SPLITS = {name: spec.split for name, spec in DATASETS.items()}
+FETCH_RULES = {"download", "placed_archive", "extract"}  # no code param: a code change must not fetch again
+
+
+def check(override: dict) -> dict:
+    return check_config(merge(load_yaml(REPO / "config.yaml"), override), SCHEMA, SPLITS)
+
+
+def error(override: dict) -> str:
+    with pytest.raises(ConfigError) as exc:
+        check(override)
+    return str(exc.value)
+
+
+def test_the_shipped_configs_are_valid():
+    for extra in ([], ["configs/smoke.yaml"], ["configs/paper.yaml"], ["configs/paper_300wlp.yaml"]):
+        check_files([REPO / "config.yaml", *(REPO / f for f in extra)], SCHEMA, SPLITS)
+
+
+def test_unknown_key_names_it_and_the_nearest_keys_not_the_schema():
+    msg = error({"crop": {"sizee": 64}})
+    assert "crop.sizee: unknown key; did you mean size?" in msg
+    assert "description" not in msg and len(msg.splitlines()) <= 3
+    top = error({"colour": "red"})
+    assert "colour: unknown key" in top and len(top) < 400
+
+
+def test_numbers_written_as_strings_are_numbers():
+    """PyYAML reads 1e-4 as a string; --config gives every scalar as a string."""
+    cfg = check({"train": {"lr": "1e-4", "steps": "7", "lr_steps": ["5"], "amp": "false"}})
+    assert cfg["train"]["lr"] == pytest.approx(1e-4)
+    assert (cfg["train"]["steps"], cfg["train"]["lr_steps"], cfg["train"]["amp"]) == (7, [5], False)
+    assert cfg["train"]["batch_size"] == 8  # the other keys of the section are kept (a merge, not a replace)
+    assert "train.lr: 'fast' is not of type 'number'" in error({"train": {"lr": "fast"}})
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"crop": {"size": 72}}, "crop.size: 72 must be divisible by 16"),
+        ({"model": {"depth": 5}}, "crop.size: 64 must be divisible by 128"),
+        (
+            {"synth": {"test": {"yaw_bins": [[0, 30, 0.5], [30, 90, 0.4]]}}},
+            "synth.test.yaw_bins: the shares must sum to 1",
+        ),
+        (
+            {"synth": {"test": {"yaw_bins": [[0, 30, 0.5], [40, 90, 0.5]]}}},
+            "synth.test.yaw_bins: the bins must cover",
+        ),
+        (
+            {"synth": {"test": {"yaw_bins": [[0, 30, 0.5], [30, 80, 0.5]]}}},
+            "synth.test.yaw_bins: the bins must cover",
+        ),
+        ({"synth": {"train": {"n": 3, "shards": 4}}}, "synth.train.shards: 4 shards for 3 faces"),
+        ({"synth": {"video": {"n_videos": 1}}}, "synth.video.shards: 2 shards for 1 videos"),
+        (
+            {"data": {"test_images": {"dataset": "synth", "split": "tset"}}},
+            "data.test_images.split: dataset synth",
+        ),
+        ({"data": {"test_images": {"dataset": "aflw2000_3d", "split": "train"}}}, "data.test_images.split"),
+        ({"annotations_3d": {"heldout_split": "val"}}, "annotations_3d.heldout_split"),
+        ({"train": {"lr_steps": [3000]}}, "train.lr_steps: [3000] not below train.steps 3000"),
+        ({"evaluation": {"haar_cascade": "no/such.xml"}}, "evaluation.haar_cascade: no such file"),
+    ],
+)
+def test_cross_key_errors_name_the_key(override, named):
+    assert named in error(override)
+
+
+def test_stem_stride_is_the_models():
+    from cmhm.models.hourglass import STEM_STRIDE
+
+    assert stem_stride() == STEM_STRIDE
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("crop:\n  size: 64\n box_scale: 1.3\n")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(bad))}:3:2: YAML syntax error"):
+        load_yaml(bad)
+
+
+def test_removed_keys_are_refused():
+    """model.n_stacks had no effect (the variant fixes the stacks): it is gone, not ignored."""
+    assert "model.n_stacks: unknown key" in error({"model": {"n_stacks": 2}})
+
+
+def test_import_closure_follows_every_cmhm_import():
+    closure = import_closure(REPO / "workflow_scripts/train_stage1.py")
+    for module in (
+        "union.py",
+        "markups.py",
+        "warp.py",
+        "train.py",
+        "models/hourglass.py",
+        "models/__init__.py",
+    ):
+        assert module in closure
+    assert "tracking.py" not in closure and "synth/render.py" not in closure
+
+
+def test_closure_hash_changes_with_an_imported_module_only(tmp_path, monkeypatch):
+    package = tmp_path / "cmhm"
+    shutil.copytree(provenance.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
+    script = REPO / "workflow_scripts/train_stage1.py"
+
+    def fresh_hash() -> str:
+        import_closure_hash.cache_clear()
+        return import_closure_hash(script)
+
+    before = fresh_hash()
+    (package / "tracking.py").write_text((package / "tracking.py").read_text() + "\n# edit\n")
+    assert fresh_hash() == before
+    (package / "union.py").write_text((package / "union.py").read_text() + "\n# edit\n")
+    assert fresh_hash() != before
+    import_closure_hash.cache_clear()
+
+
+def rule_blocks() -> dict[str, str]:
+    text = "".join(p.read_text() for p in sorted((REPO / "rules").glob("*.smk")))
+    return dict(re.findall(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)+)", text, re.MULTILINE))
+
+
+def test_every_script_rule_hashes_its_own_script():
+    """code=script_code(X) with X the rule's own script (not a hand-kept module list), fetch rules aside."""
+    for rule, body in rule_blocks().items():
+        script = re.search(r'script:\s+"\.\./workflow_scripts/(\w+\.py)"', body)
+        code = re.search(r"code=(\w+)\(([^)]*)\)", body)
+        if script is None or rule in FETCH_RULES:
+            assert rule in FETCH_RULES or code is None, rule
+            continue
+        assert code is not None, f"rule {rule} has no code param"
+        assert code.groups() == ("script_code", f'"{script[1]}"'), f"rule {rule}: {code[0]}"
+
+
+def test_scripts_read_the_config_through_params_only():
+    """A key read outside params would not rerun its reader; the fetch scripts do so on purpose (README)."""
+    fetch_scripts = {"download.py", "extract.py", "placed_archive.py"}
+    for script in sorted((REPO / "workflow_scripts").glob("*.py")):
+        if script.name not in fetch_scripts:
+            assert ".config" not in script.read_text(), f"{script.name} reads the config outside its params"
+
+
+def test_every_param_is_read_by_its_script():
+    """A param the script never reads would rerun the rule for nothing (`code` is the rerun trigger itself)."""
+    for rule, body in rule_blocks().items():
+        script = re.search(r'script:\s+"\.\./workflow_scripts/(\w+\.py)"', body)
+        params = re.search(r"^    params:\n((?:        .*\n)+)", body, re.MULTILINE)
+        if script is None or params is None:
+            continue
+        text = (REPO / "workflow_scripts" / script[1]).read_text()
+        for name in re.findall(r"^        (\w+)=", params[1], re.MULTILINE):
+            assert name == "code" or f"params.{name}" in text, f"rule {rule}: param {name} is never read"

@@ -1,0 +1,249 @@
+"""Every config key has an effect, and only on the rules that read it (issue 10, section 5).
+
+Each leaf key of the checked default config (config.yaml with the schema's defaults) is changed
+alone; Snakemake's API gives every job's params and inputs for the original and the changed config
+(tests/workflow/param_probe.py); the rules whose jobs differ are the ones a finished run would rerun
+first (their descendants follow through their outputs). That set must be exactly READERS[key].
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cmhm.config_check import check_files
+from cmhm.data.registry import DATASETS
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.workflow
+
+TRAIN = {"train_stage1", "train_stage2"}
+STAGE1 = {"train_stage1", "predict_stage1", "train_stage2"}
+SYNTH = {"synthesize_images", "synthesize_video"}
+# The rules whose jobs change first when the key changes. A dataset key the default (synthetic) run does
+# not use changes nothing; url and sha256 are read by the fetch scripts from the config on purpose
+# (switching mirrors or pinning a hash must not fetch again): see AFLW_READERS for a run that uses one.
+READERS: dict[str, set[str]] = {
+    "seed": SYNTH,
+    "data.train": {
+        "union_mapping",
+        "annotations_3d",
+        "contact_sheet",
+        "train_stage1",
+        "predict_stage1",
+        "track_video",
+    },
+    "data.test_images": {"predict_images"},
+    "data.test_video": {"track_video"},
+    "data.train_labels3d": {"train_stage1", "predict_stage1"},
+    "synth.image_size": SYNTH,
+    "synth.profile_yaw": SYNTH,
+    "synth.render": SYNTH,
+    "synth.train.n": {"synthesize_images"},
+    "synth.train.shards": {
+        "synthesize_images",
+        "crop",
+        "union_mapping",
+        "annotations_3d",
+        "train_stage1",
+        "predict_stage1",
+        "track_video",
+    },
+    "synth.test.n": {"synthesize_images"},
+    "synth.test.shards": {"synthesize_images", "crop", "predict_images", "annotations_3d"},
+    "synth.test.yaw_bins": {"synthesize_images"},
+    "synth.video.n_videos": {"synthesize_video"},
+    "synth.video.n_frames": {"synthesize_video"},
+    "synth.video.shards": {"synthesize_video", "crop", "track_video"},
+    "crop.size": {"crop", *TRAIN, "track_video", "timing"},
+    "crop.box_scale": {"crop", "track_video"},
+    "union_mapping.frontal_max_yaw": {"union_mapping"},
+    "union_mapping.profile_min_yaw": {"union_mapping"},
+    "union_mapping.constrained": {"union_mapping"},
+    "annotations_3d.n_modes": {"annotations_3d"},
+    "annotations_3d.iterations": {"annotations_3d"},
+    "annotations_3d.refinements": {"annotations_3d"},
+    "annotations_3d.shape_source": {"annotations_3d"},
+    "annotations_3d.heldout_split": {"annotations_3d"},
+    "annotations_3d.profile_correspondence": {"annotations_3d"},
+    "annotations_3d.regularisation": {"annotations_3d"},
+    "variants": {"table1", "table2", "plot_results", "timing"},
+    "model.depth": TRAIN,
+    "model.width": TRAIN,
+    "model.markup3d": {*TRAIN, "predict_images", "track_video"},
+    **{
+        f"train.{k}": TRAIN
+        for k in (
+            "steps",
+            "batch_size",
+            "lr",
+            "lr_steps",
+            "lr_gamma",
+            "sigma",
+            "checkpoint_every",
+            "log_every",
+            "seed",
+            "amp",
+        )
+    },
+    "train.device": STAGE1,
+    **{
+        f"train.augment.{k}": TRAIN
+        for k in (
+            "max_rotation_deg",
+            "scale_min",
+            "scale_max",
+            "max_translation",
+            "reference_size",
+            "flip_prob",
+        )
+    },
+    "evaluation.device": {"predict_images", "track_video", "timing"},
+    "evaluation.tracking_threshold": {"track_video", "table2", "plot_results"},
+    "evaluation.failure_confidence": {"track_video"},
+    "evaluation.ced_max_images": {"plot_results"},
+    "evaluation.detector": {"track_video"},
+    "evaluation.haar_cascade": {"track_video"},
+    "evaluation.calibration_faces": {"track_video"},
+    "evaluation.n_examples": {"predict_images", "plot_results"},
+    "quoted.table1": {"table1"},
+    "quoted.table2": {"table2"},
+    "figures.contact_sheet_samples": {"contact_sheet"},
+}
+FILES = {"yaw.csv": "image,yaw_deg\n", "cascade.xml": "<opencv_storage/>\n", "quoted.csv": "method,source\n"}
+# Changed values a plain rule (+1, x1.5, next enum member, not) cannot make valid.
+SPECIAL = {
+    "crop.size": 128,
+    "model.width": 68,
+    "annotations_3d.heldout_split": "train",
+    "annotations_3d.shape_source": {"dataset": "synth", "split": "test"},
+    "data.train": {"dataset": "synth", "split": "test"},
+    "data.test_images": {"dataset": "synth", "split": "train"},
+    "data.test_video": {"dataset": "synth", "split": "test"},
+    "synth.render": {"mesh_rows": 60},
+    "synth.test.yaw_bins": [[0, 45, 0.5], [45, 90, 0.5]],
+    "train.lr_steps": [100],
+    "variants": ["baseline", "cmhm"],
+    "evaluation.haar_cascade": "cascade.xml",
+    "quoted.table1": "quoted.csv",
+    "quoted.table2": "quoted.csv",
+    "datasets.aflw2000_3d.yaw_file": "yaw.csv",
+    "datasets.aflw2000_3d.cascade_path": "cascade.xml",
+    "datasets.aflw2000_3d.url": "http://mirror.example.org/AFLW2000-3D.zip",
+    "datasets.aflw2000_3d.sha256": "0" * 64,
+    "datasets.aflw2000_3d.archive": "data/archives/aflw2000_3d/copy.zip",
+    "datasets.aflw2000_3d.subdir": "AFLW2000",
+    "datasets.w300_lp.url": "http://mirror.example.org/300W-LP.zip",
+}
+AS_LEAF = ("data.train", "data.test_images", "data.test_video", "annotations_3d.shape_source", "synth.render")
+AFLW = {"data": {"test_images": {"dataset": "aflw2000_3d", "split": "test"}}}
+AFLW_READERS = {
+    "yaw_source": {"adapt"},
+    "yaw_file": {"adapt"},
+    "box_source": {"adapt"},
+    "cascade_path": {"adapt"},
+    "subdir": {"adapt"},
+    "shards": {"adapt", "crop", "predict_images"},
+    "archive": {"download", "extract"},
+    "url": set(),
+    "sha256": set(),
+}
+
+
+def checked_default() -> dict:
+    return check_files(
+        [REPO / "config.yaml"],
+        REPO / "rules/schemas/config.schema.yaml",
+        {n: s.split for n, s in DATASETS.items()},
+    )
+
+
+def leaves(config: dict, prefix: str = "") -> list[tuple[str, object]]:
+    out = []
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v and key not in AS_LEAF:
+            out += leaves(v, key + ".")
+        else:
+            out.append((key, v))
+    return out
+
+
+def changed(key: str, value):
+    if key in SPECIAL:
+        return SPECIAL[key]
+    if isinstance(value, bool):
+        return not value
+    enums = {
+        "train_labels3d": "ground_truth",
+        "markup3d": "menpo84",
+        "device": "cpu",
+        "detector": "haar",
+        "profile_correspondence": "union",
+        "yaw_source": "file",
+        "box_source": "detector",
+    }
+    if key.rsplit(".", 1)[-1] in enums:
+        return enums[key.rsplit(".", 1)[-1]]
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value * 1.5
+    raise AssertionError(f"no rule to change {key}={value!r}: add it to SPECIAL")
+
+
+def nest(key: str, value) -> dict:
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
+
+
+def probe(workdir: Path, overrides: list[dict], tmp_path: Path) -> list[dict]:
+    """Each job's params and inputs under each override (tests/workflow/param_probe.py, one process)."""
+    (tmp_path / "in.json").write_text(json.dumps(overrides))
+    script = Path(__file__).with_name("param_probe.py")
+    args = [sys.executable, str(script), str(workdir), str(tmp_path / "in.json"), str(tmp_path / "out.json")]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return json.loads((tmp_path / "out.json").read_text())
+
+
+def rerun(base: dict, other: dict) -> set[str]:
+    """Rules with a job of ``other`` that is new or whose params or inputs differ (``all`` runs nothing)."""
+    return {job.split()[0] for job in other if base.get(job) != other[job]} - {"all"}
+
+
+def merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def test_each_key_reruns_exactly_its_readers(workdir, tmp_path):
+    for name, text in FILES.items():
+        (workdir / name).write_text(text)
+    default = checked_default()
+    keys = [(k, v) for k, v in leaves(default) if not k.startswith("datasets.")]
+    assert {k for k, _ in keys} == set(READERS), "READERS must name every leaf key of the default config"
+    aflw = leaves(default["datasets"]["aflw2000_3d"], "datasets.aflw2000_3d.")
+    assert {k.rsplit(".", 1)[1] for k, _ in aflw} == set(AFLW_READERS)
+    overrides = [{}, *(nest(k, changed(k, v)) for k, v in keys), AFLW]
+    overrides += [merge(AFLW, nest(k, changed(k, v))) for k, v in aflw]
+    base, *got = probe(workdir, overrides, tmp_path)
+    wrong = {
+        k: (rerun(base, jobs), READERS[k])
+        for (k, _), jobs in zip(keys, got)
+        if rerun(base, jobs) != READERS[k]
+    }
+    aflw_base, aflw_got = got[len(keys)], got[len(keys) + 1 :]
+    for (k, _), jobs in zip(aflw, aflw_got):
+        readers = AFLW_READERS[k.rsplit(".", 1)[1]]
+        if rerun(aflw_base, jobs) != readers:
+            wrong[k] = (rerun(aflw_base, jobs), readers)
+    assert not wrong, "key: (rules that rerun, rules that read it)\n" + "\n".join(
+        f"{k}: {v}" for k, v in wrong.items()
+    )
