@@ -196,7 +196,11 @@ def _split_errors(config: dict, provided: Mapping[str, str]) -> list[str]:
     known = {**{name: {split} for name, split in provided.items()}, "synth": synth}
     a3d = config["annotations_3d"]
     shape = a3d["shape_source"] or config["data"]["train"]
-    named = [(f"data.{role}.split", src) for role, src in config["data"].items() if isinstance(src, dict)]
+    named = [
+        (f"data.{role}.split", src)
+        for role, src in config["data"].items()
+        if isinstance(src, dict) and "dataset" in src
+    ]
     named.append(("annotations_3d.heldout_split", {**shape, "split": a3d["heldout_split"]}))
     if a3d["shape_source"]:
         named.append(("annotations_3d.shape_source.split", shape))
