@@ -21,6 +21,18 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def check_boxes(table: SampleTable) -> None:
+    """:class:`CropShardError` naming the table, sample and image of the first non-finite or zero-area box."""
+    boxes = table.boxes()
+    bad = ~np.isfinite(boxes).all(1) | (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CropShardError(
+            f"{table.root / 'index.csv'}: sample {table.index['sample_id'].iloc[i]!r} ({table.image_path(i)}) "
+            f"has a non-finite or zero-area face box {boxes[i].tolist()}; {int(bad.sum())} such boxes in all"
+        )
+
+
 def crop_image(image: np.ndarray, A: np.ndarray, size: int) -> np.ndarray:
     """Warp ``image`` [H, W, 3] by the image -> crop affine ``A`` [2, 3] into a ``size``² crop."""
     return cv2.warpAffine(
@@ -61,6 +73,7 @@ def crop_table(
     (the crop config and code version) goes into the labels file. Crops are
     streamed to disk as they are made: memory holds one source image and one crop, not N crops.
     """
+    check_boxes(table)
     A = box_to_crop_affine(table.boxes(), size, box_scale)
     crops = (crop_image(read_image(table.image_path(i)), A[i], size) for i in range(len(table)))
     labels = transform_landmarks({**table.arrays, **table.extra}, A)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,29 +12,55 @@ import torch
 
 from cmhm.crop import crop_image, read_image
 from cmhm.crops import CropSet
-from cmhm.detectors import calibrated
+from cmhm.detectors import (
+    CalibratedDetector,
+    calibrate_face_score,
+    calibrated,
+    make_detector,
+    onet_check,
+    spread_indices,
+)
 from cmhm.geometry import apply_affine, box_to_crop_affine, invert_affine, landmark_box
 from cmhm.metrics import aflw_table, nme_box, nme_diag, tracking_summary
-from cmhm.models import Cascade
+from cmhm.models import Cascade, get_variant
+from cmhm.mtcnn import MTCNN
 from cmhm.samples import SampleTable
 from cmhm.tracking import (
     Detector,
-    HaarDetector,
+    FailureCheck,
     OracleJitterDetector,
     PeakConfidence,
     TrackPolicy,
     track_video,
 )
-from cmhm.train import load_stage, predict, resolve_device
+from cmhm.train import StageSpec, load_stage, predict, resolve_device
 from cmhm.train_data import to_tensor
 from cmhm.warp import warp_crops
 
 PROJ3D = {"ibug68": "lm3d_68", "menpo84": "lm3d_84"}
 
 
-def load_cascade(model_paths: list[str], mean_shape_path: str | None, device: str = "cpu") -> Cascade:
-    """The trained variant: one stage per weights file; the mean shape links consecutive stages."""
-    stages = [load_stage(p, device) for p in model_paths]
+def load_cascade(
+    model_paths: list[str],
+    mean_shape_path: str | None,
+    device: str = "cpu",
+    variant: str | None = None,
+    markup3d: str | None = None,
+    in_size: int | None = None,
+) -> Cascade:
+    """The trained variant: one stage per weights file; the mean shape links consecutive stages.
+
+    With ``variant``, file ``i`` must be stage ``i`` of that variant (and, where given, of that 3D
+    markup and input size): another model, e.g. one copied over it, is refused naming the file.
+    """
+    if variant is None:
+        stages = [load_stage(p, device) for p in model_paths]
+    else:
+        n = len(get_variant(variant).stages)
+        if len(model_paths) != n:
+            raise ValueError(f"variant {variant!r} has {n} stage(s), got {len(model_paths)}: {model_paths}")
+        specs = [StageSpec(variant, i, markup3d, in_size) for i in range(n)]
+        stages = [load_stage(p, device, spec) for p, spec in zip(model_paths, specs)]
     means = (
         [] if mean_shape_path is None else [torch.as_tensor(np.load(mean_shape_path), dtype=torch.float32)]
     )
@@ -108,22 +135,59 @@ def crop_fit(cascade: Cascade, size: int, box_scale: float, device: str):
 
 def redetector(
     kind: str, cascade_path: str | None, train: SampleTable, n_calibration: int
-) -> Detector | None:
+) -> CalibratedDetector | None:
     """The tracker's re-detector: None for ``table`` (each frame's stored box, see :func:`track_table`);
-    for ``haar`` OpenCV's cascade with its boxes calibrated to the crop boxes on ``n_calibration``
-    training images (:mod:`cmhm.detectors`)."""
+    for ``haar`` / ``mtcnn`` that detector (:func:`cmhm.detectors.make_detector`) with its boxes
+    calibrated to the crop boxes on ``n_calibration`` training images (:mod:`cmhm.detectors`)."""
     if kind == "table":
         return None
-    if kind != "haar":
-        raise ValueError(f"unknown detector {kind!r}: expected 'table' or 'haar'")
     boxes = train.boxes()
     return calibrated(
-        HaarDetector(cascade_path),
+        make_detector(kind, cascade_path),
         len(train),
         lambda i: (read_image(train.image_path(i)), boxes[i]),
         n_calibration,
-        f"Haar cascade on the training images of {train.root}",
+        f"{kind} detector on the training images of {train.root}",
     )
+
+
+def failure_check(
+    kind: str,
+    peak_threshold: float,
+    onet_threshold: float | None,
+    train: SampleTable,
+    markup3d: str,
+    enlarge: float,
+    detector: CalibratedDetector | None,
+    n: int,
+) -> tuple[FailureCheck, dict]:
+    """The tracker's failure check and its record for tracking_metrics.json.
+
+    ``heatmap``: mean heatmap peak below ``peak_threshold``. ``onet`` (the paper's): MTCNN's O-Net score
+    of the fitted box below ``onet_threshold`` (:func:`cmhm.detectors.onet_check`), boxes mapped by
+    ``detector``'s calibration when it is the MTCNN re-detector (else MTCNN is calibrated here on ``n``
+    training images); ``onet_threshold`` None calibrates the cut on ``n`` training images (the box of
+    their ground-truth landmarks, mapped as the tracker maps a fit, against a background box).
+    """
+    if kind == "heatmap":
+        return PeakConfidence(peak_threshold), {"failure_check": kind, "failure_threshold": peak_threshold}
+    if kind != "onet":
+        raise ValueError(f"evaluation.failure_check: unknown {kind!r}, expected 'onet' or 'heatmap'")
+    if not (detector and isinstance(detector.detector, MTCNN)):
+        detector = redetector("mtcnn", None, train, n)
+    cal, gt = detector.calibration, train.arrays[PROJ3D[markup3d]][..., :2]
+    check = onet_check(detector.detector, cal, enlarge, 0.0 if onet_threshold is None else onet_threshold)
+    record = {"failure_check": kind, "failure_threshold": onet_threshold}
+    if onet_threshold is None:
+        samples = (
+            (read_image(train.image_path(i)), check.to_box(gt[i])) for i in spread_indices(len(train), n)
+        )
+        cut = calibrate_face_score(
+            check.score, samples, f"O-Net score on the training images of {train.root}"
+        )
+        check = replace(check, threshold=cut.threshold)
+        record = {**record, "failure_threshold": cut.threshold, "failure_calibration": vars(cut)}
+    return check, record
 
 
 def track_table(
@@ -133,7 +197,7 @@ def track_table(
     size: int,
     box_scale: float,
     enlarge: float,
-    threshold: float,
+    failure: FailureCheck,
     device: str,
     detector: Detector | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -141,9 +205,10 @@ def track_table(
 
     ``detector`` None re-detects with each frame's stored box (the synthetic data's simulated detector;
     on real data the adapter's box, an oracle); else the given detector is run on the frame.
+    ``failure`` judges each fit (:func:`failure_check`).
     """
     fit = crop_fit(cascade, size, box_scale, device)
-    policy = TrackPolicy(failure=PeakConfidence(threshold), enlarge=enlarge)
+    policy = TrackPolicy(failure=failure, enlarge=enlarge)
     frames, tracks = [], {"points": [], "redetected": [], "sample_id": []}
     for video, rows in table.index.groupby("video", sort=True):
         rows = rows.sort_values("frame")

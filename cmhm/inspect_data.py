@@ -30,7 +30,21 @@ def sample_table(path: Path, png: str | None) -> list[str]:
     prov = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
     lines = [f"{path}: sample table (index.csv + labels.npz + images), read by rule crop"]
     lines += describe_index(t.index) + ["arrays:"] + describe_arrays({**t.arrays, **t.extra})
-    return lines + provenance_lines(prov)
+    return lines + skipped_lines(path) + provenance_lines(prov)
+
+
+def skipped_lines(table: Path, shown: int = 5) -> list[str]:
+    """The bad samples the adapter skipped (``skipped.csv`` of sample table folder ``table``): count and first few."""
+    from cmhm.data.bad import SKIPPED_FILE, read_skipped
+
+    skipped = read_skipped(table)
+    if skipped is None:
+        return [
+            f"skipped samples: no {SKIPPED_FILE} in {table} (synthetic data, or written before the policy)"
+        ]
+    lines = [f"skipped samples: {len(skipped)} (data.on_bad_sample: skip; list: {table / SKIPPED_FILE})"]
+    lines += [f"  {r.sample_id}: {r.file}: {r.reason}" for r in skipped.head(shown).itertuples()]
+    return lines + ([f"  ... and {len(skipped) - shown} more"] if len(skipped) > shown else [])
 
 
 def is_sample_image(p: Path) -> bool:
@@ -71,6 +85,8 @@ def crop_shard(path: Path, png: str | None) -> list[str]:
     lines += describe_index(crops.index)
     lines.append(f"crop scale (crop px per image px): {scale.min():.3f} .. {scale.max():.3f}")
     lines += ["arrays (crop pixels):"] + describe_arrays(crops.arrays)
+    shard_dir = Path(prefix).parent.parent.parent / "samples" / Path(prefix).parent.name / Path(prefix).name
+    lines += skipped_lines(shard_dir) if shard_dir.is_dir() else []
     if png:
         contact_sheet(crops, min(16, len(crops)), [png])
         lines.append(f"contact sheet written to {png}")
@@ -156,20 +172,43 @@ def heldout_fit(path: Path, png: str | None) -> list[str]:
     return lines + sibling_provenance(path, {"fit_report.json": "written by the same rule"})
 
 
-def mean_shape(path: Path, png: str | None) -> list[str]:
-    """Shape, extent and centre of the stage-2 canonical mean shape (crop pixels)."""
-    a = np.load(path, allow_pickle=False)
-    lo, hi = np.nanmin(a, axis=0), np.nanmax(a, axis=0)
+def _scale_lines(report: dict) -> list[str]:
+    """The canonical-scale table of a ``mean_shape.json`` report (rule mean_shapes)."""
     lines = [
-        f"{path}: canonical mean shape of stage 2 (rule predict_stage1): mean semi-frontal 2D annotation",
-        "  in crop pixels; stage-1 predictions are Procrustes-warped onto it before stage 2",
-        f"array: {a.dtype} {list(a.shape)} (points x (x, y))",
-        "extent: " + ", ".join(f"{ax} {lo[i]:.2f} .. {hi[i]:.2f}" for i, ax in enumerate("xy"[: a.shape[1]])),
-        f"size: {hi[0] - lo[0]:.2f} x {hi[1] - lo[1]:.2f} px, centre ({a[:, 0].mean():.2f}, {a[:, 1].mean():.2f})",
+        "canonical scale (face size after the warp / before, ground-truth stage-1 points; >= 0.9 wanted):"
     ]
+    for label, b in report.get("canonical_scale_by_yaw", {}).items():
+        lines.append(f"  |yaw| {label:10s} n={b['n']:5d}  mean {b['mean']:.3f}  min {b['min']:.3f}")
+    return lines + [f"  faces without a yaw (not binned): {report.get('unknown_yaw', 0)}"]
+
+
+def mean_shape(path: Path, png: str | None) -> list[str]:
+    """The stage-2 canonical mean shapes [V, K, 2] (or one [K, 2]) in crop pixels, and their canonical scale."""
+    a = np.load(path, allow_pickle=False)
+    shapes = a.reshape(-1, *a.shape[-2:])
+    report_path = path.with_suffix(".json")
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    names = report.get("views", [f"shape {v}" for v in range(len(shapes))])
+    lines = [
+        f"{path}: canonical mean 2D shapes of stage 2 (rule mean_shapes), one per view, in crop pixels:",
+        "  generalised-Procrustes means of the stage-1 target labels of each view (semi-frontal, left and",
+        "  right profile), at the views' average face size and position; the cascade fits stage 1's points",
+        "  to every one and warps by the best fit (smallest normalised residual)",
+        f"array: {a.dtype} {list(a.shape)} ({'views x ' if a.ndim == 3 else ''}points x (x, y); NaN = not in that view)",
+    ]
+    for name, m in zip(names, shapes):
+        lo, hi = np.nanmin(m, axis=0), np.nanmax(m, axis=0)
+        c = np.nanmean(m, axis=0)
+        lines += [
+            f"{name}: {int(np.isfinite(m).all(-1).sum())} points, extent: "
+            + ", ".join(f"{ax} {lo[i]:.2f} .. {hi[i]:.2f}" for i, ax in enumerate("xy")),
+            f"  size: {hi[0] - lo[0]:.2f} x {hi[1] - lo[1]:.2f} px, centre ({c[0]:.2f}, {c[1]:.2f})",
+        ]
+    if report:
+        lines += _scale_lines(report)
     siblings = {
+        "mean_shape.json": "the canonical-scale report written with it",
         "../stage2/model.pt": "the stage-2 model trained in this frame",
-        "../stage1/model.pt": "the stage-1 model rule predict_stage1 read with it",
     }
     return lines + sibling_provenance(path, siblings)
 

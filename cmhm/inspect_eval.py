@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.inspect_common import column_lines, record_provenance, sibling_provenance
-from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS
+from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS, SKIPPED_COLUMN
 
 
 def checkpoint(path: Path, png: str | None) -> list[str]:
@@ -116,7 +116,7 @@ def per_frame(path: Path, png: str | None) -> list[str]:
             "frame": "frame number",
             "nme_diag": "mean 2D point error / diagonal of the ground-truth box (inf: no result)",
             "redetected": "the detector was called on this frame",
-            "failed": "the kept fit was judged a failure by its peak confidence",
+            "failed": "the kept fit was judged a failure by the failure check (tracking_metrics.json)",
         }
     )
     lines += [
@@ -154,7 +154,9 @@ TABLE_COLUMNS = {
     "FR (%)": "frames with error above the threshold",
     "re-detections": "frames on which the detector was called",
     "frames": "frames tracked",
+    "failure check": "the tracking failure check and its threshold (onet: MTCNN O-Net face score; heatmap: mean peak)",
     "threshold": "the AUC / failure threshold",
+    SKIPPED_COLUMN: "bad test samples left out by data.on_bad_sample: skip (listed in the samples' skipped.csv)",
 }
 
 

@@ -4,6 +4,26 @@ All indices follow published markups (facts, not code): iBUG 68 (300-W), Menpo-3
 (a 33-point jaw followed by the 51 inner iBUG points), and the Menpo profile 39-point markup in
 the order 12 jaw/contour, 4 brow, 4 nose bridge-to-tip, 2 nose base, 5 eye, 7 outer lip, 5 inner lip.
 "Right"/"left" name the subject's sides: in a frontal image the subject's right is on the image left.
+
+Point order of the profile markup, for a face whose visible side is the subject's right (the nose
+points to image right; a left-facing profile is its mirror image, same order on the other side):
+
+* contour (12, group ``jaw``): from the top of the visible jaw line down to the chin, the last
+  points just past it (here: evenly along the frontal jaw from its top end to
+  :data:`PROFILE_CONTOUR_END` of its length, where 0.5 is the chin);
+* brow (4): outer end to inner end, skipping the middle of the brow;
+* nose bridge (4): top to tip; nose base (2): the point under the tip (subnasale), then the
+  nostril wing;
+* eye (5): upper lid from the inner side outwards, the outer corner, then the lower lid from outer
+  to inner (the inner corner is not marked);
+* outer lip (7): top-lip centre, along the upper lip to the mouth corner, then along the lower lip
+  to the bottom-lip centre;
+* inner lip (5): upper inner-lip centre, out to the inner corner, back along the lower inner lip to
+  its centre.
+
+:data:`PROFILE_ON_IBUG68` names the iBUG 68 point each non-contour profile point sits on (in that
+order); :func:`profile_semantic_mapping` adds the contour. The synthetic renderer, the union
+mapping, the 3D fit and the Menpo adapter all take the order from here.
 """
 
 from __future__ import annotations
@@ -105,6 +125,38 @@ PROFILE39 = Markup(
     # a profile markup has no left/right pairs: a flip changes the facing side, not the order
     flip=_r(0, 39),
 )
+
+# Right-facing profile: the iBUG 68 point each non-contour point stands for, in profile order.
+PROFILE_ON_IBUG68: dict[str, tuple[int, ...]] = {
+    "brow": (17, 18, 20, 21),
+    "nose_bridge": (27, 28, 29, 30),
+    "nose_base": (33, 31),
+    "eye": (38, 37, 36, 41, 40),
+    "lip_outer": (51, 50, 49, 48, 59, 58, 57),
+    "lip_inner": (62, 61, 60, 67, 66),
+}
+PROFILE_CONTOUR_END = 0.55  # the last contour point, as a fraction of the frontal jaw's length (chin 0.5)
+
+
+def profile_contour_positions() -> np.ndarray:
+    """[12] position of each profile contour point along the frontal jaw (0 = the visible side's top
+    end, 0.5 = chin, 1 = the other end), evenly from 0 to :data:`PROFILE_CONTOUR_END`."""
+    return np.linspace(0.0, PROFILE_CONTOUR_END, len(PROFILE39.groups["jaw"]))
+
+
+def profile_semantic_mapping() -> dict[str, np.ndarray]:
+    """``side -> [39]`` the iBUG 68 point each profile point sits on (contour points: the nearest jaw
+    point to their position, so neighbours may share one). "right": the visible side is the subject's
+    right; "left" is it relabelled by the 68 flip permutation."""
+    jaw = np.asarray(IBUG68.groups["jaw"])
+    right = np.empty(PROFILE39.n_points, dtype=np.int64)
+    right[list(PROFILE39.groups["jaw"])] = jaw[
+        np.round(profile_contour_positions() * (len(jaw) - 1)).astype(int)
+    ]
+    for group, idx in PROFILE_ON_IBUG68.items():
+        right[list(PROFILE39.groups[group])] = idx
+    return {"right": right, "left": IBUG68.flip_permutation()[right]}
+
 
 MARKUPS: dict[str, Markup] = {m.name: m for m in (IBUG68, MENPO84, PROFILE39)}
 

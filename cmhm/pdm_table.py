@@ -4,38 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmhm.markups import IBUG68, MENPO84, PROFILE39
+from cmhm.markups import IBUG68, MENPO84, profile_semantic_mapping
 from cmhm.pdm import PDM
 from cmhm.pdm_fit import FitConfig, FitResult, fit_profile, fit_semifrontal
 
 
-def _spread(lo: int, hi: int, n: int) -> list[int]:
-    return [int(v) for v in np.round(np.linspace(lo, hi, n))]
-
-
 def semantic_profile_mapping() -> dict[str, np.ndarray]:
-    """``side -> [39]`` 68-markup index for each profile point, from the markups' semantics.
-
-    A right-facing profile (nose to image right) shows the subject's right side: the 12 contour
-    points spread over jaw 0 (ear) .. 8 (chin), brow over the right brow (outer to inner), the nose
-    bridge is 27-30, nose base (31, 33), eye (36, 37, 38, 39, 40), outer lip (48, 49, 50, 51, 57,
-    58, 59), inner lip (60, 61, 62, 66, 67). A left-facing one is relabelled by the 68 flip.
-    """
-    g, p = IBUG68.groups, PROFILE39.groups
-    jaw, brow = g["jaw"], g["brow_right"]
-    right = (
-        _spread(jaw[0], jaw[len(jaw) // 2], len(p["jaw"]))
-        + _spread(brow[0], brow[-1], len(p["brow"]))
-        + list(g["nose_bridge"])
-        + [g["nose_base"][0], g["nose_base"][len(g["nose_base"]) // 2]]
-        + list(g["eye_right"][:5])
-        + [48, 49, 50, 51, 57, 58, 59]
-        + [60, 61, 62, 66, 67]
-    )
-    right = np.asarray(right, dtype=np.int64)
-    if len(right) != PROFILE39.n_points:
-        raise AssertionError("semantic_profile_mapping: group sizes do not add up to the profile markup")
-    return {"right": right, "left": IBUG68.flip_permutation()[right]}
+    """``side -> [39]`` 68-markup index for each profile point: the markup's own correspondence
+    (:func:`cmhm.markups.profile_semantic_mapping`; contour points may share a jaw landmark)."""
+    return profile_semantic_mapping()
 
 
 def _store(out: dict[str, np.ndarray], i: int, r: FitResult) -> None:

@@ -131,3 +131,18 @@ def _default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def files_digest(paths: list[str | os.PathLike], chunk: int = 1 << 20) -> str:
+    """SHA-256 (first 16 hex digits) over the content of ``paths``, in the order given, read in chunks.
+
+    Each file contributes its name (not its folder), its size and its bytes, so that equal digests
+    mean the same files with the same content. A missing file raises FileNotFoundError naming it.
+    """
+    h = hashlib.sha256()
+    for p in map(Path, paths):
+        h.update(f"{p.name}\0{p.stat().st_size}\0".encode())
+        with p.open("rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
+    return h.hexdigest()[:16]

@@ -1,9 +1,15 @@
 """Numbers quoted from publications, kept apart from anything measured here.
 
-cmhm ships no published number: the paper's Table I/II could not be read where cmhm was written, and a
-number typed from memory is worse than none. A user who has the paper writes its rows into a small CSV
-(config keys ``quoted.table1`` / ``quoted.table2``) and :func:`read_quoted` checks it: the columns of
-the table it joins, a non-empty ``method`` and ``source`` on every row, numbers (or empty cells) elsewhere.
+Quoted rows live in small CSVs named by the config keys ``quoted.table1`` / ``quoted.table2``, and
+:func:`read_quoted` checks them: the columns of the table they join, a non-empty ``method`` and
+``source`` on every row, numbers (or empty cells) elsewhere. The paper's own rows (Deng et al.,
+FG 2018: Table I on AFLW2000-3D, Table II on Menpo-3D) ship in ``configs/quoted/`` and are named
+by ``configs/paper*.yaml``, the configs that test on those sets (the synthetic default does not).
+
+The paper's speed figures have no table of their own here (the measured ms per face of Table I is
+a CPU number): they ship as a third CSV of the same format, columns :data:`SPEED_COLUMNS`, checked
+by the same reader but shown in no table. The paper gives one training-step time; it is filed
+under CMHM.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ TABLE2_CAPTION = (
 )
 TEXT_COLUMNS = ("method", "source")
 TABLE2_COLUMNS = ["AUC", "FR (%)"]
+# ms to produce the response maps of one 256 x 256 face; s per training step at batch 8 (one GPU)
+SPEED_COLUMNS = ["ms/face", "s/step"]
 
 
 class QuotedRowsError(ValueError):

@@ -22,6 +22,20 @@ VARIANT_LABELS = {
 CI_COLUMNS = ["Mean CI95 low", "Mean CI95 high"]
 # Mean minus the first measured row's, with a paired bootstrap 95 % interval (same images resampled).
 DELTA_COLUMNS = ["Mean - ref", "(Mean - ref) CI95 low", "(Mean - ref) CI95 high"]
+# Bad test samples the adapter left out (data.on_bad_sample: skip), summed over the split's shards.
+SKIPPED_COLUMN = "skipped test samples"
+
+
+def with_skipped(df: pd.DataFrame, sample_dirs: list[str | os.PathLike]) -> pd.DataFrame:
+    """``df`` with :data:`SKIPPED_COLUMN` on its measured rows: the rows of the ``skipped.csv`` of the test
+    split's sample table folders ``sample_dirs``; NA where no shard has such a list (synthetic data)."""
+    from cmhm.data.bad import read_skipped
+
+    lists = [s for s in (read_skipped(d) for d in sample_dirs) if s is not None]
+    n = sum(len(s) for s in lists) if lists else pd.NA
+    return df.assign(**{SKIPPED_COLUMN: [n if src == "measured" else pd.NA for src in df["source"]]}).astype(
+        {SKIPPED_COLUMN: "Int64"}
+    )
 
 
 def table1_tex_columns() -> list[str]:
@@ -86,13 +100,21 @@ def paired_deltas(per_image: dict[str, pd.DataFrame]) -> dict[str, dict]:
     return out
 
 
+def failure_check_label(summary: dict) -> str:
+    """Which tracking failure check ran, from a tracking_metrics.json: e.g. "onet < 0.412" (O-Net face
+    score) or "heatmap < 0.3" (mean heatmap peak); "" for a record that does not say."""
+    kind, thr = summary.get("failure_check"), summary.get("failure_threshold")
+    return "" if kind is None else f"{kind} < {thr:.3g}" if thr is not None else str(kind)
+
+
 def table2_frame(
     results: dict[str, dict], threshold: float, quoted: list[dict] | None = None
 ) -> pd.DataFrame:
     """Table II: AUC and failure rate (%) at ``threshold`` per variant, from tracking summaries, then quoted rows.
 
     ``quoted``: rows from :func:`cmhm.published.read_quoted` (method, source, AUC, FR (%)); their
-    threshold is the publication's, assumed equal to ``threshold``.
+    threshold is the publication's, assumed equal to ``threshold``. ``failure check``: which check
+    judged the measured fits (:func:`failure_check_label`).
     """
     rows = [
         {
@@ -102,11 +124,12 @@ def table2_frame(
             "FR (%)": t["failure_rate"] * 100,
             "re-detections": t["redetections"],
             "frames": t["n"],
+            "failure check": failure_check_label(t),
         }
         for v, t in results.items()
     ]
     rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = [*TEXT_COLUMNS, *TABLE2_COLUMNS, "re-detections", "frames"]
+    columns = [*TEXT_COLUMNS, *TABLE2_COLUMNS, "re-detections", "frames", "failure check"]
     df = pd.DataFrame(rows, columns=columns).astype({"re-detections": "Int64", "frames": "Int64"})
     return df.assign(threshold=threshold)
 

@@ -63,18 +63,20 @@ class PeakConfidence:
 class ClassifierCheck:
     """Failure when a face/non-face ``score(image, box) -> float`` falls below ``threshold``.
 
-    The hook for a small face classifier run on the fitted crop; no classifier is trained here.
+    ``box`` is ``to_box(points [K, 2])``, by default the fitted landmarks' box; the paper's check is
+    MTCNN's O-Net on the fitted box in the detector's convention (:func:`cmhm.detectors.onet_check`).
     """
 
     score: Callable[[np.ndarray, np.ndarray], float]
     threshold: float = 0.5
+    to_box: Callable[[np.ndarray], np.ndarray] = landmark_box
 
     def is_failure(
         self, image: np.ndarray, box: np.ndarray, points: np.ndarray, confidence: np.ndarray
     ) -> bool:
         if not np.isfinite(points).all():
             return True
-        return bool(self.score(image, landmark_box(points)) < self.threshold)
+        return bool(self.score(image, self.to_box(points)) < self.threshold)
 
 
 class HaarDetector:

@@ -1,10 +1,11 @@
 """Training one hourglass stage (resumable, deterministic on CPU) and predicting with a cascade.
 
 Files in a stage's output folder: ``checkpoint.pt`` (every ``checkpoint_every`` steps: weights,
-optimiser, scheduler, step, RNG states, config, code version), ``log.csv``
-(``step,loss,loss_stack0,...,lr,images_per_s``) and, at the end, ``model.pt`` (weights, config,
-step, code version). Rerunning after a kill resumes from the checkpoint and ends with the same
-weights as an uninterrupted run.
+optimiser, scheduler, step, RNG states, config, code version, inputs digest; the one before it is
+kept as ``checkpoint.prev.pt``), ``log.csv`` (``step,loss,loss_stack0,...,lr,images_per_s``) and, at
+the end, ``model.pt`` (weights, config, step, code version, inputs digest, variant, stage, markups).
+Rerunning after a kill resumes from the checkpoint and ends with the same weights as an uninterrupted
+run; a checkpoint made from other inputs, code or config is not resumed (see :mod:`cmhm.checkpoints`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,14 +23,24 @@ import torch
 from tqdm import tqdm
 
 from cmhm.augment import AugmentConfig
+from cmhm.checkpoints import (
+    Origin,
+    StageSpec,
+    atomic_save,
+    check_model,
+    readable_checkpoints,
+    record,
+    save_checkpoint,
+    why_not_resume,
+)
 from cmhm.losses import stacked_heatmap_loss
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
-from cmhm.train_data import TrainData, make_batch, to_tensor
+from cmhm.train_data import Batch, TrainData, make_batch, to_tensor
 
 log = logging.getLogger(__name__)
-CHECKPOINT, MODEL, LOG = "checkpoint.pt", "model.pt", "log.csv"
-RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device")
+BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
+MODEL, LOG = "model.pt", "log.csv"
 
 
 @dataclass(frozen=True)
@@ -71,16 +82,6 @@ def run_config(model_cfg: ModelConfig, cfg: TrainConfig, targets: Sequence[str])
     return {"model": asdict(model_cfg), "train": asdict(cfg), "targets": list(targets)}
 
 
-def _resume_key(config: dict) -> dict:
-    return {**config, "train": {k: v for k, v in config["train"].items() if k not in RESUME_IGNORES}}
-
-
-def atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _rng_state(rng: np.random.Generator) -> dict:
     return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(), "python": random.getstate()}
 
@@ -111,20 +112,22 @@ class CsvLog:
             )
 
 
-def _try_resume(path: Path, config: dict, model, opt, sched, rng, device) -> int:
-    """Restore the checkpoint at ``path`` if it was made with the same config; return its step (0 if none)."""
-    if not path.is_file():
-        return 0
-    state = torch.load(path, map_location=device, weights_only=True)
-    if _resume_key(state["config"]) != _resume_key(config):
-        log.warning("%s was written with another config; starting from step 0", path)
-        return 0
-    model.load_state_dict(state["state_dict"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    _set_rng_state(rng, state["rng"])
-    log.info("resuming from step %d", state["step"])
-    return int(state["step"])
+def _try_resume(out: Path, now: dict, steps: int, st: TrainState, device) -> int:
+    """Restore the newest checkpoint of ``out`` made from the same inputs, code and config (a
+    :func:`cmhm.checkpoints.record`) and not past ``steps``; return its step, or 0 (logged why)."""
+    for path, state in readable_checkpoints(out, device):
+        why = why_not_resume(state, now, steps)
+        if why:
+            log.warning("%s is not resumed: %s", path, why)
+            continue
+        st.model.load_state_dict(state["state_dict"])
+        st.opt.load_state_dict(state["optimizer"])
+        st.sched.load_state_dict(state["scheduler"])
+        _set_rng_state(st.rng, state["rng"])
+        log.info("resuming from step %d of %s (same inputs, code and config)", state["step"], path)
+        return int(state["step"])
+    log.info("training %s from step 0 (no checkpoint of these inputs, code and config)", out)
+    return 0
 
 
 def train_stage(
@@ -135,17 +138,26 @@ def train_stage(
     out_dir: str | os.PathLike,
     code_version: str,
     progress: bool = True,
+    origin: Origin | None = None,
+    batches: BatchSource | None = None,
 ) -> Path:
-    """Train one stacked hourglass, stack ``s`` supervised by label array ``targets[s]``; returns ``model.pt``."""
+    """Train one stacked hourglass, stack ``s`` supervised by label array ``targets[s]``; returns ``model.pt``.
+
+    ``origin`` (inputs digest, code hash, variant, stage) is recorded and decides, with the config,
+    whether an existing checkpoint may resume. ``batches`` makes the batch of the drawn rows (default:
+    :func:`make_batch` with ``cfg.augment``); stage 2 of a cascade passes a
+    :class:`cmhm.train_data.CanonicalBatches`.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
+    stamp = record(origin or Origin(), code_version, run_config(model_cfg, cfg, targets))
     prev_det, prev_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.use_deterministic_algorithms(True, warn_only=True)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(data, targets, model_cfg, cfg, out, code_version, device, progress)
+        return _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches)
     finally:
         torch.use_deterministic_algorithms(prev_det)
         torch.set_num_threads(prev_threads)
@@ -161,15 +173,15 @@ class TrainState:
     rng: np.random.Generator
     step: int = 0
 
-    def checkpoint(self, config: dict, code_version: str) -> dict:
+    def checkpoint(self, stamp: dict) -> dict:
+        """The resumable state plus ``stamp`` (a :func:`cmhm.checkpoints.record`: config, code, inputs)."""
         return {
             "state_dict": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
             "scheduler": self.sched.state_dict(),
             "step": self.step,
             "rng": _rng_state(self.rng),
-            "config": config,
-            "code_version": code_version,
+            **stamp,
         }
 
 
@@ -183,13 +195,22 @@ def init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -
 
 
 def train_step(
-    st: TrainState, data: TrainData, targets: Sequence[str], cfg: TrainConfig, device: torch.device
+    st: TrainState,
+    data: TrainData,
+    targets: Sequence[str],
+    cfg: TrainConfig,
+    device: torch.device,
+    batches: BatchSource | None = None,
 ) -> torch.Tensor:
-    """One optimiser step on a fresh augmented batch; returns [1 + n_stacks] losses (total first)."""
+    """One optimiser step on a fresh batch of random rows (from ``batches``, default an augmented
+    :func:`make_batch`); returns [1 + n_stacks] losses (total first)."""
     rows = st.rng.choice(len(data), size=cfg.batch_size, replace=len(data) < cfg.batch_size)
-    images, maps, masks = make_batch(
-        data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
-    )
+    if batches is None:
+        images, maps, masks = make_batch(
+            data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
+        )
+    else:
+        images, maps, masks = batches(rows, st.rng)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
         preds = st.model(images.to(device))
     total, per_stack = stacked_heatmap_loss(
@@ -203,14 +224,13 @@ def train_step(
     return torch.cat([total.detach()[None], per_stack]).cpu()
 
 
-def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -> Path:
+def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=None) -> Path:
     if len(targets) != model_cfg.n_stacks:
         raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
     if data.size != model_cfg.in_size:
         raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
-    config = run_config(model_cfg, cfg, targets)
     st = init_state(model_cfg, cfg, device)
-    st.step = _try_resume(out / CHECKPOINT, config, st.model, st.opt, st.sched, st.rng, device)
+    st.step = _try_resume(out, stamp, cfg.steps, st, device)
     n = model_cfg.n_stacks
     csv = CsvLog(
         out / LOG, ["step", "loss", *[f"loss_stack{s}" for s in range(n)], "lr", "images_per_s"], st.step
@@ -220,7 +240,7 @@ def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -
     for _ in tqdm(
         range(st.step, cfg.steps), initial=st.step, total=cfg.steps, disable=not progress, desc="train"
     ):
-        acc, n_acc = acc + train_step(st, data, targets, cfg, device), n_acc + 1
+        acc, n_acc = acc + train_step(st, data, targets, cfg, device, batches), n_acc + 1
         if st.step % cfg.log_every == 0 or st.step == cfg.steps:
             mean, rate = (acc / n_acc).tolist(), n_acc * cfg.batch_size / (time.perf_counter() - t0)
             csv.write(
@@ -234,20 +254,22 @@ def _train(data, targets, model_cfg, cfg, out, code_version, device, progress) -
             )
             acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
         if st.step % cfg.checkpoint_every == 0 or st.step == cfg.steps:
-            atomic_save(st.checkpoint(config, code_version), out / CHECKPOINT)
-    final = {
-        "state_dict": st.model.state_dict(),
-        "step": st.step,
-        "config": config,
-        "code_version": code_version,
-    }
-    atomic_save(final, out / MODEL)
+            save_checkpoint(st.checkpoint(stamp), out)
+    atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / MODEL)
     return out / MODEL
 
 
-def load_stage(path: str | os.PathLike, device: str = "cpu") -> StackedHourglass:
-    """Rebuild a trained stage from ``model.pt`` or ``checkpoint.pt`` (``weights_only=True``)."""
+def load_stage(
+    path: str | os.PathLike, device: str = "cpu", spec: StageSpec | None = None
+) -> StackedHourglass:
+    """Rebuild a trained stage from ``model.pt`` or ``checkpoint.pt`` (``weights_only=True``).
+
+    ``spec``: what the file must be (variant, stage, markup, architecture); ValueError naming the file
+    and each mismatch otherwise.
+    """
     state = torch.load(path, map_location=device, weights_only=True)
+    if spec is not None:
+        check_model(state, path, spec)
     model = build_hourglass(ModelConfig.from_dict(state["config"]["model"]))
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval()

@@ -2,24 +2,29 @@
 
 Label arrays are in crop pixels, NaN where a sample has no such label. A stack's target is one
 array name; its mask ``v_n`` is "that point is finite", so a profile face supervises only the union
-channels its 39 points map to, a semi-frontal face all of them.
+channels its 39 points map to, a semi-frontal face all of them. Stage 2 of a cascade draws its
+batches from :class:`CanonicalBatches` (online, through the frozen stage 1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from cmhm.augment import AugmentConfig, augment_batch
-from cmhm.crop import transform_landmarks
+from cmhm.augment import AugmentConfig, augment_batch, sample_similarity, transform_arrays
 from cmhm.crops import CropSet, ShardedImages
+from cmhm.geometry import compose_affine
 from cmhm.heatmaps import crop_to_map, render_heatmaps
 from cmhm.markups import get_markup
-from cmhm.models.cascade import UNION_ARRAY, UNION_MARKUP
-from cmhm.warp import similarity_procrustes_np, warp_images
+from cmhm.models.cascade import UNION_ARRAY, UNION_MARKUP, Cascade
+from cmhm.models.hourglass import StackedHourglass
+from cmhm.warp import affine_scale, warp_images
+
+Batch = tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]
+JITTER_REFERENCE_SIZE = AugmentConfig.reference_size  # stage-2 jitter: pixels at this crop size, like shifts
 
 ARRAY_MARKUPS: dict[str, str] = {
     "lm2d": "ibug68",
@@ -105,7 +110,7 @@ def make_batch(
     sigma: float,
     augment: AugmentConfig | None,
     rng: np.random.Generator,
-) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+) -> Batch:
     """Augmented batch of ``rows``: (images [B, 3, S, S], per-stack heatmaps [B, K, h, h], masks [B, K])."""
     names = sorted(set(targets))
     images = np.asarray(data.images[rows])
@@ -116,25 +121,68 @@ def make_batch(
     return to_tensor(images), maps, masks
 
 
-def canonical_frame(
-    arrays: dict[str, np.ndarray], points: np.ndarray, confidence: np.ndarray, mean_shape: np.ndarray
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The weighted Procrustes similarities A [N, 2, 3] taking predicted ``points`` [N, K, 2] (weights
-    ``confidence`` [N, K]) onto ``mean_shape`` [K, 2], and ``arrays`` moved by them: point arrays
-    [N, K, D] get x, y mapped and z scaled by the similarity's scale; [N, K] arrays are copied."""
-    A = similarity_procrustes_np(points, mean_shape, np.clip(confidence, 0.0, None))
-    return A, transform_landmarks(arrays, A)
+def compose_batch_affines(*affines: np.ndarray) -> np.ndarray:
+    """The affine [B, 2, 3] that applies ``affines[-1]`` first and ``affines[0]`` last."""
+    out = affines[-1]
+    for A in affines[-2::-1]:
+        out = compose_affine(A, out)
+    return out
 
 
-def canonical_images(
-    images: np.ndarray | ShardedImages, A: np.ndarray, out_size: int, batch_size: int = 64
-) -> Iterator[np.ndarray]:
-    """Crops uint8 [N, S, S, 3] warped by ``A`` [N, 2, 3], yielded one [out, out, 3] at a time.
+def jitter_affines(n: int, size: int, max_shift: float, rng: np.random.Generator) -> np.ndarray:
+    """[n, 2, 3] random translations of at most ``max_shift`` pixels at a 256 px crop (scaled to ``size``)."""
+    A = np.tile(np.eye(2, 3), (n, 1, 1))
+    A[:, :, 2] = rng.uniform(-1.0, 1.0, (n, 2)) * max_shift * size / JITTER_REFERENCE_SIZE
+    return A
 
-    Uses :func:`cmhm.warp.warp_images`, the warp the cascade applies between stages at test time, so
-    stage 2 trains on the pixels it will see; ``batch_size`` crops are in memory at once.
+
+@dataclass
+class CanonicalBatches:
+    """Stage-2 batches made online: warp(augment(crop)) by the frozen stage 1's prediction, one resampling.
+
+    Per batch: draw the augmentation ``A_aug`` (the stage-1 one); stage 1 (eval mode, no gradient) sees the
+    augmented crops; its last-stack points are fitted to ``means`` [V, K, 2] (:meth:`Cascade.canonical_transform`,
+    the cascade's own code) giving ``A_can``; an optional translation jitter ``J`` follows. The stored crop
+    is warped once by ``J A_can A_aug`` with :func:`cmhm.warp.warp_images` and the labels move with it.
+    ``last`` keeps the latest batch's affines for inspection and tests.
     """
-    for lo in range(0, len(A), batch_size):
-        batch = torch.from_numpy(np.asarray(images[lo : lo + batch_size])).permute(0, 3, 1, 2).float()
-        out = warp_images(batch, torch.from_numpy(np.asarray(A[lo : lo + batch_size])).float(), out_size)
-        yield from out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+    data: TrainData
+    stage1: StackedHourglass
+    means: torch.Tensor
+    targets: Sequence[str]
+    map_size: int
+    sigma: float
+    augment: AugmentConfig | None
+    jitter: float = 0.0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    last: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.stage1 = self.stage1.to(self.device).eval().requires_grad_(False)
+        self.means = torch.as_tensor(self.means, dtype=torch.float32, device=self.device)
+
+    def __call__(self, rows: np.ndarray, rng: np.random.Generator) -> Batch:
+        """Images [B, 3, S, S] (on ``device``), per-stack heatmaps [B, K, h, h] and masks [B, K]."""
+        names, size, n = sorted(set(self.targets)), self.data.size, len(rows)
+        crops = to_tensor(np.asarray(self.data.images[rows])).to(self.device)
+        if self.augment is None:
+            A_aug, flipped = np.tile(np.eye(2, 3), (n, 1, 1)), np.zeros(n, bool)
+        else:
+            A_aug, flipped, _ = sample_similarity(n, size, self.augment, rng)
+        with torch.inference_mode():
+            seen = warp_images(crops, torch.from_numpy(A_aug).float().to(self.device), size)
+            A_can = Cascade.canonical_transform(self.stage1, seen, self.means)[0].double().cpu().numpy()
+        A = compose_batch_affines(jitter_affines(n, size, self.jitter, rng), A_can, A_aug)
+        images = warp_images(crops, torch.from_numpy(A).float().to(self.device), size)
+        arrays = {k: self.data.arrays[k][rows] for k in names}
+        arrays = transform_arrays(arrays, self.data.perms(names), A, flipped, affine_scale(A))
+        self.last = {
+            "A_aug": A_aug,
+            "A_can": A_can,
+            "A": A,
+            "stage1_input": seen.cpu().numpy(),
+            "arrays": arrays,
+        }
+        maps, masks = heatmap_targets(arrays, self.targets, size, self.map_size, self.sigma)
+        return images, maps, masks

@@ -10,8 +10,12 @@ Procrustes on the matched pairs; each profile point is assigned to the nearest f
 one-to-one (Hungarian assignment on Euclidean distance), by default among the points of the same
 facial part on the visible half (a profile's nose and lips protrude past the frontal midline, so the
 unconstrained nearest point of a profile nose-bridge point can be an eye corner, and its lips fall
-on the hidden half; ``constrained=False`` gives the plain nearest-point rule). The mapping of a
-left-facing profile is the right-facing one relabelled by the 68-point flip permutation.
+on the hidden half; ``constrained=False`` gives the plain nearest-point rule). Constrained, the
+contour keeps its order: it runs from the visible jaw's top to the chin (:mod:`cmhm.markups`) as the
+68 jaw runs from the subject's right ear to the chin, so a right-facing profile's contour goes to
+increasing jaw indices (:func:`monotone_assignment`), and a jaw channel means the same place for
+profile and frontal faces. A left-facing profile's mapping is the right-facing one relabelled by the
+68-point flip permutation.
 """
 
 from __future__ import annotations
@@ -67,6 +71,43 @@ def constraint_cost(mean_frontal: np.ndarray) -> np.ndarray:
     return np.where(same_part, 0.0, CROSS_PART_COST) + np.where(hidden, HIDDEN_SIDE_COST, 0.0)[None, :]
 
 
+def monotone_assignment(cost: np.ndarray) -> np.ndarray:
+    """[P] strictly increasing column per row of ``cost`` [P, F] (P <= F) with the least total cost,
+    by dynamic programming: ``total[i, j]`` = least cost of rows 0..i with row i on column j."""
+    p, f = cost.shape
+    if p > f:
+        raise ValueError(f"monotone_assignment: {p} rows cannot take distinct columns among {f}")
+    total = np.full((p, f), np.inf)
+    back = np.full((p, f), -1, dtype=np.int64)
+    total[0] = cost[0]
+    for i in range(1, p):
+        best, arg = np.inf, -1
+        for j in range(f):
+            total[i, j], back[i, j] = cost[i, j] + best, arg
+            if total[i - 1, j] < best:
+                best, arg = total[i - 1, j], j
+    out = np.empty(p, dtype=np.int64)
+    out[-1] = int(np.argmin(total[-1]))
+    for i in range(p - 1, 0, -1):
+        out[i - 1] = back[i, out[i]]
+    return out
+
+
+def assign(cost: np.ndarray, ordered: bool) -> np.ndarray:
+    """[39] frontal index per profile point of a right-facing profile, from ``cost`` [39, 68]: one-to-one
+    least total cost (Hungarian); ``ordered`` then reassigns the contour to the jaw in order
+    (:func:`monotone_assignment`; one-to-one as long as ``cost`` keeps other parts off the jaw)."""
+    rows, cols = linear_sum_assignment(cost)
+    out = np.empty(PROFILE39.n_points, np.int64)
+    out[rows] = cols
+    if ordered:
+        contour, jaw = list(PROFILE39.groups["jaw"]), np.asarray(IBUG68.groups["jaw"])
+        out[contour] = jaw[monotone_assignment(cost[np.ix_(contour, jaw)])]
+    if len(set(out.tolist())) != len(out):
+        raise ValueError("union mapping: the ordered contour shares a jaw point with another part")
+    return out
+
+
 @dataclass(frozen=True)
 class UnionMapping:
     """``mapping[side]``: [39] index into the 68 markup for each profile point; shapes for the figure."""
@@ -108,8 +149,9 @@ def build_union_mapping(
     The anchor similarity starts the alignment; then assignment and a Procrustes fit on all matched
     pairs alternate (at most ``max_refinements`` times) until the assignment no longer changes.
     ``constrained`` keeps each profile point's match inside its facial part (eye to eye, jaw to
-    jaw, ...) and, where the part has enough points there, on the visible half of the face; without
-    it the match is the plain nearest point, as the paper states it.
+    jaw, ...) and, where the part has enough points there, on the visible half of the face, and
+    keeps the contour in order along the jaw; without it the match is the plain nearest point, as
+    the paper states it.
     """
     flip = np.where(np.asarray(profile_side) == "left", -1.0, 1.0)
     mirrored = profile * np.stack([flip, np.ones_like(flip)], -1)[:, None, :]
@@ -123,9 +165,7 @@ def build_union_mapping(
     for _ in range(max_refinements):
         aligned = apply_affine(A, mean_p)
         cost = np.linalg.norm(aligned[:, None, :] - mean_f[None, :, :], axis=-1)
-        rows, cols = linear_sum_assignment(cost + penalty)
-        new = np.empty(PROFILE39.n_points, np.int64)
-        new[rows] = cols
+        new = assign(cost + penalty, ordered=constrained)
         if right is not None and np.array_equal(new, right):
             break
         right = new

@@ -101,9 +101,38 @@ def similarity_procrustes_np(
     return similarity_procrustes(src_t, dst_t, w_t).numpy()
 
 
-def mean_shape(points: np.ndarray) -> np.ndarray:
-    """Per-landmark mean of crop-pixel shapes [N, K, 2] ignoring NaN -> [K, 2] (the canonical frame)."""
-    ok = np.isfinite(points).all(-1).any(0)
-    if not ok.all():
-        raise ValueError(f"mean_shape: landmarks {np.flatnonzero(~ok).tolist()} are never annotated")
-    return np.nanmean(points, axis=0)
+def procrustes_residual(
+    src: torch.Tensor, dst: torch.Tensor, weights: torch.Tensor, A: torch.Tensor
+) -> torch.Tensor:
+    """Normalised residual of the fit ``A`` [B, 2, 3] of ``src`` onto ``dst`` (both [B, K, 2], ``weights``
+    [B, K]): ``sum w |A s - d|^2 / sum w |d - mean_w d|^2`` over the points finite in both -> [B]."""
+    ok = torch.isfinite(src).all(-1) & torch.isfinite(dst).all(-1)
+    w = torch.where(ok, weights.to(src.dtype).clamp_min(0), torch.zeros_like(src[..., 0]))
+    d = torch.nan_to_num(dst)
+    err = ((apply_affine_torch(A, torch.nan_to_num(src)) - d) ** 2).sum(-1)
+    mu = (w[..., None] * d).sum(1) / w.sum(1, keepdim=True).clamp_min(torch.finfo(src.dtype).tiny)
+    spread = (w * ((d - mu[:, None]) ** 2).sum(-1)).sum(-1).clamp_min(torch.finfo(src.dtype).tiny)
+    return (w * err).sum(-1) / spread
+
+
+def fit_to_means(
+    points: torch.Tensor, weights: torch.Tensor, means: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Align predicted ``points`` [B, K, 2] (``weights`` [B, K]) to the best of ``means`` [V, K, 2].
+
+    Each mean is fitted by :func:`similarity_procrustes` (its NaN points are ignored); the one with the
+    smallest :func:`procrustes_residual` wins. Returns (A [B, 2, 3] crop -> canonical, choice [B]).
+    """
+    b, v = len(points), len(means)
+    src = points[:, None].expand(b, v, *points.shape[1:]).reshape(b * v, *points.shape[1:])
+    dst = means.to(points)[None].expand(b, *means.shape).reshape(b * v, *means.shape[1:])
+    w = weights[:, None].expand(b, v, weights.shape[1]).reshape(b * v, -1)
+    A = similarity_procrustes(src, dst, w)
+    choice = procrustes_residual(src, dst, w, A).reshape(b, v).argmin(1)
+    return A.reshape(b, v, 2, 3)[torch.arange(b, device=points.device), choice], choice
+
+
+def affine_scale(A: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Isotropic scale sqrt|det| of affines [..., 2, 3] (a similarity's scale)."""
+    det = A[..., 0, 0] * A[..., 1, 1] - A[..., 0, 1] * A[..., 1, 0]
+    return abs(det) ** 0.5

@@ -162,6 +162,11 @@ def configured_train_samples(wildcards):
     return samples_dirs(*source("train"))
 
 
+def configured_test_samples(role):
+    """The sample tables of test role `role` (their skipped.csv counts reach the tables)."""
+    return samples_dirs(*source(role))
+
+
 def expand_eval(name, role):
     """One evaluation file per configured variant, on the dataset that plays ``role``."""
     dataset, _ = source(role)
@@ -245,6 +250,11 @@ def shape_heldout_samples(wildcards):
 def adapt_shard_count(wildcards):
     """Shards the adapt job's split is cut into (a param: changing it rewrites every shard)."""
     return n_shards(wildcards.dataset, wildcards.split)
+
+
+def bad_sample_policy(wildcards):
+    """data.on_bad_sample of the adapted split: 'fail' or 'skip' (cmhm/data/bad.py)."""
+    return config["data"]["on_bad_sample"][wildcards.split]
 
 
 def adapter_options(wildcards):

@@ -60,7 +60,7 @@ rule track_video:
         crop=config["crop"],
         evaluation=config["evaluation"],
         device=config["train"]["device"],
-        code=source_hash("evaluate.py", "tracking.py", "detectors.py", "metrics.py", "models"),
+        code=source_hash("evaluate.py", "tracking.py", "detectors.py", "mtcnn.py", "metrics.py", "models"),
     threads: 2
     resources:
         gpu=1,

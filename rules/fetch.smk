@@ -91,7 +91,8 @@ rule adapt:
     params:
         options=adapter_options,
         shards=adapt_shard_count,
-        code=source_hash("data", "samples.py", "markups.py"),
+        on_bad_sample=bad_sample_policy,
+        code=source_hash("data", "samples.py", "markups.py", "detectors.py", "mtcnn.py", "tracking.py"),
     threads: 1
     resources:
         # one image decoded at a time plus ~4 kB of labels per sample (16 AFLW2000-3D faces: 130 MB peak)

@@ -8,6 +8,7 @@ rule table1:
         per_image=expand_eval("per_image.csv", "test_images"),
         timing=timing_file,
         quoted=quoted_rows("table1"),
+        samples=configured_test_samples("test_images"),
     output:
         csv=report("results/tables/table1.csv", caption="report/table1.rst", category="Tables"),
         tex="results/tables/table1.tex",
@@ -26,6 +27,7 @@ rule table2:
     input:
         metrics=expand_eval("tracking_metrics.json", "test_video"),
         quoted=quoted_rows("table2"),
+        samples=configured_test_samples("test_video"),
     output:
         csv=report("results/tables/table2.csv", caption="report/table2.rst", category="Tables"),
         tex="results/tables/table2.tex",

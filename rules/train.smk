@@ -1,4 +1,4 @@
-# Training half: stage 1 of every Table-I variant; for the cascade, stage-1 predictions -> stage 2.
+# Training half: stage 1 of every Table-I variant; for the cascade, mean shapes and stage 2 (online, through stage 1).
 
 
 rule train_stage1:
@@ -28,39 +28,36 @@ rule train_stage1:
         "../workflow_scripts/train_stage1.py"
 
 
-rule predict_stage1:
+rule mean_shapes:
     input:
-        model="results/{dataset}/models/{variant}/stage1/model.pt",
         crops=train_crops,
+        mapping="results/{dataset}/union_mapping.json",
         labels3d=fitted_labels,
     output:
-        images=temp("results/{dataset}/models/{variant}/stage2_data/train.images.npy"),
-        labels=temp("results/{dataset}/models/{variant}/stage2_data/train.labels.npz"),
-        index=temp("results/{dataset}/models/{variant}/stage2_data/train.csv"),
         mean_shape="results/{dataset}/models/{variant}/stage2_data/mean_shape.npy",
+        report="results/{dataset}/models/{variant}/stage2_data/mean_shape.json",
     log:
-        "logs/predict_stage1/{dataset}/{variant}.log",
-    benchmark:
-        "benchmarks/predict_stage1/{dataset}/{variant}.tsv"
+        "logs/mean_shapes/{dataset}/{variant}.log",
     params:
-        device=config["train"]["device"],
-        code=source_hash("models", "stages.py", "warp.py", "train_data.py"),
-    threads: 2
+        model=config["model"],
+        in_size=config["crop"]["size"],
+        code=source_hash("models", "stages.py", "warp.py", "train_data.py", "union.py", "metrics.py"),
+    threads: 1
     resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=4000,
+        runtime=30,
     conda:
         "../envs/cmhm.yaml"
     script:
-        "../workflow_scripts/predict_stage1.py"
+        "../workflow_scripts/mean_shapes.py"
 
 
 rule train_stage2:
     input:
-        images="results/{dataset}/models/{variant}/stage2_data/train.images.npy",
-        labels="results/{dataset}/models/{variant}/stage2_data/train.labels.npz",
-        index="results/{dataset}/models/{variant}/stage2_data/train.csv",
+        stage1="results/{dataset}/models/{variant}/stage1/model.pt",
+        mean_shape="results/{dataset}/models/{variant}/stage2_data/mean_shape.npy",
+        crops=train_crops,
+        labels3d=fitted_labels,
     output:
         model=protected("results/{dataset}/models/{variant}/stage2/model.pt"),
     log:
@@ -70,8 +67,9 @@ rule train_stage2:
     params:
         model=config["model"],
         train=config["train"],
+        cascade=config["cascade"],
         in_size=config["crop"]["size"],
-        code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py"),
+        code=source_hash("models", "train.py", "train_data.py", "augment.py", "heatmaps.py", "losses.py", "stages.py", "warp.py"),
     threads: 2
     resources:
         gpu=1,

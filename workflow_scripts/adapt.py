@@ -15,5 +15,13 @@ prov = provenance(
     shard=str(shard),
     inputs=[sm.input.manifest],
 )
-table = adapt(sm.wildcards.dataset, sm.input.raw, sm.output[0], sm.params.options, prov, shard)
-log.info("shard %s: %d samples in %s", shard, len(table), sm.output[0])
+table = adapt(
+    sm.wildcards.dataset, sm.input.raw, sm.output[0], sm.params.options, prov, shard, sm.params.on_bad_sample
+)
+log.info(
+    "shard %s: %d samples in %s (skipped samples: %s/skipped.csv)",
+    shard,
+    len(table),
+    sm.output[0],
+    sm.output[0],
+)

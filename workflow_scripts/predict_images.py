@@ -11,8 +11,14 @@ log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 weights = [p for p in sm.input.models if p.endswith(".pt")]
 means = [p for p in sm.input.models if p.endswith("mean_shape.npy")]
-cascade = load_cascade(weights, means[0] if means else None)
 crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
+cascade = load_cascade(
+    weights,
+    means[0] if means else None,
+    variant=sm.wildcards.variant,
+    markup3d=sm.params.markup3d,
+    in_size=crops.size,
+)
 pred = predict_images(
     cascade, crops, sm.params.markup3d, sm.params.device, sm.params.evaluation["n_examples"]
 )

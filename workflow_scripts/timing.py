@@ -14,7 +14,9 @@ for variant in sm.params.variants:
     weights = [p for p in files if p.endswith(".pt")]
     means = [p for p in files if p.endswith("mean_shape.npy")]
     result[variant] = time_inference(
-        load_cascade(weights, means[0] if means else None), sm.params.in_size, sm.params.device
+        load_cascade(weights, means[0] if means else None, variant=variant, in_size=sm.params.in_size),
+        sm.params.in_size,
+        sm.params.device,
     )
     log.info("%s: %.2f ms per face", variant, result[variant]["ms_per_face"])
 write_json_atomic(

@@ -1,21 +1,27 @@
-"""Train stage 2 of a cascading variant on the canonical crops (rule train_stage2)."""
+"""Train stage 2 of a cascading variant on online canonical batches through the frozen stage 1 (rule train_stage2)."""
 
 from cmhm.logs import log_to
-from cmhm.provenance import code_version
-from cmhm.stages import run_configs, stage2_data, train_variant_stage
+from cmhm.provenance import code_version, files_digest
+from cmhm.stages import run_configs, stage1_crops, train_cascade_stage2
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
-base, markup3d, cfg = run_configs(sm.params.model, sm.params.train, sm.params.in_size, sm.threads)
-data = stage2_data(sm.input.images.removesuffix(".images.npy"))
-out = train_variant_stage(
+prefixes = [p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")]
+crops = stage1_crops(prefixes, sm.input.labels3d or None)
+configs = run_configs(sm.params.model, sm.params.train, sm.params.in_size, sm.threads, n_train=len(crops))
+log.info("learning rate x%g at steps %s", configs[2].lr_gamma, list(configs[2].lr_steps))
+out = train_cascade_stage2(
     sm.wildcards.variant,
-    1,
-    base,
-    markup3d,
-    data,
-    cfg,
+    configs,
+    crops,
+    sm.input.stage1,
+    sm.input.mean_shape,
+    sm.params.cascade["stage2_jitter"],
     sm.output.model.removesuffix("/model.pt"),
     code_version(),
+    inputs=files_digest(list(sm.input)),
+    code=sm.params.code,
 )
-log.info("stage 2 of %s trained on %d canonical crops: %s", sm.wildcards.variant, len(data), out)
+log.info(
+    "stage 2 of %s trained on %d crops through its frozen stage 1: %s", sm.wildcards.variant, len(crops), out
+)

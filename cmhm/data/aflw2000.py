@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
+from cmhm.data.bad import BadSampleError, BadSamples, check_points, check_pose
 from cmhm.data.common import AdapterError, face_box, finish_table, image_row, wrap_degrees
 from cmhm.data.shards import ALL, Shard
 from cmhm.samples import SampleTable, empty_arrays
@@ -49,18 +50,28 @@ IMAGE_PATTERN = re.compile(r"^image\d{5}\.jpg$")
 def load_mat(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The arrays ``keys`` (required) and those of ``optional`` present in a Matlab v5 ``.mat`` file.
 
-    Raises :class:`AdapterError` naming the file when it is unreadable or lacks a required key.
+    Raises :class:`cmhm.data.bad.BadSampleError` naming the file when it is missing, empty,
+    truncated or otherwise unreadable, or lacks a required key.
     """
+    if path.is_file() and path.stat().st_size == 0:
+        raise BadSampleError(path, ".mat file is empty (0 bytes)")
     try:
         mat = scipy.io.loadmat(str(path))
     except FileNotFoundError:
-        raise AdapterError(f"{path}: missing (expected beside its image)") from None
-    except (ValueError, NotImplementedError, OSError) as exc:
-        raise AdapterError(f"{path}: not a readable Matlab v5 .mat file ({exc})") from exc
+        raise BadSampleError(path, "missing (expected beside its image)") from None
+    except (
+        ValueError,
+        NotImplementedError,
+        OSError,
+        IndexError,
+        EOFError,
+        scipy.io.matlab.MatReadError,
+    ) as exc:
+        raise BadSampleError(path, f"not a readable (complete) Matlab v5 .mat file ({exc})") from exc
     missing = [k for k in keys if k not in mat]
     if missing:
         found = sorted(k for k in mat if not k.startswith("__"))
-        raise AdapterError(f"{path}: missing keys {missing}; found {found}")
+        raise BadSampleError(path, f"missing keys {missing}; found {found}")
     return {k: np.asarray(mat[k]) for k in (*keys, *optional) if k in mat}
 
 
@@ -68,17 +79,18 @@ def pose_from_mat(pose_para: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees, our signs, from a 3DDFA ``Pose_Para`` [1, 7] (see module doc)."""
     p = np.asarray(pose_para, dtype=np.float64).ravel()
     pitch, yaw, roll = np.degrees(p[:3])
-    return float(wrap_degrees(-yaw)), float(wrap_degrees(pitch)), float(wrap_degrees(-roll))
+    with np.errstate(invalid="ignore"):  # an infinite angle becomes NaN, which check_pose reports
+        return float(wrap_degrees(-yaw)), float(wrap_degrees(pitch)), float(wrap_degrees(-roll))
 
 
 def lm3d_from_mat(pt3d: np.ndarray, path: Path) -> np.ndarray:
     """[68, 3] landmarks in our convention from a 3DDFA ``pt3d_68`` [3, 68] (see module doc)."""
     pts = np.asarray(pt3d, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[0] != 3:
-        raise AdapterError(f"{path}: pt3d_68 has shape {pts.shape}, expected [3, K]")
+        raise BadSampleError(path, f"pt3d_68 has shape {pts.shape}, expected [3, K]")
     out = pts.T.copy()
     if not np.isfinite(out).all():
-        raise AdapterError(f"{path}: pt3d_68 holds non-finite values")
+        raise BadSampleError(path, "pt3d_68 holds NaN or infinite landmarks")
     out[:, :2] -= MAT_ORIGIN
     out[:, 2] = -(out[:, 2] - out[:, 2].mean())
     return out
@@ -105,14 +117,33 @@ def read_yaw_file(path: Path, stems: list[str]) -> dict[str, float]:
 
 
 def list_pairs(src_dir: Path) -> list[Path]:
-    """Sorted ``imageNNNNN.jpg`` files of ``src_dir``; each must have its ``.mat``."""
+    """Sorted ``imageNNNNN.jpg`` files of ``src_dir`` (one without its ``.mat`` is a bad sample)."""
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: AFLW2000-3D folder missing")
-    images = sorted(p for p in src_dir.iterdir() if IMAGE_PATTERN.match(p.name))
-    lonely = [p.name for p in images if not p.with_suffix(".mat").is_file()]
-    if lonely:
-        raise AdapterError(f"{src_dir}: {len(lonely)} images have no .mat, e.g. {lonely[:3]}")
-    return images
+    return sorted(p for p in src_dir.iterdir() if IMAGE_PATTERN.match(p.name))
+
+
+def aflw_sample(
+    image: Path,
+    out_dir: Path,
+    yaw: float | None,
+    box_source: str,
+    cascade: Path | None,
+    n_points: int,
+    detector: str = "mtcnn",
+) -> tuple[dict, np.ndarray]:
+    """(index row, lm3d_68 [68, 3]) of one image; ``yaw`` None: the ``.mat``'s. Bad samples raise."""
+    mat_path = image.with_suffix(".mat")
+    mat = load_mat(mat_path, ("pt3d_68", "Pose_Para"))
+    lm = lm3d_from_mat(mat["pt3d_68"], mat_path)
+    if len(lm) != n_points:
+        raise BadSampleError(mat_path, f"pt3d_68 has {len(lm)} points, expected {n_points}")
+    mat_yaw, pitch, roll = pose_from_mat(mat["Pose_Para"])
+    pose = {"yaw": mat_yaw if yaw is None else float(wrap_degrees(yaw)), "pitch": pitch, "roll": roll}
+    check_pose(pose, mat_path)
+    row = image_row(image.stem, image, out_dir, face_box(image, lm, box_source, cascade, detector))
+    check_points(lm, (row["width"], row["height"]), mat_path, "pt3d_68")
+    return {**row, **pose, "view": "semifrontal"}, lm
 
 
 def adapt_aflw2000(
@@ -123,39 +154,41 @@ def adapt_aflw2000(
     yaw_file: str | Path | None = None,
     box_source: str = "landmarks",
     cascade_path: str | Path | None = None,
+    detector: str = "mtcnn",
     shard: Shard = ALL,
     provenance: dict,
+    on_bad_sample: str = "fail",
 ) -> SampleTable:
     """Write the sample table of the AFLW2000-3D folder ``src_dir`` into ``out_dir`` and return it.
 
     ``yaw_source``: "mat" (fitted pose) or "file" (``yaw_file``, CSV ``image,yaw_deg``).
     ``box_source``: "landmarks" (tight box of ``pt3d_68``'s projection, as 3DDFA crops) or
-    "detector" (OpenCV Haar cascade at ``cascade_path``, default the bundled one; landmark box
-    with a logged warning where it finds no face or no cascade file exists).
+    "detector" (the face detector ``detector``: "mtcnn", or "haar" with the cascade at
+    ``cascade_path``, default the bundled one; landmark box with a logged warning where it finds no
+    face or no cascade file exists).
     ``shard``: the part of the sorted image list to write (:mod:`cmhm.data.shards`).
+    ``on_bad_sample``: "fail" or "skip" (:mod:`cmhm.data.bad`).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if yaw_source not in YAW_SOURCES:
         raise ValueError(f"yaw_source must be one of {YAW_SOURCES}, got {yaw_source!r}")
     if yaw_source == "file" and yaw_file is None:
         raise ValueError("yaw_source='file' needs yaw_file (CSV image,yaw_deg)")
-    images = shard.take(list_pairs(src_dir), where=f"AFLW2000-3D {src_dir}")
+    where = f"AFLW2000-3D {src_dir}"
+    images = shard.take(list_pairs(src_dir), where=where)
     file_yaw = read_yaw_file(Path(yaw_file), [p.stem for p in images]) if yaw_source == "file" else {}
     arrays = empty_arrays(len(images))
     cascade = None if cascade_path is None else Path(cascade_path)
-    rows = []
+    bad, rows = BadSamples(on_bad_sample, where), []
+    n_points = arrays["lm3d_68"].shape[1]
     for i, image in enumerate(images):
-        mat_path = image.with_suffix(".mat")
-        mat = load_mat(mat_path, ("pt3d_68", "Pose_Para"))
-        lm = lm3d_from_mat(mat["pt3d_68"], mat_path)
-        if lm.shape != arrays["lm3d_68"].shape[1:]:
-            raise AdapterError(
-                f"{mat_path}: pt3d_68 has {len(lm)} points, expected {arrays['lm3d_68'].shape[1]}"
-            )
-        arrays["lm3d_68"][i] = lm
-        yaw, pitch, roll = pose_from_mat(mat["Pose_Para"])
-        if yaw_source == "file":
-            yaw = float(wrap_degrees(file_yaw[image.stem]))
-        row = image_row(image.stem, image, out_dir, face_box(image, lm, box_source, cascade))
-        rows.append({**row, "yaw": yaw, "pitch": pitch, "roll": roll, "view": "semifrontal"})
-    return finish_table(rows, arrays, out_dir, provenance, where=f"AFLW2000-3D {src_dir}")
+        yaw = file_yaw.get(image.stem)
+        made = bad.run(
+            image.stem,
+            image.with_suffix(".mat"),
+            lambda: aflw_sample(image, out_dir, yaw, box_source, cascade, n_points, detector),  # noqa: B023
+        )
+        rows.append(None if made is None else made[0])
+        if made is not None:
+            arrays["lm3d_68"][i] = made[1]
+    return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)

@@ -4,7 +4,10 @@ Every member is checked before anything is written: a member whose path is absol
 ``..`` component or resolves outside the target is refused ("zip-slip"), and so is any symbolic
 or hard link, device or FIFO member. Members are written into a temporary folder beside the
 target, which is renamed into place only once all of them are out; on any failure it is removed,
-so nothing half-extracted remains.
+so nothing half-extracted remains. A member name that occurs twice is refused too (which copy is
+the dataset's?), and a member whose data does not decompress or fails its checksum is reported as
+:class:`CorruptArchiveError` naming the archive and the member. These are archive-level problems:
+``data.on_bad_sample`` does not apply, the archive must be fetched again.
 """
 
 from __future__ import annotations
@@ -16,11 +19,71 @@ import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 
 class UnsafeArchiveError(ValueError):
     """An archive holds a member we refuse to extract; the message names the archive and member."""
+
+
+class CorruptArchiveError(ValueError):
+    """An archive's data is damaged (bad checksum, truncated stream); the message names archive and member."""
+
+
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, tarfile.TarError, OSError)
+CHUNK = 1 << 20
+
+
+def _no_duplicates(names: list[str], archive: Path) -> None:
+    """:class:`UnsafeArchiveError` naming the first member path that occurs twice in ``names``."""
+    seen: set[str] = set()
+    for name in names:
+        key = PurePosixPath(name.replace("\\", "/")).as_posix()
+        if key in seen:
+            raise UnsafeArchiveError(
+                f"{archive}: member {name!r} occurs twice (which copy is right?); refusing to extract"
+            )
+        seen.add(key)
+
+
+def _copy_member(open_src, out: Path, archive: Path, name: str, size: int) -> None:
+    """Copy the member (``size`` bytes) that ``open_src()`` opens to ``out``; read failures and short
+    data name the archive and the member."""
+    try:
+        src = open_src()
+    except READ_ERRORS as exc:
+        raise CorruptArchiveError(f"{archive}: member {name!r} cannot be opened ({exc})") from exc
+    if src is None:
+        raise UnsafeArchiveError(f"{archive}: member {name!r} has no data")
+    n = 0
+    with src, open(out, "wb") as dst:
+        while True:
+            try:
+                chunk = src.read(CHUNK)
+            except READ_ERRORS as exc:
+                raise CorruptArchiveError(f"{archive}: member {name!r} is corrupt ({exc})") from exc
+            if not chunk:
+                break
+            dst.write(chunk)
+            n += len(chunk)
+    if n != size:
+        raise CorruptArchiveError(f"{archive}: member {name!r} is truncated ({n} of its {size} bytes)")
+
+
+def _check_tar_end(tf: tarfile.TarFile, members: list[tarfile.TarInfo], archive: Path) -> None:
+    """:class:`CorruptArchiveError` unless the end-of-archive marker (two zero blocks) follows the last
+    member: a tar cut between members otherwise reads as a shorter, valid one."""
+    last = members[-1] if members else None
+    end = 0 if last is None else last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    try:
+        tf.fileobj.seek(end)
+        trailer = tf.fileobj.read(2 * tarfile.BLOCKSIZE)
+    except READ_ERRORS as exc:
+        raise CorruptArchiveError(f"{archive}: truncated or corrupt after its last member ({exc})") from exc
+    if len(trailer) < 2 * tarfile.BLOCKSIZE or trailer.strip(b"\0"):
+        after = "at its start" if last is None else f"after member {last.name!r}"
+        raise CorruptArchiveError(f"{archive}: truncated: no end-of-archive marker {after}")
 
 
 def member_target(root: Path, name: str, archive: Path) -> Path:
@@ -39,6 +102,7 @@ def member_target(root: Path, name: str, archive: Path) -> Path:
 
 
 def _zip_members(zf: zipfile.ZipFile, root: Path, archive: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
+    _no_duplicates([i.filename for i in zf.infolist() if not i.is_dir()], archive)
     out = []
     for info in zf.infolist():
         mode = info.external_attr >> 16
@@ -51,8 +115,17 @@ def _zip_members(zf: zipfile.ZipFile, root: Path, archive: Path) -> list[tuple[z
 
 
 def _tar_members(tf: tarfile.TarFile, root: Path, archive: Path) -> list[tuple[tarfile.TarInfo, Path]]:
+    try:
+        members = tf.getmembers()
+    except READ_ERRORS as exc:
+        done = tf.members[-1].name if tf.members else None
+        raise CorruptArchiveError(
+            f"{archive}: truncated or corrupt in or after member {done!r} ({exc})"
+        ) from exc
+    _no_duplicates([m.name for m in members if not m.isdir()], archive)
+    _check_tar_end(tf, members, archive)
     out = []
-    for m in tf.getmembers():
+    for m in members:
         if m.issym() or m.islnk():
             raise UnsafeArchiveError(f"{archive}: member {m.name!r} is a link; refusing to extract")
         if not (m.isfile() or m.isdir()):
@@ -73,8 +146,7 @@ def _extract_into(archive: Path, root: Path) -> int:
                     out.mkdir(parents=True, exist_ok=True)
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                _copy_member(lambda: zf.open(info), out, archive, info.filename, info.file_size)  # noqa: B023
                 n += 1
         return n
     with tarfile.open(archive) as tf:
@@ -83,11 +155,7 @@ def _extract_into(archive: Path, root: Path) -> int:
                 out.mkdir(parents=True, exist_ok=True)
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
-            src = tf.extractfile(m)
-            if src is None:
-                raise UnsafeArchiveError(f"{archive}: member {m.name!r} has no data")
-            with src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            _copy_member(lambda: tf.extractfile(m), out, archive, m.name, m.size)  # noqa: B023
             n += 1
     return n
 
@@ -96,7 +164,8 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> int:
     """Extract the zip or tar(.gz) ``archive`` into the folder ``target``; return the file count.
 
     ``target`` must not exist or be an empty folder. Raises ``FileNotFoundError`` (no archive),
-    ``ValueError`` (not a zip or tar), :class:`UnsafeArchiveError` (a refused member) or
+    ``ValueError`` (not a zip or tar), :class:`UnsafeArchiveError` (a refused member),
+    :class:`CorruptArchiveError` (damaged data, naming the member) or
     ``FileExistsError``; in every case nothing is left at ``target`` or beside it.
     """
     archive, target = Path(archive), Path(target)

@@ -17,8 +17,18 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from cmhm.data.bad import (
+    AdapterError,
+    BadSampleError,
+    BadSamples,
+    check_box,
+    check_image,
+    check_profile,
+    write_skipped,
+)
+from cmhm.detectors import DETECTORS, make_detector
 from cmhm.samples import INDEX_COLUMNS, SampleTable, write_table
-from cmhm.tracking import HaarDetector
+from cmhm.tracking import Detector
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +45,12 @@ ROW_DEFAULTS: dict[str, object] = {
 }
 
 
-class AdapterError(ValueError):
-    """A source dataset file is missing or malformed; the message names the file."""
+__all__ = ["AdapterError"]  # defined in cmhm.data.bad, re-exported here for the adapters
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image file; :class:`AdapterError` naming it if it cannot be decoded."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise AdapterError(f"{path}: missing or not a decodable image")
-    return int(img.shape[1]), int(img.shape[0])
+    """(width, height) of an image file, decoded completely (:func:`cmhm.data.bad.check_image`)."""
+    return check_image(path)
 
 
 def find_image(stem_path: Path) -> Path:
@@ -53,7 +59,7 @@ def find_image(stem_path: Path) -> Path:
         for cand in (stem_path.with_suffix(suffix), stem_path.with_suffix(suffix.upper())):
             if cand.is_file():
                 return cand
-    raise AdapterError(f"{stem_path}: no image beside this annotation (tried {', '.join(IMAGE_SUFFIXES)})")
+    raise BadSampleError(stem_path, f"no image beside this annotation (tried {', '.join(IMAGE_SUFFIXES)})")
 
 
 def landmark_box(*point_sets: np.ndarray) -> np.ndarray:
@@ -80,45 +86,53 @@ def facing_side(tip_x: float, back_x: np.ndarray) -> str:
 
 
 @lru_cache(maxsize=4)
-def _detector(path: str | None):
-    """The Haar face detector of :mod:`cmhm.tracking` (``path`` None: OpenCV's bundled cascade), built
-    once; None (warned once) if the cascade is missing or unreadable."""
+def _detector(kind: str, cascade_path: str | None) -> Detector | None:
+    """The face detector ``kind`` of :func:`cmhm.detectors.make_detector` (built once per process);
+    None (warned once) if it cannot be built, e.g. the Haar cascade file is missing or unreadable."""
     try:
-        return HaarDetector(path)
+        return make_detector(kind, cascade_path)
     except (FileNotFoundError, RuntimeError, ValueError) as e:
-        log.warning("no usable Haar cascade (%s); every face box falls back to the landmark box", e)
+        log.warning("no usable %s face detector (%s); every face box falls back to the landmark box", kind, e)
         return None
 
 
-def detector_box(image_path: Path, fallback: np.ndarray, cascade_path: Path | None) -> np.ndarray:
-    """Face box from OpenCV's Haar cascade (the tracker's :class:`cmhm.tracking.HaarDetector`, same
-    settings): the largest detection; ``fallback`` (logged) if none.
+def detector_box(
+    image_path: Path, fallback: np.ndarray, cascade_path: Path | None, detector: str = "mtcnn"
+) -> np.ndarray:
+    """Face box from the face detector ``detector`` (:data:`cmhm.detectors.DETECTORS`, the tracker's
+    re-detectors, same settings): the largest detection; ``fallback`` (logged) if none.
 
-    ``cascade_path`` None means OpenCV's bundled frontal-face cascade; when it does not exist (the
-    opencv-python-headless 5.0 wheels ship none, hence the project's ``<5`` pin) every image falls
-    back, with a warning. The choice among detections never uses the landmarks.
+    ``cascade_path`` (Haar only) None means OpenCV's bundled frontal-face cascade; when it does not
+    exist (the opencv-python-headless 5.0 wheels ship none, hence the project's ``<5`` pin) every image
+    falls back, with a warning. The choice among detections never uses the landmarks.
     """
-    detector = _detector(None if cascade_path is None else str(cascade_path))
-    if detector is None:
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+    found = _detector(detector, None if cascade_path is None else str(cascade_path))
+    if found is None:
         return fallback
-    gray = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
-    if gray is None:
+    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    if image is None:
         raise AdapterError(f"{image_path}: missing or not a decodable image")
-    box = detector.detect(gray, 0)
+    box = found.detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), 0)
     if box is None:
-        log.warning("%s: the face detector found no face; using the landmark box", image_path)
+        log.warning("%s: the %s face detector found no face; using the landmark box", image_path, detector)
         return fallback
     return box
 
 
 def face_box(
-    image_path: Path, pts: np.ndarray, box_source: str, cascade_path: Path | None = None
+    image_path: Path,
+    pts: np.ndarray,
+    box_source: str,
+    cascade_path: Path | None = None,
+    detector: str = "mtcnn",
 ) -> np.ndarray:
-    """[4] face box: tight box of ``pts`` ("landmarks") or a detector box ("detector")."""
+    """[4] face box: tight box of ``pts`` ("landmarks") or a ``detector`` box ("detector")."""
     if box_source not in BOX_SOURCES:
         raise ValueError(f"box_source must be one of {BOX_SOURCES}, got {box_source!r}")
     box = landmark_box(pts)
-    return box if box_source == "landmarks" else detector_box(image_path, box, cascade_path)
+    return box if box_source == "landmarks" else detector_box(image_path, box, cascade_path, detector)
 
 
 def relative_image(image: Path, out_dir: Path) -> str:
@@ -127,25 +141,70 @@ def relative_image(image: Path, out_dir: Path) -> str:
 
 
 def finish_table(
-    rows: list[dict], arrays: dict[str, np.ndarray], out_dir: Path, provenance: dict, where: str
+    rows: list[dict | None],
+    arrays: dict[str, np.ndarray],
+    out_dir: Path,
+    provenance: dict,
+    where: str,
+    bad: BadSamples | None = None,
 ) -> SampleTable:
-    """Fill defaults, check, write and return the table of ``rows`` / ``arrays`` at ``out_dir``."""
-    if not rows:
-        raise AdapterError(f"{where}: found no samples")
-    full = [{**ROW_DEFAULTS, **r} for r in rows]
+    """Fill defaults, check, write and return the table of ``rows`` / ``arrays`` at ``out_dir``.
+
+    ``rows[i]`` None: sample ``i`` was skipped (its array rows are dropped). Rows sharing a sample id
+    are bad samples, all of them (which copy is right?), and so is a profile row whose known yaw says
+    it is no profile (:func:`cmhm.data.bad.check_profile`). ``bad``'s list goes to ``skipped.csv`` and
+    its count into the provenance (key ``bad_samples``).
+    """
+    bad = bad or BadSamples("fail", where)
+    _drop_duplicates(rows, Path(out_dir), bad)
+    for i, r in enumerate(rows):
+        if r is not None and not _view_ok(r, Path(out_dir), bad):
+            rows[i] = None
+    keep = [i for i, r in enumerate(rows) if r is not None]
+    if not keep:
+        raise AdapterError(f"{where}: found no usable samples ({len(bad.skipped)} skipped)")
+    full = [{**ROW_DEFAULTS, **rows[i]} for i in keep]
     missing = sorted(set(INDEX_COLUMNS) - set(full[0]))
     if missing:
         raise AdapterError(f"{where}: rows lack columns {missing}")
     index = pd.DataFrame(full, columns=list(INDEX_COLUMNS))
+    arrays = {k: v[keep] for k, v in arrays.items()}
     table = SampleTable(root=Path(out_dir), index=index, arrays=arrays)
-    write_table(table, out_dir, provenance)
-    log.info("%s: wrote %d samples to %s", where, len(index), out_dir)
+    write_table(table, out_dir, {**provenance, "bad_samples": bad.record()})
+    write_skipped(Path(out_dir), bad.skipped)
+    log.info("%s: wrote %d samples to %s (%d skipped)", where, len(index), out_dir, len(bad.skipped))
     return table
 
 
+def _view_ok(row: dict, out_dir: Path, bad: BadSamples) -> bool:
+    """Whether ``row`` passes :func:`cmhm.data.bad.check_profile`; a failure goes to ``bad``."""
+    try:
+        check_profile(str(row.get("view", "")), float(row.get("yaw", np.nan)), out_dir / row["image"])
+    except BadSampleError as exc:
+        bad.handle(row["sample_id"], exc.file, exc.reason)
+        return False
+    return True
+
+
+def _drop_duplicates(rows: list[dict | None], out_dir: Path, bad: BadSamples) -> None:
+    """Hand every row whose sample id occurs more than once to ``bad`` and set it to None."""
+    ids = pd.Series([None if r is None else r["sample_id"] for r in rows])
+    dup = ids.notna() & ids.duplicated(keep=False)
+    for i in np.flatnonzero(dup.to_numpy()):
+        sid = rows[i]["sample_id"]
+        others = [str(out_dir / rows[j]["image"]) for j in np.flatnonzero((ids == sid).to_numpy()) if j != i]
+        bad.handle(sid, out_dir / rows[i]["image"], f"duplicate sample id {sid!r} (also {others})")
+    for i in np.flatnonzero(dup.to_numpy()):
+        rows[i] = None
+
+
 def image_row(sample_id: str, image: Path, out_dir: Path, box: np.ndarray) -> dict:
-    """The index fields every row has: id, relative image path, size and face box."""
+    """The index fields every row has: id, relative image path, size and face box.
+
+    :class:`cmhm.data.bad.BadSampleError` if the image does not decode completely or the box has zero area.
+    """
     w, h = image_size(image)
+    check_box(box, image)
     return {
         "sample_id": sample_id,
         "image": relative_image(image, out_dir),

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from cmhm.data.aflw2000 import MAT_ORIGIN, lm3d_from_mat, load_mat, pose_from_mat
+from cmhm.data.bad import BadSampleError, BadSamples, check_points, check_pose
 from cmhm.data.common import AdapterError, finish_table, image_row, image_size, landmark_box
 from cmhm.data.shards import ALL, Shard
 from cmhm.markups import IBUG68
@@ -44,7 +45,7 @@ def _points(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
     if a.shape == (2, IBUG68.n_points):
         a = a.T
     if a.shape != (IBUG68.n_points, 2):
-        raise AdapterError(f"{path}: {key} has shape {a.shape}, expected [{IBUG68.n_points}, 2]")
+        raise BadSampleError(path, f"{key} has shape {a.shape}, expected [{IBUG68.n_points}, 2]")
     return a - MAT_ORIGIN
 
 
@@ -94,10 +95,15 @@ def _labels(src_dir: Path, image: Path) -> tuple[np.ndarray, np.ndarray, dict]:
             lm3d[:, :2] = p3
     elif "pt2d" in mat and np.shape(mat["pt2d"]) == (2, IBUG68.n_points):
         lm2d = _points(mat["pt2d"], mat_path, "pt2d")
-    if not (np.isfinite(lm3d[:, :2]).all() or np.isfinite(lm2d).all()):
-        raise AdapterError(f"{image}: no landmarks (no pt3d_68 in {mat_path.name}, no landmark file)")
+    if np.isnan(lm3d[:, :2]).all() and np.isnan(lm2d).all():
+        raise BadSampleError(image, f"no landmarks (no pt3d_68 in {mat_path.name}, no landmark file)")
+    for pts, file, what in ((lm3d, mat_path, "3D landmarks"), (lm2d, lm_path or mat_path, "pts_2d")):
+        if not np.isfinite(pts[:, :2]).all() and not np.isnan(pts[:, :2]).all():
+            raise BadSampleError(file, f"{what}: NaN or infinite landmark coordinates")
     yaw, pitch, roll = pose_from_mat(mat["Pose_Para"])
-    return lm3d, lm2d, {"yaw": yaw, "pitch": pitch, "roll": roll}
+    pose = {"yaw": yaw, "pitch": pitch, "roll": roll}
+    check_pose(pose, mat_path)
+    return lm3d, lm2d, pose
 
 
 def yaw_disagrees(lm: np.ndarray, yaw: float) -> bool:
@@ -110,10 +116,29 @@ def yaw_disagrees(lm: np.ndarray, yaw: float) -> bool:
     return bool(np.sign(offset) != np.sign(yaw))
 
 
+def lp_sample(src_dir: Path, image: Path, out_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(index row, lm3d_68 [68, 3], lm2d [68, 2]) of one image; bad samples raise (:mod:`cmhm.data.bad`)."""
+    lm3d, lm2d, pose = _labels(src_dir, image)
+    ref = lm3d if np.isfinite(lm3d[:, :2]).all() else lm2d
+    row = image_row(f"{image.parent.name}/{image.stem}", image, out_dir, landmark_box(ref))
+    for pts, what in ((lm3d, "3D landmarks"), (lm2d, "pts_2d")):
+        if np.isfinite(pts[:, :2]).all():
+            check_points(pts, (row["width"], row["height"]), image.with_suffix(".mat"), what)
+    return {**row, **pose}, lm3d, lm2d
+
+
 def adapt_300w_lp(
-    src_dir: str | Path, out_dir: str | Path, *, shard: Shard = ALL, provenance: dict
+    src_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    shard: Shard = ALL,
+    provenance: dict,
+    on_bad_sample: str = "fail",
 ) -> SampleTable:
-    """Write the sample table of the 300W-LP folder ``src_dir`` (``shard`` of its sorted images) into ``out_dir``."""
+    """Write the sample table of the 300W-LP folder ``src_dir`` (``shard`` of its sorted images) into ``out_dir``.
+
+    ``on_bad_sample``: "fail" or "skip" (:mod:`cmhm.data.bad`).
+    """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: 300W-LP folder missing")
@@ -122,18 +147,21 @@ def adapt_300w_lp(
         for p in src_dir.glob("*/*.jpg")
         if p.parent.name != LANDMARK_DIR and p.with_suffix(".mat").is_file()
     )
-    images = shard.take(images, where=f"300W-LP {src_dir}")
+    where = f"300W-LP {src_dir}"
+    images = shard.take(images, where=where)
     arrays = empty_arrays(len(images))
-    rows, suspicious = [], []
+    bad, rows, suspicious = BadSamples(on_bad_sample, where), [], []
     for i, image in enumerate(images):
-        lm3d, lm2d, pose = _labels(src_dir, image)
+        sample_id = f"{image.parent.name}/{image.stem}"
+        made = bad.run(sample_id, image.with_suffix(".mat"), lambda: lp_sample(src_dir, image, out_dir))  # noqa: B023
+        rows.append(None if made is None else made[0])
+        if made is None:
+            continue
+        row, lm3d, lm2d = made
         arrays["lm3d_68"][i], arrays["lm2d"][i] = lm3d, lm2d
         arrays["vis2d"][i] = np.isfinite(lm2d).all(-1)
-        ref = lm3d if np.isfinite(lm3d[:, :2]).all() else lm2d
-        if yaw_disagrees(ref, pose["yaw"]):
+        if yaw_disagrees(lm3d if np.isfinite(lm3d[:, :2]).all() else lm2d, row["yaw"]):
             suspicious.append(image.name)
-        sample_id = f"{image.parent.name}/{image.stem}"
-        rows.append({**image_row(sample_id, image, out_dir, landmark_box(ref)), **pose})
     if suspicious:
         log.warning(
             "300W-LP %s: %d images have a yaw sign that contradicts their landmarks (e.g. %s)",
@@ -141,4 +169,4 @@ def adapt_300w_lp(
             len(suspicious),
             suspicious[:3],
         )
-    return finish_table(rows, arrays, out_dir, provenance, where=f"300W-LP {src_dir}")
+    return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)

@@ -2,9 +2,9 @@
 
 The Menpo 2D release marks each face with one of two markups, and the markup *is* the view label
 of the dataset: the iBUG 68-point markup for semi-frontal faces (stored in ``lm2d``, all points
-visible) and the 39-point profile markup (12 jaw/contour, 4 brow, 4 nose bridge -> tip, 2 nose
-base, 5 eye, 7 outer lip, 5 inner lip; stored in ``lm2d_profile``). :data:`VIEW_MARKUPS` maps
-each view to its markup; a file with any other point count is an error.
+visible) and the 39-point profile markup (stored in ``lm2d_profile``, in the file's point order,
+which :mod:`cmhm.markups` documents part by part). :data:`VIEW_MARKUPS` maps each view to its
+markup; a file with any other point count is an error.
 
 Facing side of a profile face (column ``side``): the nose tip (last nose-bridge point) points
 away from the face contour, so the face looks to the image "right" when the tip lies right of
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cmhm.data.bad import BadSampleError, BadSamples, check_points
 from cmhm.data.common import AdapterError, facing_side, find_image, finish_table, image_row, landmark_box
 from cmhm.data.pts import read_pts
 from cmhm.data.shards import ALL, Shard
@@ -38,7 +39,7 @@ def view_of(pts: np.ndarray, path: Path) -> str:
         if len(pts) == markup.n_points:
             return view
     known = {v: m.n_points for v, (m, _) in VIEW_MARKUPS.items()}
-    raise AdapterError(f"{path}: {len(pts)} points matches no Menpo markup {known}")
+    raise BadSampleError(path, f"{len(pts)} points matches no Menpo markup {known}")
 
 
 def profile_side(pts: np.ndarray) -> str:
@@ -48,32 +49,48 @@ def profile_side(pts: np.ndarray) -> str:
     return facing_side(float(pts[tip, 0]), pts[contour, 0])
 
 
+def menpo_sample(pts_path: Path, src_dir: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
+    """(index row, points [K, 2]) of one annotation; bad samples raise (:mod:`cmhm.data.bad`)."""
+    pts = read_pts(pts_path)[:, :2]
+    view = view_of(pts, pts_path)
+    image = find_image(pts_path)
+    sample_id = pts_path.relative_to(src_dir).with_suffix("").as_posix()
+    row = image_row(sample_id, image, out_dir, landmark_box(pts))
+    check_points(pts, (row["width"], row["height"]), pts_path, f"{len(pts)}-point {view} annotation")
+    side = profile_side(pts) if view == "profile" else ""
+    return {**row, "view": view, "side": side}, pts
+
+
 def adapt_menpo(
-    src_dir: str | Path, out_dir: str | Path, *, shard: Shard = ALL, provenance: dict
+    src_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    shard: Shard = ALL,
+    provenance: dict,
+    on_bad_sample: str = "fail",
 ) -> SampleTable:
     """Write the sample table of every ``.pts`` under ``src_dir`` (recursively) into ``out_dir``.
 
     Sample ids are the annotation paths relative to ``src_dir`` without suffix; ``shard`` picks a
-    contiguous part of the sorted annotation list.
+    contiguous part of the sorted annotation list; ``on_bad_sample``: "fail" or "skip"
+    (:mod:`cmhm.data.bad`; Menpo gives no yaw, so the profile-by-yaw check of
+    :func:`cmhm.data.common.finish_table` has nothing to test here).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: Menpo 2D folder missing")
-    pts_files = shard.take(sorted(src_dir.rglob("*.pts")), where=f"Menpo 2D {src_dir}")
+    where = f"Menpo 2D {src_dir}"
+    pts_files = shard.take(sorted(src_dir.rglob("*.pts")), where=where)
     arrays = empty_arrays(len(pts_files))
-    rows = []
+    bad, rows = BadSamples(on_bad_sample, where), []
     for i, pts_path in enumerate(pts_files):
-        pts = read_pts(pts_path)[:, :2]
-        view = view_of(pts, pts_path)
-        name = VIEW_MARKUPS[view][1]
-        arrays[name][i] = pts
-        side = ""
-        if view == "semifrontal":
-            arrays["vis2d"][i] = True
-        else:
-            side = profile_side(pts)
-        image = find_image(pts_path)
         sample_id = pts_path.relative_to(src_dir).with_suffix("").as_posix()
-        row = image_row(sample_id, image, out_dir, landmark_box(pts))
-        rows.append({**row, "view": view, "side": side})
-    return finish_table(rows, arrays, out_dir, provenance, where=f"Menpo 2D {src_dir}")
+        made = bad.run(sample_id, pts_path, lambda: menpo_sample(pts_path, src_dir, out_dir))  # noqa: B023
+        rows.append(None if made is None else made[0])
+        if made is None:
+            continue
+        row, pts = made
+        arrays[VIEW_MARKUPS[row["view"]][1]][i] = pts
+        if row["view"] == "semifrontal":
+            arrays["vis2d"][i] = True
+    return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)

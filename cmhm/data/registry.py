@@ -75,7 +75,7 @@ DATASETS: dict[str, DatasetSpec] = {
         split="test",
         adapter=adapt_aflw2000,
         verify=verify_aflw2000,
-        options=("yaw_source", "yaw_file", "box_source", "cascade_path"),
+        options=("yaw_source", "yaw_file", "box_source", "cascade_path", "detector"),
     ),
     "w300_lp": DatasetSpec(
         title="300W-LP",
@@ -188,12 +188,14 @@ def adapt(
     options: dict,
     provenance: dict,
     shard: Shard = ALL,
+    on_bad_sample: str = "fail",
 ) -> SampleTable:
     """Write the sample table of ``shard`` of dataset ``name``'s split from its unpacked folder.
 
-    ``options`` = its config sub-tree (only the adapter's own keys and ``subdir`` are read).
+    ``options`` = its config sub-tree (only the adapter's own keys and ``subdir`` are read);
+    ``on_bad_sample``: "fail" or "skip", the split's ``data.on_bad_sample`` (:mod:`cmhm.data.bad`).
     """
     s = spec(name)
     kwargs = {k: options[k] for k in s.options}
     root = data_root(raw_dir, options.get("subdir"))
-    return s.adapter(root, out_dir, **kwargs, shard=shard, provenance=provenance)
+    return s.adapter(root, out_dir, **kwargs, shard=shard, provenance=provenance, on_bad_sample=on_bad_sample)

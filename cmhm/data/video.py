@@ -18,7 +18,9 @@ Menpo-3D tracking (:func:`adapt_menpo3d_video`)
   depth sign is not documented where we looked: check it against a frame before relying on z).
   ``lm3d_68`` is derived from the 84 points: every second jaw point plus the 51 inner points.
 
-Frame numbers are the last run of digits in the frame file's name.
+Frame numbers are the last run of digits in the frame file's name. A video's gaps are bad samples
+(:func:`sequence_gaps`): frame numbers missing between two annotated frames, and frames with an image
+but no annotation; each is reported by the shard that holds the next annotated frame.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cmhm.data.common import AdapterError, find_image, finish_table, image_row, landmark_box
+from cmhm.data.bad import BadSampleError, BadSamples, check_points
+from cmhm.data.common import IMAGE_SUFFIXES, AdapterError, find_image, finish_table, image_row, landmark_box
 from cmhm.data.pts import read_pts
-from cmhm.data.shards import ALL, Shard
+from cmhm.data.shards import ALL, Shard, shard_bounds
 from cmhm.markups import IBUG68, MENPO84, jaw68_to_84
 from cmhm.samples import SampleTable, empty_arrays
 
@@ -85,48 +88,159 @@ def _read_84(path: Path, z_sign: float) -> np.ndarray:
     return out
 
 
+def sequence_gaps(
+    annots: list[tuple[str, int, Path]], images: dict[str, dict[int, Path]], shard: Shard
+) -> list[tuple[str, str, str]]:
+    """(sample id, file, reason) of each gap in the videos that ``shard`` of ``annots`` reports.
+
+    ``annots``: (video, frame, annotation file) of every annotated frame in adapter order (sorted by
+    video, frame);
+    ``images``: per video, frame -> image file of every frame image found. A gap is a run of frame
+    numbers between two consecutive annotated frames with no annotation; frames in it that have an
+    image are "missing annotation", the others "missing frame". It is reported by the shard holding
+    the annotated frame after it (frames after a video's last annotation: the one holding that).
+    """
+    lo, hi = shard_bounds(len(annots), shard.index, shard.count)
+    out = []
+    for j, (video, frame, annot) in enumerate(annots[lo:hi], start=lo):
+        seen = images.get(video, {})
+        prev = annots[j - 1][1] if j > 0 and annots[j - 1][0] == video else None
+        last = j + 1 == len(annots) or annots[j + 1][0] != video
+        between = [] if prev is None else list(range(prev + 1, frame))
+        outside = [f for f in seen if (prev is None and f < frame) or (last and f > frame)]
+        for f in sorted([f for f in between if f in seen] + outside):
+            out.append(
+                (f"{video}/{f}", str(seen[f]), f"video {video}: frame {f} has an image but no annotation")
+            )
+        no_image = [f for f in between if f not in seen]
+        if no_image:
+            out.append(
+                (
+                    f"{video}/gap{no_image[0]}-{no_image[-1]}",
+                    str(annot.parent),
+                    f"missing frames {_runs(no_image)} (no image, no annotation) between annotated "
+                    f"frames {prev} and {frame}",
+                )
+            )
+    return out
+
+
+def _runs(frames: list[int]) -> str:
+    """'3-5, 9' for [3, 4, 5, 9]."""
+    runs, start = [], frames[0]
+    for a, b in zip(frames, [*frames[1:], None]):
+        if b != a + 1:
+            runs.append(f"{start}-{a}" if a != start else f"{a}")
+            start = b
+    return ", ".join(runs)
+
+
+def frame_images(folder: Path) -> dict[int, Path]:
+    """frame number -> image file of the images directly in ``folder``."""
+    return {
+        frame_number(p): p
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and _DIGITS.search(p.stem)
+    }
+
+
+def report_gaps(bad: BadSamples, gaps: list[tuple[str, str, str]]) -> None:
+    for sample_id, file, reason in gaps:
+        bad.handle(sample_id, file, reason)
+
+
 def adapt_menpo3d_video(
-    src_dir: str | Path, out_dir: str | Path, *, z_sign: float = 1.0, shard: Shard = ALL, provenance: dict
+    src_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    z_sign: float = 1.0,
+    shard: Shard = ALL,
+    provenance: dict,
+    on_bad_sample: str = "fail",
 ) -> SampleTable:
-    """Write the table of the annotated frames (``shard`` of the sorted list) of the Menpo-3D folder ``src_dir``."""
+    """Write the table of the annotated frames (``shard`` of the sorted list) of the Menpo-3D folder ``src_dir``.
+
+    ``on_bad_sample``: "fail" or "skip" (:mod:`cmhm.data.bad`; gaps: :func:`sequence_gaps`).
+    """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: Menpo-3D tracking folder missing")
-    annots = sorted(p for p in src_dir.rglob("*") if p.suffix in ANNOTATION_SUFFIXES and p.is_file())
-    annots = shard.take(annots, where=f"Menpo-3D tracking {src_dir}")
+    where = f"Menpo-3D tracking {src_dir}"
+    every = sorted(p for p in src_dir.rglob("*") if p.suffix in ANNOTATION_SUFFIXES and p.is_file())
+    shallow = [p for p in every if len(p.relative_to(src_dir).parts) < 2]
+    if shallow:
+        raise AdapterError(f"{shallow[0]}: frames must lie in per-video folders under {src_dir}")
+    videos = [p.relative_to(src_dir).parts[0] for p in every]
+    images: dict[str, dict[int, Path]] = {}
+    for video, folder in sorted({(v, p.parent) for v, p in zip(videos, every)}):
+        images.setdefault(video, {}).update(frame_images(folder))
+    bad = BadSamples(on_bad_sample, where)
+    report_gaps(bad, sequence_gaps([(v, frame_number(p), p) for v, p in zip(videos, every)], images, shard))
+    annots = shard.take(every, where=where)
     arrays = empty_arrays(len(annots))
     rows = []
     for i, path in enumerate(annots):
-        rel = path.relative_to(src_dir)
-        if len(rel.parts) < 2:
-            raise AdapterError(f"{path}: frames must lie in per-video folders under {src_dir}")
-        lm84 = _read_84(path, z_sign)
-        arrays["lm3d_84"][i] = lm84
-        arrays["lm3d_68"][i] = menpo84_to_68(lm84)
-        video = rel.parts[0]
-        row = image_row(rel.with_suffix("").as_posix(), find_image(path), out_dir, landmark_box(lm84))
-        rows.append({**row, "video": video, "frame": frame_number(path)})
-    return finish_table(rows, arrays, out_dir, provenance, where=f"Menpo-3D tracking {src_dir}")
+        sample_id = path.relative_to(src_dir).with_suffix("").as_posix()
+        made = bad.run(sample_id, path, lambda: _menpo3d_frame(path, src_dir, out_dir, z_sign))  # noqa: B023
+        rows.append(None if made is None else made[0])
+        if made is not None:
+            arrays["lm3d_84"][i] = made[1]
+            arrays["lm3d_68"][i] = menpo84_to_68(made[1])
+    return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)
+
+
+def _menpo3d_frame(path: Path, src_dir: Path, out_dir: Path, z_sign: float) -> tuple[dict, np.ndarray]:
+    """(index row, lm3d_84 [84, 3]) of one annotated Menpo-3D frame; bad samples raise."""
+    rel = path.relative_to(src_dir)
+    lm84 = _read_84(path, z_sign)
+    if not np.isfinite(lm84[:, :2]).all():
+        raise BadSampleError(path, "NaN or infinite landmark coordinates")
+    row = image_row(rel.with_suffix("").as_posix(), find_image(path), out_dir, landmark_box(lm84))
+    check_points(lm84, (row["width"], row["height"]), path, "84 3D landmarks")
+    return {**row, "video": rel.parts[0], "frame": frame_number(path)}, lm84
+
+
+def _300vw_frame(path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
+    """(index row, lm2d [68, 2]) of one annotated 300VW frame; bad samples raise."""
+    video = path.parent.parent.name
+    image = find_image(path.parent.parent / "imgs" / path.stem)
+    pts = read_pts(path)[:, :2]
+    if len(pts) != IBUG68.n_points:
+        raise BadSampleError(path, f"{len(pts)} points, expected {IBUG68.n_points} (300VW uses iBUG 68)")
+    row = image_row(f"{video}/{path.stem}", image, out_dir, landmark_box(pts))
+    check_points(pts, (row["width"], row["height"]), path, "iBUG 68 annotation")
+    return {**row, "video": video, "frame": frame_number(path)}, pts
 
 
 def adapt_300vw(
-    src_dir: str | Path, out_dir: str | Path, *, shard: Shard = ALL, provenance: dict
+    src_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    shard: Shard = ALL,
+    provenance: dict,
+    on_bad_sample: str = "fail",
 ) -> SampleTable:
-    """Write the table of the annotated frames (``shard`` of the sorted list) of the 300VW folder ``src_dir``."""
+    """Write the table of the annotated frames (``shard`` of the sorted list) of the 300VW folder ``src_dir``.
+
+    ``on_bad_sample``: "fail" or "skip" (:mod:`cmhm.data.bad`; gaps: :func:`sequence_gaps`).
+    """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: 300VW folder missing")
-    annots = shard.take(sorted(src_dir.glob("*/annot/*.pts")), where=f"300VW {src_dir}")
+    where = f"300VW {src_dir}"
+    every = sorted(src_dir.glob("*/annot/*.pts"))
+    videos = sorted({p.parent.parent.name for p in every})
+    images = {v: frame_images(src_dir / v / "imgs") for v in videos if (src_dir / v / "imgs").is_dir()}
+    bad = BadSamples(on_bad_sample, where)
+    report_gaps(
+        bad, sequence_gaps([(p.parent.parent.name, frame_number(p), p) for p in every], images, shard)
+    )
+    annots = shard.take(every, where=where)
     arrays = empty_arrays(len(annots))
     rows = []
     for i, path in enumerate(annots):
-        video = path.parent.parent.name
-        image = find_image(path.parent.parent / "imgs" / path.stem)
-        pts = read_pts(path)[:, :2]
-        if len(pts) != IBUG68.n_points:
-            raise AdapterError(f"{path}: {len(pts)} points, expected {IBUG68.n_points} (300VW uses iBUG 68)")
-        arrays["lm2d"][i] = pts
-        arrays["vis2d"][i] = True
-        row = image_row(f"{video}/{path.stem}", image, out_dir, landmark_box(pts))
-        rows.append({**row, "video": video, "frame": frame_number(path)})
-    return finish_table(rows, arrays, out_dir, provenance, where=f"300VW {src_dir}")
+        made = bad.run(f"{path.parent.parent.name}/{path.stem}", path, lambda: _300vw_frame(path, out_dir))  # noqa: B023
+        rows.append(None if made is None else made[0])
+        if made is not None:
+            arrays["lm2d"][i], arrays["vis2d"][i] = made[1], True
+    return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)

@@ -3,8 +3,9 @@
 A variant lists, per stage, the *target role* that supervises each stack: ``"union2d"`` (the
 multi-view 2D union labels, :data:`UNION_MARKUP` channels, masked) or ``"proj3d"`` (2D projections
 of the 3D landmarks, in the configured 3D markup). Stage ``i > 0`` sees the input warped by the
-similarity that takes stage ``i-1``'s decoded landmarks onto a mean shape (weighted Procrustes,
-weights = peak confidences), and its predictions are mapped back through the inverse transform.
+similarity that takes stage ``i-1``'s decoded landmarks onto the best-fitting of its mean shapes
+(weighted Procrustes, weights = peak confidences; one mean shape per view, see
+:func:`cmhm.warp.fit_to_means`), and its predictions are mapped back through the inverse transform.
 No gradient flows between stages.
 """
 
@@ -19,7 +20,7 @@ from torch import nn
 from cmhm.heatmaps import decode_heatmaps, map_to_crop
 from cmhm.markups import IBUG68, Markup
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
-from cmhm.warp import apply_affine_torch, invert_affine_torch, similarity_procrustes, warp_images
+from cmhm.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 
 UNION_MARKUP: Markup = IBUG68
 UNION_ARRAY = "union2d"
@@ -77,8 +78,9 @@ def build_stages(variant: Variant | str, base: ModelConfig, markup3d: Markup) ->
 class Cascade(nn.Module):
     """Hourglass stages chained by Procrustes warps; a one-stage cascade is a plain stacked hourglass.
 
-    ``mean_shapes[i]`` [K, 2]: canonical landmarks (in stage ``i+1`` input pixels) that stage ``i``'s
-    last-stack predictions are aligned to; K must equal that head's width.
+    ``mean_shapes[i]`` [K, 2] or [V, K, 2] (one per view; NaN where a view has no such point):
+    canonical landmarks (in stage ``i+1`` input pixels) that stage ``i``'s last-stack predictions are
+    aligned to; K must equal that head's width. Stored as [V, K, 2].
     """
 
     def __init__(self, stages: Sequence[StackedHourglass], mean_shapes: Sequence[torch.Tensor] = ()) -> None:
@@ -87,17 +89,33 @@ class Cascade(nn.Module):
             raise ValueError(
                 f"{len(stages)} stages need {len(stages) - 1} mean shapes, got {len(mean_shapes)}"
             )
-        for i, m in enumerate(mean_shapes):
-            if m.shape != (stages[i].n_points[-1], 2):
+        means = [torch.as_tensor(m, dtype=torch.float32) for m in mean_shapes]
+        for i, m in enumerate(means):
+            if m.ndim not in (2, 3) or m.shape[-2:] != (stages[i].n_points[-1], 2):
                 raise ValueError(
                     f"mean shape {i} is {tuple(m.shape)}, stage {i} predicts {stages[i].n_points[-1]} points"
                 )
         self.stages = nn.ModuleList(stages)
-        for i, m in enumerate(mean_shapes):
-            self.register_buffer(f"mean_shape_{i}", torch.as_tensor(m, dtype=torch.float32).clone())
+        for i, m in enumerate(means):
+            self.register_buffer(f"mean_shape_{i}", m.reshape(-1, *m.shape[-2:]).clone())
 
     def mean_shape(self, i: int) -> torch.Tensor:
+        """[V, K, 2] mean shapes that link stage ``i`` to stage ``i+1``."""
         return getattr(self, f"mean_shape_{i}")
+
+    @staticmethod
+    def canonical_transform(
+        stage: StackedHourglass, images: torch.Tensor, means: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run ``stage`` on ``images`` [B, 3, S, S] and fit its last-stack points to ``means`` [V, K, 2].
+
+        Returns (A [B, 2, 3] input pixels -> canonical pixels, points [B, K, 2], confidence [B, K]);
+        what the cascade does between stages, and what stage-2 training does with the frozen stage 1.
+        """
+        hms = stage(images)
+        pts, conf = Cascade.decode(stage, hms[-1])
+        A, _ = fit_to_means(pts, conf, means)
+        return A.detach(), pts, conf
 
     @staticmethod
     def decode(stage: StackedHourglass, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,7 +132,8 @@ class Cascade(nn.Module):
         for i, stage in enumerate(self.stages):
             if i > 0:
                 pts, conf = out["points"][-1], out["confidence"][-1]
-                A = similarity_procrustes(pts, self.mean_shape(i - 1)[None].to(pts), conf).detach()
+                A, _ = fit_to_means(pts, conf, self.mean_shape(i - 1))
+                A = A.detach()
                 x = warp_images(images, A, stage.cfg.in_size)
                 out["transforms"].append(A)
                 to_crop = invert_affine_torch(A)

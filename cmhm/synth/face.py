@@ -1,16 +1,14 @@
 """Render one synthetic face and compute all of its labels.
 
 Profile annotation (39 points, the visible side; "right" = nose toward image right = yaw > 0 = the
-subject's right side visible; a "left" profile uses the mirrored definitions):
-  0-11  jaw: 3D jaw-contour points (see :mod:`cmhm.synth.landmarks`) at 12 even arc steps from ear
-        level (68-jaw 0) down to the chin (68-jaw 8) on the visible side;
-  12-15 brow: 4 points evenly along the visible brow's upper edge, outer end to inner end;
-  16-19 nose bridge to tip: at the heights of 68-points 27..30, the point of a horizontal line across
+subject's right side visible; a "left" profile uses the mirrored definitions), in the Menpo profile
+markup's point order (:mod:`cmhm.markups`, which also names the 68 point each point sits on):
+  contour: 3D jaw-contour points (see :mod:`cmhm.synth.landmarks`) at the markup's positions along
+        the jaw, from ear level (68-jaw 0) down to just past the chin (68-jaw 8);
+  nose bridge to tip: at the heights of 68-points 27..30, the point of a horizontal line across
         the nose (|u| <= 0.3) that projects farthest toward the image direction of the nose (the
         profile silhouette);
-  20-21 nose base: the visible ala's lower edge (68-point 31) and the subnasale (33);
-  22-26 eye: 68-points 36, 37, 38, 39, 40 of the visible eye;
-  27-33 outer lip: 48, 49, 50, 51, 57, 58, 59;  34-38 inner lip: 60, 61, 62, 66, 67.
+  brow, nose base, eye, outer and inner lip: the 68 points they sit on, of the visible side.
 """
 
 from __future__ import annotations
@@ -19,16 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cmhm.markups import IBUG68
+from cmhm.markups import IBUG68, PROFILE39, PROFILE_ON_IBUG68, profile_contour_positions
 from cmhm.synth.config import SynthConfig
 from cmhm.synth.head import HeadMesh, build_mesh, vertex_normals
 from cmhm.synth.landmarks import SurfacePoints, contour_lines, inner_uv, surface_points
-from cmhm.synth.layout import BROW_INNER, BROW_OUTER, BROW_THICK, brow_line
 from cmhm.synth.render import Camera, Raster, lambert, rasterize
 from cmhm.synth.texture import Appearance, albedo
 
-N_JAW84, N_PROFILE_JAW = 33, 12
-PROFILE_RIGHT = (31, 33, 36, 37, 38, 39, 40, 48, 49, 50, 51, 57, 58, 59, 60, 61, 62, 66, 67)
+N_JAW84 = 33
+N_PROFILE_JAW = len(PROFILE39.groups["jaw"])
+N_JAW68 = len(IBUG68.groups["jaw"])  # inner_uv starts at the first point after the jaw
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ def face_labels(
     k, refine = cfg.contour_candidates, cfg.contour_refine
     fine = (k - 1) * refine + 1
     pos = np.linspace(0, 1, N_JAW84)
-    prof = np.linspace(0, 0.5, N_PROFILE_JAW)
+    prof = profile_contour_positions()
     lines, on_line = contour_lines(neutral, np.concatenate([pos, prof, 1 - prof]), fine)
     jaw = SurfacePoints(
         lines.idx[np.arange(len(on_line)), on_line], lines.w[np.arange(len(on_line)), on_line]
@@ -165,18 +163,19 @@ def visible(points: np.ndarray, normals: np.ndarray, raster: Raster, tol: float)
 
 def _profile(cam: Camera, mesh: HeadMesh, lm68: np.ndarray, prof_jaw: np.ndarray, side: str) -> np.ndarray:
     """[39, 2] profile annotation on the visible side (see the module docstring)."""
-    lay, sgn = mesh.layout, -1.0 if side == "right" else 1.0
+    g = PROFILE39.groups
+    out = np.full((PROFILE39.n_points, 2), np.nan)
     jaw = prof_jaw[:N_PROFILE_JAW] if side == "right" else prof_jaw[N_PROFILE_JAW:]
-    bu = np.linspace(BROW_OUTER, BROW_INNER, 4)
-    brow = cam.project(surface_points(mesh, sgn * bu, brow_line(bu, lay) + BROW_THICK).locate(mesh.vertices))
+    out[list(g["jaw"])] = jaw[:, :2]
     across = np.linspace(-0.3, 0.3, 41)
-    bridge_v = inner_uv(lay)[27 - 17 : 31 - 17, 1]
+    bridge_v = inner_uv(mesh.layout)[np.asarray(PROFILE_ON_IBUG68["nose_bridge"]) - N_JAW68, 1]
     uu, vv = np.meshgrid(across, bridge_v)
     lines = cam.project(surface_points(mesh, uu, vv).locate(mesh.vertices))[..., :2]
     d = cam.image_direction(np.array([0.0, 0.0, 1.0]))
-    bridge = lines[np.arange(4), np.argmax(lines @ d, axis=1)]
-    idx = np.asarray(PROFILE_RIGHT)
-    if side == "left":
-        idx = IBUG68.flip_permutation()[idx]
-    rest = lm68[idx, :2]
-    return np.concatenate([jaw[:, :2], brow[:, :2], bridge, rest])
+    out[list(g["nose_bridge"])] = lines[np.arange(len(bridge_v)), np.argmax(lines @ d, axis=1)]
+    flip = IBUG68.flip_permutation()
+    for group, idx in PROFILE_ON_IBUG68.items():
+        if group != "nose_bridge":
+            on = np.asarray(idx) if side == "right" else flip[list(idx)]
+            out[list(g[group])] = lm68[on, :2]
+    return out

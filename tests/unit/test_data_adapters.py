@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.io
 
@@ -115,11 +116,12 @@ def test_aflw2000_yaw_file_and_detector_fallback(tmp_path, caplog):
             yaw_source="file",
             yaw_file=csv,
             box_source="detector",
+            detector="haar",
             cascade_path=tmp_path / "no-cascade.xml",
             provenance=PROV,
         )
     np.testing.assert_allclose(t.index["yaw"], [10.0 * i - 75 for i in range(len(stems))])
-    assert "no usable Haar cascade" in caplog.text
+    assert "no usable haar face detector" in caplog.text
     lm = t.arrays["lm3d_68"][..., :2]
     np.testing.assert_allclose(t.boxes()[:, :2], np.nanmin(lm, 1), rtol=1e-5)
     csv.write_text("image,yaw_deg\nimage00050,3\n")
@@ -139,8 +141,14 @@ def test_aflw2000_detector_boxes_come_from_the_bundled_haar_cascade(aflw, tmp_pa
     """box_source 'detector' with OpenCV's bundled cascade (the <5 pin ships it) boxes the annotated
     faces; OpenCV 4.14 finds 15 of 16, IoU with the landmark box 0.21-0.67, median 0.55."""
     with caplog.at_level(logging.WARNING):
-        t = adapt_aflw2000(fixture_dir("aflw2000-3d"), tmp_path / "d", box_source="detector", provenance=PROV)
-    assert "no usable Haar cascade" not in caplog.text
+        t = adapt_aflw2000(
+            fixture_dir("aflw2000-3d"),
+            tmp_path / "d",
+            box_source="detector",
+            detector="haar",
+            provenance=PROV,
+        )
+    assert "no usable haar face detector" not in caplog.text
     found = ~np.isclose(t.boxes(), aflw.boxes()).all(1)  # else the landmark-box fallback
     iou = box_iou(t.boxes()[found], aflw.boxes()[found])
     assert found.sum() >= 13 and (iou > 0.3).sum() >= 12 and np.median(iou) > 0.45
@@ -164,7 +172,10 @@ def test_haar_detector_boxes_the_annotated_faces(aflw):
 
 
 def test_300vw_fixtures(tmp_path):
-    t = adapt_300vw(fixture_dir("300vw"), tmp_path / "vw", provenance=PROV)
+    # the fixture keeps frames 6 and 9 of video 001: the gap is a bad sample, listed under 'skip'
+    t = adapt_300vw(fixture_dir("300vw"), tmp_path / "vw", provenance=PROV, on_bad_sample="skip")
+    skipped = pd.read_csv(tmp_path / "vw" / "skipped.csv")
+    assert list(skipped["sample_id"]) == ["001/gap7-8"]
     assert len(t) == 4
     assert sorted(zip(t.index["video"], t.index["frame"])) == [
         ("001", 6),

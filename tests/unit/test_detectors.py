@@ -5,9 +5,10 @@ import pytest
 
 from cmhm.crop import read_image
 from cmhm.data.aflw2000 import adapt_aflw2000
-from cmhm.detectors import Calibration, calibrate_detector, spread_indices
+from cmhm.detectors import Calibration, background_box, calibrate_detector, make_detector, spread_indices
 from cmhm.evaluate import redetector
-from cmhm.tracking import OracleJitterDetector
+from cmhm.mtcnn import MTCNN
+from cmhm.tracking import HaarDetector, OracleJitterDetector
 
 from .test_data_adapters import box_iou, fixture_dir
 
@@ -29,6 +30,23 @@ def test_calibration_skips_misses_and_refuses_too_few_faces():
     boxes = np.stack([elsewhere] * 3 + [np.full(4, np.nan)] * 3)
     with pytest.raises(ValueError, match=r"cal test: found the annotated face in only 0 of 6"):
         calibrate_detector(OracleJitterDetector(boxes), [(np.zeros(1), ref)] * 6, name="cal test")
+
+
+def test_calibration_inverse_round_trip():
+    cal = Calibration(scale=0.8, offset=(0.05, 0.15), n=5, tried=5)
+    box = np.array([100.0, 50.0, 199.0, 149.0])  # square, side 100 pixel-inclusive
+    np.testing.assert_allclose(cal.apply(cal.invert(box)), box)
+    np.testing.assert_allclose(cal.invert(cal.apply(box)), box)
+
+
+def test_factory_builds_each_detector_once():
+    assert isinstance(make_detector("haar"), HaarDetector) and isinstance(make_detector("mtcnn"), MTCNN)
+    assert make_detector("mtcnn") is make_detector("mtcnn")
+
+
+def test_background_box_moves_towards_the_wider_margin():
+    np.testing.assert_allclose(background_box(np.array([10.0, 5, 19, 14]), 100), [20, 5, 29, 14])
+    np.testing.assert_allclose(background_box(np.array([80.0, 5, 89, 14]), 100), [70, 5, 79, 14])
 
 
 def test_spread_indices():

@@ -133,18 +133,19 @@ def test_unpack_refuses_a_wrong_hash_and_a_wrong_layout(tmp_path):
 def test_adapt_passes_only_the_adapters_options(tmp_path, monkeypatch):
     seen = {}
 
-    def fake(src, out, *, z_sign, shard, provenance):
-        seen.update(src=src, z_sign=z_sign, shard=shard, provenance=provenance)
+    def fake(src, out, *, z_sign, shard, provenance, on_bad_sample):
+        seen.update(src=src, z_sign=z_sign, shard=shard, provenance=provenance, on_bad_sample=on_bad_sample)
         return json.dumps(seen, default=str)
 
     spec = DATASETS["menpo3d"]
     monkeypatch.setitem(DATASETS, "menpo3d", type(spec)(**{**spec.__dict__, "adapter": fake}))
     (tmp_path / "raw" / "videos").mkdir(parents=True)
     options = {"z_sign": -1, "subdir": None, "sha256": "x", "shards": 3}
-    adapt("menpo3d", tmp_path / "raw", tmp_path / "out", options, PROV, Shard(2, 3))
+    adapt("menpo3d", tmp_path / "raw", tmp_path / "out", options, PROV, Shard(2, 3), "skip")
     assert seen == {
         "src": tmp_path / "raw" / "videos",
         "z_sign": -1,
         "shard": Shard(2, 3),
         "provenance": PROV,
+        "on_bad_sample": "skip",
     }

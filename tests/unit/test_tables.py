@@ -50,6 +50,10 @@ def test_table2_from_tracking_summaries():
     df = table2_frame({"cmhm": {"auc": 0.4667, "failure_rate": 1 / 3, "redetections": 2, "n": 3}}, 0.05)
     np.testing.assert_allclose(df.iloc[0]["FR (%)"], 100 / 3)
     assert df.iloc[0]["threshold"] == 0.05
+    assert df.iloc[0]["failure check"] == ""  # a record that does not say which check ran
+    onet = {"auc": 0.5, "failure_rate": 0.1, "redetections": 1, "n": 3, "failure_check": "onet"}
+    df = table2_frame({"cmhm": {**onet, "failure_threshold": 0.41234}}, 0.05)
+    assert df.iloc[0]["failure check"] == "onet < 0.412"
 
 
 def _write(tmp_path, text):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cmhm.tracking import (
+    ClassifierCheck,
     HaarDetector,
     OracleJitterDetector,
     PeakConfidence,
@@ -122,6 +123,23 @@ def test_peak_confidence_semantics():
     assert check.is_failure(img, box, pts, np.array([0.2, 0.4, 0.6]))  # mean 0.4 < 0.5
     assert not check.is_failure(img, box, pts, np.array([0.4, 0.6, 0.5]))  # mean 0.5
     assert check.is_failure(img, box, np.full((3, 2), np.nan), np.ones(3))
+
+
+def test_classifier_check_scores_the_mapped_fitted_box():
+    """The check scores ``to_box(points)`` (default: the points' box); non-finite points always fail."""
+    seen = []
+
+    def score(image, box):
+        seen.append(box)
+        return float(image[int(box[1]), int(box[0])])  # a "classifier": the pixel at the box's corner
+
+    img, pts = np.zeros((10, 10)), np.array([[2.0, 3.0], [6.0, 8.0]])
+    img[3, 2], img[0, 1] = 1.0, 0.2
+    assert not ClassifierCheck(score, 0.5).is_failure(img, None, pts, np.ones(2))
+    np.testing.assert_allclose(seen[-1], [2, 3, 6, 8])
+    shifted = ClassifierCheck(score, 0.5, to_box=lambda p: np.array([1.0, 0.0, 5.0, 5.0]))
+    assert shifted.is_failure(img, None, pts, np.ones(2))  # 0.2 < 0.5
+    assert ClassifierCheck(score, 0.0).is_failure(img, None, np.full((2, 2), np.nan), np.ones(2))
 
 
 def test_enlarge_box_about_centre():

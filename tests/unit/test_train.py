@@ -1,4 +1,4 @@
-"""Augmentation geometry, resumable deterministic training, prediction and stage-2 data preparation."""
+"""Augmentation geometry, resumable deterministic training, prediction and the torch/cv2 warps."""
 
 from __future__ import annotations
 
@@ -6,18 +6,15 @@ import logging
 from dataclasses import asdict, replace
 
 import numpy as np
-import pandas as pd
 import torch
 
 from cmhm.augment import AugmentConfig, augment_batch, flip_side
-from cmhm.crops import CropSet, load_crops
-from cmhm.geometry import apply_affine, invert_affine, similarity_matrix
+from cmhm.geometry import similarity_matrix
 from cmhm.markups import IBUG68, MENPO84, PROFILE39
 from cmhm.models import Cascade, ModelConfig, build_hourglass
-from cmhm.stages import write_canonical_shard
 from cmhm.train import LOG, TrainConfig, load_stage, predict, train_stage
-from cmhm.train_data import TrainData, canonical_frame, canonical_images, make_batch
-from cmhm.warp import warp_crops
+from cmhm.train_data import TrainData, make_batch
+from cmhm.warp import warp_crops, warp_images
 
 SIZE = 32
 MODEL = ModelConfig(
@@ -142,33 +139,18 @@ def test_predict_and_canonicalise(tmp_path) -> None:
     mean68 = torch.rand(IBUG68.n_points, 2) * SIZE / 2 + SIZE / 4
     two = predict(Cascade([stage1, load_stage(path)], [mean68]), data.images, batch_size=4, device="cpu")
     assert two["stage0_points"].shape == (6, IBUG68.n_points, 2) and two["points"].shape == (6, 84, 2)
-    mean = np.random.default_rng(0).uniform(8, 24, size=(IBUG68.n_points, 2))
-    A_true = np.stack([similarity_matrix(1.2, 0.3, 1.0, -2.0)] * 2)
-    shapes = apply_affine(
-        invert_affine(A_true), np.repeat(mean[None], 2, 0)
-    )  # crops whose faces A_true aligns
-    arrays = {"lm2d": shapes, "lm3d_68": np.concatenate([shapes, np.ones((2, 68, 1))], -1)}
-    A, moved = canonical_frame(arrays, shapes, np.ones((2, 68)), mean)
-    images = np.stack(list(canonical_images(data.images[:2], A, SIZE)))
-    assert images.shape == (2, SIZE, SIZE, 3)
-    np.testing.assert_allclose(moved["lm2d"], np.repeat(mean[None], 2, 0), atol=1e-6)
-    np.testing.assert_allclose(moved["lm3d_68"][..., 2], 1.2, atol=1e-6)
-    np.testing.assert_allclose(A, A_true, atol=1e-9)
-    # the stage-2 shard: warped crops, image -> canonical transforms, and the writer's provenance
-    crops = CropSet(data.images, np.tile(np.eye(2, 3), (6, 1, 1)), {}, pd.DataFrame({"sample_id": range(6)}))
-    record = {"config": {"stage1_model": str(path)}, "code_version": "v1"}
-    mean84 = np.random.default_rng(1).uniform(8, 24, size=(MENPO84.n_points, 2))
-    write_canonical_shard(path, crops, mean84, tmp_path / "c" / "train", "cpu", record)
-    shard = load_crops([tmp_path / "c" / "train"])
-    assert shard.provenance == [record] and shard.images.shape == (6, SIZE, SIZE, 3)
+    views = torch.stack([mean68, mean68 + 1.0])  # per-view mean shapes: [V, K, 2]
+    three = predict(Cascade([stage1, load_stage(path)], [views]), data.images, batch_size=4, device="cpu")
+    assert three["points"].shape == (6, 84, 2)
 
 
-def test_canonical_images_stream_in_batches_like_the_cv2_warp() -> None:
+def test_torch_warp_agrees_with_the_cv2_warp() -> None:
     images = _data().images
     A = np.stack([similarity_matrix(1.0 + 0.05 * i, 0.1 * i, i, -i) for i in range(len(images))])
-    one = np.stack(list(canonical_images(images, A, SIZE, batch_size=64)))
-    assert one.dtype == np.uint8 and one.shape == images.shape
-    np.testing.assert_array_equal(np.stack(list(canonical_images(images, A, SIZE, batch_size=4))), one)
+    warped = warp_images(
+        torch.from_numpy(images).permute(0, 3, 1, 2).float(), torch.from_numpy(A).float(), SIZE
+    )
+    one = warped.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     # the same bilinear warp as the cv2 one used elsewhere: on noise (steps up to 255 / px in x and in y)
     # cv2 4.x's 1/32 px position rounding moves a value by at most (1/64 + 1/1024) * 2 * 255, plus
     # rounding to uint8 on both sides

@@ -1,10 +1,18 @@
-"""Union mapping: mean shapes, one-to-one assignment, sides, and the stage-1 targets."""
+"""Union mapping: mean shapes, one-to-one and ordered assignment, sides, and the stage-1 targets."""
 
 import numpy as np
+import pytest
 
 from cmhm.geometry import apply_affine, similarity_matrix
-from cmhm.markups import IBUG68, PROFILE39
-from cmhm.union import build_union_mapping, mean_shape, normalise, profile_to_union, union_targets
+from cmhm.markups import IBUG68, PROFILE39, PROFILE_ON_IBUG68
+from cmhm.union import (
+    build_union_mapping,
+    mean_shape,
+    monotone_assignment,
+    normalise,
+    profile_to_union,
+    union_targets,
+)
 
 
 def frontal_template() -> np.ndarray:
@@ -27,23 +35,17 @@ def frontal_template() -> np.ndarray:
     return np.concatenate([jaw, brow_r, brow_l, bridge, base, eye_r, eye_l, outer, inner]) * 100 + 200
 
 
-# profile point -> intended frontal point on the subject's right side (visible when the nose points right)
-INTENDED = np.array(
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # jaw
-    + [17, 18, 19, 21]  # brow
-    + [27, 28, 29, 30]  # nose bridge to tip
-    + [31, 33]  # nose base
-    + [36, 37, 39, 40, 41]  # eye
-    + [48, 49, 50, 51, 57, 58, 59]  # outer lip
-    + [60, 61, 62, 66, 67]  # inner lip
-)
+# profile point -> intended frontal point on the subject's right side (visible when the nose points right):
+# the markup's own correspondence for the inner parts, jaw 0..11 for the contour (one-to-one)
+INTENDED = np.concatenate([np.arange(12), *PROFILE_ON_IBUG68.values()])
+assert len(INTENDED) == PROFILE39.n_points and list(PROFILE_ON_IBUG68) == list(PROFILE39.groups)[1:]
 
 
-def _profiles(rng, n, side):
+def _profiles(rng, n, side, intended=INTENDED):
     tmpl = frontal_template()
     shapes = []
     for _ in range(n):
-        pts = tmpl[INTENDED] + rng.normal(0, 1.0, (39, 2))
+        pts = tmpl[intended] + rng.normal(0, 1.0, (39, 2))
         A = similarity_matrix(rng.uniform(0.5, 2), rng.uniform(-0.2, 0.2), *rng.uniform(-50, 50, 2))
         pts = apply_affine(A, pts)
         shapes.append(pts * [-1, 1] if side == "left" else pts)
@@ -98,3 +100,38 @@ def test_union_targets_mix_views():
     )
     assert mask[0].all() and mask[1].sum() == 39
     np.testing.assert_array_equal(pts[0], lm2d[0])
+
+
+def test_monotone_assignment_is_the_cheapest_increasing_one():
+    from itertools import combinations
+
+    np.testing.assert_array_equal(monotone_assignment(np.array([[0.0, 5.0, 1.0], [0.0, 9.0, 9.0]])), [0, 1])
+    rng = np.random.default_rng(4)
+    for p, f in ((1, 3), (3, 3), (4, 7), (5, 8)):
+        cost = rng.uniform(0, 1, (p, f))
+        best = min(combinations(range(f), p), key=lambda c: cost[np.arange(p), list(c)].sum())
+        got = monotone_assignment(cost)
+        assert np.all(np.diff(got) > 0)
+        assert cost[np.arange(p), got].sum() == pytest.approx(cost[np.arange(p), list(best)].sum(), abs=1e-12)
+    with pytest.raises(ValueError, match="distinct columns"):
+        monotone_assignment(np.zeros((4, 3)))
+
+
+def test_contour_assignment_keeps_the_contour_order():
+    """Profiles whose contour points 6-11 sit on jaw points [11, 6, 10, 9, 7, 8] (the crossing the
+    Hungarian assignment produced on synthetic data): the plain rule reproduces the crossing, the
+    constrained one maps the contour to increasing jaw points."""
+    rng = np.random.default_rng(2)
+    crossed = INTENDED.copy()
+    crossed[6:12] = [11, 6, 10, 9, 7, 8]
+    frontal = np.stack([frontal_template() + rng.normal(0, 1.0, (68, 2)) for _ in range(20)])
+    profile = _profiles(rng, 12, "right", crossed)
+    sides = np.array(["right"] * 12)
+    contour = list(PROFILE39.groups["jaw"])
+    plain = build_union_mapping(frontal, profile, sides, constrained=False).mapping["right"]
+    np.testing.assert_array_equal(plain[contour], crossed[contour])
+    ordered = build_union_mapping(frontal, profile, sides).mapping["right"]
+    assert np.all(np.diff(ordered[contour]) > 0), ordered[contour]
+    assert len(set(ordered)) == PROFILE39.n_points
+    left = build_union_mapping(frontal, profile * [-1, 1], np.array(["left"] * 12)).mapping["left"]
+    assert np.all(np.diff(left[contour]) < 0)  # a left profile's contour runs down the subject's left jaw

@@ -13,7 +13,7 @@ from .conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 
-GPU_RULES = ("train_stage1", "predict_stage1", "train_stage2", "predict_images", "track_video", "timing")
+GPU_RULES = ("train_stage1", "train_stage2", "predict_images", "track_video", "timing")
 TRAIN_RULES = ("train_stage1", "train_stage2")
 
 
@@ -51,7 +51,7 @@ def test_paper_dry_run_lists_every_job_with_its_resources(fresh):
         "union_mapping": 1,
         "annotations_3d": 1,
         "train_stage1": 4,
-        "predict_stage1": 1,
+        "mean_shapes": 1,
         "train_stage2": 1,
         "predict_images": 4,
         "track_video": 4,
