@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from cmhm.checkpoints import StageSpec, atomic_save, check_model
 from cmhm.models import Cascade, ModelConfig, build_hourglass
 
 FORMAT, FORMAT_VERSION = "cmhm-cascade", 1
@@ -62,15 +63,18 @@ class CascadeFile:
         return self.markups[-1][-1]
 
 
-def stage_record(model_file: str | os.PathLike) -> dict:
-    """A stage of the model file, read from a training ``model.pt`` (config, weights, targets, markups)."""
+def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
+    """A stage of the model file, read from a training ``model.pt`` that must be the stage ``spec`` says
+    (config, weights, targets, markups, and the digest of the data it was trained on)."""
     state = torch.load(model_file, map_location="cpu", weights_only=True)
+    check_model(state, model_file, spec)
     cfg = state["config"]
     return {
         "config": cfg["model"],
         "state_dict": state["state_dict"],
         "targets": list(cfg["targets"]),
-        "markups": list(cfg.get("markups", [])),
+        "markups": list(state["markups"]),
+        "steps": int(state["step"]),
         "source": str(model_file),
     }
 
@@ -87,7 +91,7 @@ def write_cascade(
     config_digest: str,
     code_version: str,
 ) -> Path:
-    """Write the model file (through a temporary name, so a failure leaves nothing half-written)."""
+    """Write the model file (durably, through a temporary name: a failure leaves nothing half-written)."""
     if len(mean_shapes) != len(stages) - 1:
         raise ValueError(f"{path}: {len(stages)} stages need {len(stages) - 1} mean shapes")
     obj = {
@@ -105,13 +109,7 @@ def write_cascade(
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_save(obj, path)
     return path
 
 
@@ -132,10 +130,15 @@ def _load_raw(path: Path) -> dict:
     return obj
 
 
-def read_cascade(path: str | os.PathLike, device: str | torch.device = "cpu") -> CascadeFile:
-    """Load a model file written by :func:`write_cascade`; a clear :class:`ModelFileError` otherwise."""
+def read_cascade(
+    path: str | os.PathLike, device: str | torch.device = "cpu", variant: str | None = None
+) -> CascadeFile:
+    """Load a model file written by :func:`write_cascade`; a clear :class:`ModelFileError` otherwise,
+    also when ``variant`` is given and the file holds another."""
     path = Path(path)
     obj = _load_raw(path)
+    if variant is not None and obj["variant"] != variant:
+        raise ModelFileError(f"{path}: holds variant {obj['variant']!r}, expected {variant!r}")
     stages = []
     for i, st in enumerate(obj["stages"]):
         model = build_hourglass(ModelConfig.from_dict(st["config"]))

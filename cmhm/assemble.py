@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from cmhm.artifact import CropConvention, stage_record, write_cascade
+from cmhm.checkpoints import StageSpec
 from cmhm.evaluate import box_enlargement, redetector
 from cmhm.provenance import config_digest
 from cmhm.samples import SampleTable
@@ -47,7 +48,9 @@ def assemble_cascade(
     return write_cascade(
         out,
         variant=variant,
-        stages=[stage_record(f) for f in stage_files],
+        stages=[
+            stage_record(f, StageSpec(variant, i, markup3d, int(crop["size"]))) for i, f in enumerate(stage_files)
+        ],
         mean_shapes=[torch.as_tensor(np.load(f), dtype=torch.float32) for f in mean_shape_files],
         crop=CropConvention(
             size=int(crop["size"]),

@@ -123,13 +123,14 @@ def fit_to_means(
     Each mean is fitted by :func:`similarity_procrustes` (its NaN points are ignored); the one with the
     smallest :func:`procrustes_residual` wins. Returns (A [B, 2, 3] crop -> canonical, choice [B]).
     """
-    b, v = len(points), len(means)
-    src = points[:, None].expand(b, v, *points.shape[1:]).reshape(b * v, *points.shape[1:])
-    dst = means.to(points)[None].expand(b, *means.shape).reshape(b * v, *means.shape[1:])
-    w = weights[:, None].expand(b, v, weights.shape[1]).reshape(b * v, -1)
+    v, k = means.shape[0], points.shape[1]  # batch sizes stay symbolic (-1): the ONNX export keeps them dynamic
+    src = points[:, None].expand(-1, v, -1, -1).reshape(-1, k, 2)
+    dst = means.to(points)[None].expand(points.shape[0], -1, -1, -1).reshape(-1, k, 2)
+    w = weights[:, None].expand(-1, v, -1).reshape(-1, k)
     A = similarity_procrustes(src, dst, w)
-    choice = procrustes_residual(src, dst, w, A).reshape(b, v).argmin(1)
-    return A.reshape(b, v, 2, 3)[torch.arange(b, device=points.device), choice], choice
+    choice = procrustes_residual(src, dst, w, A).reshape(-1, v).argmin(1)
+    best = A.reshape(-1, v, 2, 3).gather(1, choice[:, None, None, None].expand(-1, 1, 2, 3))[:, 0]
+    return best, choice
 
 
 def affine_scale(A: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
