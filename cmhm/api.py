@@ -10,7 +10,7 @@ import torch
 
 from cmhm.artifact import CascadeFile, read_cascade
 from cmhm.crop import crop_image
-from cmhm.detectors import Calibration, CalibratedDetector
+from cmhm.detectors import CalibratedDetector, Calibration
 from cmhm.geometry import apply_affine, box_to_crop_affine, invert_affine
 from cmhm.tracking import Detector, HaarDetector
 from cmhm.train import predict, resolve_device
@@ -95,9 +95,7 @@ class FaceAligner:
         with torch.inference_mode():
             pred = predict(self.model.cascade, crops, batch_size=self.batch_size, device=self.device)
         pts = apply_affine(invert_affine(A), pred["points"])
-        return [
-            Face(pts[i], pred["confidence"][i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))
-        ]
+        return [Face(pts[i], pred["confidence"][i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))]
 
 
 def load(path: str | os.PathLike, device: str = "auto", batch_size: int = 16) -> FaceAligner:

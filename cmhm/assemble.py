@@ -15,7 +15,9 @@ from cmhm.provenance import config_digest
 from cmhm.samples import SampleTable
 
 
-def detector_record(kind: str, cascade_path: str | None, train: SampleTable, n_calibration: int) -> dict | None:
+def detector_record(
+    kind: str, cascade_path: str | None, train: SampleTable, n_calibration: int
+) -> dict | None:
     """The model file's detector: its name and its calibration to the crop boxes on training images.
 
     ``table`` (the synthetic default: every test image carries its box) gives None: such a model takes
@@ -49,7 +51,8 @@ def assemble_cascade(
         out,
         variant=variant,
         stages=[
-            stage_record(f, StageSpec(variant, i, markup3d, int(crop["size"]))) for i, f in enumerate(stage_files)
+            stage_record(f, StageSpec(variant, i, markup3d, int(crop["size"])))
+            for i, f in enumerate(stage_files)
         ],
         mean_shapes=[torch.as_tensor(np.load(f), dtype=torch.float32) for f in mean_shape_files],
         crop=CropConvention(

@@ -23,7 +23,8 @@ def _predict(args: argparse.Namespace) -> int:
     n_faces = sum(report.faces.values())
     print(
         f"cmhm predict: {n_faces} faces in {len(report.faces)} inputs written to {args.out}; "
-        f"{len(report.failures)} failed" + (f" (listed in {args.out}/failures.csv)" if report.failures else "")
+        f"{len(report.failures)} failed"
+        + (f" (listed in {args.out}/failures.csv)" if report.failures else "")
     )
     return 1 if report.failures else 0
 

@@ -192,7 +192,9 @@ def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overl
         if overlay:
             if writer is None:
                 h, w = image.shape[:2]
-                writer = cv2.VideoWriter(str(out / f"{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
+                writer = cv2.VideoWriter(
+                    str(out / f"{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h)
+                )
             writer.write(draw_faces(image, faces))
     if writer is not None:
         writer.release()

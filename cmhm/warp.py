@@ -123,7 +123,10 @@ def fit_to_means(
     Each mean is fitted by :func:`similarity_procrustes` (its NaN points are ignored); the one with the
     smallest :func:`procrustes_residual` wins. Returns (A [B, 2, 3] crop -> canonical, choice [B]).
     """
-    v, k = means.shape[0], points.shape[1]  # batch sizes stay symbolic (-1): the ONNX export keeps them dynamic
+    v, k = (
+        means.shape[0],
+        points.shape[1],
+    )  # batch sizes stay symbolic (-1): the ONNX export keeps them dynamic
     src = points[:, None].expand(-1, v, -1, -1).reshape(-1, k, 2)
     dst = means.to(points)[None].expand(points.shape[0], -1, -1, -1).reshape(-1, k, 2)
     w = weights[:, None].expand(-1, v, -1).reshape(-1, k)

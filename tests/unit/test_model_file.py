@@ -13,13 +13,13 @@ import torch
 
 from cmhm.api import load
 from cmhm.artifact import CropConvention, ModelFileError, read_cascade, stage_record, write_cascade
+from cmhm.checkpoints import StageSpec
 from cmhm.crop import crop_image
 from cmhm.data.pts import read_pts
 from cmhm.geometry import box_to_crop_affine, landmark_box
 from cmhm.markups import IBUG68
 from cmhm.models import Cascade, ModelConfig, stage_plans
 from cmhm.predict_files import run_predict
-from cmhm.checkpoints import StageSpec
 from cmhm.stages import train_variant_stage
 from cmhm.train import TrainConfig, load_stage, predict
 from cmhm.train_data import TrainData, to_tensor
@@ -45,9 +45,13 @@ def model_file(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("model")
     paths, pts = _aflw()
     A = box_to_crop_affine(landmark_box(pts), SIZE, BOX_SCALE)
-    crops = np.stack([crop_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)])
+    crops = np.stack(
+        [crop_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)]
+    )
     crop_pts = (np.einsum("nij,nkj->nki", A[:, :, :2], pts) + A[:, None, :, 2]).astype(np.float32)
-    data = TrainData(crops, {"union2d": crop_pts, "lm3d_68": crop_pts}, np.array([""] * len(crops), dtype=object))
+    data = TrainData(
+        crops, {"union2d": crop_pts, "lm3d_68": crop_pts}, np.array([""] * len(crops), dtype=object)
+    )
     base = ModelConfig(in_size=SIZE, n_stacks=1, depth=1, width=8)
     cfg = TrainConfig(steps=60, lr=2e-3, sigma=1.0, checkpoint_every=1000, log_every=50, augment=None)
     files = []
@@ -74,7 +78,9 @@ def model_file(tmp_path_factory) -> Path:
 def _crops(n: int = 6) -> np.ndarray:
     paths, pts = _aflw()
     A = box_to_crop_affine(landmark_box(pts[:n]), SIZE, BOX_SCALE)
-    return np.stack([crop_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)])
+    return np.stack(
+        [crop_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)]
+    )
 
 
 def test_round_trip_equals_the_pieces(model_file: Path) -> None:
@@ -84,7 +90,10 @@ def test_round_trip_equals_the_pieces(model_file: Path) -> None:
         [torch.as_tensor(np.load(root / "mean_shape.npy"), dtype=torch.float32)],
     ).eval()
     crops = _crops()
-    a, b = predict(pieces, crops, device="cpu"), predict(read_cascade(model_file).cascade, crops, device="cpu")
+    a, b = (
+        predict(pieces, crops, device="cpu"),
+        predict(read_cascade(model_file).cascade, crops, device="cpu"),
+    )
     assert np.array_equal(a["points"], b["points"]) and np.array_equal(a["confidence"], b["confidence"])
     loaded = read_cascade(model_file)
     assert loaded.variant == "cmhm" and loaded.crop.size == SIZE and loaded.tracking["threshold"] == 0.3
@@ -111,7 +120,9 @@ def test_predict_writes_pts_json_png_and_reports_bad_inputs(model_file: Path, tm
     cv2.imwrite(str(blank), np.full((120, 160, 3), 128, np.uint8))
     out = tmp_path / "out"
     fa = load(model_file, device="cpu")
-    report = run_predict(fa, [str(p) for p in good] + [str(corrupt), str(blank)], out, overlay=True, progress=False)
+    report = run_predict(
+        fa, [str(p) for p in good] + [str(corrupt), str(blank)], out, overlay=True, progress=False
+    )
     assert sorted(f for f, _ in report.failures) == sorted([str(corrupt), str(blank)])
     reasons = dict(report.failures)
     assert "not a readable image" in reasons[str(corrupt)] and "no face" in reasons[str(blank)]
