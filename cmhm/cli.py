@@ -1,4 +1,5 @@
-"""Command line: ``python -m cmhm {inspect,version,synth-options,complexity,bench,gpu-check,check-config}``."""
+"""Command line: ``python -m cmhm {inspect,predict,export,version,synth-options,complexity,bench,gpu-check,
+check-config}``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,32 @@ def _inspect(args: argparse.Namespace) -> int:
     from cmhm.inspect import inspect_path
 
     print(inspect_path(args.path, args.png))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from cmhm.api import load
+    from cmhm.predict_files import run_predict
+
+    aligner = load(args.model, device=args.device, batch_size=args.batch)
+    report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, progress=True)
+    n_faces = sum(report.faces.values())
+    print(
+        f"cmhm predict: {n_faces} faces in {len(report.faces)} inputs written to {args.out}; "
+        f"{len(report.failures)} failed"
+        + (f" (listed in {args.out}/failures.csv)" if report.failures else "")
+    )
+    return 1 if report.failures else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from cmhm.export import export_onnx, export_torchscript
+
+    if not (args.onnx or args.torchscript):
+        raise ValueError("name an output: --onnx FILE and/or --torchscript FILE")
+    for path, fn in ((args.onnx, export_onnx), (args.torchscript, export_torchscript)):
+        if path:
+            print(f"wrote {fn(args.model, path)}")
     return 0
 
 
@@ -58,6 +85,20 @@ def main(argv: list[str] | None = None) -> int:
         help="also write a picture of the artifact to this PNG (crop shard: contact sheet; mapping: Fig. 3)",
     )
     p.set_defaults(fn=_inspect)
+    p = sub.add_parser("predict", help="align the faces in images, folders and videos with a model file")
+    p.add_argument("model", help="a model file (results/<run>/models/<variant>/cascade.pt)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or video files")
+    p.add_argument("--out", default="predictions", help="output folder (default: predictions)")
+    p.add_argument("--boxes", help="face boxes (CSV image,x0,y0,x1,y1 or JSON) instead of the detector")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--batch", type=int, default=16, help="faces per forward pass")
+    p.add_argument("--overlay", action="store_true", help="also write PNG (image) / MP4 (video) overlays")
+    p.set_defaults(fn=_predict)
+    p = sub.add_parser("export", help="export a model file's whole cascade as ONNX and/or TorchScript")
+    p.add_argument("model", help="a model file (cascade.pt)")
+    p.add_argument("--onnx", help="write an ONNX graph (dynamic batch) here")
+    p.add_argument("--torchscript", help="write a traced TorchScript module here")
+    p.set_defaults(fn=_export)
     sub.add_parser("version", help="print the code version recorded in artifacts").set_defaults(fn=_version)
     p = sub.add_parser("synth-options", help="list the synthetic renderer's options (config synth.render)")
     p.set_defaults(fn=_synth_options)

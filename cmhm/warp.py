@@ -48,17 +48,11 @@ def apply_affine_torch(A: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
 
 
 def invert_affine_torch(A: torch.Tensor) -> torch.Tensor:
-    """Inverse of affines ``A`` [B, 2, 3]."""
-    M_inv = torch.linalg.inv(A[:, :, :2])
+    """Inverse of affines ``A`` [B, 2, 3], in closed form (2x2 adjugate: exportable to ONNX)."""
+    a, b, c, d = A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1]
+    det = (a * d - b * c)[:, None, None]
+    M_inv = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / det
     return torch.cat([M_inv, -(M_inv @ A[:, :, 2:])], -1)
-
-
-def _pixel_to_normalised(size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """[3, 3] homogeneous map from pixel coordinates to grid_sample's [-1, 1] (align_corners=False)."""
-    s = 2.0 / size
-    return torch.tensor(
-        [[s, 0.0, s / 2 - 1], [0.0, s, s / 2 - 1], [0.0, 0.0, 1.0]], dtype=dtype, device=device
-    )
 
 
 def warp_images(images: torch.Tensor, A: torch.Tensor, out_size: int) -> torch.Tensor:
@@ -69,11 +63,13 @@ def warp_images(images: torch.Tensor, A: torch.Tensor, out_size: int) -> torch.T
     b, _, h, w = images.shape
     if h != w:
         raise ValueError(f"warp_images expects square images, got {h}x{w}")
-    eye_row = torch.tensor([[0.0, 0.0, 1.0]], dtype=images.dtype, device=images.device).expand(b, 1, 3)
-    A_inv = torch.cat([invert_affine_torch(A.to(images.dtype)), eye_row], 1)  # dst px -> src px
-    n_src = _pixel_to_normalised(w, images.dtype, images.device)
-    n_dst_inv = torch.linalg.inv(_pixel_to_normalised(out_size, images.dtype, images.device))
-    theta = (n_src @ A_inv @ n_dst_inv)[:, :2]
+    # grid_sample (align_corners=False) reads normalised n = s (p + 0.5) - 1 for pixel p, s = 2 / side;
+    # an output pixel q = (n_out + 1) / s_out - 0.5 comes from source pixel A^-1 q.
+    A_inv = invert_affine_torch(A.to(images.dtype))
+    s_src, s_dst = 2.0 / w, 2.0 / out_size
+    M = A_inv[:, :, :2]
+    q0 = torch.full((b, 2, 1), 1.0 / s_dst - 0.5, dtype=images.dtype, device=images.device)
+    theta = torch.cat([M * (s_src / s_dst), s_src * (M @ q0 + A_inv[:, :, 2:] + 0.5) - 1], -1)
     grid = F.affine_grid(theta, [b, images.shape[1], out_size, out_size], align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -127,13 +123,17 @@ def fit_to_means(
     Each mean is fitted by :func:`similarity_procrustes` (its NaN points are ignored); the one with the
     smallest :func:`procrustes_residual` wins. Returns (A [B, 2, 3] crop -> canonical, choice [B]).
     """
-    b, v = len(points), len(means)
-    src = points[:, None].expand(b, v, *points.shape[1:]).reshape(b * v, *points.shape[1:])
-    dst = means.to(points)[None].expand(b, *means.shape).reshape(b * v, *means.shape[1:])
-    w = weights[:, None].expand(b, v, weights.shape[1]).reshape(b * v, -1)
+    v, k = (
+        means.shape[0],
+        points.shape[1],
+    )  # batch sizes stay symbolic (-1): the ONNX export keeps them dynamic
+    src = points[:, None].expand(-1, v, -1, -1).reshape(-1, k, 2)
+    dst = means.to(points)[None].expand(points.shape[0], -1, -1, -1).reshape(-1, k, 2)
+    w = weights[:, None].expand(-1, v, -1).reshape(-1, k)
     A = similarity_procrustes(src, dst, w)
-    choice = procrustes_residual(src, dst, w, A).reshape(b, v).argmin(1)
-    return A.reshape(b, v, 2, 3)[torch.arange(b, device=points.device), choice], choice
+    choice = procrustes_residual(src, dst, w, A).reshape(-1, v).argmin(1)
+    best = A.reshape(-1, v, 2, 3).gather(1, choice[:, None, None, None].expand(-1, 1, 2, 3))[:, 0]
+    return best, choice
 
 
 def affine_scale(A: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
