@@ -30,3 +30,4 @@ rule all:
         model_targets(),
         rules.tables.input,
         rules.figures.input,
+        rules.predict_demo.output,

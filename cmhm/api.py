@@ -10,9 +10,10 @@ import torch
 
 from cmhm.artifact import CascadeFile, read_cascade
 from cmhm.crop import crop_image
-from cmhm.detectors import CalibratedDetector, Calibration
+from cmhm.detectors import CalibratedDetector, Calibration, make_detector, onet_check
 from cmhm.geometry import apply_affine, box_to_crop_affine, invert_affine
-from cmhm.tracking import Detector, HaarDetector
+from cmhm.mtcnn import MTCNN
+from cmhm.tracking import Detector, FailureCheck, PeakConfidence
 from cmhm.train import predict, resolve_device
 
 
@@ -32,23 +33,32 @@ def detector_from_record(record: dict | None) -> Detector | None:
     """The detector a model file names, calibrated to its crop boxes (None when the file names none)."""
     if record is None:
         return None
-    name = record.get("name")
-    if name == "haar":
-        base = HaarDetector(record.get("cascade_path"))
-    else:
-        raise ValueError(f"model file names detector {name!r}; this code builds: haar")
+    base = make_detector(record["name"], record.get("cascade_path"))
     cal = record.get("calibration")
-    if cal is None:
-        return base
-    return CalibratedDetector(base, Calibration(cal["scale"], tuple(cal["offset"]), cal["n"], cal["tried"]))
+    return base if cal is None else CalibratedDetector(base, Calibration(**cal))
+
+
+def failure_from_record(tracking: dict) -> FailureCheck:
+    """The tracking failure check a model file names: the heatmap peak or MTCNN's O-Net score."""
+    if tracking["check"] == "heatmap":
+        return PeakConfidence(tracking["threshold"])
+    if tracking["check"] == "onet":
+        cal = Calibration(**tracking["onet_calibration"])
+        return onet_check(MTCNN(), cal, tracking["enlarge"], tracking["threshold"])
+    raise ValueError(f"model file names failure check {tracking['check']!r}; this code knows heatmap, onet")
 
 
 def detect_faces(detector: Detector, image: np.ndarray) -> list[tuple[np.ndarray, float | None]]:
-    """Every face ``detector`` finds in ``image`` as (box [4], score or None), largest first."""
-    if hasattr(detector, "detect_all"):
-        return list(detector.detect_all(image))
-    box = detector.detect(image, 0)
-    return [] if box is None else [(np.asarray(box, dtype=np.float64), None)]
+    """Every face ``detector`` finds in ``image`` as (box [4] in the crop convention, score or None),
+    largest first (a detector that finds one face at a time gives at most one)."""
+    inner = detector.detector if isinstance(detector, CalibratedDetector) else detector
+    if not hasattr(inner, "detect_all"):
+        box = detector.detect(image, 0)
+        return [] if box is None else [(np.asarray(box, dtype=np.float64), None)]
+    found = np.asarray(inner.detect_all(image), dtype=np.float64).reshape(-1, 5)
+    found = found[np.argsort(-(found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]), kind="stable")]
+    apply = detector.calibration.apply if isinstance(detector, CalibratedDetector) else np.asarray
+    return [(apply(f[:4]), float(f[4])) for f in found]
 
 
 class FaceAligner:

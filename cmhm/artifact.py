@@ -6,9 +6,12 @@ It holds everything needed to align faces in a new image, and nothing that has t
 - ``variant``; ``stages``: per stage its ``ModelConfig`` (plain dict), ``state_dict``, the label arrays
   (``targets``) and landmark markups (``markups``) its stacks are supervised with;
 - ``mean_shapes``: [K, 2] tensors, the canonical frame that links stage ``i`` to stage ``i + 1``;
-- ``crop``: the crop convention (``size``, ``box_scale``, ``box_enlargement`` of tracked boxes);
-- ``detector``: the face detector and its calibration to the crop boxes (or None: boxes must be given);
-- ``tracking``: how a video is tracked: the failure ``check`` and its ``threshold``;
+- ``crop``: the crop convention (``size``, ``box_scale``);
+- ``detector``: the face detector (``name``, ``cascade_path``) and its ``calibration`` to the crop boxes,
+  or None (the synthetic default, whose images carry their boxes: such a model takes boxes from its user);
+- ``tracking``: how a video is tracked: the failure ``check`` (heatmap | onet), its ``threshold``, the
+  enlargement of the previous frame's landmark box (``enlarge``) and, for onet, MTCNN's box calibration
+  (``onet_calibration``);
 - ``config_digest``, ``config`` and ``code_version`` of the run that trained it.
 
 Everything is plain types and tensors, so :func:`read_cascade` loads with ``weights_only=True``.
@@ -24,7 +27,7 @@ from pathlib import Path
 import torch
 
 from cmhm.checkpoints import StageSpec, atomic_save, check_model
-from cmhm.models import Cascade, ModelConfig, build_hourglass
+from cmhm.models import Cascade, ModelConfig, build_hourglass, get_variant
 
 FORMAT, FORMAT_VERSION = "cmhm-cascade", 1
 
@@ -35,12 +38,10 @@ class ModelFileError(ValueError):
 
 @dataclass(frozen=True)
 class CropConvention:
-    """How a face box becomes the model's input: a ``size``² crop of the box scaled by ``box_scale``;
-    in tracking, the previous frame's landmark box is first scaled by ``box_enlargement``."""
+    """How a face box becomes the model's input: a ``size``² crop of the box scaled by ``box_scale``."""
 
     size: int
     box_scale: float
-    box_enlargement: float = 1.0
 
 
 @dataclass
@@ -65,7 +66,7 @@ class CascadeFile:
 
 def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
     """A stage of the model file, read from a training ``model.pt`` that must be the stage ``spec`` says
-    (config, weights, targets, markups, and the digest of the data it was trained on)."""
+    (ValueError naming the file and each mismatch otherwise): config, weights, targets, markups, steps."""
     state = torch.load(model_file, map_location="cpu", weights_only=True)
     check_model(state, model_file, spec)
     cfg = state["config"]
@@ -77,6 +78,30 @@ def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
         "steps": int(state["step"]),
         "source": str(model_file),
     }
+
+
+def checked_stages(
+    model_files: list[str], variant: str, markup3d: str | None = None, in_size: int | None = None
+) -> list[dict]:
+    """:func:`stage_record` of each file, file ``i`` checked to be stage ``i`` of ``variant`` (and, where
+    given, of that 3D markup and input size): another model, e.g. one copied over it, is refused."""
+    n = len(get_variant(variant).stages)
+    if len(model_files) != n:
+        raise ValueError(f"variant {variant!r} has {n} stage(s), got {len(model_files)}: {model_files}")
+    return [stage_record(f, StageSpec(variant, i, markup3d, in_size)) for i, f in enumerate(model_files)]
+
+
+def build_cascade(stages: list[dict], mean_shapes: list[torch.Tensor], where: str = "") -> Cascade:
+    """The :class:`Cascade` of stage records and the mean shapes linking them (in evaluation mode)."""
+    models = []
+    for i, st in enumerate(stages):
+        model = build_hourglass(ModelConfig.from_dict(st["config"]))
+        try:
+            model.load_state_dict(st["state_dict"])
+        except RuntimeError as exc:
+            raise ModelFileError(f"{where}: stage {i} weights do not fit its architecture: {exc}") from None
+        models.append(model)
+    return Cascade(models, [torch.as_tensor(m, dtype=torch.float32) for m in mean_shapes]).eval()
 
 
 def write_cascade(
@@ -139,15 +164,7 @@ def read_cascade(
     obj = _load_raw(path)
     if variant is not None and obj["variant"] != variant:
         raise ModelFileError(f"{path}: holds variant {obj['variant']!r}, expected {variant!r}")
-    stages = []
-    for i, st in enumerate(obj["stages"]):
-        model = build_hourglass(ModelConfig.from_dict(st["config"]))
-        try:
-            model.load_state_dict(st["state_dict"])
-        except RuntimeError as exc:
-            raise ModelFileError(f"{path}: stage {i} weights do not fit its architecture: {exc}") from None
-        stages.append(model)
-    cascade = Cascade(stages, obj["mean_shapes"]).to(device).eval()
+    cascade = build_cascade(obj["stages"], obj["mean_shapes"], str(path)).to(device)
     return CascadeFile(
         cascade=cascade,
         variant=obj["variant"],

@@ -8,25 +8,46 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cmhm.artifact import CropConvention, stage_record, write_cascade
-from cmhm.checkpoints import StageSpec
-from cmhm.evaluate import box_enlargement, redetector
+from cmhm.artifact import CropConvention, checked_stages, write_cascade
+from cmhm.evaluate import box_enlargement, failure_check, redetector
 from cmhm.provenance import config_digest
 from cmhm.samples import SampleTable
 
 
-def detector_record(
-    kind: str, cascade_path: str | None, train: SampleTable, n_calibration: int
-) -> dict | None:
-    """The model file's detector: its name and its calibration to the crop boxes on training images.
+def tracking_records(evaluation: dict, train: SampleTable, markup3d: str) -> tuple[dict | None, dict]:
+    """The model file's ``detector`` and ``tracking`` records, calibrated on the training images.
 
-    ``table`` (the synthetic default: every test image carries its box) gives None: such a model takes
-    boxes from its user.
+    ``evaluation.detector: table`` (the synthetic default: every test image carries its box) gives no
+    detector. The O-Net check records the MTCNN box calibration it maps fitted boxes with.
     """
-    det = redetector(kind, cascade_path, train, n_calibration)
-    if det is None:
-        return None
-    return {"name": kind, "cascade_path": cascade_path, "calibration": vars(det.calibration)}
+    n = evaluation["calibration_faces"]
+    enlarge = box_enlargement(train, markup3d)
+    detector = redetector(evaluation["detector"], evaluation.get("haar_cascade"), train, n)
+    check, record = failure_check(
+        evaluation["failure_check"],
+        evaluation["failure_confidence"],
+        evaluation["onet_threshold"],
+        train,
+        markup3d,
+        enlarge,
+        detector,
+        n,
+    )
+    tracking = {
+        "check": record["failure_check"],
+        "threshold": float(check.threshold),
+        "enlarge": enlarge,
+        "onet_calibration": record.get("onet_calibration"),
+        "threshold_calibration": record.get("failure_calibration"),
+    }
+    if detector is None:
+        return None, tracking
+    det = {
+        "name": evaluation["detector"],
+        "cascade_path": evaluation.get("haar_cascade"),
+        "calibration": vars(detector.calibration),
+    }
+    return det, tracking
 
 
 def assemble_cascade(
@@ -41,27 +62,20 @@ def assemble_cascade(
     config: dict,
     code_version: str,
 ) -> Path:
-    """Write ``cascade.pt`` for ``variant`` from its stages' ``model.pt`` files (in stage order) and the
-    mean shapes linking them; the training table gives the tracked-box enlargement and the detector's
-    calibration, so evaluation and ``cmhm predict`` need nothing from the training data."""
-    detector = detector_record(
-        evaluation["detector"], evaluation.get("haar_cascade"), train, evaluation["calibration_faces"]
-    )
+    """Write ``cascade.pt`` for ``variant`` from its stages' ``model.pt`` files (in stage order, each
+    checked to be that stage of ``variant``) and the mean shapes linking them; the training table gives
+    the tracked-box enlargement and the detector's calibration, so evaluation and ``cmhm predict`` need
+    nothing from the training data."""
+    detector, tracking = tracking_records(evaluation, train, markup3d)
+    size = int(crop["size"])
     return write_cascade(
         out,
         variant=variant,
-        stages=[
-            stage_record(f, StageSpec(variant, i, markup3d, int(crop["size"])))
-            for i, f in enumerate(stage_files)
-        ],
+        stages=checked_stages(stage_files, variant, markup3d, size),
         mean_shapes=[torch.as_tensor(np.load(f), dtype=torch.float32) for f in mean_shape_files],
-        crop=CropConvention(
-            size=int(crop["size"]),
-            box_scale=float(crop["box_scale"]),
-            box_enlargement=box_enlargement(train, markup3d),
-        ),
+        crop=CropConvention(size=size, box_scale=float(crop["box_scale"])),
         detector=detector,
-        tracking={"check": "heatmap", "threshold": float(evaluation["failure_confidence"])},
+        tracking=tracking,
         config=config,
         config_digest=config_digest(config),
         code_version=code_version,

@@ -279,3 +279,25 @@ def check_syntax(*paths: str | Path) -> None:
     for path in paths:
         if Path(path).is_file():
             load_yaml(path)
+
+
+def run_name(run: str | None, configfiles: list[str | Path]) -> str:
+    """The run's name (its folder under results/): ``run`` if set, else the stem of the last ``--configfile``
+    (configs/paper.yaml -> paper), else ``default`` (config.yaml alone)."""
+    if run:
+        return run
+    return Path(configfiles[-1]).stem if configfiles else "default"
+
+
+def training_config(config: dict) -> dict:
+    """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
+    in the model file with its digest: two model files from the same training config say so."""
+    train = config["data"]["train"]
+    out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "train", "cascade")}
+    out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
+    if train["dataset"] == "synth":
+        keep = ("image_size", "profile_yaw", "render", train["split"])
+        out["synth"] = {"seed": config["seed"], **{k: v for k, v in config["synth"].items() if k in keep}}
+    else:
+        out["datasets"] = {train["dataset"]: config["datasets"][train["dataset"]]}
+    return out

@@ -22,7 +22,7 @@ from cmhm.detectors import (
 )
 from cmhm.geometry import apply_affine, box_to_crop_affine, invert_affine, landmark_box
 from cmhm.metrics import aflw_table, nme_box, nme_diag, tracking_summary
-from cmhm.models import Cascade, get_variant
+from cmhm.models import Cascade
 from cmhm.mtcnn import MTCNN
 from cmhm.samples import SampleTable
 from cmhm.tracking import (
@@ -33,38 +33,11 @@ from cmhm.tracking import (
     TrackPolicy,
     track_video,
 )
-from cmhm.train import StageSpec, load_stage, predict, resolve_device
+from cmhm.train import predict, resolve_device
 from cmhm.train_data import to_tensor
 from cmhm.warp import warp_crops
 
 PROJ3D = {"ibug68": "lm3d_68", "menpo84": "lm3d_84"}
-
-
-def load_cascade(
-    model_paths: list[str],
-    mean_shape_path: str | None,
-    device: str = "cpu",
-    variant: str | None = None,
-    markup3d: str | None = None,
-    in_size: int | None = None,
-) -> Cascade:
-    """The trained variant: one stage per weights file; the mean shape links consecutive stages.
-
-    With ``variant``, file ``i`` must be stage ``i`` of that variant (and, where given, of that 3D
-    markup and input size): another model, e.g. one copied over it, is refused naming the file.
-    """
-    if variant is None:
-        stages = [load_stage(p, device) for p in model_paths]
-    else:
-        n = len(get_variant(variant).stages)
-        if len(model_paths) != n:
-            raise ValueError(f"variant {variant!r} has {n} stage(s), got {len(model_paths)}: {model_paths}")
-        specs = [StageSpec(variant, i, markup3d, in_size) for i in range(n)]
-        stages = [load_stage(p, device, spec) for p, spec in zip(model_paths, specs)]
-    means = (
-        [] if mean_shape_path is None else [torch.as_tensor(np.load(mean_shape_path), dtype=torch.float32)]
-    )
-    return Cascade(stages, means[: len(stages) - 1]).to(device).eval()
 
 
 @torch.no_grad()
@@ -177,7 +150,7 @@ def failure_check(
         detector = redetector("mtcnn", None, train, n)
     cal, gt = detector.calibration, train.arrays[PROJ3D[markup3d]][..., :2]
     check = onet_check(detector.detector, cal, enlarge, 0.0 if onet_threshold is None else onet_threshold)
-    record = {"failure_check": kind, "failure_threshold": onet_threshold}
+    record = {"failure_check": kind, "failure_threshold": onet_threshold, "onet_calibration": vars(cal)}
     if onet_threshold is None:
         samples = (
             (read_image(train.image_path(i)), check.to_box(gt[i])) for i in spread_indices(len(train), n)

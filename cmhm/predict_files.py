@@ -168,10 +168,10 @@ class _FirstFace:
 
 def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overlay: bool, jsonl) -> int:
     """Track one face through a video; returns the number of frames with a fit."""
-    from cmhm.tracking import PeakConfidence, TrackPolicy, track_frame
+    from cmhm.api import failure_from_record
+    from cmhm.tracking import TrackPolicy, track_frame
 
-    track = aligner.model.tracking
-    policy = TrackPolicy(PeakConfidence(track["threshold"]), aligner.model.crop.box_enlargement)
+    policy = TrackPolicy(failure_from_record(aligner.model.tracking), aligner.model.tracking["enlarge"])
     detector = _FirstFace(aligner)
 
     def fit(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -238,3 +238,26 @@ def run_predict(
         w.writerow(["input", "reason"])
         w.writerows(report.failures)
     return report
+
+
+def predict_demo(
+    aligner: FaceAligner, sample_dirs: list[str], n: int, out: str | os.PathLike
+) -> PredictReport:
+    """``cmhm predict`` on the first ``n`` images of test sample tables, with their stored boxes (the
+    synthetic detector's) as ``--boxes``: what ``make run`` shows in report.html."""
+    from cmhm.samples import read_table
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, paths = [], []
+    for d in sample_dirs:
+        table = read_table(d)
+        boxes = table.boxes()
+        for i in range(min(n - len(paths), len(table))):
+            path = table.image_path(i)
+            paths.append(str(path))
+            rows.append([str(path), *boxes[i].tolist()])
+    boxes_csv = out / "boxes.csv"
+    with boxes_csv.open("w", newline="") as f:
+        csv.writer(f).writerows([["image", "x0", "y0", "x1", "y1"], *rows])
+    return run_predict(aligner, paths, out, str(boxes_csv), overlay=True, progress=False)

@@ -1,13 +1,18 @@
 # Config validation first, then wildcard constraints and the input functions the rules share.
 from pathlib import Path
 
-from cmhm.config_check import check_config, file_keys, load_yaml
+import re
+
+from cmhm.config_check import check_config, file_keys, load_yaml, run_name, training_config
 from cmhm.data.registry import DATASETS
 
 # Schema, defaults, cross-key rules (cmhm/config_check.py); errors name the key, before any job runs.
 SCHEMA = load_yaml(Path(workflow.basedir) / "rules/schemas/config.schema.yaml")
 config.update(check_config(config, SCHEMA, {name: spec.split for name, spec in DATASETS.items()}))
 FILE_KEYS = file_keys(SCHEMA)
+# This run's folder: results/<RUN>/ holds its models, evaluations, tables and figures (data is shared).
+RUN = run_name(config["run"], workflow.overwrite_configfiles)
+SEEDS = config["train"]["seeds"]
 
 from cmhm.models import get_variant
 from cmhm.provenance import import_closure_hash
@@ -49,6 +54,8 @@ wildcard_constraints:
     shard="[0-9]+",
     variant="|".join(config["variants"]),
     stage="stage[0-9]+",
+    run=re.escape(RUN),
+    seed="[0-9]+",
 
 
 def source(role):
@@ -83,10 +90,6 @@ def crop_files(dataset, split, suffixes=("images.npy", "labels.npz", "csv")):
     )
 
 
-def split_samples(wildcards):
-    return samples_dirs(wildcards.dataset, wildcards.split)
-
-
 def train_samples(wildcards):
     return samples_dirs(wildcards.dataset, source("train")[1])
 
@@ -101,6 +104,11 @@ def synth_split_params(wildcards):
         "render": s["render"],
         "split": s[wildcards.split],
     }
+
+
+def training_params():
+    """The config a run's models depend on (recorded in each model file with its digest)."""
+    return training_config(config)
 
 
 def data_targets():
@@ -128,23 +136,27 @@ def synth_video_params(wildcards):
 
 
 def train_first_crop_shard(wildcards):
-    return expand(
-        "results/{dataset}/crops/{split}/shard0.{suffix}",
-        dataset=wildcards.dataset,
-        split=source("train")[1],
-        suffix=("images.npy", "labels.npz", "csv"),
-    )
+    return crop_files(source("train")[0], source("train")[1], ("images.npy", "labels.npz", "csv"))[:3]
 
 
 def train_crops(wildcards):
-    return crop_files(wildcards.dataset, source("train")[1])
+    return crop_files(*source("train"))
+
+
+def train_mapping(wildcards):
+    return f"results/{source('train')[0]}/union_mapping.json"
 
 
 def fitted_labels(wildcards):
     """The annotations_3d labels when training on fitted 3D labels (the paper's route), else nothing."""
     if config["data"]["train_labels3d"] == "fitted":
-        return f"results/{wildcards.dataset}/annotations_3d/train_labels.npz"
+        return f"results/{source('train')[0]}/annotations_3d/train_labels.npz"
     return []
+
+
+def train_params(wildcards):
+    """The `train` sub-tree one training job reads: its seed is the job's (train.seeds lists them all)."""
+    return {**{k: v for k, v in config["train"].items() if k != "seeds"}, "seed": int(wildcards.seed)}
 
 
 def train_runtime(wildcards, attempt):
@@ -155,47 +167,61 @@ def train_runtime(wildcards, attempt):
     return 240 * attempt
 
 
-def final_models(dataset, variant):
-    """Weights a variant's predictions need: one file per stage."""
-    stages = ["stage1"] + (["stage2"] if n_stages(variant) > 1 else [])
-    return [f"results/{dataset}/models/{variant}/{s}/model.pt" for s in stages]
+def stage_names(variant):
+    return [f"stage{i + 1}" for i in range(n_stages(variant))]
+
+
+def stage_models(wildcards):
+    """The `model.pt` of each stage of one variant and seed, in stage order."""
+    return [f"results/{RUN}/models/{wildcards.variant}/seed{wildcards.seed}/{s}/model.pt" for s in stage_names(wildcards.variant)]
+
+
+def variant_mean_shape(wildcards):
+    """The canonical mean shapes linking a cascade's stages ([] for a one-stage variant)."""
+    return [f"results/{RUN}/models/{wildcards.variant}/mean_shape.npy"] if n_stages(wildcards.variant) > 1 else []
+
+
+def model_file(variant, seed):
+    return f"results/{RUN}/models/{variant}/seed{seed}/cascade.pt"
 
 
 def model_targets():
-    train_ds, _ = source("train")
-    return [m for v in config["variants"] for m in final_models(train_ds, v)]
+    """One model file per variant and seed."""
+    return [model_file(v, s) for v in config["variants"] for s in SEEDS]
+
+
+def variant_model(wildcards):
+    return model_file(wildcards.variant, wildcards.seed)
+
+
+def demo_model(wildcards):
+    """The model file `make run` demonstrates `cmhm predict` with: cmhm's (else the last variant's), first seed."""
+    variant = "cmhm" if "cmhm" in config["variants"] else config["variants"][-1]
+    return model_file(variant, SEEDS[0])
+
+
+def timing_models(wildcards):
+    """Each variant's model file of the first seed (timing does not depend on the weights' values)."""
+    return [model_file(v, SEEDS[0]) for v in config["variants"]]
 
 
 def training_figures():
     """Loss curves (rule plot_training) of every stage model_targets() trains, read from its log.csv."""
-    train_ds, _ = source("train")
-    stages = [(v, s) for v in config["variants"] for s in ["stage1"] + (["stage2"] if n_stages(v) > 1 else [])]
-    return [f"results/{train_ds}/figures/{v}/loss_{s}.{ext}" for v, s in stages for ext in ("png", "pdf", "svg")]
-
-
-def models_of(variant):
-    """Weights (and, for a cascade, the canonical mean shape) of a variant trained on the training dataset."""
-    train_ds, _ = source("train")
-    files = final_models(train_ds, variant)
-    if n_stages(variant) > 1:
-        files.append(f"results/{train_ds}/models/{variant}/stage2_data/mean_shape.npy")
-    return files
-
-
-def variant_models(wildcards):
-    return models_of(wildcards.variant)
-
-
-def all_variant_models(wildcards):
-    return [f for v in config["variants"] for f in models_of(v)]
+    return [
+        f"results/{RUN}/figures/training/{v}/seed{s}/loss_{st}.{ext}"
+        for v in config["variants"]
+        for s in SEEDS
+        for st in stage_names(v)
+        for ext in ("png", "pdf", "svg")
+    ]
 
 
 def test_image_crops(wildcards):
-    return crop_files(wildcards.dataset, source("test_images")[1])
+    return crop_files(*source("test_images"))
 
 
 def test_video_samples(wildcards):
-    return samples_dirs(wildcards.dataset, source("test_video")[1])
+    return samples_dirs(*source("test_video"))
 
 
 def configured_train_samples(wildcards):
@@ -207,14 +233,18 @@ def configured_test_samples(role):
     return samples_dirs(*source(role))
 
 
+def eval_dir(role):
+    """results/<run>/eval/<test dataset>: evaluation paths name the run (the model) and the test set."""
+    return f"results/{RUN}/eval/{source(role)[0]}"
+
+
 def expand_eval(name, role):
-    """One evaluation file per configured variant, on the dataset that plays ``role``."""
-    dataset, _ = source(role)
-    return [f"results/{dataset}/eval/{v}/{name}" for v in config["variants"]]
+    """One evaluation file per configured variant and seed, on the dataset that plays ``role``."""
+    return [f"{eval_dir(role)}/{v}/seed{s}/{name}" for v in config["variants"] for s in SEEDS]
 
 
 def timing_file(wildcards):
-    return f"results/{source('test_images')[0]}/eval/timing.json"
+    return f"{eval_dir('test_images')}/timing.json"
 
 
 def quoted_rows(table):

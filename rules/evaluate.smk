@@ -3,14 +3,14 @@
 
 rule predict_images:
     input:
-        models=variant_models,
+        model=variant_model,
         crops=test_image_crops,
     output:
-        "results/{dataset}/eval/{variant}/predictions.npz",
+        "results/{run}/eval/{dataset}/{variant}/seed{seed}/predictions.npz",
     log:
-        "logs/predict_images/{dataset}/{variant}.log",
+        "logs/predict_images/{run}/{dataset}/{variant}/seed{seed}.log",
     benchmark:
-        "benchmarks/predict_images/{dataset}/{variant}.tsv"
+        "benchmarks/predict_images/{run}/{dataset}/{variant}/seed{seed}.tsv"
     params:
         markup3d=config["model"]["markup3d"],
         evaluation=config_keys("evaluation", "n_examples"),
@@ -28,12 +28,12 @@ rule predict_images:
 
 rule image_metrics:
     input:
-        "results/{dataset}/eval/{variant}/predictions.npz",
+        "results/{run}/eval/{dataset}/{variant}/seed{seed}/predictions.npz",
     output:
-        per_image="results/{dataset}/eval/{variant}/per_image.csv",
-        metrics="results/{dataset}/eval/{variant}/image_metrics.json",
+        per_image="results/{run}/eval/{dataset}/{variant}/seed{seed}/per_image.csv",
+        metrics="results/{run}/eval/{dataset}/{variant}/seed{seed}/image_metrics.json",
     log:
-        "logs/image_metrics/{dataset}/{variant}.log",
+        "logs/image_metrics/{run}/{dataset}/{variant}/seed{seed}.log",
     params:
         code=script_code("image_metrics.py"),
     conda:
@@ -44,31 +44,19 @@ rule image_metrics:
 
 rule track_video:
     input:
-        models=variant_models,
+        model=variant_model,
         samples=test_video_samples,
-        train=configured_train_samples,
-        files=configured_files("evaluation"),
     output:
-        tracks="results/{dataset}/eval/{variant}/tracks.npz",
-        per_frame="results/{dataset}/eval/{variant}/per_frame.csv",
-        metrics="results/{dataset}/eval/{variant}/tracking_metrics.json",
+        tracks="results/{run}/eval/{dataset}/{variant}/seed{seed}/tracks.npz",
+        per_frame="results/{run}/eval/{dataset}/{variant}/seed{seed}/per_frame.csv",
+        metrics="results/{run}/eval/{dataset}/{variant}/seed{seed}/tracking_metrics.json",
     log:
-        "logs/track_video/{dataset}/{variant}.log",
+        "logs/track_video/{run}/{dataset}/{variant}/seed{seed}.log",
     benchmark:
-        "benchmarks/track_video/{dataset}/{variant}.tsv"
+        "benchmarks/track_video/{run}/{dataset}/{variant}/seed{seed}.tsv"
     params:
         markup3d=config["model"]["markup3d"],
-        crop=config["crop"],
-        evaluation=config_keys(
-            "evaluation",
-            "tracking_threshold",
-            "failure_confidence",
-            "detector",
-            "haar_cascade",
-            "calibration_faces",
-            "failure_check",
-            "onet_threshold",
-        ),
+        evaluation=config_keys("evaluation", "tracking_threshold"),
         device=config["evaluation"]["device"],
         code=script_code("track_video.py"),
     threads: 2
@@ -83,14 +71,13 @@ rule track_video:
 
 rule timing:
     input:
-        models=all_variant_models,
+        models=timing_models,
     output:
-        "results/{dataset}/eval/timing.json",
+        "results/{run}/eval/{dataset}/timing.json",
     log:
-        "logs/timing/{dataset}.log",
+        "logs/timing/{run}/{dataset}.log",
     params:
         variants=config["variants"],
-        in_size=config["crop"]["size"],
         device=config["evaluation"]["device"],
         code=script_code("timing.py"),
     threads: 2

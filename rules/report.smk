@@ -10,12 +10,13 @@ rule table1:
         quoted=quoted_rows("table1"),
         samples=configured_test_samples("test_images"),
     output:
-        csv=report("results/tables/table1.csv", caption="report/table1.rst", category="Tables"),
-        tex="results/tables/table1.tex",
+        csv=report(f"results/{RUN}/tables/table1.csv", caption="report/table1.rst", category="Tables"),
+        tex=f"results/{RUN}/tables/table1.tex",
     log:
-        "logs/table1/table1.log",
+        f"logs/table1/{RUN}.log",
     params:
         variants=config["variants"],
+        seeds=SEEDS,
         code=script_code("table1.py"),
     conda:
         "../envs/cmhm.yaml"
@@ -29,12 +30,13 @@ rule table2:
         quoted=quoted_rows("table2"),
         samples=configured_test_samples("test_video"),
     output:
-        csv=report("results/tables/table2.csv", caption="report/table2.rst", category="Tables"),
-        tex="results/tables/table2.tex",
+        csv=report(f"results/{RUN}/tables/table2.csv", caption="report/table2.rst", category="Tables"),
+        tex=f"results/{RUN}/tables/table2.tex",
     log:
-        "logs/table2/table2.log",
+        f"logs/table2/{RUN}.log",
     params:
         variants=config["variants"],
+        seeds=SEEDS,
         threshold=config["evaluation"]["tracking_threshold"],
         code=script_code("table2.py"),
     conda:
@@ -50,22 +52,23 @@ rule plot_results:
         per_frame=expand_eval("per_frame.csv", "test_video"),
         predictions=expand_eval("predictions.npz", "test_images"),
     output:
-        ced_images=report("results/figures/ced_images.png", caption="report/ced_images.rst", category="Figures"),
-        ced_images_pdf="results/figures/ced_images.pdf",
-        ced_images_svg="results/figures/ced_images.svg",
-        ced_video=report("results/figures/ced_video.png", caption="report/ced_video.rst", category="Figures"),
-        ced_video_pdf="results/figures/ced_video.pdf",
-        ced_video_svg="results/figures/ced_video.svg",
-        nme_by_yaw=report("results/figures/nme_by_yaw.png", caption="report/nme_by_yaw.rst", category="Figures"),
-        nme_by_yaw_pdf="results/figures/nme_by_yaw.pdf",
-        nme_by_yaw_svg="results/figures/nme_by_yaw.svg",
-        qualitative=report("results/figures/qualitative.png", caption="report/qualitative.rst", category="Figures"),
-        qualitative_pdf="results/figures/qualitative.pdf",
-        qualitative_svg="results/figures/qualitative.svg",
+        ced_images=report(f"results/{RUN}/figures/ced_images.png", caption="report/ced_images.rst", category="Figures"),
+        ced_images_pdf=f"results/{RUN}/figures/ced_images.pdf",
+        ced_images_svg=f"results/{RUN}/figures/ced_images.svg",
+        ced_video=report(f"results/{RUN}/figures/ced_video.png", caption="report/ced_video.rst", category="Figures"),
+        ced_video_pdf=f"results/{RUN}/figures/ced_video.pdf",
+        ced_video_svg=f"results/{RUN}/figures/ced_video.svg",
+        nme_by_yaw=report(f"results/{RUN}/figures/nme_by_yaw.png", caption="report/nme_by_yaw.rst", category="Figures"),
+        nme_by_yaw_pdf=f"results/{RUN}/figures/nme_by_yaw.pdf",
+        nme_by_yaw_svg=f"results/{RUN}/figures/nme_by_yaw.svg",
+        qualitative=report(f"results/{RUN}/figures/qualitative.png", caption="report/qualitative.rst", category="Figures"),
+        qualitative_pdf=f"results/{RUN}/figures/qualitative.pdf",
+        qualitative_svg=f"results/{RUN}/figures/qualitative.svg",
     log:
-        "logs/plot_results/plot_results.log",
+        f"logs/plot_results/{RUN}.log",
     params:
         variants=config["variants"],
+        seeds=SEEDS,
         evaluation=config_keys("evaluation", "ced_max_images", "tracking_threshold", "n_examples"),
         code=script_code("plot_results.py"),
     conda:
@@ -76,20 +79,20 @@ rule plot_results:
 
 rule plot_training:
     input:
-        model="results/{dataset}/models/{variant}/{stage}/model.pt",
+        model="results/{run}/models/{variant}/seed{seed}/{stage}/model.pt",
     output:
         png=report(
-            "results/{dataset}/figures/{variant}/loss_{stage}.png",
+            "results/{run}/figures/training/{variant}/seed{seed}/loss_{stage}.png",
             caption="report/training_loss.rst",
             category="Training",
             subcategory="{variant}",
         ),
-        pdf="results/{dataset}/figures/{variant}/loss_{stage}.pdf",
-        svg="results/{dataset}/figures/{variant}/loss_{stage}.svg",
+        pdf="results/{run}/figures/training/{variant}/seed{seed}/loss_{stage}.pdf",
+        svg="results/{run}/figures/training/{variant}/seed{seed}/loss_{stage}.svg",
     log:
-        "logs/plot_training/{dataset}/{variant}/{stage}.log",
+        "logs/plot_training/{run}/{variant}/seed{seed}/{stage}.log",
     params:
-        code=source_hash("plots_eval.py", "plots.py"),
+        code=script_code("plot_training.py"),
     conda:
         "../envs/cmhm.yaml"
     script:
@@ -107,3 +110,26 @@ rule figures:
         rules.plot_results.output,
         data_figures(),
         training_figures(),
+
+
+rule predict_demo:
+    input:
+        model=demo_model,
+        samples=configured_test_samples("test_images"),
+    output:
+        report(
+            directory(f"results/{RUN}/predict"),
+            patterns=["{name}.png"],
+            caption="report/predict_demo.rst",
+            category="Use a trained model",
+        ),
+    log:
+        f"logs/predict_demo/{RUN}.log",
+    params:
+        n=config["evaluation"]["n_examples"],
+        device=config["evaluation"]["device"],
+        code=script_code("predict_demo.py"),
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/predict_demo.py"

@@ -1,20 +1,21 @@
-# Training half: stage 1 of every Table-I variant; for the cascade, mean shapes and stage 2 (online, through stage 1).
+# Training half: every Table-I variant and seed; for the cascade, mean shapes and stage 2 (online, through
+# stage 1); then each variant and seed is assembled into its one model file, cascade.pt.
 
 
 rule train_stage1:
     input:
         crops=train_crops,
-        mapping="results/{dataset}/union_mapping.json",
+        mapping=train_mapping,
         labels3d=fitted_labels,
     output:
-        model="results/{dataset}/models/{variant}/stage1/model.pt",
+        model="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
     log:
-        "logs/train_stage1/{dataset}/{variant}.log",
+        "logs/train_stage1/{run}/{variant}/seed{seed}.log",
     benchmark:
-        "benchmarks/train_stage1/{dataset}/{variant}.tsv"
+        "benchmarks/train_stage1/{run}/{variant}/seed{seed}.tsv"
     params:
         model=config["model"],
-        train=config["train"],
+        train=train_params,
         in_size=config["crop"]["size"],
         code=script_code("train_stage1.py"),
     threads: 2
@@ -31,13 +32,13 @@ rule train_stage1:
 rule mean_shapes:
     input:
         crops=train_crops,
-        mapping="results/{dataset}/union_mapping.json",
+        mapping=train_mapping,
         labels3d=fitted_labels,
     output:
-        mean_shape="results/{dataset}/models/{variant}/stage2_data/mean_shape.npy",
-        report="results/{dataset}/models/{variant}/stage2_data/mean_shape.json",
+        mean_shape="results/{run}/models/{variant}/mean_shape.npy",
+        report="results/{run}/models/{variant}/mean_shape.json",
     log:
-        "logs/mean_shapes/{dataset}/{variant}.log",
+        "logs/mean_shapes/{run}/{variant}.log",
     params:
         model=config["model"],
         in_size=config["crop"]["size"],
@@ -54,19 +55,19 @@ rule mean_shapes:
 
 rule train_stage2:
     input:
-        stage1="results/{dataset}/models/{variant}/stage1/model.pt",
-        mean_shape="results/{dataset}/models/{variant}/stage2_data/mean_shape.npy",
+        stage1="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
+        mean_shape="results/{run}/models/{variant}/mean_shape.npy",
         crops=train_crops,
         labels3d=fitted_labels,
     output:
-        model="results/{dataset}/models/{variant}/stage2/model.pt",
+        model="results/{run}/models/{variant}/seed{seed}/stage2/model.pt",
     log:
-        "logs/train_stage2/{dataset}/{variant}.log",
+        "logs/train_stage2/{run}/{variant}/seed{seed}.log",
     benchmark:
-        "benchmarks/train_stage2/{dataset}/{variant}.tsv"
+        "benchmarks/train_stage2/{run}/{variant}/seed{seed}.tsv"
     params:
         model=config["model"],
-        train=config["train"],
+        train=train_params,
         cascade=config["cascade"],
         in_size=config["crop"]["size"],
         code=script_code("train_stage2.py"),
@@ -79,3 +80,37 @@ rule train_stage2:
         "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/train_stage2.py"
+
+
+rule assemble_model:
+    input:
+        stages=stage_models,
+        mean_shape=variant_mean_shape,
+        train=configured_train_samples,
+        files=configured_files("evaluation"),
+    output:
+        "results/{run}/models/{variant}/seed{seed}/cascade.pt",
+    log:
+        "logs/assemble_model/{run}/{variant}/seed{seed}.log",
+    params:
+        crop=config["crop"],
+        markup3d=config["model"]["markup3d"],
+        evaluation=config_keys(
+            "evaluation",
+            "detector",
+            "haar_cascade",
+            "calibration_faces",
+            "failure_check",
+            "failure_confidence",
+            "onet_threshold",
+        ),
+        training=training_params(),
+        code=script_code("assemble_model.py"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/assemble_model.py"

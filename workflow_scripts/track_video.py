@@ -1,54 +1,28 @@
-"""Track the test videos with one trained variant (rule track_video)."""
+"""Track the test videos with one trained model file (rule track_video)."""
 
-from cmhm.evaluate import (
-    box_enlargement,
-    failure_check,
-    load_cascade,
-    redetector,
-    save_npz,
-    track_table,
-    tracking_metrics,
-)
+from cmhm.api import detector_from_record, failure_from_record
+from cmhm.artifact import read_cascade
+from cmhm.evaluate import save_npz, track_table, tracking_metrics
 from cmhm.logs import log_to
 from cmhm.provenance import code_version, provenance, write_json_atomic
 from cmhm.samples import concat_tables, read_table
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
-ev, crop = sm.params.evaluation, sm.params.crop
-weights = [p for p in sm.input.models if p.endswith(".pt")]
-means = [p for p in sm.input.models if p.endswith("mean_shape.npy")]
-cascade = load_cascade(
-    weights,
-    means[0] if means else None,
-    variant=sm.wildcards.variant,
-    markup3d=sm.params.markup3d,
-    in_size=crop["size"],
-)
+ev = sm.params.evaluation
+model = read_cascade(sm.input.model, variant=sm.wildcards.variant)
 videos = [read_table(d) for d in sm.input.samples]
-train = concat_tables([read_table(d) for d in sm.input.train], videos[0].root)
-enlarge = box_enlargement(train, sm.params.markup3d)
-detector = redetector(ev["detector"], ev["haar_cascade"], train, ev["calibration_faces"])
-failure, failure_record = failure_check(
-    ev["failure_check"],
-    ev["failure_confidence"],
-    ev["onet_threshold"],
-    train,
-    sm.params.markup3d,
-    enlarge,
-    detector,
-    ev["calibration_faces"],
-)
+tracking = model.tracking
 per_frame, tracks = track_table(
-    cascade,
+    model.cascade,
     concat_tables(videos, videos[0].root),
     sm.params.markup3d,
-    crop["size"],
-    crop["box_scale"],
-    enlarge,
-    failure,
+    model.crop.size,
+    model.crop.box_scale,
+    tracking["enlarge"],
+    failure_from_record(tracking),
     sm.params.device,
-    detector,
+    detector_from_record(model.detector),
 )
 per_frame.to_csv(sm.output.per_frame, index=False)
 save_npz(sm.output.tracks, tracks)
@@ -57,12 +31,20 @@ write_json_atomic(
     sm.output.metrics,
     {
         **summary,
-        "box_enlargement": enlarge,
-        "detector": ev["detector"],
-        **({"detector_calibration": vars(detector.calibration)} if detector else {}),
-        **failure_record,
+        "box_enlargement": tracking["enlarge"],
+        "detector": model.detector["name"] if model.detector else "table",
+        **({"detector_calibration": model.detector["calibration"]} if model.detector else {}),
+        "failure_check": tracking["check"],
+        "failure_threshold": tracking["threshold"],
+        **(
+            {"failure_calibration": tracking["threshold_calibration"]}
+            if tracking["threshold_calibration"]
+            else {}
+        ),
         "variant": sm.wildcards.variant,
-        "provenance": provenance(ev, code_version()),
+        "seed": int(sm.wildcards.seed),
+        "model": sm.input.model,
+        "provenance": provenance({**ev, "model_config_digest": model.config_digest}, code_version()),
     },
 )
-log.info("%s: AUC %.3f FR %.3f", sm.wildcards.variant, summary["auc"], summary["failure_rate"])
+log.info("%s: AUC %.3f FR %.3f", sm.input.model, summary["auc"], summary["failure_rate"])

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from cmhm.artifact import build_cascade, checked_stages
 from cmhm.checkpoints import StageSpec
-from cmhm.evaluate import load_cascade
 from cmhm.markups import IBUG68
 from cmhm.train import load_stage, predict
 from tests.faults.tiny import BASE, SIZE, read_data, train, train_cfg, write_data
@@ -34,6 +34,12 @@ def models(tmp_path_factory) -> dict:
         "cmhm2": train(root / "cmhm" / "stage2", data, cfg, variant="cmhm", stage=1),
         "data": data,
     }
+
+
+def load_cascade(files, mean, variant, markup3d=None, in_size=None):
+    """What assembling the model file does with a variant's stage files: check each, then build."""
+    stages = checked_stages([str(f) for f in files], variant, markup3d, in_size)
+    return build_cascade(stages, [] if mean is None else [torch.as_tensor(np.load(mean))])
 
 
 def _copy_over(src, dst_dir):

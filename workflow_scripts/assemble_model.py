@@ -1,0 +1,29 @@
+"""Assemble one trained variant (one seed) into its model file, cascade.pt (rule assemble_model)."""
+
+from cmhm.assemble import assemble_cascade
+from cmhm.logs import log_to
+from cmhm.provenance import code_version
+from cmhm.samples import concat_tables, read_table
+
+log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
+sm = snakemake  # noqa: F821
+tables = [read_table(d) for d in sm.input.train]
+out = assemble_cascade(
+    sm.output[0],
+    sm.wildcards.variant,
+    list(sm.input.stages),
+    list(sm.input.mean_shape),
+    concat_tables(tables, tables[0].root),
+    sm.params.crop,
+    sm.params.evaluation,
+    sm.params.markup3d,
+    sm.params.training,
+    code_version(),
+)
+log.info(
+    "%s seed %s: %d stage(s) assembled into %s",
+    sm.wildcards.variant,
+    sm.wildcards.seed,
+    len(sm.input.stages),
+    out,
+)
