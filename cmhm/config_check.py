@@ -282,11 +282,11 @@ def check_syntax(*paths: str | Path) -> None:
 
 
 def run_name(run: str | None, configfiles: list[str | Path]) -> str:
-    """The run's name (its folder under results/): ``run`` if set, else the stem of the last ``--configfile``
-    (configs/paper.yaml -> paper), else ``default`` (config.yaml alone)."""
+    """The run's name (its folder under results/): ``run`` if set, else the stem of the first ``--configfile``
+    (``--configfile configs/paper.yaml overrides.yaml`` -> paper), else ``default`` (config.yaml alone)."""
     if run:
         return run
-    return Path(configfiles[-1]).stem if configfiles else "default"
+    return Path(configfiles[0]).stem if configfiles else "default"
 
 
 def training_config(config: dict) -> dict:

@@ -12,8 +12,7 @@ import scipy.io
 import torch
 
 from cmhm.api import load
-from cmhm.artifact import CropConvention, ModelFileError, read_cascade, stage_record, write_cascade
-from cmhm.checkpoints import StageSpec
+from cmhm.artifact import CropConvention, ModelFileError, checked_stages, read_cascade, write_cascade
 from cmhm.crop import crop_image
 from cmhm.data.pts import read_pts
 from cmhm.geometry import box_to_crop_affine, landmark_box
@@ -64,11 +63,11 @@ def model_file(tmp_path_factory) -> Path:
     return write_cascade(
         root / "cascade.pt",
         variant="cmhm",
-        stages=[stage_record(f, StageSpec("cmhm", i, "ibug68", SIZE)) for i, f in enumerate(files)],
+        stages=checked_stages([str(f) for f in files], "cmhm", "ibug68", SIZE),
         mean_shapes=[torch.as_tensor(mean, dtype=torch.float32)],
-        crop=CropConvention(SIZE, BOX_SCALE, 1.2),
+        crop=CropConvention(SIZE, BOX_SCALE),
         detector={"name": "haar", "cascade_path": None, "calibration": None},
-        tracking={"check": "heatmap", "threshold": 0.3},
+        tracking={"check": "heatmap", "threshold": 0.3, "enlarge": 1.2, "onet_calibration": None},
         config={"crop": {"size": SIZE}},
         config_digest="test",
         code_version="test",

@@ -27,14 +27,14 @@ CONFIG = [
 ]
 TARGETS = [
     "results/aflw2000_3d/samples/test/shard0",
-    "results/synth/eval/baseline/tracking_metrics.json",
-    "results/tables/table1.csv",
-    "results/tables/table2.csv",
+    "results/default/models/baseline/seed0/cascade.pt",
+    "results/default/tables/table1.csv",
+    "results/default/tables/table2.csv",
 ]
 CASES = {
     "datasets.aflw2000_3d.yaw_file": ("yaw.csv", "adapt"),
     "datasets.aflw2000_3d.cascade_path": ("faces.xml", "adapt"),
-    "evaluation.haar_cascade": ("haar.xml", "track_video"),
+    "evaluation.haar_cascade": ("haar.xml", "assemble_model"),
     "quoted.table1": ("quoted1.csv", "table1"),
     "quoted.table2": ("quoted2.csv", "table2"),
 }

@@ -53,6 +53,7 @@ def test_paper_dry_run_lists_every_job_with_its_resources(fresh):
         "train_stage1": 4,
         "mean_shapes": 1,
         "train_stage2": 1,
+        "assemble_model": 4,
         "predict_images": 4,
         "track_video": 4,
         "table1": 1,
@@ -75,7 +76,9 @@ def test_paper_dry_run_lists_every_job_with_its_resources(fresh):
         "results/menpo3d/samples/video/shard0",
         "results/menpo3d/samples/video/shard15",
         "results/menpo2d/crops/train/shard3.images.npy",
-        "results/menpo2d/models/cmhm/stage2/model.pt",
+        "results/paper/models/cmhm/seed0/stage2/model.pt",
+        "results/paper/models/cmhm/seed0/cascade.pt",
+        "results/paper/eval/aflw2000_3d/cmhm/seed0/predictions.npz",
     ):
         assert path in outputs, path
 

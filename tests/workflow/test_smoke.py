@@ -29,7 +29,8 @@ def test_smoke_run_builds_every_target(workdir):
     elapsed = time.monotonic() - t0
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-8000:]
     print(f"smoke DAG: {elapsed:.1f} s")
-    r = workdir / "results" / "synth"
+    r = workdir / "results" / "synth"  # data: shared by runs
+    run = workdir / "results" / "smoke"  # this run's models, evaluations, tables and figures
     train = [read_table(r / "samples" / "train" / f"shard{k}") for k in range(2)]
     assert sum(len(t) for t in train) == 48
     views = set().union(*(set(t.index["view"]) for t in train))
@@ -45,27 +46,27 @@ def test_smoke_run_builds_every_target(workdir):
     prov = json.loads((r / "samples" / "train" / "shard0" / "provenance.json").read_text())
     assert prov["code_version"] and prov["config"]["seed"] == 1
     for name in ("table1", "table2"):
-        tex = (workdir / "results" / "tables" / f"{name}.tex").read_text()
+        tex = (run / "tables" / f"{name}.tex").read_text()
         assert (
             r"\toprule" in tex
-            and "cmhm" in (workdir / "results" / "tables" / f"{name}.csv").read_text().lower()
+            and "cmhm" in (run / "tables" / f"{name}.csv").read_text().lower()
         )
     for fig in ("ced_images", "ced_video", "nme_by_yaw", "qualitative"):
         for ext in ("png", "pdf", "svg"):
-            assert (workdir / "results" / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+            assert (run / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     # the report, and inspect on a checkpoint and on metrics
     res = snakemake(["--report", "report.html", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0 and (workdir / "report.html").stat().st_size > 10000, res.stderr[-3000:]
-    out = inspect_path(r / "models" / "cmhm" / "stage2" / "model.pt")
+    out = inspect_path(run / "models" / "cmhm" / "seed0" / "stage2" / "model.pt")
     assert "trained weights" in out and "step 6" in out and "inception_resnet" in out
-    assert '"auc"' in inspect_path(r / "eval" / "cmhm" / "tracking_metrics.json")
+    assert '"auc"' in inspect_path(run / "eval" / "synth" / "cmhm" / "seed1" / "tracking_metrics.json")
     shard = inspect_path(r / "crops" / "test" / "shard0.csv")  # a crop shard records the crop config
     assert "box_scale" in shard and "code version" in shard, shard
     # nothing left to do: a second run schedules no job
     res = snakemake(["-n", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr, res.stdout
     # figures come back from stored metrics alone
-    for f in (workdir / "results" / "figures").glob("*"):
+    for f in (run / "figures").glob("*.*"):
         f.unlink()
     res = snakemake(["figures", "-n", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     jobs = _jobs(res)
@@ -73,10 +74,11 @@ def test_smoke_run_builds_every_target(workdir):
     smoke = ["--configfile", "configs/smoke.yaml"]
     res = snakemake(["figures", "--cores", "2", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0, res.stderr[-4000:]
-    assert (workdir / "results" / "figures" / "ced_video.png").stat().st_size > 1000
+    assert (run / "figures" / "ced_video.png").stat().st_size > 1000
     # on a finished run `snakemake figures` has nothing to do; `make figures` re-renders every figure
-    figures = [*(workdir / "results" / "figures").glob("*.*"), *(r / "figures").rglob("*.*")]
-    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 5), figures
+    figures = [*(run / "figures").rglob("*.*"), *(r / "figures").rglob("*.*")]
+    # 4 result figures, 2 data figures, a loss curve per stage and seed (4 variants + cmhm's stage 2, 2 seeds)
+    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 5 * 2), figures
     res = snakemake(["figures", "-n", *smoke], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr
     before = {f: f.stat().st_mtime_ns for f in figures}
@@ -96,10 +98,10 @@ def test_smoke_run_builds_every_target(workdir):
     assert _jobs(snakemake(["tables", "-n", *cfg], cwd=workdir)) == {"table1", "tables"}
     res = snakemake(["tables", "--cores", "1", *cfg], cwd=workdir)
     assert res.returncode == 0, res.stderr[-4000:]
-    tex = (workdir / "results" / "tables" / "table1.tex").read_text()
+    tex = (run / "tables" / "table1.tex").read_text()
     assert r"\textit{CMHM}\textsuperscript{\dag} & \textit{\textbf{1.00}}" in tex
     assert r"\textit{Quoted from} Paper Table I." in tex and "measured" not in tex
     (workdir / "q1.csv").write_text("method,source,AUC\nX,Y,0.5\n")
     res = snakemake(["tables", "--cores", "1", "--show-failed-logs", *cfg], cwd=workdir)
     assert res.returncode != 0 and "q1.csv: header must be" in res.stdout + res.stderr
-    assert not (workdir / "results" / "tables" / "table1.tex").exists()  # nothing half-written left
+    assert not (run / "tables" / "table1.tex").exists()  # nothing half-written left
