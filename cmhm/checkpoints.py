@@ -27,7 +27,7 @@ from cmhm.models.hourglass import ModelConfig
 
 log = logging.getLogger(__name__)
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
-RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device")
+RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device", "snapshots")
 UNREADABLE = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError)  # torch.load on a damaged file
 
 
@@ -94,6 +94,15 @@ def atomic_save(obj: dict, path: Path, keep: Path | None = None) -> None:
 def save_checkpoint(state: dict, out: Path) -> None:
     """Write ``out/checkpoint.pt``, keeping the one it replaces as ``checkpoint.prev.pt``."""
     atomic_save(state, out / CHECKPOINT, keep=out / PREVIOUS)
+
+
+def snapshot_steps(fractions: Sequence[float], steps: int) -> dict[int, str]:
+    """Step -> file name (``model_step<N>.pt``) of the model snapshots kept at ``fractions`` of ``steps``
+    (``round(f * steps)``, at least step 1; a fraction of 1 is ``model.pt`` itself and gets none)."""
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad:
+        raise ValueError(f"train.snapshots {list(fractions)}: each fraction must be in (0, 1], not {bad}")
+    return {max(1, round(f * steps)): f"model_step{max(1, round(f * steps))}.pt" for f in fractions if f < 1}
 
 
 def readable_checkpoints(out: Path, device) -> Iterator[tuple[Path, dict]]:

@@ -31,6 +31,7 @@ from cmhm.checkpoints import (
     readable_checkpoints,
     record,
     save_checkpoint,
+    snapshot_steps,
     why_not_resume,
 )
 from cmhm.losses import stacked_heatmap_loss
@@ -61,6 +62,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     num_threads: int = 0
+    snapshots: tuple[float, ...] = ()
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
 
     @classmethod
@@ -68,7 +70,7 @@ class TrainConfig:
         """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation."""
         aug = d.get("augment", {})
         augment = None if aug is None else AugmentConfig(**aug)
-        return cls(**{**d, "lr_steps": tuple(d.get("lr_steps", ())), "augment": augment})
+        return cls(**{**d, "lr_steps": tuple(d.get("lr_steps", ())), "snapshots": tuple(d.get("snapshots", ())), "augment": augment})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -231,7 +233,7 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
         raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
     st = init_state(model_cfg, cfg, device)
     st.step = _try_resume(out, stamp, cfg.steps, st, device)
-    n = model_cfg.n_stacks
+    n, snapshots = model_cfg.n_stacks, snapshot_steps(cfg.snapshots, cfg.steps)
     csv = CsvLog(
         out / LOG, ["step", "loss", *[f"loss_stack{s}" for s in range(n)], "lr", "images_per_s"], st.step
     )
@@ -255,6 +257,8 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
             acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
         if st.step % cfg.checkpoint_every == 0 or st.step == cfg.steps:
             save_checkpoint(st.checkpoint(stamp), out)
+        if st.step in snapshots:
+            atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / snapshots[st.step])
     atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / MODEL)
     return out / MODEL
 
