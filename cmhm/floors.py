@@ -36,9 +36,7 @@ def decode_gt(points: np.ndarray, crop_size: int, map_size: int, sigma: float) -
     return np.where(np.isfinite(points), out, np.nan)
 
 
-def decoding_floor(
-    points: np.ndarray, yaw: np.ndarray, crop_size: int, map_size: int, sigma: float
-) -> dict:
+def decoding_floor(points: np.ndarray, yaw: np.ndarray, crop_size: int, map_size: int, sigma: float) -> dict:
     """NME of :func:`decode_gt` against ``points`` [N, K, 2] (crop pixels; the box normaliser is the same
     in crop and image pixels up to scale) as an :func:`cmhm.metrics.aflw_table` dict, plus
     ``max_map_px``: the largest decoding error of a point in map pixels."""
@@ -69,7 +67,9 @@ def gt_warp_predict(
     shapes -> points [N, K2, 2] in crop pixels. The same warp as :meth:`Cascade.forward`, with the
     ground truth (weight 1 where present) in place of stage 1's decoded points."""
     if len(cascade.stages) != 2:
-        raise ValueError(f"the ground-truth warp needs a two-stage cascade, got {len(cascade.stages)} stage(s)")
+        raise ValueError(
+            f"the ground-truth warp needs a two-stage cascade, got {len(cascade.stages)} stage(s)"
+        )
     k = cascade.mean_shape(0).shape[1]
     if gt_points.shape[1:] != (k, 2):
         raise ValueError(f"ground-truth points {gt_points.shape} must be [N, {k}, 2] (stage 1's markup)")

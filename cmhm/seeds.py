@@ -125,7 +125,6 @@ def seed_summary(
     return out
 
 
-
 def table1_values(per_image: Mapping[str, list]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """(variant -> NME [S, N], yaw [N], sample ids [N]) from per variant a list of seeds' ``per_image.csv``
     frames (columns sample_id, yaw, nme). Raises ValueError when a seed or variant lists other images."""

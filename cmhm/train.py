@@ -28,6 +28,9 @@ from cmhm.checkpoints import (
     StageSpec,
     atomic_save,
     check_model,
+    kept_snapshot,
+    missing_snapshots,
+    publish_snapshots,
     readable_checkpoints,
     record,
     save_checkpoint,
@@ -70,7 +73,8 @@ class TrainConfig:
         """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation."""
         aug = d.get("augment", {})
         augment = None if aug is None else AugmentConfig(**aug)
-        return cls(**{**d, "lr_steps": tuple(d.get("lr_steps", ())), "snapshots": tuple(d.get("snapshots", ())), "augment": augment})
+        tuples = {k: tuple(d.get(k, ())) for k in ("lr_steps", "snapshots")}
+        return cls(**{**d, **tuples, "augment": augment})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -231,9 +235,12 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
         raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
     if data.size != model_cfg.in_size:
         raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
-    st = init_state(model_cfg, cfg, device)
+    st, snapshots = init_state(model_cfg, cfg, device), snapshot_steps(cfg.snapshots, cfg.steps)
     st.step = _try_resume(out, stamp, cfg.steps, st, device)
-    n, snapshots = model_cfg.n_stacks, snapshot_steps(cfg.snapshots, cfg.steps)
+    if st.step and (lost := missing_snapshots(out, snapshots, stamp, st.step)):
+        log.warning("not resuming at step %d: snapshots of steps %s are missing; from step 0", st.step, lost)
+        st = init_state(model_cfg, cfg, device)
+    n = model_cfg.n_stacks
     csv = CsvLog(
         out / LOG, ["step", "loss", *[f"loss_stack{s}" for s in range(n)], "lr", "images_per_s"], st.step
     )
@@ -258,8 +265,9 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
         if st.step % cfg.checkpoint_every == 0 or st.step == cfg.steps:
             save_checkpoint(st.checkpoint(stamp), out)
         if st.step in snapshots:
-            atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / snapshots[st.step])
+            atomic_save(st.checkpoint(stamp), kept_snapshot(out, snapshots[st.step]))
     atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / MODEL)
+    publish_snapshots(out, snapshots)
     return out / MODEL
 
 

@@ -91,20 +91,40 @@ def _tiny_data(n: int = 6) -> TrainData:
     return TrainData(images=images, arrays={"lm3d_84": lm}, side=np.array([""] * n, dtype=object))
 
 
-def test_snapshots_at_their_steps_and_resume_unaffected(tmp_path, caplog) -> None:
+def _train(cfg: TrainConfig, out):
     model = ModelConfig(in_size=32, n_stacks=1, depth=1, width=8, n_points=(MENPO84.n_points,))
+    return train_stage(_tiny_data(), ("lm3d_84",), model, cfg, out, "v1", progress=False)
+
+
+def _same_weights(a, b) -> bool:
+    sa, sb = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b))
+    return all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-6) for k in sa)
+
+
+def test_snapshots_at_their_steps_and_resume_unaffected(tmp_path, caplog) -> None:
     cfg = TrainConfig(steps=8, batch_size=2, checkpoint_every=3, device="cpu", amp=False, num_threads=1)
     snap = replace(cfg, snapshots=(0.25, 0.5, 1.0))
-    a = train_stage(_tiny_data(), ("lm3d_84",), model, snap, tmp_path / "a", "v1", progress=False)
-    assert sorted(p.name for p in (tmp_path / "a").glob("model_step*.pt")) == ["model_step2.pt", "model_step4.pt"]
+    a = _train(snap, tmp_path / "a")
+    assert sorted(p.name for p in (tmp_path / "a").glob("model_step*.pt")) == [
+        "model_step2.pt",
+        "model_step4.pt",
+    ]
     assert torch.load(tmp_path / "a" / "model_step4.pt", weights_only=True)["step"] == 4
     load_stage(tmp_path / "a" / "model_step2.pt")  # a snapshot loads like a model
-    train_stage(_tiny_data(), ("lm3d_84",), model, replace(cfg, steps=3), tmp_path / "b", "v1", progress=False)
+    # a run killed after step 6: its outputs deleted (as a workflow does), the newest checkpoint lost
+    b = _train(snap, tmp_path / "b")
+    for name in ("model.pt", "model_step2.pt", "model_step4.pt", "checkpoint.pt"):
+        (tmp_path / "b" / name).unlink()
     with caplog.at_level(logging.INFO, logger="cmhm.train"):
-        b = train_stage(_tiny_data(), ("lm3d_84",), model, snap, tmp_path / "b", "v1", progress=False)
-    assert "resuming from step 3" in caplog.text  # a snapshot list does not block resuming
-    assert (tmp_path / "b" / "model_step4.pt").is_file() and not (tmp_path / "b" / "model_step2.pt").exists()
-    sa, sb = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b))
-    assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-6) for k in sa)
+        b = _train(snap, tmp_path / "b")
+    assert "resuming from step 6" in caplog.text  # a snapshot list does not block resuming
+    assert _same_weights(a, b)
+    assert _same_weights(tmp_path / "a" / "model_step4.pt", tmp_path / "b" / "model_step4.pt")
+    # resuming past a snapshot step that was never written would lose it: start again instead
+    _train(replace(cfg, steps=3), tmp_path / "c")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cmhm.train"):
+        c = _train(snap, tmp_path / "c")
+    assert "snapshots of steps [2] are missing" in caplog.text and _same_weights(a, c)
     with pytest.raises(ValueError, match="train.snapshots"):
-        train_stage(_tiny_data(), ("lm3d_84",), model, replace(cfg, snapshots=(1.5,)), tmp_path / "c", "v1")
+        _train(replace(cfg, snapshots=(1.5,)), tmp_path / "d")
