@@ -16,13 +16,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cmhm.crops import CropSet
 from cmhm.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
-from cmhm.metrics import aflw_table, nme_box
+from cmhm.metrics import aflw_table, bin_labels, nme_box
 from cmhm.models import Cascade
+from cmhm.models.cascade import PROJ3D_ARRAYS, UNION_ARRAY, UNION_MARKUP
+from cmhm.models.hourglass import STEM_STRIDE
 from cmhm.train_data import to_tensor
 from cmhm.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 
-FLOOR_COLUMNS = ["floor", "Mean", "[0, 30]", "(30, 60]", "(60, 90]", "n", "note"]
+FLOOR_COLUMNS = ["floor", "Mean", *bin_labels(), "Mean sd (seeds)", "seeds", "n", "note"]
 
 
 @torch.no_grad()
@@ -39,10 +42,22 @@ def decode_gt(points: np.ndarray, crop_size: int, map_size: int, sigma: float) -
 def decoding_floor(points: np.ndarray, yaw: np.ndarray, crop_size: int, map_size: int, sigma: float) -> dict:
     """NME of :func:`decode_gt` against ``points`` [N, K, 2] (crop pixels; the box normaliser is the same
     in crop and image pixels up to scale) as an :func:`cmhm.metrics.aflw_table` dict, plus
-    ``max_map_px``: the largest decoding error of a point in map pixels."""
+    ``max_map_px``: the largest decoding error of a point in map pixels, and ``argmax_mean_of_bins``:
+    the NME of the integer map pixel alone (no sub-pixel step), the scale of the map's quantisation.
+
+    Exact Gaussians decode exactly where the peak is inside the map (the log of a sampled Gaussian is a
+    parabola); what remains comes from points on or outside the map's border."""
     dec = decode_gt(points, crop_size, map_size, sigma)
     err = np.linalg.norm(dec - points, axis=-1) * map_size / crop_size
-    return {**aflw_table(nme_box(dec, points), yaw), "max_map_px": float(np.nanmax(err))}
+    on_grid = map_to_crop(
+        np.round(crop_to_map(np.asarray(points, np.float64), crop_size, map_size)), crop_size, map_size
+    )
+    quant = aflw_table(nme_box(np.where(np.isfinite(points), on_grid, np.nan), points), yaw)
+    return {
+        **aflw_table(nme_box(dec, points), yaw),
+        "max_map_px": float(np.nanmax(err)),
+        "argmax_mean_of_bins": quant["overall_mean_of_bins"],
+    }
 
 
 def label_floor(heldout: pd.DataFrame, column: str = "nme2d_68") -> dict:
@@ -84,3 +99,105 @@ def gt_warp_predict(
         pts, _ = Cascade.decode(stage, stage(warp_images(x, A, stage.cfg.in_size))[-1])
         out.append(apply_affine_torch(invert_affine_torch(A), pts).cpu().numpy())
     return np.concatenate(out)
+
+
+def gt_landmarks(crops: CropSet) -> tuple[np.ndarray, str]:
+    """Stage 1's ground truth for the warp, crop pixels [N, K, 2]: the multi-view union labels when the
+    crops carry them, else the 68 projected 3D landmarks (the union's frontal meaning); and its name."""
+    name = UNION_ARRAY if UNION_ARRAY in crops.arrays else PROJ3D_ARRAYS[UNION_MARKUP.name]
+    if name not in crops.arrays:
+        raise ValueError(
+            f"test crops carry neither {UNION_ARRAY!r} nor {name!r} (have {sorted(crops.arrays)})"
+        )
+    return np.asarray(crops.arrays[name][..., :2], dtype=np.float64), name
+
+
+def gt_warp_predictions(cascade: Cascade, crops: CropSet, markup3d: str, device: str = "cpu") -> dict:
+    """:func:`gt_warp_predict` on every test crop, as the arrays :func:`cmhm.evaluate.image_metrics` reads
+    (image pixels), plus ``warp_from``: which ground truth drove the warp."""
+    gt2d, name = gt_landmarks(crops)
+    pts = gt_warp_predict(cascade, crops.images, gt2d, device=device)
+    return {
+        "sample_id": crops.index["sample_id"].to_numpy(str),
+        "yaw": crops.index["yaw"].to_numpy(np.float64),
+        "view": crops.index["view"].to_numpy(str),
+        "points": crops.to_image(pts),
+        "gt": crops.to_image(crops.arrays[PROJ3D_ARRAYS[markup3d]][..., :2]),
+        "warp_from": np.array(name),
+    }
+
+
+def floor_row(name: str, table: dict, note: str = "", sd: float = float("nan"), seeds: int = 1) -> dict:
+    """One row of the floors table (NME %) from an :func:`cmhm.metrics.aflw_table`-like dict."""
+    bins = {b: v["mean"] * 100 for b, v in table["bins"].items()}
+    return {
+        "floor": name,
+        "Mean": table["overall_mean_of_bins"] * 100,
+        **bins,
+        "Mean sd (seeds)": sd * 100,
+        "seeds": seeds,
+        "n": table["n"],
+        "note": note,
+    }
+
+
+def arm_row(name: str, per_image: list[pd.DataFrame], note: str = "") -> dict:
+    """A floors-table row of a measured arm (per seed a ``per_image.csv`` frame): bins and Mean averaged
+    over seeds, the seeds' sd of Mean."""
+    tables = [aflw_table(df["nme"].to_numpy(np.float64), df["yaw"].to_numpy()) for df in per_image]
+    means = np.array([t["overall_mean_of_bins"] for t in tables])
+    avg = {
+        "bins": {
+            b: {"mean": float(np.mean([t["bins"][b]["mean"] for t in tables]))} for b in tables[0]["bins"]
+        },
+        "overall_mean_of_bins": float(means.mean()),
+        "n": tables[0]["n"],
+    }
+    sd = float(means.std(ddof=1)) if len(means) > 1 else float("nan")
+    return floor_row(name, avg, note, sd, len(means))
+
+
+def floors_frame(rows: list[dict]) -> pd.DataFrame:
+    """The floors-and-controls table beside Table I, one row per :func:`floor_row` / :func:`arm_row`."""
+    return pd.DataFrame(rows, columns=FLOOR_COLUMNS).astype({"n": "Int64", "seeds": "Int64"})
+
+
+FLOORS_CAPTION = (
+    "Floors and controls beside Table I (NME %, mean of |yaw| bins): the decoding floor (ground-truth "
+    "Gaussians at the map size decoded back), the 3D label floor (held-out fit against the synthetic "
+    "truth), and measured arms (means over seeds with their sd)."
+)
+
+
+def rescale_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
+    """Crop-pixel points [..., 2] of a ``from_size`` crop in a ``to_size`` crop of the same box."""
+    return (np.asarray(points, dtype=np.float64) + 0.5) * (to_size / from_size) - 0.5
+
+
+def floors_table(
+    crops: CropSet,
+    markup3d: str,
+    crop_sizes: list[int],
+    sigma: float,
+    heldout: pd.DataFrame | None,
+    arms: dict[str, list[pd.DataFrame]],
+) -> pd.DataFrame:
+    """The floors table: the decoding floor at each of ``crop_sizes`` (maps 1/4 of it, the test crops'
+    landmarks rescaled; NME does not depend on the scale), the label floor from the 3D fit's
+    ``heldout`` table (None: left out), then one row per measured arm (label -> seeds' per-image frames)."""
+    pts = crops.arrays[PROJ3D_ARRAYS[markup3d]][..., :2]
+    yaw = crops.index["yaw"].to_numpy(np.float64)
+    rows = []
+    for size in crop_sizes:
+        map_size = size // STEM_STRIDE
+        t = decoding_floor(rescale_points(pts, crops.size, size), yaw, size, map_size, sigma)
+        note = (
+            f"{size} px crops, {map_size} px maps, sigma {sigma:g}; worst point {t['max_map_px']:.3f} map px;"
+            f" integer map pixel alone {t['argmax_mean_of_bins'] * 100:.2f} %"
+        )
+        rows.append(floor_row(f"decoding floor {size} px", t, note))
+    if heldout is not None:
+        t = label_floor(heldout)
+        rows.append(floor_row("label floor (3D fit, held out)", t, f"{t['n_failed']} failed fits left out"))
+    rows += [arm_row(label, frames) for label, frames in arms.items()]
+    return floors_frame(rows)
