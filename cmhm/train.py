@@ -45,6 +45,7 @@ from cmhm.train_data import Batch, TrainData, make_batch, to_tensor
 log = logging.getLogger(__name__)
 BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
 MODEL, LOG = "model.pt", "log.csv"
+RUN_KEYS = ("seeds",)  # keys of the train block that choose which runs exist, not how one run trains
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation."""
+        """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation.
+        :data:`RUN_KEYS` (``seeds``: the workflow sets each run's ``seed``) are not part of one run's config."""
+        d = {k: v for k, v in d.items() if k not in RUN_KEYS}
         aug = d.get("augment", {})
         augment = None if aug is None else AugmentConfig(**aug)
         tuples = {k: tuple(d.get(k, ())) for k in ("lr_steps", "snapshots")}

@@ -8,7 +8,7 @@ import yaml
 
 from cmhm.published import SPEED_COLUMNS, TABLE2_COLUMNS, read_quoted, table1_columns
 from cmhm.stages import epochs_to_steps, run_configs
-from cmhm.train import TrainConfig
+from cmhm.train import RUN_KEYS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = {"n_stacks": 1, "depth": 1, "width": 8, "markup3d": "ibug68"}
@@ -46,7 +46,7 @@ def test_lr_epochs_need_the_set_size_and_exclude_lr_steps():
 def test_schema_train_keys_are_the_train_config_and_lr_epochs():
     schema = yaml.safe_load((ROOT / "rules/schemas/config.schema.yaml").read_text())
     keys = set(schema["properties"]["train"]["properties"])
-    assert keys - {"lr_epochs"} <= {f.name for f in fields(TrainConfig)}
+    assert keys - {"lr_epochs", *RUN_KEYS} <= {f.name for f in fields(TrainConfig)}
     assert schema["properties"]["train"]["properties"]["lr_epochs"]["default"] == [20]
 
 
