@@ -27,7 +27,15 @@ from cmhm.models.hourglass import ModelConfig
 
 log = logging.getLogger(__name__)
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
-RESUME_IGNORES = ("steps", "checkpoint_every", "log_every", "num_threads", "device", "tensorboard")
+RESUME_IGNORES = (
+    "steps",
+    "checkpoint_every",
+    "log_every",
+    "num_threads",
+    "device",
+    "tensorboard",
+    "snapshots",
+)
 UNREADABLE = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError)  # torch.load on a damaged file
 
 
@@ -94,6 +102,48 @@ def atomic_save(obj: dict, path: Path, keep: Path | None = None) -> None:
 def save_checkpoint(state: dict, out: Path) -> None:
     """Write ``out/checkpoint.pt``, keeping the one it replaces as ``checkpoint.prev.pt``."""
     atomic_save(state, out / CHECKPOINT, keep=out / PREVIOUS)
+
+
+def snapshot_steps(fractions: Sequence[float], steps: int) -> dict[int, str]:
+    """Step -> file name (``model_step<N>.pt``) of the model snapshots kept at ``fractions`` of ``steps``
+    (``round(f * steps)``, at least step 1; a fraction of 1 is ``model.pt`` itself and gets none).
+
+    Training writes each one as a resumable side file (:func:`kept_snapshot`, stamped like a checkpoint)
+    when it passes the step, and copies them to their names when it ends: a workflow may delete its
+    declared outputs before a rerun, the side files survive, so resuming past a snapshot still yields it."""
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad:
+        raise ValueError(f"train.snapshots {list(fractions)}: each fraction must be in (0, 1], not {bad}")
+    return {max(1, round(f * steps)): f"model_step{max(1, round(f * steps))}.pt" for f in fractions if f < 1}
+
+
+def kept_snapshot(out: Path, name: str) -> Path:
+    """The side file that holds snapshot ``name`` of ``out`` until training ends."""
+    return out / f"snapshot.{name}"
+
+
+def missing_snapshots(out: Path, snapshots: dict[int, str], now: dict, step: int) -> list[int]:
+    """Snapshot steps up to ``step`` without a kept file made from the same inputs, code and config
+    (``now``, a :func:`record`): a run resumed at ``step`` could not produce them."""
+    missing = []
+    for s, name in sorted(snapshots.items()):
+        path = kept_snapshot(out, name)
+        if s > step:
+            continue
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, *UNREADABLE):
+            missing.append(s)
+            continue
+        if state.get("step") != s or why_not_resume(state, now, s):
+            missing.append(s)
+    return missing
+
+
+def publish_snapshots(out: Path, snapshots: dict[int, str]) -> None:
+    """Copy each kept snapshot to ``out/<its name>`` (durably, see :func:`atomic_save`)."""
+    for name in snapshots.values():
+        atomic_save(torch.load(kept_snapshot(out, name), map_location="cpu", weights_only=True), out / name)
 
 
 def readable_checkpoints(out: Path, device) -> Iterator[tuple[Path, dict]]:

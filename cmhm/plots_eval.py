@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -18,8 +18,15 @@ from cmhm.plots import save_figure
 CED_POINTS = 501  # samples of each drawn CED curve between 0 and the threshold
 
 
+def _seeds(errors) -> list[np.ndarray]:
+    """One run's errors [N], or several seeds' (a list of [N] or an array [S, N]) -> list of [N]."""
+    if isinstance(errors, np.ndarray) and errors.ndim == 1:
+        return [errors]
+    return [np.asarray(e, dtype=np.float64) for e in errors]
+
+
 def plot_ced(
-    curves: Mapping[str, np.ndarray],
+    curves: Mapping[str, np.ndarray | Sequence[np.ndarray]],
     threshold: float,
     out_paths: list[str | os.PathLike],
     note: str = "",
@@ -30,15 +37,26 @@ def plot_ced(
 ) -> None:
     """Cumulative error distributions of per-frame (or per-image) errors, one curve per label.
 
-    ``curves``: label -> errors [N]. The x axis runs from 0 to ``threshold``; each legend entry
-    gives the exact AUC at ``threshold`` (see :func:`cmhm.metrics.auc`) and the failure rate.
+    ``curves``: label -> errors [N], or per seed a list of [N] (or [S, N]): then each seed is a thin
+    line and the mean of the seeds' CEDs the bold one. The x axis runs from 0 to ``threshold``; each
+    legend entry gives the exact AUC at ``threshold`` (see :func:`cmhm.metrics.auc`) and the failure
+    rate, as mean ± sd over seeds where there are several.
     """
     fig, ax = plt.subplots(figsize=(5.2, 4.0))
     grid = np.linspace(0.0, threshold, CED_POINTS)
-    ranked = sorted(curves.items(), key=lambda kv: -auc(kv[1], threshold))
-    for label, errors in ranked:
-        a, fr = auc(errors, threshold), failure_rate(errors, threshold)
-        ax.step(grid, ced(errors, grid), where="post", lw=1.6, label=f"{label}  AUC {a:.4f}, FR {fr:.2%}")
+    runs = {label: _seeds(e) for label, e in curves.items()}
+    ranked = sorted(runs.items(), key=lambda kv: -np.mean([auc(e, threshold) for e in kv[1]]))
+    for label, seeds in ranked:
+        a = np.array([auc(e, threshold) for e in seeds])
+        fr = np.array([failure_rate(e, threshold) for e in seeds])
+        text = f"AUC {a[0]:.4f}, FR {fr[0]:.2%}"
+        if len(seeds) > 1:
+            text = f"AUC {a.mean():.4f}±{a.std(ddof=1):.4f}, FR {fr.mean():.2%}±{fr.std(ddof=1):.2%} ({len(seeds)} seeds)"
+        line = ax.step(
+            grid, np.mean([ced(e, grid) for e in seeds], 0), where="post", lw=1.6, label=f"{label}  {text}"
+        )
+        for e in seeds if len(seeds) > 1 else []:
+            ax.step(grid, ced(e, grid), where="post", lw=0.6, alpha=0.4, color=line[0].get_color())
     ax.set_xlim(0.0, threshold)
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel(xlabel)
@@ -60,8 +78,9 @@ def plot_nme_by_yaw(
     """Grouped bars: one group per yaw bin (and "Overall"), one bar per variant, NME shown in %.
 
     ``table``: variant -> {bin label: NME fraction}, e.g. :func:`cmhm.metrics.bin_means` of each
-    variant's :func:`cmhm.metrics.aflw_table`; every variant must have the same labels. NaN bins
-    (no images) are left empty.
+    variant's :func:`cmhm.metrics.aflw_table`, or {bin label: per-seed fractions}: then the bar is the
+    mean over seeds, each seed a dot and the error bar the seeds' min-max. Every variant must have the
+    same labels. NaN bins (no images) are left empty.
     """
     variants = list(table)
     labels = list(next(iter(table.values())))
@@ -72,8 +91,13 @@ def plot_nme_by_yaw(
     x = np.arange(len(labels))
     width = 0.8 / max(1, len(variants))
     for i, v in enumerate(variants):
-        vals = 100.0 * np.array([table[v][lab] for lab in labels], dtype=np.float64)
-        bars = ax.bar(x + (i - (len(variants) - 1) / 2) * width, vals, width * 0.95, label=v)
+        per_seed = 100.0 * np.array([np.atleast_1d(table[v][lab]) for lab in labels], dtype=np.float64)
+        vals, xs = per_seed.mean(1), x + (i - (len(variants) - 1) / 2) * width
+        bars = ax.bar(xs, vals, width * 0.95, label=v)
+        if per_seed.shape[1] > 1:
+            err = [vals - per_seed.min(1), per_seed.max(1) - vals]
+            ax.errorbar(xs, vals, yerr=err, fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+            ax.plot(np.repeat(xs, per_seed.shape[1]), per_seed.ravel(), "k.", ms=2.5)
         texts = ["" if not np.isfinite(val) else f"{val:.2f}" for val in vals]
         ax.bar_label(bars, labels=texts, fontsize=6, padding=1)
     ax.set_xticks(x, [lab if lab == "Overall" else f"|yaw| {lab}" for lab in labels], fontsize=8)
@@ -130,16 +154,25 @@ def _formats(outputs: dict, name: str) -> list:
 def render_results(
     variants: list[str], inputs: dict, outputs: dict, evaluation: dict, code_version: str
 ) -> None:
-    """Every evaluation figure from stored files: ``inputs``/``outputs`` as named in rule plot_results."""
+    """Every evaluation figure from stored files: ``inputs``/``outputs`` as named in rule plot_results.
+
+    Each input is a flat list over variants x seeds, grouped by the ``<variant>/seed<k>`` folders of its
+    paths (:func:`cmhm.seed_tables.group_by_seed`); the qualitative figure shows each variant's first seed.
+    """
     import json
 
     import pandas as pd
 
     from cmhm.metrics import bin_means
+    from cmhm.seed_tables import group_by_seed
 
     note = f"cmhm {code_version}"
     config = {"variants": list(variants), "evaluation": evaluation}
-    per_image = {v: pd.read_csv(p)["nme"].to_numpy() for v, p in zip(variants, inputs["per_image"])}
+    files = {
+        k: group_by_seed(inputs[k], variants)
+        for k in ("per_image", "per_frame", "image_metrics", "predictions")
+    }
+    per_image = {v: [pd.read_csv(p)["nme"].to_numpy() for p in ps] for v, ps in files["per_image"].items()}
     plot_ced(
         per_image,
         evaluation["ced_max_images"],
@@ -150,7 +183,9 @@ def render_results(
         xlabel="NME (box-normalised)",
         title="Still images (AFLW2000-3D protocol)",
     )
-    per_frame = {v: pd.read_csv(p)["nme_diag"].to_numpy() for v, p in zip(variants, inputs["per_frame"])}
+    per_frame = {
+        v: [pd.read_csv(p)["nme_diag"].to_numpy() for p in ps] for v, ps in files["per_frame"].items()
+    }
     plot_ced(
         per_frame,
         evaluation["tracking_threshold"],
@@ -159,12 +194,13 @@ def render_results(
         config=config,
         title="Video tracking (Menpo-3D protocol)",
     )
-    tables = {
-        v: bin_means(json.loads(Path(p).read_text())) for v, p in zip(variants, inputs["image_metrics"])
-    }
+    tables = {}
+    for v, ps in files["image_metrics"].items():
+        seeds = [bin_means(json.loads(Path(p).read_text())) for p in ps]
+        tables[v] = {b: [t[b] for t in seeds] for b in seeds[0]}
     plot_nme_by_yaw(tables, _formats(outputs, "nme_by_yaw"), note, config)
     examples = {}
-    for v, p in zip(variants, inputs["predictions"]):
+    for v, p in ((v, ps[0]) for v, ps in files["predictions"].items()):
         with np.load(p, allow_pickle=False) as z:
             examples[v] = {
                 "images": z["example_images"],

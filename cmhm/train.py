@@ -27,9 +27,13 @@ from cmhm.checkpoints import (
     StageSpec,
     atomic_save,
     check_model,
+    kept_snapshot,
+    missing_snapshots,
+    publish_snapshots,
     readable_checkpoints,
     record,
     save_checkpoint,
+    snapshot_steps,
     why_not_resume,
 )
 from cmhm.losses import stacked_heatmap_loss
@@ -42,6 +46,7 @@ from cmhm.train_monitor import TrainMonitor
 log = logging.getLogger(__name__)
 BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
 MODEL, LOG = "model.pt", "log.csv"
+RUN_KEYS = ("seeds",)  # keys of the train block that choose which runs exist, not how one run trains
 
 
 @dataclass(frozen=True)
@@ -67,14 +72,18 @@ class TrainConfig:
     deterministic: bool = True
     num_threads: int = 0
     tensorboard: bool = False
+    snapshots: tuple[float, ...] = ()
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation."""
+        """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation.
+        :data:`RUN_KEYS` (``seeds``: the workflow sets each run's ``seed``) are not part of one run's config."""
+        d = {k: v for k, v in d.items() if k not in RUN_KEYS}
         aug = d.get("augment", {})
         augment = None if aug is None else AugmentConfig(**aug)
-        return cls(**{**d, "lr_steps": tuple(d.get("lr_steps", ())), "augment": augment})
+        tuples = {k: tuple(d.get(k, ())) for k in ("lr_steps", "snapshots")}
+        return cls(**{**d, **tuples, "augment": augment})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amp", parse_amp(self.amp))
@@ -237,8 +246,11 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
         raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
     if data.size != model_cfg.in_size:
         raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
-    st = init_state(model_cfg, cfg, device)
+    st, snapshots = init_state(model_cfg, cfg, device), snapshot_steps(cfg.snapshots, cfg.steps)
     st.step = _try_resume(out, stamp, cfg.steps, st, device)
+    if st.step and (lost := missing_snapshots(out, snapshots, stamp, st.step)):
+        log.warning("not resuming at step %d: snapshots of steps %s are missing; from step 0", st.step, lost)
+        st = init_state(model_cfg, cfg, device)
     n = model_cfg.n_stacks
     csv = CsvLog(
         out / LOG, ["step", "loss", *[f"loss_stack{s}" for s in range(n)], "lr", "images_per_s"], st.step
@@ -263,8 +275,11 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
             acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
         if st.step % cfg.checkpoint_every == 0 or st.step == cfg.steps:
             save_checkpoint(st.checkpoint(stamp), out)
+        if st.step in snapshots:
+            atomic_save(st.checkpoint(stamp), kept_snapshot(out, snapshots[st.step]))
     monitor.close()
     atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / MODEL)
+    publish_snapshots(out, snapshots)
     return out / MODEL
 
 

@@ -1,4 +1,8 @@
-"""Table I: NME by yaw bin for each measured variant, timing column, quoted rows if configured (rule table1)."""
+"""Table I over seeds: NME by yaw bin per variant (mean over seeds, spread, hierarchical interval, paired
+difference to the first variant), timing column, quoted rows if configured (rule table1).
+
+snakemake.input.per_image: every variant x seed ``.../<variant>/seed<k>/per_image.csv`` (grouped by path).
+"""
 
 import json
 from pathlib import Path
@@ -7,17 +11,18 @@ import pandas as pd
 
 from cmhm.logs import log_to
 from cmhm.published import TABLE1_CAPTION, read_quoted, table1_columns
-from cmhm.tables import paired_deltas, table1_frame, table1_tex_columns, with_skipped, write_table
+from cmhm.seed_tables import group_by_seed, table1_seed_frame, table1_seed_tex_columns
+from cmhm.tables import with_skipped, write_table
 
-log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
+log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
-results = {v: json.loads(Path(p).read_text()) for v, p in zip(sm.params.variants, sm.input.metrics)}
+files = group_by_seed(sm.input.per_image, sm.params.variants)
+log.info("Table I from %s", {v: len(p) for v, p in files.items()})
 timing = json.loads(Path(sm.input.timing).read_text())["timing"]
 quoted = [row for p in sm.input.quoted for row in read_quoted(p, table1_columns())]
-per_image = {v: pd.read_csv(p) for v, p in zip(sm.params.variants, sm.input.per_image)}
-df = table1_frame(results, quoted, paired_deltas(per_image))
+df = table1_seed_frame({v: [pd.read_csv(p) for p in ps] for v, ps in files.items()}, quoted)
 df = with_skipped(df, sm.input.samples)
-df["ms/face (this machine)"] = [
-    timing[v]["ms_per_face"] if v in timing else float("nan") for v in results
-] + [float("nan")] * (len(df) - len(results))
-write_table(df, sm.output.csv, sm.output.tex, TABLE1_CAPTION, "tab:aflw2000", table1_tex_columns())
+df["ms/face (this machine)"] = [timing[v]["ms_per_face"] if v in timing else float("nan") for v in files] + [
+    float("nan")
+] * (len(df) - len(files))
+write_table(df, sm.output.csv, sm.output.tex, TABLE1_CAPTION, "tab:aflw2000", table1_seed_tex_columns())

@@ -8,7 +8,7 @@ import yaml
 
 from cmhm.published import SPEED_COLUMNS, TABLE2_COLUMNS, read_quoted, table1_columns
 from cmhm.stages import epochs_to_steps, run_configs
-from cmhm.train import TrainConfig
+from cmhm.train import RUN_KEYS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = {"n_stacks": 1, "depth": 1, "width": 8, "markup3d": "ibug68"}
@@ -46,8 +46,11 @@ def test_lr_epochs_need_the_set_size_and_exclude_lr_steps():
 def test_schema_train_keys_are_the_train_config_and_lr_epochs():
     schema = yaml.safe_load((ROOT / "rules/schemas/config.schema.yaml").read_text())
     keys = set(schema["properties"]["train"]["properties"])
-    # lr_epochs becomes lr_steps in run_configs; threads are a Snakemake resource (num_threads)
-    assert (keys - {"lr_epochs"}) | {"num_threads"} == {f.name for f in fields(TrainConfig)}
+    # lr_epochs becomes lr_steps in run_configs; threads are a Snakemake resource (num_threads); each
+    # training job's seed is one of train.seeds (RUN_KEYS)
+    assert (keys - {"lr_epochs", *RUN_KEYS}) | {"num_threads", "seed"} == {
+        f.name for f in fields(TrainConfig)
+    }
     # the schema's defaults are the default run's (config.yaml: drops in steps); the paper's 20 epochs are
     # in configs/paper.yaml
     assert schema["properties"]["train"]["properties"]["lr_epochs"]["default"] == []

@@ -78,3 +78,33 @@ def test_plot_training_log_draws_every_stack_and_names_an_empty_log(tmp_path):
     log.write_text("step,loss,loss_stack0,lr,images_per_s\n")
     with pytest.raises(ValueError, match=f"{log}: no rows logged"):
         plot_training_log(log, "x", outs)
+
+
+def test_seed_spread_figures_draw_every_seed(tmp_path):
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(2)
+    curves = {"cmhm": [rng.gamma(2.0, 0.008, 100) for _ in range(3)], "baseline": rng.gamma(2.0, 0.01, 100)}
+    opened = []
+    orig = plt.subplots
+
+    def spy(*a, **k):
+        fig, ax = orig(*a, **k)
+        opened.append(ax)
+        return fig, ax
+
+    plt.subplots = spy
+    try:
+        plot_ced(curves, 0.05, [tmp_path / "ced.png"])
+        yaw = rng.uniform(-90, 90, 100)
+        seeds = [bin_means(aflw_table(rng.gamma(2.0, 0.01, 100), yaw)) for _ in range(3)]
+        plot_nme_by_yaw({"cmhm": {b: [t[b] for t in seeds] for b in seeds[0]}}, [tmp_path / "yaw.png"])
+    finally:
+        plt.subplots = orig
+    ced_ax, yaw_ax = opened
+    assert len(ced_ax.lines) == 2 + 3  # a bold line per variant, a thin one per seed of cmhm
+    assert (
+        "±" in ced_ax.get_legend().get_texts()[0].get_text() + ced_ax.get_legend().get_texts()[1].get_text()
+    )
+    assert len(yaw_ax.lines[-1].get_xdata()) == 3 * 4  # one dot per seed and bin (3 bins + Overall)
+    assert (tmp_path / "ced.png").stat().st_size > 1000 and (tmp_path / "yaw.png").stat().st_size > 1000

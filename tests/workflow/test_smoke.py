@@ -47,10 +47,7 @@ def test_smoke_run_builds_every_target(workdir):
     assert prov["code_version"] and prov["config"]["seed"] == 1
     for name in ("table1", "table2"):
         tex = (run / "tables" / f"{name}.tex").read_text()
-        assert (
-            r"\toprule" in tex
-            and "cmhm" in (run / "tables" / f"{name}.csv").read_text().lower()
-        )
+        assert r"\toprule" in tex and "cmhm" in (run / "tables" / f"{name}.csv").read_text().lower()
     for fig in ("ced_images", "ced_video", "nme_by_yaw", "qualitative"):
         for ext in ("png", "pdf", "svg"):
             assert (run / "figures" / f"{fig}.{ext}").stat().st_size > 1000
