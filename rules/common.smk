@@ -3,6 +3,7 @@ from pathlib import Path
 
 import re
 
+from cmhm.checkpoints import snapshot_steps
 from cmhm.config_check import check_config, file_keys, load_yaml, run_name, training_config
 from cmhm.data.registry import DATASETS
 
@@ -13,6 +14,8 @@ FILE_KEYS = file_keys(SCHEMA)
 # This run's folder: results/<RUN>/ holds its models, evaluations, tables and figures (data is shared).
 RUN = run_name(config["run"], workflow.overwrite_configfiles)
 SEEDS = config["train"]["seeds"]
+# step -> file name of the model snapshots training keeps (train.snapshots, fractions of train.steps)
+SNAPSHOTS = snapshot_steps(config["train"]["snapshots"], config["train"]["steps"])
 
 from cmhm.models import get_variant
 from cmhm.provenance import import_closure_hash
@@ -56,6 +59,8 @@ wildcard_constraints:
     stage="stage[0-9]+",
     run=re.escape(RUN),
     seed="[0-9]+",
+    step="[0-9]+",
+    arm="gt_warp|step[0-9]+",
 
 
 def source(role):
@@ -172,8 +177,15 @@ def stage_names(variant):
 
 
 def stage_models(wildcards):
-    """The `model.pt` of each stage of one variant and seed, in stage order."""
-    return [f"results/{RUN}/models/{wildcards.variant}/seed{wildcards.seed}/{s}/model.pt" for s in stage_names(wildcards.variant)]
+    """The `model.pt` of each stage of one variant and seed, in stage order (with a `step` wildcard: the
+    snapshots of that step)."""
+    name = SNAPSHOTS[int(wildcards.step)] if "step" in wildcards.keys() else "model.pt"
+    return [f"results/{RUN}/models/{wildcards.variant}/seed{wildcards.seed}/{s}/{name}" for s in stage_names(wildcards.variant)]
+
+
+def stage_snapshots(stage):
+    """Declared outputs of a training rule: its stage's snapshot files (none without train.snapshots)."""
+    return [f"results/{{run}}/models/{{variant}}/seed{{seed}}/{stage}/{name}" for name in SNAPSHOTS.values()]
 
 
 def variant_mean_shape(wildcards):
@@ -241,6 +253,29 @@ def eval_dir(role):
 def expand_eval(name, role):
     """One evaluation file per configured variant and seed, on the dataset that plays ``role``."""
     return [f"{eval_dir(role)}/{v}/seed{s}/{name}" for v in config["variants"] for s in SEEDS]
+
+
+def floor_arms():
+    """Rows of the floors table measured by the pipeline: {label: [per_image.csv of each seed]}."""
+    arms = {}
+    if "cmhm" in config["variants"]:
+        arms["cmhm, ground-truth landmark warp"] = [f"{eval_dir('test_images')}/cmhm/seed{s}/gt_warp/per_image.csv" for s in SEEDS]
+    for step in SNAPSHOTS:
+        for v in config["variants"]:
+            share = round(100 * step / config["train"]["steps"])
+            arms[f"{v} at {share} % of training"] = [f"{eval_dir('test_images')}/{v}/seed{s}/step{step}/per_image.csv" for s in SEEDS]
+    return arms
+
+
+def floor_arm_files(wildcards):
+    return [p for paths in floor_arms().values() for p in paths]
+
+
+def heldout_fit(wildcards):
+    """The 3D fit's held-out table (the label floor) when the training labels are fitted, else nothing."""
+    if config["data"]["train_labels3d"] == "fitted":
+        return [f"results/{source('train')[0]}/annotations_3d/heldout_fit.csv"]
+    return []
 
 
 def timing_file(wildcards):

@@ -88,3 +88,47 @@ rule timing:
         "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/timing.py"
+
+
+use rule predict_images as predict_snapshot with:
+    input:
+        model="results/{run}/models/{variant}/seed{seed}/step{step}/cascade.pt",
+        crops=test_image_crops,
+    output:
+        "results/{run}/eval/{dataset}/{variant}/seed{seed}/step{step}/predictions.npz",
+    log:
+        "logs/predict_snapshot/{run}/{dataset}/{variant}/seed{seed}/step{step}.log",
+    benchmark:
+        "benchmarks/predict_snapshot/{run}/{dataset}/{variant}/seed{seed}/step{step}.tsv"
+
+
+rule predict_gt_warp:
+    input:
+        model=variant_model,
+        crops=test_image_crops,
+    output:
+        "results/{run}/eval/{dataset}/{variant}/seed{seed}/gt_warp/predictions.npz",
+    log:
+        "logs/predict_gt_warp/{run}/{dataset}/{variant}/seed{seed}.log",
+    params:
+        markup3d=config["model"]["markup3d"],
+        device=config["evaluation"]["device"],
+        code=script_code("predict_gt_warp.py"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/predict_gt_warp.py"
+
+
+use rule image_metrics as arm_metrics with:
+    input:
+        "results/{run}/eval/{dataset}/{variant}/seed{seed}/{arm}/predictions.npz",
+    output:
+        per_image="results/{run}/eval/{dataset}/{variant}/seed{seed}/{arm}/per_image.csv",
+        metrics="results/{run}/eval/{dataset}/{variant}/seed{seed}/{arm}/image_metrics.json",
+    log:
+        "logs/arm_metrics/{run}/{dataset}/{variant}/seed{seed}/{arm}.log",

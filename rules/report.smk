@@ -4,7 +4,6 @@
 
 rule table1:
     input:
-        metrics=expand_eval("image_metrics.json", "test_images"),
         per_image=expand_eval("per_image.csv", "test_images"),
         timing=timing_file,
         quoted=quoted_rows("table1"),
@@ -16,7 +15,6 @@ rule table1:
         f"logs/table1/{RUN}.log",
     params:
         variants=config["variants"],
-        seeds=SEEDS,
         code=script_code("table1.py"),
     conda:
         "../envs/cmhm.yaml"
@@ -26,6 +24,7 @@ rule table1:
 
 rule table2:
     input:
+        per_frame=expand_eval("per_frame.csv", "test_video"),
         metrics=expand_eval("tracking_metrics.json", "test_video"),
         quoted=quoted_rows("table2"),
         samples=configured_test_samples("test_video"),
@@ -36,7 +35,6 @@ rule table2:
         f"logs/table2/{RUN}.log",
     params:
         variants=config["variants"],
-        seeds=SEEDS,
         threshold=config["evaluation"]["tracking_threshold"],
         code=script_code("table2.py"),
     conda:
@@ -68,7 +66,6 @@ rule plot_results:
         f"logs/plot_results/{RUN}.log",
     params:
         variants=config["variants"],
-        seeds=SEEDS,
         evaluation=config_keys("evaluation", "ced_max_images", "tracking_threshold", "n_examples"),
         code=script_code("plot_results.py"),
     conda:
@@ -99,10 +96,33 @@ rule plot_training:
         "../workflow_scripts/plot_training.py"
 
 
+rule floors:
+    input:
+        crops=test_image_crops,
+        heldout=heldout_fit,
+        arms=floor_arm_files,
+    output:
+        csv=report(f"results/{RUN}/tables/floors.csv", caption="report/floors.rst", category="Tables"),
+        tex=f"results/{RUN}/tables/floors.tex",
+    log:
+        f"logs/floors/{RUN}.log",
+    params:
+        arms=floor_arms(),
+        crop_sizes=sorted({64, config["crop"]["size"]}),
+        sigma=config["train"]["sigma"],
+        markup3d=config["model"]["markup3d"],
+        code=script_code("floors.py"),
+    conda:
+        "../envs/cmhm.yaml"
+    script:
+        "../workflow_scripts/floors.py"
+
+
 rule tables:
     input:
         rules.table1.output,
         rules.table2.output,
+        rules.floors.output,
 
 
 rule figures:

@@ -9,6 +9,7 @@ rule train_stage1:
         labels3d=fitted_labels,
     output:
         model="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
+        snapshots=stage_snapshots("stage1"),
     log:
         "logs/train_stage1/{run}/{variant}/seed{seed}.log",
     benchmark:
@@ -61,6 +62,7 @@ rule train_stage2:
         labels3d=fitted_labels,
     output:
         model="results/{run}/models/{variant}/seed{seed}/stage2/model.pt",
+        snapshots=stage_snapshots("stage2"),
     log:
         "logs/train_stage2/{run}/{variant}/seed{seed}.log",
     benchmark:
@@ -114,3 +116,10 @@ rule assemble_model:
         "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/assemble_model.py"
+
+
+use rule assemble_model as assemble_snapshot with:
+    output:
+        "results/{run}/models/{variant}/seed{seed}/step{step}/cascade.pt",
+    log:
+        "logs/assemble_snapshot/{run}/{variant}/seed{seed}/step{step}.log",

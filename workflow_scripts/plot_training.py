@@ -11,7 +11,7 @@ sm = snakemake  # noqa: F821
 w = sm.wildcards
 plot_training_log(
     Path(sm.input.model).with_name("log.csv"),
-    f"{w.variant}, {w.stage} ({w.dataset})",
+    f"{w.variant}, seed {w.seed}, {w.stage} ({w.run})",
     [sm.output.png, sm.output.pdf, sm.output.svg],
     note=f"cmhm {code_version()}",
 )

@@ -3,8 +3,9 @@ upper bound of the spatial transform (rule predict_gt_warp). Same inputs as pred
 
 import json
 
+from cmhm.artifact import read_cascade
 from cmhm.crops import load_crops
-from cmhm.evaluate import load_cascade, save_npz
+from cmhm.evaluate import save_npz
 from cmhm.floors import gt_warp_predictions
 from cmhm.logs import log_to
 from cmhm.provenance import code_version, provenance
@@ -12,17 +13,16 @@ from cmhm.train import resolve_device
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
-weights = [p for p in sm.input.models if p.endswith(".pt")]
-means = [p for p in sm.input.models if p.endswith("mean_shape.npy")]
-crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
 device = str(resolve_device(sm.params.device))
-cascade = load_cascade(
-    weights, means[0], device, variant=sm.wildcards.variant, markup3d=sm.params.markup3d, in_size=crops.size
-)
-pred = gt_warp_predictions(cascade, crops, sm.params.markup3d, device)
-cfg = {"variant": sm.wildcards.variant, "markup3d": sm.params.markup3d, "warp": "ground truth"}
+model = read_cascade(sm.input.model, device, variant=sm.wildcards.variant)
+crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
+pred = gt_warp_predictions(model.cascade, crops, sm.params.markup3d, device)
+cfg = {
+    "variant": sm.wildcards.variant,
+    "seed": int(sm.wildcards.seed),
+    "model": sm.input.model,
+    "warp": "ground truth",
+}
 record = json.dumps(provenance(cfg, code_version()), default=str)
 save_npz(sm.output[0], {**pred, "code_version": code_version(), "provenance": record})
-log.info(
-    "predicted %d test crops with %s behind the %s warp", len(crops), sm.wildcards.variant, pred["warp_from"]
-)
+log.info("predicted %d test crops with %s behind the %s warp", len(crops), sm.input.model, pred["warp_from"])
