@@ -58,6 +58,15 @@ class CascadeFile:
     code_version: str
     config: dict
 
+    def describe(self) -> dict:
+        """What an evaluation records about the model it ran: variant, markup, training-config digest, code."""
+        return {
+            "variant": self.variant,
+            "markup": self.markup,
+            "training_config_digest": self.config_digest,
+            "training_code_version": self.code_version,
+        }
+
     @property
     def markup(self) -> str:
         """Markup of the points the cascade outputs (the last stage's last stack)."""

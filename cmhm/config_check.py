@@ -293,7 +293,8 @@ def training_config(config: dict) -> dict:
     """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
     in the model file with its digest: two model files from the same training config say so."""
     train = config["data"]["train"]
-    out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "train", "cascade")}
+    out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
+    out["train"] = {k: v for k, v in config["train"].items() if k != "seeds"}  # each model: one seed
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
     if train["dataset"] == "synth":
         keep = ("image_size", "profile_yaw", "render", train["split"])

@@ -8,6 +8,8 @@ from cmhm.samples import concat_tables, read_table
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 tables = [read_table(d) for d in sm.input.train]
+training = sm.params.training
+training = {**training, "train": {**training["train"], "seed": int(sm.wildcards.seed)}}  # this model's seed
 out = assemble_cascade(
     sm.output[0],
     sm.wildcards.variant,
@@ -17,7 +19,7 @@ out = assemble_cascade(
     sm.params.crop,
     sm.params.evaluation,
     sm.params.markup3d,
-    sm.params.training,
+    training,
     code_version(),
 )
 log.info(

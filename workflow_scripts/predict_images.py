@@ -19,7 +19,7 @@ cfg = {
     "variant": sm.wildcards.variant,
     "seed": int(sm.wildcards.seed),
     "model": sm.input.model,
-    "model_config_digest": model.config_digest,
+    "model_file": model.describe(),
     "markup3d": sm.params.markup3d,
     "evaluation": sm.params.evaluation,
 }

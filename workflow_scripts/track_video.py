@@ -44,7 +44,7 @@ write_json_atomic(
         "variant": sm.wildcards.variant,
         "seed": int(sm.wildcards.seed),
         "model": sm.input.model,
-        "provenance": provenance({**ev, "model_config_digest": model.config_digest}, code_version()),
+        "provenance": provenance({**ev, "model_file": model.describe()}, code_version()),
     },
 )
 log.info("%s: AUC %.3f FR %.3f", sm.input.model, summary["auc"], summary["failure_rate"])

@@ -47,9 +47,9 @@ def test_unknown_key_names_it_and_the_nearest_keys_not_the_schema():
 
 def test_numbers_written_as_strings_are_numbers():
     """PyYAML reads 1e-4 as a string; --config gives every scalar as a string."""
-    cfg = check({"train": {"lr": "1e-4", "steps": "7", "lr_steps": ["5"], "amp": "false"}})
+    cfg = check({"train": {"lr": "1e-4", "steps": "7", "lr_steps": ["5"], "deterministic": "false"}})
     assert cfg["train"]["lr"] == pytest.approx(1e-4)
-    assert (cfg["train"]["steps"], cfg["train"]["lr_steps"], cfg["train"]["amp"]) == (7, [5], False)
+    assert (cfg["train"]["steps"], cfg["train"]["lr_steps"], cfg["train"]["deterministic"]) == (7, [5], False)
     assert cfg["train"]["batch_size"] == 8  # the other keys of the section are kept (a merge, not a replace)
     assert "train.lr: 'fast' is not of type 'number'" in error({"train": {"lr": "fast"}})
 
