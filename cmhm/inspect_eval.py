@@ -19,6 +19,8 @@ def checkpoint(path: Path, png: str | None) -> list[str]:
     import torch
 
     state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and state.get("format") == "cmhm-cascade":
+        return model_file(path, state)
     params = sum(v.numel() for v in state.get("state_dict", {}).values())
     kind = "resumable training checkpoint" if "optimizer" in state else "trained weights"
     lines = [
@@ -27,6 +29,36 @@ def checkpoint(path: Path, png: str | None) -> list[str]:
         "config: " + json.dumps(state.get("config", {}), sort_keys=True, default=str),
     ]
     return lines + [f"code version: {state.get('code_version', '?')}"]
+
+
+def model_file(path: Path, state: dict) -> list[str]:
+    """A model file (``cascade.pt``, rule assemble_model): its stages, frames, crop, detector and provenance."""
+    lines = [
+        f"{path}: model file of variant {state['variant']} (rule assemble_model; load with cmhm.load(path),"
+        " use with python -m cmhm predict / export)"
+    ]
+    for i, st in enumerate(state["stages"]):
+        cfg = st["config"]
+        n = sum(v.numel() for v in st["state_dict"].values())
+        lines.append(
+            f"stage {i + 1}: {cfg['block']} x {len(st['targets'])} stack(s), {cfg['in_size']} px in, width "
+            f"{cfg['width']}, depth {cfg['depth']}; heads {st['markups']} ({st['targets']}); {n:,} parameters;"
+            f" {st['steps']} steps ({st['source']})"
+        )
+    for i, m in enumerate(state["mean_shapes"]):
+        lines.append(f"mean shapes linking stage {i + 1} to {i + 2}: {tuple(m.shape)} (views x points x 2)")
+    lines.append(f"crop: {json.dumps(state['crop'])}")
+    det = state["detector"]
+    lines.append(
+        "detector: none recorded (pass face boxes)"
+        if det is None
+        else f"detector: {json.dumps(det, default=str)}"
+    )
+    lines.append(f"tracking: {json.dumps(state['tracking'], default=str)}")
+    lines.append(
+        f"training config digest {state['config_digest']}: {json.dumps(state['config'], sort_keys=True)}"
+    )
+    return lines + [f"code version: {state['code_version']}"]
 
 
 def _stage_of(path: Path) -> str:

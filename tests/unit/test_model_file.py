@@ -159,3 +159,13 @@ def test_onnx_export_agrees_with_pytorch(model_file: Path, tmp_path: Path) -> No
     ref = predict(read_cascade(model_file).cascade, crops, device="cpu")
     assert np.abs(points - ref["points"]).max() < 1e-3
     assert np.abs(conf - ref["confidence"]).max() < 1e-4
+
+
+def test_inspect_explains_the_model_file(model_file: Path) -> None:
+    from cmhm.inspect import inspect_path
+
+    out = inspect_path(model_file)
+    assert f"{model_file}: model file of variant cmhm" in out
+    assert "stage 2: inception_resnet x 1 stack(s)" in out and "heads ['ibug68'] (['lm3d_68'])" in out
+    assert "mean shapes linking stage 1 to 2: (68, 2)" in out and '"box_scale": 1.3' in out
+    assert "training config digest test" in out and "code version: test" in out
