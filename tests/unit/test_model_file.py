@@ -150,6 +150,7 @@ def test_given_boxes_agree_with_the_crop_pipeline(model_file: Path) -> None:
 @needs_fixtures
 def test_onnx_export_agrees_with_pytorch(model_file: Path, tmp_path: Path) -> None:
     import onnxruntime as ort
+
     from cmhm.export import export_onnx
 
     path = export_onnx(model_file, tmp_path / "cascade.onnx")
