@@ -18,7 +18,7 @@ FIGURE_RULES := plot_results plot_union_mapping contact_sheet plot_training
 $(BIN)/snakemake: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(if $(TORCH),$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)))
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet --retries 1 "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)))
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
