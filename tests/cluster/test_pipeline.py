@@ -23,6 +23,7 @@ SMOKE_ARGS = ["--configfile", "configs/smoke.yaml", *ONE_THREAD, "--slurm-keep-s
 SMOKE_TIMEOUT_S = 600
 RESUME = ["--configfile", "tests/cluster/resume.yaml", *ONE_THREAD]
 RESUME_MODEL = "results/resume/models/baseline/seed0/stage1/model.pt"
+RESUME_JOB = "resume_baseline_0"  # the job's wildcards (run, variant, seed), as the SLURM plugin joins them
 RESUME_STEPS, RESUME_CHECKPOINT_EVERY = 400, 20  # tests/cluster/resume.yaml
 LOCAL_TIMEOUT_S = 300
 RESUME_TIMEOUT_S = 300
@@ -83,7 +84,7 @@ def test_smoke_dag_runs_through_slurm(slurm, workdir):
     print(f"smoke DAG through SLURM: {time.monotonic() - t0:.0f} s")
 
     for name in ("table1", "table2"):
-        assert r"\toprule" in (workdir / "results" / "tables" / f"{name}.tex").read_text()
+        assert r"\toprule" in (workdir / "results" / "smoke" / "tables" / f"{name}.tex").read_text()
     stats = _job_stats(out)
     subs = _submissions(out, slurm)
     ran = {}
@@ -125,7 +126,7 @@ def _training_job(slurm: Slurm) -> str | None:
         timeout=30,
         check=True,
     ).stdout.splitlines()
-    ids = [r.split()[0] for r in rows if r.split()[1:] == ["rule_train_stage1_wildcards_synth_baseline"]]
+    ids = [r.split()[0] for r in rows if r.split()[1:] == [f"rule_train_stage1_wildcards_{RESUME_JOB}"]]
     return ids[0] if ids else None
 
 
@@ -142,7 +143,7 @@ def _wait_for_checkpoint(ckpt: Path, proc: subprocess.Popen, slurm: Slurm, timeo
 def test_cancelled_training_job_resumes_from_its_checkpoint(slurm, workdir):
     _run_local(workdir, [RESUME_MODEL, "--omit-from", "train_stage1", *RESUME], slurm)
     stage = workdir / Path(RESUME_MODEL).parent
-    log = workdir / "logs" / "train_stage1" / "synth" / "baseline.log"
+    log = workdir / "logs" / "train_stage1" / "resume" / "baseline" / "seed0.log"
     proc = start_snakemake(workdir, [RESUME_MODEL, *RESUME], slurm)
     try:
         first_id = _wait_for_checkpoint(stage / "checkpoint.pt", proc, slurm, timeout_s=RESUME_TIMEOUT_S)
@@ -162,7 +163,7 @@ def test_cancelled_training_job_resumes_from_its_checkpoint(slurm, workdir):
     # Snakemake deletes a job's log before each attempt, so the cancelled attempt's record is its
     # SLURM log, which the plugin keeps because the job failed
     cancelled = (
-        workdir / ".snakemake" / "slurm_logs" / "rule_train_stage1" / "synth_baseline" / f"{first_id}.log"
+        workdir / ".snakemake" / "slurm_logs" / "rule_train_stage1" / RESUME_JOB / f"{first_id}.log"
     )
     assert "rule train_stage1:" in cancelled.read_text()
     final = torch.load(stage / "model.pt", weights_only=True)
