@@ -162,9 +162,7 @@ def test_cancelled_training_job_resumes_from_its_checkpoint(slurm, workdir):
     assert 0 < k < RESUME_STEPS and k % RESUME_CHECKPOINT_EVERY == 0, log.read_text()
     # Snakemake deletes a job's log before each attempt, so the cancelled attempt's record is its
     # SLURM log, which the plugin keeps because the job failed
-    cancelled = (
-        workdir / ".snakemake" / "slurm_logs" / "rule_train_stage1" / RESUME_JOB / f"{first_id}.log"
-    )
+    cancelled = workdir / ".snakemake" / "slurm_logs" / "rule_train_stage1" / RESUME_JOB / f"{first_id}.log"
     assert "rule train_stage1:" in cancelled.read_text()
     final = torch.load(stage / "model.pt", weights_only=True)
     assert final["step"] == RESUME_STEPS
