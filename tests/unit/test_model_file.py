@@ -139,7 +139,7 @@ def test_given_boxes_agree_with_the_crop_pipeline(model_file: Path) -> None:
     paths, pts = _aflw()
     image = cv2.cvtColor(cv2.imread(str(paths[0])), cv2.COLOR_BGR2RGB)
     box = landmark_box(pts[:1])
-    fa = load(model_file, device="cpu")
+    fa = load(model_file, device="cpu", fast=False)  # the fused copy differs by float rounding (next test)
     face = fa.predict(image, box)[0]
     ref = predict(fa.model.cascade, _crops(1), device="cpu")["points"][0]
     A = box_to_crop_affine(box, SIZE, BOX_SCALE)[0]
@@ -170,3 +170,16 @@ def test_inspect_explains_the_model_file(model_file: Path) -> None:
     assert "stage 2: inception_resnet x 1 stack(s)" in out and "heads ['ibug68'] (['lm3d_68'])" in out
     assert "mean shapes linking stage 1 to 2: (68, 2)" in out and '"box_scale": 1.3' in out
     assert "training config digest test" in out and "code version: test" in out
+
+
+def test_fast_path_matches_the_model_as_trained(model_file: Path) -> None:
+    """``cmhm.load`` runs the fused, NHWC copy (FastInference); its landmarks are the plain model's."""
+    paths, pts = _aflw()
+    fast, plain = load(model_file, device="cpu"), load(model_file, device="cpu", fast=False)
+    assert fast.fast is not None and plain.fast is None
+    for p, box in zip(paths, landmark_box(pts)):
+        image = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+        a, b = fast.predict(image, box)[0], plain.predict(image, box)[0]
+        side = float(np.sqrt(np.prod(box[2:] - box[:2])))  # float rounding: < 1/10,000 of the face box
+        assert np.abs(a.landmarks - b.landmarks).max() < 1e-4 * side
+        assert np.abs(a.confidence - b.confidence).max() < 1e-4

@@ -64,7 +64,9 @@ def test_one_model_file_per_variant_and_seed_and_no_shared_paths(workdir):
                 assert p.startswith(f"results/{run}/"), (run, p)  # what a run trains and measures is its own
             if p.startswith(f"results/{run}/"):
                 assert owned.setdefault(p, run) == run, f"{p} is written by runs {owned[p]} and {run}"
-        assert not any(p.startswith(f"results/{other}/") for other in set(owned.values()) - {run} for p in paths)
+        assert not any(
+            p.startswith(f"results/{other}/") for other in set(owned.values()) - {run} for p in paths
+        )
 
 
 def test_the_ablation_runs_its_controls(workdir):
