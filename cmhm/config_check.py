@@ -281,12 +281,15 @@ def check_syntax(*paths: str | Path) -> None:
             load_yaml(path)
 
 
-def run_name(run: str | None, configfiles: list[str | Path]) -> str:
+def run_name(run: str | None, configfiles: list[str | Path], default_config: str | Path | None = None) -> str:
     """The run's name (its folder under results/): ``run`` if set, else the stem of the first ``--configfile``
-    (``--configfile configs/paper.yaml overrides.yaml`` -> paper), else ``default`` (config.yaml alone)."""
+    other than the workflow's own ``default_config`` (``--configfile configs/paper.yaml overrides.yaml`` ->
+    paper), else ``default`` (config.yaml alone, given or not: ``make run`` passes it)."""
     if run:
         return run
-    return Path(configfiles[0]).stem if configfiles else "default"
+    own = Path(default_config).resolve() if default_config else None
+    named = [f for f in configfiles if own is None or Path(f).resolve() != own]
+    return Path(named[0]).stem if named else "default"
 
 
 def training_config(config: dict) -> dict:

@@ -12,7 +12,7 @@ SCHEMA = load_yaml(Path(workflow.basedir) / "rules/schemas/config.schema.yaml")
 config.update(check_config(config, SCHEMA, {name: spec.split for name, spec in DATASETS.items()}))
 FILE_KEYS = file_keys(SCHEMA)
 # This run's folder: results/<RUN>/ holds its models, evaluations, tables and figures (data is shared).
-RUN = run_name(config["run"], workflow.overwrite_configfiles)
+RUN = run_name(config["run"], workflow.overwrite_configfiles, Path(workflow.basedir) / "config.yaml")
 SEEDS = config["train"]["seeds"]
 # step -> file name of the model snapshots training keeps (train.snapshots, fractions of train.steps)
 SNAPSHOTS = snapshot_steps(config["train"]["snapshots"], config["train"]["steps"])

@@ -172,3 +172,15 @@ def test_every_param_is_read_by_its_script():
         text = (REPO / "workflow_scripts" / script[1]).read_text()
         for name in re.findall(r"^        (\w+)=", params[1], re.MULTILINE):
             assert name == "code" or f"params.{name}" in text, f"rule {rule}: param {name} is never read"
+
+
+def test_run_name_follows_the_first_configfile_but_not_the_default_one(tmp_path):
+    """`make run` passes config.yaml itself: that is the 'default' run, not a run named 'config'."""
+    from cmhm.config_check import run_name
+
+    own = tmp_path / "config.yaml"
+    assert run_name(None, [], own) == "default"
+    assert run_name(None, [str(own)], own) == "default"
+    assert run_name(None, [str(own), "configs/paper.yaml"], own) == "paper"
+    assert run_name(None, ["configs/ablation.yaml", "configs/ablation_gt3d.yaml"], own) == "ablation"
+    assert run_name("mine", [str(own)], own) == "mine"
