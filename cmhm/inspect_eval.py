@@ -164,21 +164,21 @@ def per_frame(path: Path, png: str | None) -> list[str]:
 TABLES = {  # a column that tells the tables apart -> (what, the records it is built from, under results/)
     "Mean": (
         "paper Table I: NME (%) by |yaw| bin on still images (rule table1)",
-        ("*/eval/*/image_metrics.json", "*/eval/timing.json"),
+        ("eval/*/*/seed*/image_metrics.json", "eval/*/timing.json"),
     ),
     "AUC": (
         "paper Table II: video tracking AUC and failure rate (rule table2)",
-        ("*/eval/*/tracking_metrics.json",),
+        ("eval/*/*/seed*/tracking_metrics.json",),
     ),
 }
 TABLE_COLUMNS = {
     "method": "variant (measured) or published method (quoted)",
     "source": "measured in this run, or quoted: <publication>",
     "Mean": "mean of the |yaw|-bin means (%), the paper's Overall",
-    CI_COLUMNS[0]: "95% bootstrap interval of Mean (images resampled within bins), low end",
+    CI_COLUMNS[0]: "95% bootstrap interval of Mean (seeds and, within bins, images resampled), low end",
     CI_COLUMNS[1]: "the same interval's high end",
     DELTA_COLUMNS[0]: "Mean minus the first measured row's Mean (points)",
-    DELTA_COLUMNS[1]: "paired 95% bootstrap interval of that difference (same images), low end",
+    DELTA_COLUMNS[1]: "paired 95% bootstrap interval of that difference (same seeds and images), low end",
     DELTA_COLUMNS[2]: "the same interval's high end",
     "per-image mean": "mean over images (%)",
     "n": "test images",
@@ -189,6 +189,7 @@ TABLE_COLUMNS = {
     "frames": "frames tracked",
     "failure check": "the tracking failure check and its threshold (onet: MTCNN O-Net face score; heatmap: mean peak)",
     "threshold": "the AUC / failure threshold",
+    "seeds": "training seeds the row averages (each variant trained once per seed)",
     SKIPPED_COLUMN: "bad test samples left out by data.on_bad_sample: skip (listed in the samples' skipped.csv)",
 }
 
@@ -214,7 +215,11 @@ def _table_column(name: str) -> str:
     if name in TABLE_COLUMNS:
         return TABLE_COLUMNS[name]
     if name in bin_labels():
-        return "mean NME (%) of the test images in this |yaw| bin"
+        return "mean NME (%) of the test images in this |yaw| bin, mean over seeds"
+    spread = re.fullmatch(r"(.+) (sd|min|max) \(seeds\)", name)
+    if spread:
+        what = {"sd": "standard deviation", "min": "smallest", "max": "largest"}[spread.group(2)]
+        return f"{what} over training seeds of the per-seed {spread.group(1)}"
     return ""
 
 

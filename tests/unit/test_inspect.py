@@ -136,9 +136,12 @@ def test_union_mapping_csv_lists_the_mapping(tmp_path):
 
 def test_table_csv_and_tex_show_rows_and_upstream_records(tmp_path):
     per_image, table = image_metrics(_predictions())
-    record = tmp_path / "results" / "ds" / "eval" / "baseline" / "image_metrics.json"
+    run = (
+        tmp_path / "results" / "default"
+    )  # the layout the rules write: results/<run>/eval/<ds>/<variant>/seed<k>/
+    record = run / "eval" / "ds" / "baseline" / "seed0" / "image_metrics.json"
     write_json_atomic(record, {**table, "provenance": provenance({}, "v-eval")})
-    csv, tex = tmp_path / "results" / "tables" / "table1.csv", tmp_path / "results" / "tables" / "table1.tex"
+    csv, tex = run / "tables" / "table1.csv", run / "tables" / "table1.tex"
     write_table(table1_frame({"baseline": table}), csv, tex, "NME by yaw", "tab:t1")
     out = inspect_path(csv)
     assert "paper Table I" in out and "rule table1" in out
@@ -152,6 +155,10 @@ def test_table_csv_and_tex_show_rows_and_upstream_records(tmp_path):
     for column in DELTA_COLUMNS[1:]:  # "(Mean - ref) ..." starts with "(" like a bin label but is no bin
         line = next(ln for ln in legend if ln.startswith(f"  {column} "))
         assert "interval" in line and "bin" not in line, line
+    from cmhm.inspect_eval import _table_column
+    from cmhm.seed_tables import SPREAD_COLUMNS
+
+    assert all(_table_column(c) for c in SPREAD_COLUMNS)  # and the seed columns of a multi-seed Table I
     bins = [ln for ln in legend if "|yaw| bin" in ln]
     assert [ln.split()[0] + " " + ln.split()[1] for ln in bins] == bin_labels(), bins
     out = inspect_path(tex)
