@@ -11,6 +11,7 @@ import pandas as pd
 
 from cmhm.inspect_common import column_lines, record_provenance, sibling_provenance
 from cmhm.metrics import bin_labels
+from cmhm.seed_tables import STEP_COLUMNS
 from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS, SKIPPED_COLUMN
 
 
@@ -180,6 +181,9 @@ TABLE_COLUMNS = {
     DELTA_COLUMNS[0]: "Mean minus the first measured row's Mean (points)",
     DELTA_COLUMNS[1]: "paired 95% bootstrap interval of that difference (same seeds and images), low end",
     DELTA_COLUMNS[2]: "the same interval's high end",
+    STEP_COLUMNS[0]: "Mean minus the row above's (the module this row adds; points)",
+    STEP_COLUMNS[1]: "paired 95% bootstrap interval of that difference (same seeds and images), low end",
+    STEP_COLUMNS[2]: "the same interval's high end",
     "per-image mean": "mean over images (%)",
     "n": "test images",
     "ms/face (this machine)": "inference time per face on the machine that ran rule timing",

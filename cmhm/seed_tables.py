@@ -24,6 +24,9 @@ from cmhm.tables import CI_COLUMNS, DELTA_COLUMNS, VARIANT_LABELS, failure_check
 
 SEED_DIR = re.compile(r"^seed(\d+)$")
 SPREAD_COLUMNS = ["Mean sd (seeds)", "Mean min (seeds)", "Mean max (seeds)", "seeds"]
+# The paper's rows each add one module to the row above: Mean minus the previous measured row's, with a
+# paired interval over the same seeds and images (empty in the first row).
+STEP_COLUMNS = ["Mean - previous", "(Mean - previous) CI95 low", "(Mean - previous) CI95 high"]
 
 
 def group_by_seed(paths: Sequence[str | os.PathLike], variants: Sequence[str]) -> dict[str, list[str]]:
@@ -67,6 +70,11 @@ def table1_seed_frame(
     and images (:func:`cmhm.seeds.seed_summary`, images resampled within |yaw| bins)."""
     values, yaw, _ = table1_values(per_image)
     stats = seed_summary(values, yaw_bin(yaw), seed=seed)
+    names = list(values)
+    steps = {
+        v: seed_summary({p: values[p], v: values[v]}, yaw_bin(yaw), seed=seed)[v]
+        for p, v in zip(names, names[1:])
+    }
     rows = []
     for v, errs in values.items():
         tables = [aflw_table(e, yaw) for e in errs]
@@ -81,12 +89,17 @@ def table1_seed_frame(
                 "seeds": s["n_seeds"],
                 **dict(zip(CI_COLUMNS, [s["lo"] * 100, s["hi"] * 100])),
                 **dict(zip(DELTA_COLUMNS, [s["diff"] * 100, s["diff_lo"] * 100, s["diff_hi"] * 100])),
+                **(
+                    dict(zip(STEP_COLUMNS, [steps[v][k] * 100 for k in ("diff", "diff_lo", "diff_hi")]))
+                    if v in steps
+                    else {}
+                ),
                 "per-image mean": float(errs.mean()) * 100,
                 "n": len(yaw),
             }
         )
     rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = [*TEXT_COLUMNS, *table1_columns(), *SPREAD_COLUMNS, *CI_COLUMNS, *DELTA_COLUMNS]
+    columns = [*TEXT_COLUMNS, *table1_columns(), *SPREAD_COLUMNS, *CI_COLUMNS, *DELTA_COLUMNS, *STEP_COLUMNS]
     df = pd.DataFrame(rows, columns=[*columns, "per-image mean", "n"])
     return df.astype({"n": "Int64", "seeds": "Int64"})
 

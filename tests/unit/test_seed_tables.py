@@ -79,3 +79,27 @@ def test_table2_over_two_seeds_resamples_whole_videos() -> None:
     assert ra["AUC sd (seeds)"] == 0 and rb["AUC - ref"] == pytest.approx(0.55)
     assert (rb["(AUC - ref) CI95 low"], rb["(AUC - ref) CI95 high"]) == pytest.approx((0.5, 0.6))
     assert rb["FR (%) - ref"] == pytest.approx(-25.0) and ra["failure check"] == "heatmap < 0.3"
+
+
+def test_table1_steps_compare_each_row_with_the_row_above() -> None:
+    """Three rows: inception - baseline and cmhm - inception, each paired over the same images; seeds are
+    independent trainings, resampled per variant: seed offsets {-2, 0} % against {-1, +1} % give the
+    step -1 % and, as in the test above, the interval [-3, +1] %."""
+    df = table1_seed_frame(
+        {
+            "baseline": [_images(0), _images(0.02)],
+            "inception": [_images(-0.01), _images(0.01)],
+            "cmhm": [_images(-0.02), _images(0.0)],
+        }
+    )
+    assert df.loc[0, ["Mean - previous", "(Mean - previous) CI95 low"]].isna().all()
+    inc, cmhm = df.iloc[1], df.iloc[2]
+    assert inc["Mean - previous"] == pytest.approx(inc["Mean - ref"]) == pytest.approx(-1.0)
+    assert (inc["(Mean - previous) CI95 low"], inc["(Mean - previous) CI95 high"]) == pytest.approx(
+        (-3.0, 1.0)
+    )
+    assert cmhm["Mean - ref"] == pytest.approx(-2.0)
+    steps = [
+        cmhm[c] for c in ("Mean - previous", "(Mean - previous) CI95 low", "(Mean - previous) CI95 high")
+    ]
+    assert steps == pytest.approx([-1.0, -3.0, 1.0])
