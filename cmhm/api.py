@@ -12,11 +12,10 @@ from cmhm.artifact import CascadeFile, read_cascade
 from cmhm.crop import crop_image
 from cmhm.detectors import CalibratedDetector, Calibration, make_detector, onet_check
 from cmhm.geometry import apply_affine, box_to_crop_affine, invert_affine
-from cmhm.models.fuse import FastInference
+from cmhm.models.fuse import fuse_for_inference
 from cmhm.mtcnn import MTCNN
 from cmhm.tracking import Detector, FailureCheck, PeakConfidence
 from cmhm.train import predict, resolve_device
-from cmhm.train_data import to_tensor
 
 
 @dataclass
@@ -66,9 +65,10 @@ def detect_faces(detector: Detector, image: np.ndarray) -> list[tuple[np.ndarray
 class FaceAligner:
     """A trained cascade ready for images of any size: detect (or take boxes), crop, predict, uncrop.
 
-    ``fast`` (default): run a :class:`cmhm.models.fuse.FastInference` copy of the cascade (batch norm
-    folded, inception 1x1s merged, NHWC; on a CPU one face per call, what ``make bench`` measured fastest);
-    its landmarks match the plain model's to float rounding. ``fast=False`` runs the model as trained.
+    ``fast`` (default): run a fused copy of the cascade (:func:`cmhm.models.fuse.fuse_for_inference`:
+    batch norm folded, inception 1x1s merged, NHWC weights; on a CPU one face per call, what ``make bench``
+    measured fastest); its landmarks match the plain model's to float rounding. ``fast=False`` runs the
+    model as trained.
     """
 
     def __init__(
@@ -79,21 +79,9 @@ class FaceAligner:
         self.model.cascade.to(self.device).eval()
         self.batch_size = batch_size
         self.detector = detector_from_record(model.detector)
-        chunk = 1 if self.device == "cpu" else 0
-        self.fast = FastInference(model.cascade, channels_last=True, chunk=chunk) if fast else None
-
-    @torch.inference_mode()
-    def _landmarks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Crop-pixel landmarks [N, K, 2] and confidences [N, K] of crops uint8 [N, S, S, 3]."""
-        if self.fast is None:
-            pred = predict(self.model.cascade, crops, batch_size=self.batch_size, device=self.device)
-            return pred["points"], pred["confidence"]
-        pts, conf = [], []
-        for lo in range(0, len(crops), self.batch_size):
-            res = self.fast(to_tensor(crops[lo : lo + self.batch_size]).to(self.device))
-            pts.append(res["points"][-1].cpu().numpy())
-            conf.append(res["confidence"][-1].cpu().numpy())
-        return np.concatenate(pts), np.concatenate(conf)
+        self.fast = fast
+        self.net = fuse_for_inference(model.cascade, channels_last=True) if fast else model.cascade
+        self.net_batch = 1 if fast and self.device == "cpu" else batch_size
 
     @property
     def markup(self) -> str:
@@ -126,9 +114,10 @@ class FaceAligner:
         crop = self.model.crop
         A = box_to_crop_affine(boxes_arr, crop.size, crop.box_scale)
         crops = np.stack([crop_image(image, a, crop.size) for a in A])
-        points, confidence = self._landmarks(crops)
-        pts = apply_affine(invert_affine(A), points)
-        return [Face(pts[i], confidence[i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))]
+        with torch.inference_mode():
+            pred = predict(self.net, crops, batch_size=self.net_batch, device=self.device)
+        pts = apply_affine(invert_affine(A), pred["points"])
+        return [Face(pts[i], pred["confidence"][i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))]
 
 
 def load(

@@ -173,10 +173,10 @@ def test_inspect_explains_the_model_file(model_file: Path) -> None:
 
 
 def test_fast_path_matches_the_model_as_trained(model_file: Path) -> None:
-    """``cmhm.load`` runs the fused, NHWC copy (FastInference); its landmarks are the plain model's."""
+    """``cmhm.load`` runs the fused, NHWC copy; its landmarks are the plain model's."""
     paths, pts = _aflw()
     fast, plain = load(model_file, device="cpu"), load(model_file, device="cpu", fast=False)
-    assert fast.fast is not None and plain.fast is None
+    assert fast.net is not fast.model.cascade and plain.net is plain.model.cascade
     for p, box in zip(paths, landmark_box(pts)):
         image = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
         a, b = fast.predict(image, box)[0], plain.predict(image, box)[0]
