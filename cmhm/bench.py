@@ -19,18 +19,22 @@ import pandas as pd
 import torch
 
 from cmhm.augment import AugmentConfig
+from cmhm.complexity import count_complexity
 from cmhm.markups import IBUG68
-from cmhm.models import ModelConfig, stage_plans
+from cmhm.models import ModelConfig, build_hourglass, stage_plans
 from cmhm.train import TrainConfig, init_state, resolve_device, train_step
 from cmhm.train_data import TrainData, make_batch
 
 
-def _rate(fn: Callable[[], int], repeats: int) -> float:
+def _rate(fn: Callable[[], int], repeats: int, device: torch.device | None = None) -> float:
     """Items per second of ``fn`` (which returns how many items it processed), after one warm-up call."""
+    sync = torch.cuda.synchronize if device is not None and device.type == "cuda" else lambda: None
     fn()
+    sync()
     t0, n = time.perf_counter(), 0
     for _ in range(repeats):
         n += fn()
+    sync()
     return n / (time.perf_counter() - t0)
 
 
@@ -43,18 +47,34 @@ def random_data(n: int, size: int, seed: int = 0) -> TrainData:
     return TrainData(images, arrays, np.array([""] * n, dtype=object))
 
 
-def bench_training(model: ModelConfig, variants: Sequence[str], steps: int, batch: int = 8) -> pd.DataFrame:
-    """Training images/s of every stage of ``variants`` (random crops, full augmentation)."""
+def bench_training(
+    model: ModelConfig,
+    variants: Sequence[str],
+    steps: int,
+    batch: int = 8,
+    device: str | torch.device = "auto",
+) -> pd.DataFrame:
+    """Training images/s of every stage of ``variants`` (random crops, full augmentation, the default
+    ``train.amp``: bf16 autocast on CUDA), and the arithmetic rate it implies (3 x the forward MACs x 2
+    FLOPs per image)."""
     data, cfg = random_data(4 * batch, model.in_size), TrainConfig(steps=steps, batch_size=batch)
-    dev = resolve_device(cfg.device)
+    dev = resolve_device(device) if isinstance(device, str) else device
     rows = []
     for name in variants:
         for stage, plan in enumerate(stage_plans(name, model, IBUG68)):
+            with torch.device("meta"):
+                macs = count_complexity(build_hourglass(plan.model), model.in_size).macs
             st = init_state(plan.model, cfg, dev)
             targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
-            rate = _rate(lambda: (train_step(st, data, targets, cfg, dev), batch)[1], steps)
+            rate = _rate(lambda: (train_step(st, data, targets, cfg, dev), batch)[1], steps, dev)
             rows.append(
-                {"variant": name, "stage": stage + 1, "images_per_s": rate, "s_per_step": batch / rate}
+                {
+                    "variant": name,
+                    "stage": stage + 1,
+                    "images_per_s": rate,
+                    "s_per_step": batch / rate,
+                    "TFLOPS": 6 * macs * rate / 1e12,
+                }
             )
     return pd.DataFrame(rows)
 
@@ -81,10 +101,15 @@ def dry_run_seconds(configfile: str, timeout: int = 300) -> float:
     return time.perf_counter() - t0
 
 
-def machine() -> str:
-    """One line naming the machine and the settings that change CPU timings."""
+def machine(device: torch.device | None = None) -> str:
+    """One line naming the machine and the settings that change CPU timings (and the GPU, on CUDA)."""
     omp = os.environ.get("OMP_WAIT_POLICY", "unset")
-    return (
+    gpu = (
+        f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, "
+        if device and device.type == "cuda"
+        else ""
+    )
+    return gpu + (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={omp}, load average {os.getloadavg()[0]:.1f}"
     )

@@ -34,44 +34,43 @@ def model_costs(cfg: ModelConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def headline(times: pd.DataFrame, costs: pd.DataFrame, batches: Sequence[int]) -> pd.DataFrame:
-    """The ratios issue 13 sets goals for, each as median [min, max] over rounds, with its goal."""
+def headline(
+    times: pd.DataFrame, costs: pd.DataFrame, batches: Sequence[int], forms: Sequence[str] = ("fast", "eager")
+) -> pd.DataFrame:
+    """The ratios issue 13 sets goals for, each as median [min, max] over rounds, with its goal, for each
+    of ``forms`` (both models in the same form); a ratio whose timings are missing is left out."""
     macs = costs.set_index("model")["GMACs"]
     mac_ratio = macs["inception"] / macs["baseline"]
     big = max(batches)
     specs: list[tuple[str, tuple, tuple, float | None]] = []
     for b in batches:
-        specs += [
-            (f"cmhm / baseline, batch {b}, both fast", ("cmhm", "fast", b), ("baseline", "fast", b), 0.85),
-            (f"cmhm / baseline, batch {b}, both eager", ("cmhm", "eager", b), ("baseline", "eager", b), 0.85),
-            (
-                f"inception / baseline, batch {b}, fast",
-                ("inception", "fast", b),
-                ("baseline", "fast", b),
-                mac_ratio + 0.05,
-            ),
-            (f"cmhm / FAN-4, batch {b}, fast", ("cmhm", "fast", b), ("fan4", "fast", b), 0.5),
-            (f"cmhm fast / cmhm eager, batch {b}", ("cmhm", "fast", b), ("cmhm", "eager", b), None),
-            (
-                f"baseline fast / baseline eager, batch {b}",
-                ("baseline", "fast", b),
-                ("baseline", "eager", b),
-                None,
-            ),
-        ]
+        for f in forms:
+            specs += [
+                (f"cmhm / baseline, batch {b}, both {f}", ("cmhm", f, b), ("baseline", f, b), 0.85),
+                (
+                    f"inception / baseline, batch {b}, {f}",
+                    ("inception", f, b),
+                    ("baseline", f, b),
+                    mac_ratio + 0.05,
+                ),
+                (f"cmhm / FAN-4, batch {b}, {f}", ("cmhm", f, b), ("fan4", f, b), 0.5),
+            ]
+        for m in ("cmhm", "baseline"):
+            specs += [
+                (f"{m} {f} / {m} eager, batch {b}", (m, f, b), (m, "eager", b), None)
+                for f in forms
+                if f != "eager"
+            ]
     if big > 1:
         for m in ("baseline", "cmhm"):
-            for form in ("eager", "fast", "fast_chunk1"):
-                specs.append(
-                    (
-                        f"{m} {form}: batch {big} / batch 1 per face",
-                        (m, form, big),
-                        (m, "fast" if form == "fast_chunk1" else form, 1),
-                        1.0,
-                    )
-                )
+            for form in (*forms, "fast_chunk1"):
+                num, den = (m, form, big), (m, "fast" if form == "fast_chunk1" else form, 1)
+                specs.append((f"{m} {form}: batch {big} / batch 1 per face", num, den, 1.0))
+    timed = set(zip(times["model"], times["form"], times["batch"]))
     rows = []
     for what, num, den, goal in specs:
+        if num not in timed or den not in timed:
+            continue
         med, lo, hi, of_min = ratio(times, num, den)
         rows.append(
             {
@@ -102,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu, or cuda: inference and training on the GPU (the loader stays on the CPU)",
+    )
+    ap.add_argument("--inner", type=int, default=0, help="calls per timing (0: 1 on CPU, 20 on CUDA)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 keeps torch's)")
     ap.add_argument("--train-size", type=int, default=128, help="training/loader bench sizes (CPU budget)")
     ap.add_argument("--train-width", type=int, default=64)
@@ -117,11 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = ModelConfig(in_size=args.size, width=args.width, depth=args.depth)
     t0 = time.perf_counter()
     costs = model_costs(cfg)
-    times = bench_inference(cfg, tuple(args.batches), args.rounds)
+    dev = torch.device(args.device)
+    inner = args.inner or (20 if dev.type == "cuda" else 1)
+    times = bench_inference(cfg, tuple(args.batches), args.rounds, device=dev, inner=inner)
     times.to_csv(out / "inference.csv", index=False)
-    heads, per_model = headline(times, costs, args.batches), summarise(times).merge(costs, on="model")
+    forms = ("fast", "fast_bf16", "graph_bf16", "eager") if dev.type == "cuda" else ("fast", "eager")
+    heads, per_model = headline(times, costs, args.batches, forms), summarise(times).merge(costs, on="model")
     tcfg = ModelConfig(in_size=args.train_size, width=args.train_width, depth=args.train_depth)
-    training = bench_training(tcfg, list(VARIANT_NAMES), args.train_steps)
+    training = bench_training(tcfg, list(VARIANT_NAMES), args.train_steps, device=dev)
     training.to_csv(out / "training.csv", index=False)
     loader = pd.DataFrame(
         [
@@ -136,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dry = dry_run_seconds(args.dry_run_config) if args.dry_run_config else float("nan")
     text = "\n\n".join(
         [
-            f"# make bench\n\nMachine: {machine()}. Inference: {cfg.in_size}px, width {cfg.width}, depth {cfg.depth}, "
-            f"random weights, {args.rounds} rounds side by side. Training/loader: {tcfg.in_size}px, width "
+            f"# make bench\n\nMachine: {machine(dev)}. Inference: {cfg.in_size}px, width {cfg.width}, depth {cfg.depth}, "
+            f"random weights, {args.rounds} rounds side by side, {inner} call(s) per timing. Training/loader: {tcfg.in_size}px, width "
             f"{tcfg.width}, depth {tcfg.depth}, batch 8. `snakemake -n --configfile {args.dry_run_config}`: {dry:.1f} s. "
             f"Bench wall time {time.perf_counter() - t0:.0f} s.",
             "## Ratios within rounds (median, min, max; of_fastest: ratio of the fastest times)\n\n"

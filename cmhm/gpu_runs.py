@@ -206,7 +206,10 @@ def smoke_dag(timeout: int = 240) -> dict:
         cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
         cfg.setdefault("train", {})["device"] = "cuda"
         (root / "gpu_smoke.yaml").write_text(yaml.safe_dump(cfg))
-        env = {**os.environ, "PYTHONPATH": str(root)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+        }
         cmd = [sys.executable, "-m", "snakemake", "--cores", "4", "--configfile", "gpu_smoke.yaml"]
         t0 = time.perf_counter()
         try:

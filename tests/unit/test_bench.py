@@ -1,0 +1,75 @@
+"""`make bench`'s timing plumbing: every asked-for timing is there, the headline takes ratios only of
+timings that exist, and (on CUDA) the bf16 and CUDA-graph forms compute what the eager model does."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from cmhm.bench import bench_training
+from cmhm.bench_infer import bench_inference, bench_models, make_call
+from cmhm.bench_report import headline, model_costs
+from cmhm.models import ModelConfig
+
+TINY = ModelConfig(in_size=32, depth=1, width=8)
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")
+
+
+def test_inference_times_every_model_form_and_batch_once_per_round() -> None:
+    t = bench_inference(TINY, batches=(1, 2), rounds=2, forms=("eager", "fast"))
+    keys = set(zip(t["model"], t["form"], t["batch"]))
+    # multiview (inception's architecture) is timed at batch 1 only
+    want = {
+        (m, f, b)
+        for m in ("baseline", "inception", "cmhm", "fan4")
+        for f in ("eager", "fast")
+        for b in (1, 2)
+    }
+    assert keys == want | {("multiview", f, 1) for f in ("eager", "fast")}
+    assert (t.groupby(["model", "form", "batch"]).size() == 2).all()
+    assert (t["ms_per_face"] > 0).all()
+    assert (t["ms_per_face"] == 1000 * t["seconds"] / t["batch"]).all()
+
+
+def test_headline_leaves_out_ratios_without_timings() -> None:
+    rows = [
+        (m, f, 1, r, 2.0 if m == "cmhm" else 1.0)
+        for m in ("baseline", "cmhm")
+        for f in ("fast",)
+        for r in (0, 1)
+    ]
+    times = pd.DataFrame(rows, columns=["model", "form", "batch", "round", "seconds"])
+    times["ms_per_face"] = 1000 * times["seconds"]
+    costs = pd.DataFrame({"model": ["baseline", "inception"], "GMACs": [1.0, 0.8]})
+    h = headline(times, costs, [1], forms=("fast", "graph_bf16"))
+    assert list(h["ratio"]) == ["cmhm / baseline, batch 1, both fast"]  # no inception, FAN-4 or graph timings
+    assert h["median"].item() == pytest.approx(2.0) and not h["met"].item()
+
+
+def test_model_costs_counts_both_cascade_stages() -> None:
+    costs = model_costs(TINY).set_index("model")
+    assert (
+        costs.loc["cmhm", "GMACs"] > costs.loc["inception", "GMACs"] > 0
+    )  # two one-stack stages + their stems
+
+
+def test_training_bench_reports_rate_and_arithmetic() -> None:
+    df = bench_training(TINY, ["baseline", "cmhm"], steps=1, batch=2, device="cpu")
+    assert list(zip(df["variant"], df["stage"])) == [("baseline", 1), ("cmhm", 1), ("cmhm", 2)]
+    assert (df["images_per_s"] > 0).all() and (df["TFLOPS"] > 0).all()
+    assert df["s_per_step"].to_numpy() == pytest.approx(2 / df["images_per_s"].to_numpy())
+
+
+@cuda
+@pytest.mark.parametrize("name", ["baseline", "cmhm"])
+def test_cuda_bf16_and_graph_forms_match_eager(name: str) -> None:
+    model = bench_models(ModelConfig(in_size=64, depth=2, width=16))[name].cuda()
+    x = torch.rand(2, 3, 64, 64, device="cuda")
+    last = (lambda o: o["heatmaps"][-1][-1]) if name == "cmhm" else (lambda o: o[-1])
+    want = last(make_call(model, "eager", x)())
+    for form in ("fast", "fast_bf16", "graph_bf16"):
+        got = last(make_call(model, form, x)()).float()
+        assert torch.isfinite(got).all(), form
+        tol = 1e-4 if form == "fast" else 0.05  # bf16 operands: ~1e-2 of the maps' peak
+        assert (got - want).abs().max() <= tol * want.abs().max(), form
