@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -53,11 +54,14 @@ def bench_training(
     steps: int,
     batch: int = 8,
     device: str | torch.device = "auto",
+    amp: str | None = None,
 ) -> pd.DataFrame:
     """Training images/s of every stage of ``variants`` (random crops, full augmentation, the default
-    ``train.amp``: bf16 autocast on CUDA), and the arithmetic rate it implies (3 x the forward MACs x 2
+    ``train.amp`` unless ``amp`` is given), and the arithmetic rate it implies (3 x the forward MACs x 2
     FLOPs per image)."""
-    data, cfg = random_data(4 * batch, model.in_size), TrainConfig(steps=steps, batch_size=batch)
+    cfg = TrainConfig(steps=steps, batch_size=batch)
+    cfg = replace(cfg, amp=amp) if amp else cfg
+    data = random_data(4 * batch, model.in_size)
     dev = resolve_device(device) if isinstance(device, str) else device
     rows = []
     for name in variants:
@@ -71,6 +75,7 @@ def bench_training(
                 {
                     "variant": name,
                     "stage": stage + 1,
+                    "amp": cfg.amp if dev.type == "cuda" else "off (CPU)",
                     "images_per_s": rate,
                     "s_per_step": batch / rate,
                     "TFLOPS": 6 * macs * rate / 1e12,

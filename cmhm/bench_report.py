@@ -112,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--train-width", type=int, default=64)
     ap.add_argument("--train-depth", type=int, default=3)
     ap.add_argument("--train-steps", type=int, default=3)
+    ap.add_argument(
+        "--train-amp", nargs="+", default=[""], help="train.amp value(s) to time ('' = the default)"
+    )
     ap.add_argument("--dry-run-config", default="configs/paper.yaml", help="'' skips the snakemake -n timing")
     ap.add_argument("--out", default="results/bench")
     args = ap.parse_args(argv)
@@ -129,7 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     forms = ("fast", "fast_bf16", "graph_bf16", "eager") if dev.type == "cuda" else ("fast", "eager")
     heads, per_model = headline(times, costs, args.batches, forms), summarise(times).merge(costs, on="model")
     tcfg = ModelConfig(in_size=args.train_size, width=args.train_width, depth=args.train_depth)
-    training = bench_training(tcfg, list(VARIANT_NAMES), args.train_steps, device=dev)
+    training = pd.concat(
+        [
+            bench_training(tcfg, list(VARIANT_NAMES), args.train_steps, device=dev, amp=a or None)
+            for a in args.train_amp
+        ]
+    )
     training.to_csv(out / "training.csv", index=False)
     loader = pd.DataFrame(
         [

@@ -24,7 +24,17 @@ from cmhm.models import ModelConfig
 from cmhm.train import TrainConfig, init_state, train_step
 
 REPO = Path(__file__).resolve().parents[1]
-COPY = ("Snakefile", "rules", "workflow_scripts", "configs", "config.yaml", "cmhm", "pyproject.toml")
+COPY = (
+    "Snakefile",
+    "rules",
+    "workflow_scripts",
+    "configs",
+    "config.yaml",
+    "cmhm",
+    "envs",
+    "profiles",
+    "pyproject.toml",
+)
 FORWARD_TOL = 1e-3  # |CPU - CUDA| of heatmaps in float32 with TF32 off (max abs; maps peak near 1)
 LOSS_TOL = 1e-3  # relative difference of one training step's loss
 

@@ -66,10 +66,12 @@ def test_training_bench_reports_rate_and_arithmetic() -> None:
 def test_cuda_bf16_and_graph_forms_match_eager(name: str) -> None:
     model = bench_models(ModelConfig(in_size=64, depth=2, width=16))[name].cuda()
     x = torch.rand(2, 3, 64, 64, device="cuda")
-    last = (lambda o: o["heatmaps"][-1][-1]) if name == "cmhm" else (lambda o: o[-1])
+    last = lambda o: o["heatmaps"][-1][-1]  # noqa: E731  (every bench model is a Cascade, one stage or two)
     want = last(make_call(model, "eager", x)())
     for form in ("fast", "fast_bf16", "graph_bf16"):
         got = last(make_call(model, form, x)()).float()
         assert torch.isfinite(got).all(), form
-        tol = 1e-4 if form == "fast" else 0.05  # bf16 operands: ~1e-2 of the maps' peak
+        # float32 convolutions on CUDA run in TF32 by default (cuDNN): ~1e-3 of the maps' peak (seen 1.7e-3
+        # on an H100); bf16 operands: ~1e-2
+        tol = 5e-3 if form == "fast" else 0.05
         assert (got - want).abs().max() <= tol * want.abs().max(), form

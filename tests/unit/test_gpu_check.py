@@ -104,3 +104,17 @@ def test_gpu_measurements_run_on_cpu() -> None:
     assert [r["what"] for r in rows][-1] == "cmhm/baseline autocast batch 2"
     assert gpu_check.peak_tflops("NVIDIA H100 80GB HBM3", half=True) == 989.0
     assert gpu_check.card_slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+
+
+def test_smoke_dag_copy_holds_every_folder_the_rules_name() -> None:
+    """gpu-check runs the workflow from a temporary copy: a folder the rules reference (``../envs/...``)
+    but the copy lacks fails the DAG (seen on the first GPU run: envs/ was missing)."""
+    import re  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from cmhm.gpu_runs import COPY, REPO  # noqa: PLC0415
+
+    named = {m for f in (REPO / "rules").glob("*.smk") for m in re.findall(r"\.\./([\w.-]+)/", f.read_text())}
+    assert named and named <= set(COPY), named - set(COPY)
+    assert all((REPO / n).exists() for n in COPY), [n for n in COPY if not (REPO / n).exists()]
+    assert Path(REPO / "Snakefile").exists()
