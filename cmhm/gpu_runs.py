@@ -95,6 +95,8 @@ def training_rows(
         mfu = (
             f"MFU {6 * macs * 8 / s / 1e12 / p:.1%} of {p} TFLOPS" if p else "MFU: card not in the peak table"
         )
+        if mode["amp"] == "off" and torch.backends.cudnn.allow_tf32:
+            mfu += " (fp32 peak; cuDNN runs the convolutions in TF32 by default, a ~7x higher peak)"
         rows.append(
             _row(
                 "train",
