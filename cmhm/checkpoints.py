@@ -35,6 +35,7 @@ RESUME_IGNORES = (
     "device",
     "tensorboard",
     "snapshots",
+    "val_every",  # how often the held-out crops are scored; which crops are held out (val_size) does count
 )
 UNREADABLE = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError)  # torch.load on a damaged file
 

@@ -224,13 +224,20 @@ def plot_training_log(
     log_csv: str | os.PathLike, title: str, out_paths: list[str | os.PathLike], note: str = "", config=None
 ) -> None:
     """Loss curves of one training stage from its ``log.csv`` (step, loss, loss_stack<s>, lr, ...):
-    total and per-stack loss on a log scale, the learning rate on a second axis."""
+    total and per-stack loss on a log scale, the learning rate on a second axis and, when the log has
+    ``val_nme`` (``train.val_size``), the held-out NME in a panel below."""
     import pandas as pd
 
     df = pd.read_csv(log_csv)
     if df.empty:
         raise ValueError(f"{log_csv}: no rows logged, nothing to plot")
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    val = df[["step", "val_nme"]].dropna() if "val_nme" in df else df.iloc[:0]
+    if len(val):
+        fig, (ax, vax) = plt.subplots(2, 1, figsize=(6, 5.6), sharex=True, height_ratios=(3, 2))
+        vax.plot(val["step"], val["val_nme"], "o-", c="C3", ms=3, lw=1)
+        vax.set(xlabel="step", ylabel="held-out NME (%)")
+    else:
+        fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(df["step"], df["loss"], c="k", lw=1.4, label="total")
     for c in (c for c in df.columns if c.startswith("loss_stack")):
         ax.plot(df["step"], df[c], lw=0.9, label=f"stack {c.removeprefix('loss_stack')}")

@@ -9,7 +9,7 @@ batches from :class:`CanonicalBatches` (online, through the frozen stage 1).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -161,6 +161,10 @@ class CanonicalBatches:
     def __post_init__(self) -> None:
         self.stage1 = self.stage1.to(self.device).eval().requires_grad_(False)
         self.means = torch.as_tensor(self.means, dtype=torch.float32, device=self.device)
+
+    def unaugmented(self) -> CanonicalBatches:
+        """The same source without augmentation or jitter (validation batches: only the canonical warp)."""
+        return replace(self, augment=None, jitter=0.0, last={})
 
     def __call__(self, rows: np.ndarray, rng: np.random.Generator) -> Batch:
         """Images [B, 3, S, S] (on ``device``), per-stack heatmaps [B, K, h, h] and masks [B, K]."""

@@ -43,7 +43,7 @@ class TrainMonitor:
 
     def row(self, row: dict) -> None:
         step = int(row["step"])
-        numbers = {k: v for k, v in row.items() if k != "step"}
+        numbers = {k: v for k, v in row.items() if k != "step" and v != ""}  # "": not measured this row
         if self.show and not self.terminal:
             log.info(
                 "step %d/%d: %s", step, self.total, ", ".join(f"{k} {v:.4g}" for k, v in numbers.items())

@@ -6,6 +6,7 @@ import logging
 from dataclasses import asdict, replace
 
 import numpy as np
+import pytest
 import torch
 
 from cmhm.augment import AugmentConfig, augment_batch, flip_side
@@ -156,3 +157,77 @@ def test_torch_warp_agrees_with_the_cv2_warp() -> None:
     # rounding to uint8 on both sides
     diff = np.abs(one.astype(float) - warp_crops(images, A, SIZE))
     assert diff.max() <= (1 / 64 + 1 / 1024) * 2 * 255 + 1 and diff.mean() < 1.0
+
+
+def test_validation_nme_is_zero_for_the_targets_and_scales_with_a_shift() -> None:
+    from cmhm.heatmaps import render_heatmaps  # noqa: PLC0415
+    from cmhm.train import validation_nme  # noqa: PLC0415
+
+    pts = torch.tensor([[[4.0, 4.0], [12.0, 4.0], [4.0, 12.0], [12.0, 12.0]]])  # an 8 x 8 map-pixel box
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    maps = render_heatmaps(pts, 16, 1.0, mask)
+
+    class Shifted(torch.nn.Module):
+        def __init__(self, dx: float) -> None:
+            super().__init__()
+            self.dx = dx
+
+        def forward(self, x):
+            return [render_heatmaps(pts + torch.tensor([self.dx, 0.0]), 16, 1.0, mask)]
+
+    batch = (torch.zeros(1, 3, 64, 64), [maps], [mask])
+    assert validation_nme(Shifted(0.0), batch, torch.device("cpu")) < 0.05
+    assert validation_nme(Shifted(2.0), batch, torch.device("cpu")) == pytest.approx(100 * 2 / 8, abs=0.1)
+    model = Shifted(1.0).train()
+    validation_nme(model, batch, torch.device("cpu"))
+    assert model.training  # put back as it was
+
+
+def test_held_out_rows_are_never_trained_on_and_logged_as_val_nme(tmp_path, monkeypatch) -> None:
+    import cmhm.train as train_mod  # noqa: PLC0415
+    from cmhm.train import held_out_rows  # noqa: PLC0415
+
+    data = _data(n=8)
+    cfg = replace(_train_cfg(6), val_size=2, val_every=4, log_every=5)
+    held = held_out_rows(8, 2, seed=cfg.seed)
+    assert len(set(held)) == 2 and (held == held_out_rows(8, 2, seed=cfg.seed)).all()
+    drawn: list[int] = []
+    real = train_mod.make_batch
+
+    def spy(d, rows, *args):
+        if args[-2] is not None:  # augmented: a training batch (the validation batch is unaugmented)
+            drawn.extend(int(r) for r in rows)
+        return real(d, rows, *args)
+
+    monkeypatch.setattr(train_mod, "make_batch", spy)
+    train_stage(data, ("union2d", "lm3d_84"), MODEL, cfg, tmp_path, "v1", progress=False)
+    assert drawn and not set(drawn) & set(held.tolist())
+    rows = (tmp_path / LOG).read_text().splitlines()
+    assert rows[0].endswith(",val_nme")
+    by_step = {int(r.split(",")[0]): r.split(",")[-1] for r in rows[1:]}
+    assert sorted(by_step) == [4, 5, 6]  # a row at each validation (4, the end) and each log step (5)
+    assert by_step[5] == "" and float(by_step[4]) >= 0 and float(by_step[6]) >= 0
+    with pytest.raises(ValueError, match="val_size 4 holds out half"):
+        held_out_rows(8, 4, seed=0)
+
+
+def test_validation_does_not_change_the_weights_or_resuming(tmp_path) -> None:
+    """Validating (eval mode, no RNG draw) leaves training as it was: a run killed half-way and resumed
+    equals an uninterrupted one, with the same val_nme rows."""
+    data = _data(n=8)
+    cfg = replace(_train_cfg(6), val_size=2, val_every=2)
+    full = train_stage(data, ("union2d", "lm3d_84"), MODEL, cfg, tmp_path / "a", "v1", progress=False)
+    train_stage(
+        data, ("union2d", "lm3d_84"), MODEL, replace(cfg, steps=3), tmp_path / "b", "v1", progress=False
+    )
+    resumed = train_stage(data, ("union2d", "lm3d_84"), MODEL, cfg, tmp_path / "b", "v1", progress=False)
+    a, b = (torch.load(p, weights_only=True) for p in (full, resumed))
+    for k, v in a["state_dict"].items():
+        assert torch.allclose(v.float(), b["state_dict"][k].float(), atol=1e-6), k
+    val = [
+        {int(r.split(",")[0]): r.split(",")[-1] for r in (d / LOG).read_text().splitlines()[1:]}
+        for d in (tmp_path / "a", tmp_path / "b")
+    ]
+    # the same validations at steps 2, 4, 6 (the 3-step run also validated at its own end, step 3)
+    assert [val[0][k] for k in (2, 4, 6)] == [val[1][k] for k in (2, 4, 6)]
+    assert all(val[0][k] != "" for k in (2, 4, 6)) and val[0][3] == "" and val[1][3] != ""

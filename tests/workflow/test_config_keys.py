@@ -155,6 +155,8 @@ READERS: dict[str, set[str]] = {
     },
     "train.deterministic": TRAIN,
     "train.tensorboard": TRAIN,
+    "train.val_size": TRAIN,
+    "train.val_every": TRAIN,
     "cascade.stage2_jitter": {"assemble_model", "train_stage2"},
     "evaluation.failure_check": {"assemble_model"},
     "evaluation.onet_threshold": {"assemble_model"},
