@@ -44,6 +44,7 @@ test-workflow: $(BIN)/snakemake
 lint: $(BIN)/snakemake
 	$(BIN)/ruff check cmhm workflow_scripts tests
 	$(BIN)/ruff format --check cmhm workflow_scripts tests
+	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
 
 report: $(BIN)/snakemake

@@ -2,7 +2,7 @@
 # Run `make run` (default synthetic config) or `snakemake --cores all --configfile configs/paper.yaml`.
 from snakemake.utils import min_version
 
-from cmhm.config_check import check_syntax
+from cmhm.pipeline.config_check import check_syntax
 
 min_version("9.0")
 

@@ -8,6 +8,6 @@ __version__ = "0.1.0"
 def load(path, device: str = "auto", batch_size: int = 16):
     """A trained model file (``cascade.pt``) ready to align faces: ``cmhm.load(path).predict(image)``."""
     # imported here by name, not by an import statement: the pipeline's code hashes follow import
-    # statements (cmhm.provenance.import_closure_hash), and no workflow script runs this convenience
-    api = importlib.import_module("cmhm.api")
+    # statements (cmhm.pipeline.provenance.import_closure_hash), and no workflow script runs this convenience
+    api = importlib.import_module("cmhm.inference.api")
     return api.load(path, device=device, batch_size=batch_size)

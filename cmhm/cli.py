@@ -9,15 +9,15 @@ import sys
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from cmhm.inspect import inspect_path
+    from cmhm.inspect.explain import inspect_path
 
     print(inspect_path(args.path, args.png))
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from cmhm.api import load
-    from cmhm.predict_files import run_predict
+    from cmhm.inference.api import load
+    from cmhm.inference.predict_files import run_predict
 
     aligner = load(args.model, device=args.device, batch_size=args.batch)
     report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, progress=True)
@@ -31,7 +31,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from cmhm.export import export_onnx, export_torchscript
+    from cmhm.inference.export import export_onnx, export_torchscript
 
     if not (args.onnx or args.torchscript):
         raise ValueError("name an output: --onnx FILE and/or --torchscript FILE")
@@ -42,7 +42,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _version(args: argparse.Namespace) -> int:
-    from cmhm.provenance import code_version
+    from cmhm.pipeline.provenance import code_version
 
     print(code_version())
     return 0
@@ -57,15 +57,15 @@ def _synth_options(args: argparse.Namespace) -> int:
 
 
 def _complexity(argv: list[str]) -> int:
-    from cmhm.complexity import main as complexity_main
+    from cmhm.models.complexity import main as complexity_main
 
     complexity_main(argv)
     return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from cmhm.config_check import check_files
     from cmhm.data.registry import DATASETS
+    from cmhm.pipeline.config_check import check_files
 
     files = ["config.yaml", *args.files] if args.base else args.files
     check_files(files, args.schema, {name: spec.split for name, spec in DATASETS.items()})
@@ -124,11 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["complexity"]:  # its own argument parser
         return _complexity(argv[1:])
     if argv[:1] == ["bench"]:
-        from cmhm.bench_report import main as bench_main
+        from cmhm.bench.report import main as bench_main
 
         return bench_main(argv[1:])
     if argv[:1] == ["gpu-check"]:
-        from cmhm.gpu_check import main as gpu_check_main
+        from cmhm.bench.gpu_check import main as gpu_check_main
 
         return gpu_check_main(argv[1:])
     args = parser.parse_args(argv)

@@ -1,13 +1,15 @@
 # Config validation first, then wildcard constraints and the input functions the rules share.
+import os
+import re
 from pathlib import Path
 
-import re
+from cmhm.data.registry import DATASETS, gated_names, public_names
+from cmhm.models.variants import get_variant
+from cmhm.pipeline.config_check import check_config, file_keys, load_yaml, run_name, training_config
+from cmhm.pipeline.provenance import import_closure_hash
+from cmhm.training.steps import snapshot_steps
 
-from cmhm.checkpoints import snapshot_steps
-from cmhm.config_check import check_config, file_keys, load_yaml, run_name, training_config
-from cmhm.data.registry import DATASETS
-
-# Schema, defaults, cross-key rules (cmhm/config_check.py); errors name the key, before any job runs.
+# Schema, defaults, cross-key rules (cmhm/pipeline/config_check.py); errors name the key, before any job runs.
 SCHEMA = load_yaml(Path(workflow.basedir) / "rules/schemas/config.schema.yaml")
 config.update(check_config(config, SCHEMA, {name: spec.split for name, spec in DATASETS.items()}))
 FILE_KEYS = file_keys(SCHEMA)
@@ -16,9 +18,6 @@ RUN = run_name(config["run"], workflow.overwrite_configfiles, Path(workflow.base
 SEEDS = config["train"]["seeds"]
 # step -> file name of the model snapshots training keeps (train.snapshots, fractions of train.steps)
 SNAPSHOTS = snapshot_steps(config["train"]["snapshots"], config["train"]["steps"])
-
-from cmhm.models import get_variant
-from cmhm.provenance import import_closure_hash
 
 
 def script_code(script):
@@ -99,16 +98,20 @@ def train_samples(wildcards):
     return samples_dirs(wildcards.dataset, source("train")[1])
 
 
-def synth_split_params(wildcards):
-    """The synthetic-data config sub-tree one generation job depends on."""
+def synth_common_params():
+    """The synthetic-data config every generation job depends on."""
     s = config["synth"]
     return {
         "seed": config["seed"],
         "image_size": s["image_size"],
         "profile_yaw": s["profile_yaw"],
         "render": s["render"],
-        "split": s[wildcards.split],
     }
+
+
+def synth_split_params(wildcards):
+    """The synthetic-data config sub-tree one still-image generation job depends on."""
+    return {**synth_common_params(), "split": config["synth"][wildcards.split]}
 
 
 def training_params():
@@ -130,14 +133,8 @@ def data_targets():
 
 
 def synth_video_params(wildcards):
-    s = config["synth"]
-    return {
-        "seed": config["seed"],
-        "image_size": s["image_size"],
-        "profile_yaw": s["profile_yaw"],
-        "render": s["render"],
-        "video": s["video"],
-    }
+    """The synthetic-data config sub-tree the video generation job depends on."""
+    return {**synth_common_params(), "video": config["synth"]["video"]}
 
 
 def train_first_crop_shard(wildcards):
@@ -180,7 +177,10 @@ def stage_models(wildcards):
     """The `model.pt` of each stage of one variant and seed, in stage order (with a `step` wildcard: the
     snapshots of that step)."""
     name = SNAPSHOTS[int(wildcards.step)] if "step" in wildcards.keys() else "model.pt"
-    return [f"results/{RUN}/models/{wildcards.variant}/seed{wildcards.seed}/{s}/{name}" for s in stage_names(wildcards.variant)]
+    return [
+        f"results/{RUN}/models/{wildcards.variant}/seed{wildcards.seed}/{s}/{name}"
+        for s in stage_names(wildcards.variant)
+    ]
 
 
 def stage_snapshots(stage):
@@ -190,7 +190,11 @@ def stage_snapshots(stage):
 
 def variant_mean_shape(wildcards):
     """The canonical mean shapes linking a cascade's stages ([] for a one-stage variant)."""
-    return [f"results/{RUN}/models/{wildcards.variant}/mean_shape.npy"] if n_stages(wildcards.variant) > 1 else []
+    return (
+        [f"results/{RUN}/models/{wildcards.variant}/mean_shape.npy"]
+        if n_stages(wildcards.variant) > 1
+        else []
+    )
 
 
 def model_file(variant, seed):
@@ -259,11 +263,15 @@ def floor_arms():
     """Rows of the floors table measured by the pipeline: {label: [per_image.csv of each seed]}."""
     arms = {}
     if "cmhm" in config["variants"]:
-        arms["cmhm, ground-truth landmark warp"] = [f"{eval_dir('test_images')}/cmhm/seed{s}/gt_warp/per_image.csv" for s in SEEDS]
+        arms["cmhm, ground-truth landmark warp"] = [
+            f"{eval_dir('test_images')}/cmhm/seed{s}/gt_warp/per_image.csv" for s in SEEDS
+        ]
     for step in SNAPSHOTS:
         for v in config["variants"]:
             share = round(100 * step / config["train"]["steps"])
-            arms[f"{v} at {share} % of training"] = [f"{eval_dir('test_images')}/{v}/seed{s}/step{step}/per_image.csv" for s in SEEDS]
+            arms[f"{v} at {share} % of training"] = [
+                f"{eval_dir('test_images')}/{v}/seed{s}/step{step}/per_image.csv" for s in SEEDS
+            ]
     return arms
 
 
@@ -290,15 +298,15 @@ def quoted_rows(table):
 
 def data_figures():
     train_ds, _ = source("train")
-    return expand("results/{ds}/figures/{fig}.{ext}", ds=train_ds, fig=("union_mapping", "contact_sheet"),
-                  ext=("png", "pdf", "svg"))
+    return expand(
+        "results/{ds}/figures/{fig}.{ext}",
+        ds=train_ds,
+        fig=("union_mapping", "contact_sheet"),
+        ext=("png", "pdf", "svg"),
+    )
 
 
 # --- real datasets (fetch.smk) ---
-import os
-
-from cmhm.data.registry import DATASETS, gated_names, public_names
-
 REAL_DATASETS = "|".join(DATASETS)
 PUBLIC_DATASETS = "|".join(public_names())
 GATED_DATASETS = "|".join(gated_names())

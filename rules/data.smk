@@ -1,5 +1,6 @@
 # Data half: synthesize (or adapt) -> crop -> union mapping -> 3D labels, plus the data figures.
 
+
 ruleorder: synthesize_video > synthesize_images
 
 
@@ -10,15 +11,15 @@ rule synthesize_images:
         "logs/synthesize_images/{split}/shard{shard}.log",
     benchmark:
         "benchmarks/synthesize_images/{split}/shard{shard}.tsv"
-    params:
-        synth=synth_split_params,
-        code=script_code("synthesize_images.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        synth=synth_split_params,
+        code=script_code("synthesize_images.py"),
     script:
         "../workflow_scripts/synthesize_images.py"
 
@@ -30,15 +31,15 @@ rule synthesize_video:
         "logs/synthesize_video/video/shard{shard}.log",
     benchmark:
         "benchmarks/synthesize_video/video/shard{shard}.tsv"
-    params:
-        synth=synth_video_params,
-        code=script_code("synthesize_video.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        synth=synth_video_params,
+        code=script_code("synthesize_video.py"),
     script:
         "../workflow_scripts/synthesize_video.py"
 
@@ -54,15 +55,15 @@ rule crop:
         "logs/crop/{dataset}/{split}/shard{shard}.log",
     benchmark:
         "benchmarks/crop/{dataset}/{split}/shard{shard}.tsv"
-    params:
-        crop=config["crop"],
-        code=script_code("crop.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         # crops stream to disk: ~110 MB + ~13 kB per face of labels (5k faces at 256 px: 180 MB peak)
         mem_mb=1000,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        crop=config["crop"],
+        code=script_code("crop.py"),
     script:
         "../workflow_scripts/crop.py"
 
@@ -75,11 +76,11 @@ rule union_mapping:
         json="results/{dataset}/union_mapping.json",
     log:
         "logs/union_mapping/{dataset}.log",
+    conda:
+        "../envs/cmhm.yaml"
     params:
         cfg=config["union_mapping"],
         code=script_code("union_mapping.py"),
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/union_mapping.py"
 
@@ -97,10 +98,10 @@ rule plot_union_mapping:
         svg="results/{dataset}/figures/union_mapping.svg",
     log:
         "logs/plot_union_mapping/{dataset}.log",
-    params:
-        code=script_code("plot_union_mapping.py"),
     conda:
         "../envs/cmhm.yaml"
+    params:
+        code=script_code("plot_union_mapping.py"),
     script:
         "../workflow_scripts/plot_union_mapping.py"
 
@@ -120,14 +121,14 @@ rule annotations_3d:
         "logs/annotations_3d/{dataset}.log",
     benchmark:
         "benchmarks/annotations_3d/{dataset}.tsv"
-    params:
-        cfg=config["annotations_3d"],
-        code=script_code("annotations_3d.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         mem_mb=4000,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        cfg=config["annotations_3d"],
+        code=script_code("annotations_3d.py"),
     script:
         "../workflow_scripts/annotations_3d.py"
 
@@ -145,10 +146,10 @@ rule contact_sheet:
         svg="results/{dataset}/figures/contact_sheet.svg",
     log:
         "logs/contact_sheet/{dataset}.log",
+    conda:
+        "../envs/cmhm.yaml"
     params:
         n=config["figures"]["contact_sheet_samples"],
         code=script_code("contact_sheet.py"),
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/contact_sheet.py"

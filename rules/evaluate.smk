@@ -11,17 +11,17 @@ rule predict_images:
         "logs/predict_images/{run}/{dataset}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/predict_images/{run}/{dataset}/{variant}/seed{seed}.tsv"
+    conda:
+        "../envs/cmhm.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
     params:
         markup3d=config["model"]["markup3d"],
         evaluation=config_keys("evaluation", "n_examples"),
         device=config["evaluation"]["device"],
         code=script_code("predict_images.py"),
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=4000,
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/predict_images.py"
 
@@ -34,10 +34,10 @@ rule image_metrics:
         metrics="results/{run}/eval/{dataset}/{variant}/seed{seed}/image_metrics.json",
     log:
         "logs/image_metrics/{run}/{dataset}/{variant}/seed{seed}.log",
-    params:
-        code=script_code("image_metrics.py"),
     conda:
         "../envs/cmhm.yaml"
+    params:
+        code=script_code("image_metrics.py"),
     script:
         "../workflow_scripts/image_metrics.py"
 
@@ -54,17 +54,17 @@ rule track_video:
         "logs/track_video/{run}/{dataset}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/track_video/{run}/{dataset}/{variant}/seed{seed}.tsv"
+    conda:
+        "../envs/cmhm.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
     params:
         markup3d=config["model"]["markup3d"],
         evaluation=config_keys("evaluation", "tracking_threshold"),
         device=config["evaluation"]["device"],
         code=script_code("track_video.py"),
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=4000,
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/track_video.py"
 
@@ -76,16 +76,16 @@ rule timing:
         "results/{run}/eval/{dataset}/timing.json",
     log:
         "logs/timing/{run}/{dataset}.log",
-    params:
-        variants=config["variants"],
-        device=config["evaluation"]["device"],
-        code=script_code("timing.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        variants=config["variants"],
+        device=config["evaluation"]["device"],
+        code=script_code("timing.py"),
     script:
         "../workflow_scripts/timing.py"
 
@@ -110,16 +110,16 @@ rule predict_gt_warp:
         "results/{run}/eval/{dataset}/{variant}/seed{seed}/gt_warp/predictions.npz",
     log:
         "logs/predict_gt_warp/{run}/{dataset}/{variant}/seed{seed}.log",
-    params:
-        markup3d=config["model"]["markup3d"],
-        device=config["evaluation"]["device"],
-        code=script_code("predict_gt_warp.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        markup3d=config["model"]["markup3d"],
+        device=config["evaluation"]["device"],
+        code=script_code("predict_gt_warp.py"),
     script:
         "../workflow_scripts/predict_gt_warp.py"
 

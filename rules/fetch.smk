@@ -5,56 +5,54 @@
 # (data.smk): `dataset` below is always one of the registry's names.
 # Downloads and archive checks run on the submitting host: cluster nodes often have no internet.
 
+
 localrules:
     download,
     placed_archive,
 
 
 rule download:
-    wildcard_constraints:
-        dataset=PUBLIC_DATASETS,
     output:
         "data/archives/{dataset}/{filename}",
     log:
         "logs/download/{dataset}/{filename}.log",
     benchmark:
         "benchmarks/download/{dataset}/{filename}.tsv"
-    params:
+    wildcard_constraints:
+        dataset=PUBLIC_DATASETS,
+    retries: 2
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=240,
-    retries: 2
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/download.py"
 
 
 rule placed_archive:
-    wildcard_constraints:
-        dataset=GATED_DATASETS,
     input:
         placed_archive_file,
     output:
         "results/{dataset}/archive_check.json",
     log:
         "logs/placed_archive/{dataset}.log",
-    params:
-        archive=archive_path,
+    wildcard_constraints:
+        dataset=GATED_DATASETS,
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        archive=archive_path,
     script:
         "../workflow_scripts/placed_archive.py"
 
 
 rule extract:
-    wildcard_constraints:
-        dataset=REAL_DATASETS,
     input:
         archive_input,
     output:
@@ -64,21 +62,21 @@ rule extract:
         "logs/extract/{dataset}.log",
     benchmark:
         "benchmarks/extract/{dataset}.tsv"
-    params:
-        archive=archive_path,
+    wildcard_constraints:
+        dataset=REAL_DATASETS,
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        archive=archive_path,
     script:
         "../workflow_scripts/extract.py"
 
 
 rule adapt:
-    wildcard_constraints:
-        dataset=REAL_DATASETS,
     input:
         raw=raw_dir,
         manifest="results/{dataset}/raw_manifest.csv",
@@ -89,17 +87,19 @@ rule adapt:
         "logs/adapt/{dataset}/{split}/shard{shard}.log",
     benchmark:
         "benchmarks/adapt/{dataset}/{split}/shard{shard}.tsv"
-    params:
-        options=adapter_options,
-        shards=adapt_shard_count,
-        on_bad_sample=bad_sample_policy,
-        code=script_code("adapt.py"),
+    wildcard_constraints:
+        dataset=REAL_DATASETS,
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         # one image decoded at a time plus ~4 kB of labels per sample (16 AFLW2000-3D faces: 130 MB peak)
         mem_mb=1000,
         runtime=120,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        options=adapter_options,
+        shards=adapt_shard_count,
+        on_bad_sample=bad_sample_policy,
+        code=script_code("adapt.py"),
     script:
         "../workflow_scripts/adapt.py"

@@ -13,11 +13,11 @@ rule table1:
         tex=f"results/{RUN}/tables/table1.tex",
     log:
         f"logs/table1/{RUN}.log",
+    conda:
+        "../envs/cmhm.yaml"
     params:
         variants=config["variants"],
         code=script_code("table1.py"),
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/table1.py"
 
@@ -33,12 +33,12 @@ rule table2:
         tex=f"results/{RUN}/tables/table2.tex",
     log:
         f"logs/table2/{RUN}.log",
+    conda:
+        "../envs/cmhm.yaml"
     params:
         variants=config["variants"],
         threshold=config["evaluation"]["tracking_threshold"],
         code=script_code("table2.py"),
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/table2.py"
 
@@ -50,26 +50,34 @@ rule plot_results:
         per_frame=expand_eval("per_frame.csv", "test_video"),
         predictions=expand_eval("predictions.npz", "test_images"),
     output:
-        ced_images=report(f"results/{RUN}/figures/ced_images.png", caption="report/ced_images.rst", category="Figures"),
+        ced_images=report(
+            f"results/{RUN}/figures/ced_images.png", caption="report/ced_images.rst", category="Figures"
+        ),
         ced_images_pdf=f"results/{RUN}/figures/ced_images.pdf",
         ced_images_svg=f"results/{RUN}/figures/ced_images.svg",
-        ced_video=report(f"results/{RUN}/figures/ced_video.png", caption="report/ced_video.rst", category="Figures"),
+        ced_video=report(
+            f"results/{RUN}/figures/ced_video.png", caption="report/ced_video.rst", category="Figures"
+        ),
         ced_video_pdf=f"results/{RUN}/figures/ced_video.pdf",
         ced_video_svg=f"results/{RUN}/figures/ced_video.svg",
-        nme_by_yaw=report(f"results/{RUN}/figures/nme_by_yaw.png", caption="report/nme_by_yaw.rst", category="Figures"),
+        nme_by_yaw=report(
+            f"results/{RUN}/figures/nme_by_yaw.png", caption="report/nme_by_yaw.rst", category="Figures"
+        ),
         nme_by_yaw_pdf=f"results/{RUN}/figures/nme_by_yaw.pdf",
         nme_by_yaw_svg=f"results/{RUN}/figures/nme_by_yaw.svg",
-        qualitative=report(f"results/{RUN}/figures/qualitative.png", caption="report/qualitative.rst", category="Figures"),
+        qualitative=report(
+            f"results/{RUN}/figures/qualitative.png", caption="report/qualitative.rst", category="Figures"
+        ),
         qualitative_pdf=f"results/{RUN}/figures/qualitative.pdf",
         qualitative_svg=f"results/{RUN}/figures/qualitative.svg",
     log:
         f"logs/plot_results/{RUN}.log",
+    conda:
+        "../envs/cmhm.yaml"
     params:
         variants=config["variants"],
         evaluation=config_keys("evaluation", "ced_max_images", "tracking_threshold", "n_examples"),
         code=script_code("plot_results.py"),
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/plot_results.py"
 
@@ -88,10 +96,10 @@ rule plot_training:
         svg="results/{run}/figures/training/{variant}/seed{seed}/loss_{stage}.svg",
     log:
         "logs/plot_training/{run}/{variant}/seed{seed}/{stage}.log",
-    params:
-        code=script_code("plot_training.py"),
     conda:
         "../envs/cmhm.yaml"
+    params:
+        code=script_code("plot_training.py"),
     script:
         "../workflow_scripts/plot_training.py"
 
@@ -106,14 +114,14 @@ rule floors:
         tex=f"results/{RUN}/tables/floors.tex",
     log:
         f"logs/floors/{RUN}.log",
+    conda:
+        "../envs/cmhm.yaml"
     params:
         arms=floor_arms(),
         crop_sizes=sorted({64, config["crop"]["size"]}),
         sigma=config["train"]["sigma"],
         markup3d=config["model"]["markup3d"],
         code=script_code("floors.py"),
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/floors.py"
 
@@ -145,11 +153,11 @@ rule predict_demo:
         ),
     log:
         f"logs/predict_demo/{RUN}.log",
+    conda:
+        "../envs/cmhm.yaml"
     params:
         n=config["evaluation"]["n_examples"],
         device=config["evaluation"]["device"],
         code=script_code("predict_demo.py"),
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/predict_demo.py"

@@ -14,18 +14,18 @@ rule train_stage1:
         "logs/train_stage1/{run}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/train_stage1/{run}/{variant}/seed{seed}.tsv"
-    params:
-        model=config["model"],
-        train=train_params,
-        in_size=config["crop"]["size"],
-        code=script_code("train_stage1.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=train_runtime,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        model=config["model"],
+        train=train_params,
+        in_size=config["crop"]["size"],
+        code=script_code("train_stage1.py"),
     script:
         "../workflow_scripts/train_stage1.py"
 
@@ -40,16 +40,16 @@ rule mean_shapes:
         report="results/{run}/models/{variant}/mean_shape.json",
     log:
         "logs/mean_shapes/{run}/{variant}.log",
-    params:
-        model=config["model"],
-        in_size=config["crop"]["size"],
-        code=script_code("mean_shapes.py"),
+    conda:
+        "../envs/cmhm.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/cmhm.yaml"
+    params:
+        model=config["model"],
+        in_size=config["crop"]["size"],
+        code=script_code("mean_shapes.py"),
     script:
         "../workflow_scripts/mean_shapes.py"
 
@@ -67,19 +67,19 @@ rule train_stage2:
         "logs/train_stage2/{run}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/train_stage2/{run}/{variant}/seed{seed}.tsv"
+    conda:
+        "../envs/cmhm.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=train_runtime,
     params:
         model=config["model"],
         train=train_params,
         cascade=config["cascade"],
         in_size=config["crop"]["size"],
         code=script_code("train_stage2.py"),
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=train_runtime,
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/train_stage2.py"
 
@@ -94,6 +94,12 @@ rule assemble_model:
         "results/{run}/models/{variant}/seed{seed}/cascade.pt",
     log:
         "logs/assemble_model/{run}/{variant}/seed{seed}.log",
+    conda:
+        "../envs/cmhm.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         crop=config["crop"],
         markup3d=config["model"]["markup3d"],
@@ -108,12 +114,6 @@ rule assemble_model:
         ),
         training=training_params(),
         code=script_code("assemble_model.py"),
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../envs/cmhm.yaml"
     script:
         "../workflow_scripts/assemble_model.py"
 

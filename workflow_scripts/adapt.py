@@ -2,8 +2,8 @@
 
 from cmhm.data.registry import adapt
 from cmhm.data.shards import Shard
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, provenance
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -2,17 +2,17 @@
 
 import numpy as np
 
-from cmhm.annotations3d import (
+from cmhm.data.samples import read_table
+from cmhm.landmarks.labels3d import (
     fit_tables,
     heldout_errors,
     learn_from_tables,
     profile_correspondence,
     summarise,
 )
-from cmhm.logs import log_to
-from cmhm.pdm_fit import FitConfig
-from cmhm.provenance import code_version, provenance, write_json_atomic
-from cmhm.samples import read_table
+from cmhm.landmarks.shape_fit import FitConfig
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance, write_json_atomic
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

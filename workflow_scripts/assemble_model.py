@@ -1,9 +1,9 @@
 """Assemble one trained variant (one seed) into its model file, cascade.pt (rule assemble_model)."""
 
-from cmhm.assemble import assemble_cascade
-from cmhm.logs import log_to
-from cmhm.provenance import code_version
-from cmhm.samples import concat_tables, read_table
+from cmhm.data.samples import concat_tables, read_table
+from cmhm.inference.assemble import assemble_cascade
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -1,9 +1,9 @@
 """Contact sheet of training crops with their 2D and 3D annotations (rule contact_sheet)."""
 
-from cmhm.crops import load_crops
-from cmhm.logs import log_to
-from cmhm.plots import contact_sheet
-from cmhm.provenance import code_version
+from cmhm.data.crop_shards import load_crops
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version
+from cmhm.report.plots_data import contact_sheet
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

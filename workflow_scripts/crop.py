@@ -1,9 +1,9 @@
 """Crop one sample-table shard into square face crops (rule crop)."""
 
-from cmhm.crop import crop_table
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, provenance
-from cmhm.samples import read_table
+from cmhm.data.cropping import crop_table
+from cmhm.data.samples import read_table
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

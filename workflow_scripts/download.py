@@ -1,8 +1,8 @@
 """Download a public dataset's archive, resumably and hash-checked (rule download)."""
 
 from cmhm.data.registry import fetch_public
-from cmhm.logs import log_to
-from cmhm.provenance import code_version
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

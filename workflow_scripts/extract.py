@@ -1,8 +1,8 @@
 """Unpack a dataset archive safely, check its layout and list every file with its hash (rule extract)."""
 
 from cmhm.data.registry import unpack
-from cmhm.logs import log_to
-from cmhm.provenance import code_version
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

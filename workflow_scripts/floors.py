@@ -7,10 +7,10 @@ seed]}; params.crop_sizes: crop sides of the decoding floor; params.sigma: train
 
 import pandas as pd
 
-from cmhm.crops import load_crops
-from cmhm.floors import FLOORS_CAPTION, floors_table
-from cmhm.logs import log_to
-from cmhm.tables import write_table
+from cmhm.data.crop_shards import load_crops
+from cmhm.evaluation.floors import FLOORS_CAPTION, floors_table
+from cmhm.pipeline.logs import log_to
+from cmhm.report.tables import write_table
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -1,8 +1,8 @@
 """The cascade's canonical mean 2D shapes, one per view, and their canonical scale by |yaw| (rule mean_shapes)."""
 
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, provenance
-from cmhm.stages import run_configs, stage1_data, write_mean_shapes
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance
+from cmhm.training.stages import run_configs, stage1_data, write_mean_shapes
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

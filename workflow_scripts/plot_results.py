@@ -1,8 +1,8 @@
 """CED curves, NME by yaw and qualitative examples from stored evaluation files (rule plot_results)."""
 
-from cmhm.logs import log_to
-from cmhm.plots_eval import render_results
-from cmhm.provenance import code_version
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version
+from cmhm.report.plots_eval import render_results
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

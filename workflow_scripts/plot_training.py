@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from cmhm.logs import log_to
-from cmhm.plots_eval import plot_training_log
-from cmhm.provenance import code_version
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version
+from cmhm.report.plots_eval import plot_training_log
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -1,8 +1,8 @@
 """Draw the union mapping like the paper's Fig. 3 (rule plot_union_mapping)."""
 
-from cmhm.logs import log_to
-from cmhm.plots import plot_union_mapping
-from cmhm.union import read_union_mapping
+from cmhm.landmarks.union import read_union_mapping
+from cmhm.pipeline.logs import log_to
+from cmhm.report.plots_data import plot_union_mapping
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

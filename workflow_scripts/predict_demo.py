@@ -1,8 +1,8 @@
 """`cmhm predict` of one model file on a few test images, overlays for report.html (rule predict_demo)."""
 
-from cmhm.api import load
-from cmhm.logs import log_to
-from cmhm.predict_files import predict_demo
+from cmhm.inference.api import load
+from cmhm.inference.predict_files import predict_demo
+from cmhm.pipeline.logs import log_to
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -3,13 +3,13 @@ upper bound of the spatial transform (rule predict_gt_warp). Same inputs as pred
 
 import json
 
-from cmhm.artifact import read_cascade
-from cmhm.crops import load_crops
-from cmhm.evaluate import save_npz
-from cmhm.floors import gt_warp_predictions
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, provenance
-from cmhm.train import resolve_device
+from cmhm.data.crop_shards import load_crops
+from cmhm.evaluation.evaluate import save_npz
+from cmhm.evaluation.floors import gt_warp_predictions
+from cmhm.inference.model_file import read_cascade
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance
+from cmhm.training.loop import resolve_device
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

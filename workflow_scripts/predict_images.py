@@ -2,11 +2,11 @@
 
 import json
 
-from cmhm.artifact import read_cascade
-from cmhm.crops import load_crops
-from cmhm.evaluate import predict_images, save_npz
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, provenance
+from cmhm.data.crop_shards import load_crops
+from cmhm.evaluation.evaluate import predict_images, save_npz
+from cmhm.inference.model_file import read_cascade
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

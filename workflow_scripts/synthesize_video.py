@@ -1,7 +1,7 @@
 """Render one shard of the synthetic test videos (rule synthesize_video)."""
 
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, provenance
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance
 from cmhm.synth import SynthConfig, generate_videos
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cmhm.logs import log_to
-from cmhm.published import TABLE1_CAPTION, read_quoted, table1_columns
-from cmhm.seed_tables import group_by_seed, table1_seed_frame, table1_seed_tex_columns
-from cmhm.tables import with_skipped, write_table
+from cmhm.pipeline.logs import log_to
+from cmhm.report.published import TABLE1_CAPTION, read_quoted, table1_columns
+from cmhm.report.seed_tables import group_by_seed, table1_seed_frame, table1_seed_tex_columns
+from cmhm.report.tables import with_skipped, write_table
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cmhm.logs import log_to
-from cmhm.published import TABLE2_CAPTION, TABLE2_COLUMNS, read_quoted
-from cmhm.seed_tables import TABLE2_SEED_TEX, group_by_seed, table2_seed_frame
-from cmhm.tables import with_skipped, write_table
+from cmhm.pipeline.logs import log_to
+from cmhm.report.published import TABLE2_CAPTION, TABLE2_COLUMNS, read_quoted
+from cmhm.report.seed_tables import TABLE2_SEED_TEX, group_by_seed, table2_seed_frame
+from cmhm.report.tables import with_skipped, write_table
 
 log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

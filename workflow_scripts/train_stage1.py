@@ -1,8 +1,8 @@
 """Train stage 1 of a Table-I variant (rule train_stage1): the whole model unless the variant cascades."""
 
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, files_digest
-from cmhm.stages import run_configs, stage1_data, train_variant_stage
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, files_digest
+from cmhm.training.stages import run_configs, stage1_data, train_variant_stage
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

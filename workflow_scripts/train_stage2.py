@@ -1,8 +1,8 @@
 """Train stage 2 of a cascading variant on online canonical batches through the frozen stage 1 (rule train_stage2)."""
 
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, files_digest
-from cmhm.stages import run_configs, stage1_crops, train_cascade_stage2
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, files_digest
+from cmhm.training.stages import run_configs, stage1_crops, train_cascade_stage2
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -1,9 +1,9 @@
 """Build the 39 -> 68 multi-view union mapping from the training annotations (rule union_mapping)."""
 
-from cmhm.logs import log_to
-from cmhm.provenance import code_version, provenance
-from cmhm.samples import read_table
-from cmhm.union import mapping_from_tables, write_mapping
+from cmhm.data.samples import read_table
+from cmhm.landmarks.union import mapping_from_tables, write_mapping
+from cmhm.pipeline.logs import log_to
+from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
 """Real-data adapters and the fetch / verify / extract logic.
 
-Adapters (each writes a :mod:`cmhm.samples` table; images stay where they are and are referenced
+Adapters (each writes a :mod:`cmhm.data.samples` table; images stay where they are and are referenced
 by paths relative to the table folder):
   - :func:`cmhm.data.aflw2000.adapt_aflw2000`: AFLW2000-3D (``.mat`` 3D landmarks and pose);
   - :func:`cmhm.data.lp300w.adapt_300w_lp`: 300W-LP (with its flipped copies and ``landmarks/``);

@@ -5,14 +5,14 @@ Each ``.mat`` (written by 3DDFA's Matlab fitting) holds
     in Matlab's 1-based image pixels; we subtract 1 (:data:`MAT_ORIGIN`) for our 0-based
     pixel-centre convention. z is in the same pixel units, up to an offset, and grows toward the
     camera (the nose tip has the largest z in every fixture image); we store
-    ``z = -(z_mat - mean z_mat)``, so larger = farther as :mod:`cmhm.samples` wants, with the
+    ``z = -(z_mat - mean z_mat)``, so larger = farther as :mod:`cmhm.data.samples` wants, with the
     landmarks' centroid at depth 0.
   - ``Pose_Para`` [1, 7]: pitch, yaw, roll (radians), tx, ty, tz, scale of the fitted 3DMM.
   - ``roi``, ``pt2d`` (21 AFLW points): not used.
 
 Pose signs, decided on the fixture images (see ``tests/unit/test_data_adapters.py``): a positive
 ``.mat`` yaw turns the nose to the image *left* (image00475: yaw +65.6 deg, nose tip 124 px left of
-the jaw's midpoint), i.e. the subject turns to their right; :mod:`cmhm.samples` counts the
+the jaw's midpoint), i.e. the subject turns to their right; :mod:`cmhm.data.samples` counts the
 opposite as positive, so ``yaw = -yaw_mat``. A positive ``.mat`` pitch lifts the chin (image00430,
 +34 deg, seen from below), as ours does: ``pitch = +pitch_mat``. The eye line of near-frontal
 faces turns clockwise in the image for positive ``.mat`` roll, ours counts counter-clockwise:
@@ -39,8 +39,8 @@ import scipy.io
 
 from cmhm.data.bad import BadSampleError, BadSamples, check_points, check_pose
 from cmhm.data.common import AdapterError, face_box, finish_table, image_row, wrap_degrees
+from cmhm.data.samples import SampleTable, empty_arrays
 from cmhm.data.shards import ALL, Shard
-from cmhm.samples import SampleTable, empty_arrays
 
 MAT_ORIGIN = 1.0  # Matlab pixel coordinates start at 1
 YAW_SOURCES: tuple[str, ...] = ("mat", "file")

@@ -1,8 +1,8 @@
 """Helpers shared by the dataset adapters: image sizes, face boxes, poses and table assembly.
 
-Every adapter builds one row dict per sample (keys of :data:`cmhm.samples.INDEX_COLUMNS`; missing
+Every adapter builds one row dict per sample (keys of :data:`cmhm.data.samples.INDEX_COLUMNS`; missing
 keys take the defaults of :data:`ROW_DEFAULTS`) plus the label arrays, and hands both to
-:func:`finish_table`, which writes the table with :func:`cmhm.samples.write_table`. Images are
+:func:`finish_table`, which writes the table with :func:`cmhm.data.samples.write_table`. Images are
 never copied: the ``image`` column is the source path relative to the table folder.
 """
 
@@ -26,9 +26,9 @@ from cmhm.data.bad import (
     check_profile,
     write_skipped,
 )
-from cmhm.detectors import DETECTORS, make_detector
-from cmhm.samples import INDEX_COLUMNS, SampleTable, write_table
-from cmhm.tracking import Detector
+from cmhm.data.samples import INDEX_COLUMNS, SampleTable, write_table
+from cmhm.evaluation.detectors import DETECTORS, Detector, make_detector
+from cmhm.geometry.similarity import landmark_box
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,14 @@ def find_image(stem_path: Path) -> Path:
     raise BadSampleError(stem_path, f"no image beside this annotation (tried {', '.join(IMAGE_SUFFIXES)})")
 
 
-def landmark_box(*point_sets: np.ndarray) -> np.ndarray:
-    """[4] tight box (x0, y0, x1, y1) of the finite points of all ``point_sets`` ([K, >=2] each)."""
+def annotation_box(*point_sets: np.ndarray) -> np.ndarray:
+    """[4] tight box (x0, y0, x1, y1) of the points of all ``point_sets`` ([K, >=2] each) whose x and y
+    are both finite (:func:`cmhm.geometry.similarity.landmark_box`); AdapterError when there is none."""
     pts = np.concatenate([np.asarray(p, dtype=np.float64)[:, :2] for p in point_sets])
     pts = pts[np.isfinite(pts).all(-1)]
     if len(pts) == 0:
-        raise AdapterError("landmark_box: no finite landmark")
-    return np.concatenate([pts.min(0), pts.max(0)])
+        raise AdapterError("annotation_box: no finite landmark")
+    return landmark_box(pts)
 
 
 def wrap_degrees(angle: np.ndarray | float) -> np.ndarray:
@@ -87,7 +88,7 @@ def facing_side(tip_x: float, back_x: np.ndarray) -> str:
 
 @lru_cache(maxsize=4)
 def _detector(kind: str, cascade_path: str | None) -> Detector | None:
-    """The face detector ``kind`` of :func:`cmhm.detectors.make_detector` (built once per process);
+    """The face detector ``kind`` of :func:`cmhm.evaluation.detectors.make_detector` (built once per process);
     None (warned once) if it cannot be built, e.g. the Haar cascade file is missing or unreadable."""
     try:
         return make_detector(kind, cascade_path)
@@ -99,7 +100,7 @@ def _detector(kind: str, cascade_path: str | None) -> Detector | None:
 def detector_box(
     image_path: Path, fallback: np.ndarray, cascade_path: Path | None, detector: str = "mtcnn"
 ) -> np.ndarray:
-    """Face box from the face detector ``detector`` (:data:`cmhm.detectors.DETECTORS`, the tracker's
+    """Face box from the face detector ``detector`` (:data:`cmhm.evaluation.detectors.DETECTORS`, the tracker's
     re-detectors, same settings): the largest detection; ``fallback`` (logged) if none.
 
     ``cascade_path`` (Haar only) None means OpenCV's bundled frontal-face cascade; when it does not
@@ -131,7 +132,7 @@ def face_box(
     """[4] face box: tight box of ``pts`` ("landmarks") or a ``detector`` box ("detector")."""
     if box_source not in BOX_SOURCES:
         raise ValueError(f"box_source must be one of {BOX_SOURCES}, got {box_source!r}")
-    box = landmark_box(pts)
+    box = annotation_box(pts)
     return box if box_source == "landmarks" else detector_box(image_path, box, cascade_path, detector)
 
 

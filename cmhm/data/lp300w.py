@@ -28,10 +28,10 @@ import numpy as np
 
 from cmhm.data.aflw2000 import MAT_ORIGIN, lm3d_from_mat, load_mat, pose_from_mat
 from cmhm.data.bad import BadSampleError, BadSamples, check_points, check_pose
-from cmhm.data.common import AdapterError, finish_table, image_row, image_size, landmark_box
+from cmhm.data.common import AdapterError, annotation_box, finish_table, image_row, image_size
+from cmhm.data.samples import SampleTable, empty_arrays
 from cmhm.data.shards import ALL, Shard
-from cmhm.markups import IBUG68
-from cmhm.samples import SampleTable, empty_arrays
+from cmhm.landmarks.markups import IBUG68
 
 log = logging.getLogger(__name__)
 FLIP_SUFFIX = "_Flip"
@@ -120,7 +120,7 @@ def lp_sample(src_dir: Path, image: Path, out_dir: Path) -> tuple[dict, np.ndarr
     """(index row, lm3d_68 [68, 3], lm2d [68, 2]) of one image; bad samples raise (:mod:`cmhm.data.bad`)."""
     lm3d, lm2d, pose = _labels(src_dir, image)
     ref = lm3d if np.isfinite(lm3d[:, :2]).all() else lm2d
-    row = image_row(f"{image.parent.name}/{image.stem}", image, out_dir, landmark_box(ref))
+    row = image_row(f"{image.parent.name}/{image.stem}", image, out_dir, annotation_box(ref))
     for pts, what in ((lm3d, "3D landmarks"), (lm2d, "pts_2d")):
         if np.isfinite(pts[:, :2]).all():
             check_points(pts, (row["width"], row["height"]), image.with_suffix(".mat"), what)

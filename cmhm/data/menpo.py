@@ -3,7 +3,7 @@
 The Menpo 2D release marks each face with one of two markups, and the markup *is* the view label
 of the dataset: the iBUG 68-point markup for semi-frontal faces (stored in ``lm2d``, all points
 visible) and the 39-point profile markup (stored in ``lm2d_profile``, in the file's point order,
-which :mod:`cmhm.markups` documents part by part). :data:`VIEW_MARKUPS` maps each view to its
+which :mod:`cmhm.landmarks.markups` documents part by part). :data:`VIEW_MARKUPS` maps each view to its
 markup; a file with any other point count is an error.
 
 Facing side of a profile face (column ``side``): the nose tip (last nose-bridge point) points
@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from cmhm.data.bad import BadSampleError, BadSamples, check_points
-from cmhm.data.common import AdapterError, facing_side, find_image, finish_table, image_row, landmark_box
+from cmhm.data.common import AdapterError, annotation_box, facing_side, find_image, finish_table, image_row
 from cmhm.data.pts import read_pts
+from cmhm.data.samples import SampleTable, empty_arrays
 from cmhm.data.shards import ALL, Shard
-from cmhm.markups import IBUG68, PROFILE39, Markup
-from cmhm.samples import SampleTable, empty_arrays
+from cmhm.landmarks.markups import IBUG68, PROFILE39, Markup
 
 VIEW_MARKUPS: dict[str, tuple[Markup, str]] = {
     "semifrontal": (IBUG68, "lm2d"),
@@ -55,7 +55,7 @@ def menpo_sample(pts_path: Path, src_dir: Path, out_dir: Path) -> tuple[dict, np
     view = view_of(pts, pts_path)
     image = find_image(pts_path)
     sample_id = pts_path.relative_to(src_dir).with_suffix("").as_posix()
-    row = image_row(sample_id, image, out_dir, landmark_box(pts))
+    row = image_row(sample_id, image, out_dir, annotation_box(pts))
     check_points(pts, (row["width"], row["height"]), pts_path, f"{len(pts)}-point {view} annotation")
     side = profile_side(pts) if view == "profile" else ""
     return {**row, "view": view, "side": side}, pts

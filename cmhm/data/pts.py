@@ -13,7 +13,7 @@ Each point row holds 2 (x, y) or 3 (x, y, z) numbers; all rows of a file hold th
 
 Coordinate convention: iBUG ``.pts`` files (300-W, 300VW, Menpo) are annotated in Matlab's 1-based
 pixel coordinates, where the centre of the top-left pixel is (1, 1). This package uses 0-based
-coordinates with the top-left pixel's centre at (0, 0) (see :mod:`cmhm.samples`), so
+coordinates with the top-left pixel's centre at (0, 0) (see :mod:`cmhm.data.samples`), so
 :func:`read_pts` subtracts 1 from x and y (``one_based=True``, the default) and :func:`write_pts`
 adds it back. A third coordinate (depth) is never shifted.
 """

@@ -13,6 +13,7 @@ script branches on a dataset's name. The four steps each rule calls:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,9 +33,9 @@ from cmhm.data.fetch import (
 from cmhm.data.gated import instructions
 from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
+from cmhm.data.samples import SampleTable
 from cmhm.data.shards import ALL, Shard
 from cmhm.data.video import adapt_menpo3d_video
-from cmhm.samples import SampleTable
 
 IGNORED_TOP_LEVEL = ("__MACOSX",)
 
@@ -50,14 +51,18 @@ def count_files(folder: str | os.PathLike, patterns: tuple[str, ...], minimum: i
     return n
 
 
+ADAPTER_ARGS = ("shard", "provenance", "on_bad_sample")  # what the pipeline passes, not the config
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """How the pipeline reads one real dataset.
 
     ``adapter(src_dir, out_dir, **options, shard=..., provenance=...)`` writes the table of (a
     :class:`cmhm.data.shards.Shard` of) split ``split``;
-    ``verify(folder)`` checks the unpacked data folder (raises, returns a count); ``options`` are the
-    config keys (``datasets.<name>``) passed to the adapter; ``gated`` is the key of
+    ``verify(folder)`` checks the unpacked data folder (raises, returns a count); :attr:`options`, the
+    config keys (``datasets.<name>``) passed to the adapter, are the adapter's own keyword arguments
+    (read from its signature: one source); ``gated`` is the key of
     :data:`cmhm.data.gated.GATED` for a licence-gated set (never downloaded), None for a public one.
     """
 
@@ -65,8 +70,13 @@ class DatasetSpec:
     split: str
     adapter: Callable[..., SampleTable]
     verify: Callable[[Path], int]
-    options: tuple[str, ...] = ()
     gated: str | None = None
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The adapter's keyword-only arguments that a config sets (all but shard, provenance, policy)."""
+        params = inspect.signature(self.adapter).parameters.values()
+        return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in ADAPTER_ARGS)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -75,7 +85,6 @@ DATASETS: dict[str, DatasetSpec] = {
         split="test",
         adapter=adapt_aflw2000,
         verify=verify_aflw2000,
-        options=("yaw_source", "yaw_file", "box_source", "cascade_path", "detector"),
     ),
     "w300_lp": DatasetSpec(
         title="300W-LP",
@@ -95,7 +104,6 @@ DATASETS: dict[str, DatasetSpec] = {
         split="video",
         adapter=adapt_menpo3d_video,
         verify=partial(count_files, patterns=("**/*.ljson", "**/*.pts")),
-        options=("z_sign",),
         gated="menpo3d_tracking",
     ),
 }

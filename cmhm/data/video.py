@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from cmhm.data.bad import BadSampleError, BadSamples, check_points
-from cmhm.data.common import IMAGE_SUFFIXES, AdapterError, find_image, finish_table, image_row, landmark_box
+from cmhm.data.common import IMAGE_SUFFIXES, AdapterError, annotation_box, find_image, finish_table, image_row
 from cmhm.data.pts import read_pts
+from cmhm.data.samples import SampleTable, empty_arrays
 from cmhm.data.shards import ALL, Shard, shard_bounds
-from cmhm.markups import IBUG68, MENPO84, jaw68_to_84
-from cmhm.samples import SampleTable, empty_arrays
+from cmhm.landmarks.markups import IBUG68, MENPO84, jaw68_to_84
 
 ANNOTATION_SUFFIXES: tuple[str, ...] = (".ljson", ".pts")
 _DIGITS = re.compile(r"(\d+)(?!.*\d)")
@@ -195,7 +195,7 @@ def _menpo3d_frame(path: Path, src_dir: Path, out_dir: Path, z_sign: float) -> t
     lm84 = _read_84(path, z_sign)
     if not np.isfinite(lm84[:, :2]).all():
         raise BadSampleError(path, "NaN or infinite landmark coordinates")
-    row = image_row(rel.with_suffix("").as_posix(), find_image(path), out_dir, landmark_box(lm84))
+    row = image_row(rel.with_suffix("").as_posix(), find_image(path), out_dir, annotation_box(lm84))
     check_points(lm84, (row["width"], row["height"]), path, "84 3D landmarks")
     return {**row, "video": rel.parts[0], "frame": frame_number(path)}, lm84
 
@@ -207,7 +207,7 @@ def _300vw_frame(path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
     pts = read_pts(path)[:, :2]
     if len(pts) != IBUG68.n_points:
         raise BadSampleError(path, f"{len(pts)} points, expected {IBUG68.n_points} (300VW uses iBUG 68)")
-    row = image_row(f"{video}/{path.stem}", image, out_dir, landmark_box(pts))
+    row = image_row(f"{video}/{path.stem}", image, out_dir, annotation_box(pts))
     check_points(pts, (row["width"], row["height"]), path, "iBUG 68 annotation")
     return {**row, "video": video, "frame": frame_number(path)}, pts
 

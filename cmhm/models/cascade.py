@@ -1,11 +1,11 @@
-"""The Table-I variants as data, and the cascade that chains hourglass stages through a warp.
+"""The cascade that chains hourglass stages through a warp, and each variant's stage plans.
 
-A variant lists, per stage, the *target role* that supervises each stack: ``"union2d"`` (the
+A variant (:mod:`cmhm.models.variants`) lists, per stage, the *target role* that supervises each stack: ``"union2d"`` (the
 multi-view 2D union labels, :data:`UNION_MARKUP` channels, masked) or ``"proj3d"`` (2D projections
 of the 3D landmarks, in the configured 3D markup). Stage ``i > 0`` sees the input warped by the
 similarity that takes stage ``i-1``'s decoded landmarks onto the best-fitting of its mean shapes
 (weighted Procrustes, weights = peak confidences; one mean shape per view, see
-:func:`cmhm.warp.fit_to_means`), and its predictions are mapped back through the inverse transform.
+:func:`cmhm.geometry.warp.fit_to_means`), and its predictions are mapped back through the inverse transform.
 No gradient flows between stages.
 """
 
@@ -17,30 +17,14 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from cmhm.heatmaps import decode_heatmaps, map_to_crop
-from cmhm.markups import IBUG68, Markup
+from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
+from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
+from cmhm.landmarks.markups import Markup, get_markup
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
-from cmhm.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
+from cmhm.models.variants import Variant, get_variant
+from cmhm.training.heatmaps import decode_heatmaps, map_to_crop
 
-UNION_MARKUP: Markup = IBUG68
-UNION_ARRAY = "union2d"
-PROJ3D_ARRAYS: dict[str, str] = {"ibug68": "lm3d_68", "menpo84": "lm3d_84"}
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A model of Table I: residual block type and, per stage, the target role of each stack."""
-
-    block: str
-    stages: tuple[tuple[str, ...], ...]
-
-
-VARIANTS: dict[str, Variant] = {
-    "baseline": Variant("bottleneck", (("proj3d", "proj3d"),)),
-    "inception": Variant("inception_resnet", (("proj3d", "proj3d"),)),
-    "multiview": Variant("inception_resnet", (("union2d", "proj3d"),)),
-    "cmhm": Variant("inception_resnet", (("union2d",), ("proj3d",))),
-}
+UNION_MARKUP: Markup = get_markup(ARRAY_MARKUPS[UNION_ARRAY])
 
 
 @dataclass(frozen=True)
@@ -49,13 +33,6 @@ class StagePlan:
 
     model: ModelConfig
     targets: tuple[str, ...]
-
-
-def get_variant(name: str) -> Variant:
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise KeyError(f"unknown variant {name!r}; known: {sorted(VARIANTS)}") from None
 
 
 def stage_plans(variant: Variant | str, base: ModelConfig, markup3d: Markup) -> list[StagePlan]:

@@ -6,7 +6,7 @@ Input ``[B, 3, S, S]`` (float, RGB in [0, 1]); output: a list with one heatmap t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +25,7 @@ class ModelConfig:
     ``in_size``: input side S (maps are S/4); ``n_stacks``: hourglasses in sequence; ``depth``:
     down-sampling levels per hourglass; ``width``: feature channels; ``block``: a key of
     :data:`cmhm.models.blocks.BLOCKS`; ``n_points``: heatmap channels of each stack's head
-    (one entry per stack, or empty to give them at build time); ``inception_width``: the inception
+    (one entry per stack: the one way to give them); ``inception_width``: the inception
     block's width rule, 'paper' (four branches of width/4) or 'matched' (MACs of the bottleneck's).
     """
 
@@ -84,13 +84,15 @@ def conv_bn_relu(c_in: int, c_out: int, kernel: int = 1, stride: int = 1) -> nn.
 class StackedHourglass(nn.Module):
     """Stem, then ``n_stacks`` hourglasses with intermediate heads and re-injection between them."""
 
-    def __init__(self, cfg: ModelConfig, n_points: Sequence[int]) -> None:
+    def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         cfg.validate()
-        if len(n_points) != cfg.n_stacks:
-            raise ValueError(f"need one head width per stack ({cfg.n_stacks}), got {list(n_points)}")
+        if len(cfg.n_points) != cfg.n_stacks:
+            raise ValueError(
+                f"need one head width per stack ({cfg.n_stacks}) in n_points, got {list(cfg.n_points)}"
+            )
         self.cfg = cfg
-        self.n_points = tuple(int(k) for k in n_points)
+        self.n_points = tuple(int(k) for k in cfg.n_points)
         make, w = cfg.make_block(), cfg.width
         self.stem = nn.Sequential(
             conv_bn_relu(3, w // 4, 7, stride=2),
@@ -117,10 +119,6 @@ class StackedHourglass(nn.Module):
         return out
 
 
-def build_hourglass(cfg: ModelConfig, n_points: int | Sequence[int] | None = None) -> StackedHourglass:
-    """Build a stacked hourglass; ``n_points`` (one int for all stacks, or one per stack) overrides ``cfg``."""
-    if n_points is None:
-        n_points = cfg.n_points
-    if isinstance(n_points, int):
-        n_points = (n_points,) * cfg.n_stacks
-    return StackedHourglass(cfg, tuple(n_points))
+def build_hourglass(cfg: ModelConfig) -> StackedHourglass:
+    """Build a stacked hourglass; ``cfg.n_points`` gives each stack's head width (the one way to pass them)."""
+    return StackedHourglass(cfg)

@@ -2,7 +2,7 @@
 
 Profile annotation (39 points, the visible side; "right" = nose toward image right = yaw > 0 = the
 subject's right side visible; a "left" profile uses the mirrored definitions), in the Menpo profile
-markup's point order (:mod:`cmhm.markups`, which also names the 68 point each point sits on):
+markup's point order (:mod:`cmhm.landmarks.markups`, which also names the 68 point each point sits on):
   contour: 3D jaw-contour points (see :mod:`cmhm.synth.landmarks`) at the markup's positions along
         the jaw, from ear level (68-jaw 0) down to just past the chin (68-jaw 8);
   nose bridge to tip: at the heights of 68-points 27..30, the point of a horizontal line across
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cmhm.markups import IBUG68, PROFILE39, PROFILE_ON_IBUG68, profile_contour_positions
+from cmhm.landmarks.markups import IBUG68, PROFILE39, PROFILE_ON_IBUG68, profile_contour_positions
 from cmhm.synth.config import SynthConfig
 from cmhm.synth.head import HeadMesh, build_mesh, vertex_normals
 from cmhm.synth.landmarks import SurfacePoints, contour_lines, inner_uv, surface_points
@@ -90,7 +90,7 @@ def _shade(p: FaceParams, mesh: HeadMesh, raster: Raster, normals: np.ndarray, b
 def face_labels(
     p: FaceParams, mesh: HeadMesh, neutral: HeadMesh, raster: Raster, normals: np.ndarray, cfg: SynthConfig
 ):
-    """The label arrays of one face (see :mod:`cmhm.samples`), its view and profile side."""
+    """The label arrays of one face (see :mod:`cmhm.data.samples`), its view and profile side."""
     cam = p.camera
     k, refine = cfg.contour_candidates, cfg.contour_refine
     fine = (k - 1) * refine + 1

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from cmhm.samples import INDEX_COLUMNS, SampleTable, empty_arrays, write_table
+from cmhm.data.samples import INDEX_COLUMNS, SampleTable, empty_arrays, write_table
 from cmhm.synth.config import SynthConfig
 from cmhm.synth.face import FaceParams, RenderedFace, render_face
 from cmhm.synth.layout import EXPRESSION_MODES, IDENTITY_MODES

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cmhm.samples import SampleTable
+from cmhm.data.samples import SampleTable
 from cmhm.synth.config import SynthConfig
 from cmhm.synth.face import render_face
 from cmhm.synth.generate import _finish, _write_image, face_box, occluded, random_face, shard_range, stream_of

@@ -27,7 +27,7 @@ bench() {
         --train-depth 4 --train-steps 20 --out "$OUT/bench"
 }
 gpu_check() { part gpu_check 200 python3 -m cmhm gpu-check --steps 30 --skip-dag --out "$OUT"; }
-smoke_dag() { part smoke_dag 150 python3 -c "from cmhm.gpu_runs import smoke_dag; print(smoke_dag(140))"; }
+smoke_dag() { part smoke_dag 150 python3 -c "from cmhm.bench.gpu_runs import smoke_dag; print(smoke_dag(140))"; }
 # the whole suite except the cluster tests, with CUDA present (device 'auto' resolves to it). The
 # machine's OpenCV is 5.x, which the project excludes (<5: no Haar cascade files), so that test is skipped.
 full_suite() {

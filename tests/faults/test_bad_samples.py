@@ -17,8 +17,6 @@ import pytest
 import scipy.io
 import yaml
 
-from cmhm.crop import crop_table
-from cmhm.crops import CropShardError
 from cmhm.data.aflw2000 import adapt_aflw2000
 from cmhm.data.bad import (
     OUTSIDE_MARGIN,
@@ -32,14 +30,16 @@ from cmhm.data.bad import (
     check_profile,
 )
 from cmhm.data.common import finish_table, image_row
+from cmhm.data.crop_shards import CropShardError
+from cmhm.data.cropping import crop_table
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import write_pts
 from cmhm.data.registry import DATASETS
+from cmhm.data.samples import empty_arrays, read_table
 from cmhm.data.video import adapt_menpo3d_video
-from cmhm.inspect_data import crop_shard, sample_table
-from cmhm.markups import MENPO84, PROFILE39
-from cmhm.samples import empty_arrays, read_table
-from cmhm.tables import SKIPPED_COLUMN, with_skipped
+from cmhm.inspect.data import crop_shard, sample_table
+from cmhm.landmarks.markups import MENPO84, PROFILE39
+from cmhm.report.tables import SKIPPED_COLUMN, with_skipped
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / "shared" / "fixtures"

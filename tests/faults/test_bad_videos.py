@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import shutil
 
+from cmhm.data.samples import read_table
 from cmhm.data.shards import Shard
 from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
-from cmhm.samples import read_table
 
 from .test_bad_samples import PROV, fixture_copy, run_both, skipped, synthetic_video
 

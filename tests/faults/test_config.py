@@ -1,7 +1,7 @@
 """Bad configurations are named before any job runs; code params follow the scripts' import closures.
 
 Issue 10 sections 4 and 5, issue 15 (``1e-4`` as a string, errors that print the whole schema).
-The config is checked as ``rules/common.smk`` checks it (cmhm.config_check, no Snakemake here); the
+The config is checked as ``rules/common.smk`` checks it (cmhm.pipeline.config_check, no Snakemake here); the
 dry-run tests are in tests/workflow/test_config_keys.py and test_config_files.py.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cmhm import provenance
-from cmhm.config_check import ConfigError, check_config, check_files, load_yaml, merge, stem_stride
 from cmhm.data.registry import DATASETS
-from cmhm.provenance import import_closure, import_closure_hash
+from cmhm.pipeline import provenance
+from cmhm.pipeline.config_check import ConfigError, check_config, check_files, load_yaml, merge, stem_stride
+from cmhm.pipeline.provenance import import_closure, import_closure_hash
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "rules/schemas/config.schema.yaml"
@@ -176,7 +176,7 @@ def test_every_param_is_read_by_its_script():
 
 def test_run_name_follows_the_first_configfile_but_not_the_default_one(tmp_path):
     """`make run` passes config.yaml itself: that is the 'default' run, not a run named 'config'."""
-    from cmhm.config_check import run_name
+    from cmhm.pipeline.config_check import run_name
 
     own = tmp_path / "config.yaml"
     assert run_name(None, [], own) == "default"

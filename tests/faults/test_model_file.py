@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from cmhm.artifact import build_cascade, checked_stages
-from cmhm.checkpoints import StageSpec
-from cmhm.markups import IBUG68
-from cmhm.train import load_stage, predict
+from cmhm.inference.model_file import build_cascade, checked_stages
+from cmhm.landmarks.markups import IBUG68
+from cmhm.training.checkpoints import StageSpec
+from cmhm.training.loop import load_stage, predict
 from tests.faults.tiny import BASE, SIZE, read_data, train, train_cfg, write_data
 
 

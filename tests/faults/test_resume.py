@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from cmhm.checkpoints import atomic_save
-from cmhm.train import LOG
+from cmhm.training.checkpoints import atomic_save
+from cmhm.training.loop import LOG
 from tests.faults.tiny import same_weights, train, train_cfg, write_data
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cmhm.markups import IBUG68, MENPO84, get_markup
+from cmhm.landmarks.markups import IBUG68, MENPO84, get_markup
 from cmhm.models import ModelConfig
-from cmhm.provenance import files_digest
-from cmhm.stages import train_variant_stage
-from cmhm.train import TrainConfig
-from cmhm.train_data import TrainData
+from cmhm.pipeline.provenance import files_digest
+from cmhm.training.batches import TrainData
+from cmhm.training.loop import TrainConfig
+from cmhm.training.stages import train_variant_stage
 
 SIZE = 32
 BASE = ModelConfig(in_size=SIZE, n_stacks=2, depth=1, width=8)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from cmhm.bench import bench_training
-from cmhm.bench_infer import bench_inference, bench_models, make_call
-from cmhm.bench_report import headline, model_costs
+from cmhm.bench.inference import bench_inference, bench_models, make_call
+from cmhm.bench.report import headline, model_costs
+from cmhm.bench.throughput import bench_training
 from cmhm.models import ModelConfig
 
 TINY = ModelConfig(in_size=32, depth=1, width=8)

@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import torch
 
-from cmhm.crop import crop_table
-from cmhm.inspect import inspect_path
-from cmhm.markups import IBUG68
-from cmhm.provenance import code_version, provenance, source_hash
-from cmhm.samples import read_table, write_table
-from cmhm.union import UnionMapping, write_mapping
+from cmhm.data.cropping import crop_table
+from cmhm.data.samples import read_table, write_table
+from cmhm.inspect.explain import inspect_path
+from cmhm.landmarks.markups import IBUG68
+from cmhm.landmarks.union import UnionMapping, write_mapping
+from cmhm.pipeline.provenance import code_version, provenance, source_hash
 
 from .test_samples_crop import _table
 from .test_union import INTENDED
@@ -22,7 +22,7 @@ from .test_union import INTENDED
 def test_code_version_tracks_sources():
     v = code_version()
     assert v.startswith("0.1.0+src.")
-    assert source_hash("geometry.py") != source_hash("crop.py")
+    assert source_hash("geometry/similarity.py") != source_hash("data/cropping.py")
     assert len(source_hash()) == 12
 
 

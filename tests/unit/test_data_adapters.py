@@ -12,18 +12,18 @@ import pandas as pd
 import pytest
 import scipy.io
 
-from cmhm.crop import read_image
 from cmhm.data.aflw2000 import adapt_aflw2000
-from cmhm.data.common import AdapterError, landmark_box
+from cmhm.data.common import AdapterError, annotation_box
+from cmhm.data.cropping import read_image
 from cmhm.data.lp300w import adapt_300w_lp, mirror_points
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import PtsFormatError, read_pts, write_pts
+from cmhm.data.samples import read_table
 from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
-from cmhm.geometry import apply_affine, box_to_crop_affine
-from cmhm.markups import IBUG68, PROFILE39
-from cmhm.metrics import bin_labels, nme_box, yaw_bin
-from cmhm.samples import read_table
-from cmhm.tracking import HaarDetector
+from cmhm.evaluation.detectors import HaarDetector
+from cmhm.evaluation.metrics import bin_labels, nme_box, yaw_bin
+from cmhm.geometry.similarity import apply_affine, box_to_crop_affine
+from cmhm.landmarks.markups import IBUG68, PROFILE39
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
@@ -168,7 +168,7 @@ def test_haar_detector_boxes_the_annotated_faces(aflw):
     src = fixture_dir("menpo-assets")
     takeo = det.detect(read_image(src / "takeo.ppm"), 0)
     assert takeo is not None
-    assert box_iou(takeo[None], landmark_box(read_pts(src / "takeo.pts"))[None])[0] > 0.45
+    assert box_iou(takeo[None], annotation_box(read_pts(src / "takeo.pts"))[None])[0] > 0.45
 
 
 def test_300vw_fixtures(tmp_path):

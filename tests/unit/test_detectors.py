@@ -3,12 +3,19 @@
 import numpy as np
 import pytest
 
-from cmhm.crop import read_image
 from cmhm.data.aflw2000 import adapt_aflw2000
-from cmhm.detectors import Calibration, background_box, calibrate_detector, make_detector, spread_indices
-from cmhm.evaluate import redetector
-from cmhm.mtcnn import MTCNN
-from cmhm.tracking import HaarDetector, OracleJitterDetector
+from cmhm.data.cropping import read_image
+from cmhm.evaluation.detectors import (
+    Calibration,
+    HaarDetector,
+    OracleJitterDetector,
+    background_box,
+    calibrate_detector,
+    make_detector,
+    spread_indices,
+)
+from cmhm.evaluation.evaluate import redetector
+from cmhm.evaluation.mtcnn import MTCNN
 
 from .test_data_adapters import box_iou, fixture_dir
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cmhm.geometry import (
+from cmhm.geometry.similarity import (
     apply_affine,
     box_to_crop_affine,
     compose_affine,

@@ -11,13 +11,20 @@ import pytest
 import torch
 import yaml
 
-from cmhm import gpu_check
+from cmhm.bench import gpu_check
+from cmhm.bench.gpu_runs import agreement, inference_rows, time_training
 from cmhm.cli import main as cli_main
-from cmhm.gpu_runs import agreement, inference_rows, time_training
-from cmhm.markups import IBUG68
+from cmhm.landmarks.markups import IBUG68
 from cmhm.models import ModelConfig
-from cmhm.precision import AMP_DTYPES, autocast, deterministic_mode, make_scaler, optimizer_step, parse_amp
-from cmhm.train import TrainConfig
+from cmhm.training.loop import TrainConfig
+from cmhm.training.precision import (
+    AMP_DTYPES,
+    autocast,
+    deterministic_mode,
+    make_scaler,
+    optimizer_step,
+    parse_amp,
+)
 
 TINY = ModelConfig(in_size=32, n_stacks=1, depth=1, width=8, n_points=(IBUG68.n_points,))
 SCHEMA = Path(__file__).resolve().parents[2] / "rules" / "schemas" / "config.schema.yaml"
@@ -84,7 +91,7 @@ def test_scaler_unscales_gradients_and_skips_inf_steps() -> None:
 def test_deterministic_mode_sets_env_logs_and_restores(monkeypatch, caplog) -> None:
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     before = torch.are_deterministic_algorithms_enabled()
-    with caplog.at_level(logging.WARNING, logger="cmhm.precision"), deterministic_mode(True):
+    with caplog.at_level(logging.WARNING, logger="cmhm.training.precision"), deterministic_mode(True):
         assert torch.are_deterministic_algorithms_enabled()
         torch.zeros(3).put_(torch.tensor([0, 0]), torch.tensor([1.0, 2.0]))  # no deterministic kernel
     assert (
@@ -112,7 +119,7 @@ def test_smoke_dag_copy_holds_every_folder_the_rules_name() -> None:
     import re  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from cmhm.gpu_runs import COPY, REPO  # noqa: PLC0415
+    from cmhm.bench.gpu_runs import COPY, REPO  # noqa: PLC0415
 
     named = {m for f in (REPO / "rules").glob("*.smk") for m in re.findall(r"\.\./([\w.-]+)/", f.read_text())}
     assert named and named <= set(COPY), named - set(COPY)

@@ -8,21 +8,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmhm.annotations3d import heldout_errors, summarise
-from cmhm.crop import crop_table
-from cmhm.evaluate import image_metrics, save_npz, tracking_metrics
-from cmhm.inspect import inspect_path, kind_of
-from cmhm.inspect_common import describe_index
-from cmhm.inspect_figures import figure_record
-from cmhm.markups import IBUG68
-from cmhm.metrics import bin_labels
-from cmhm.plots import save_figure
-from cmhm.provenance import code_version, config_digest, provenance, write_json_atomic
-from cmhm.samples import read_table
-from cmhm.samples import write_table as write_samples
-from cmhm.tables import DELTA_COLUMNS, table1_frame, write_table
-from cmhm.train import CsvLog, atomic_save
-from cmhm.union import UnionMapping, write_mapping
+from cmhm.data.cropping import crop_table
+from cmhm.data.samples import read_table
+from cmhm.data.samples import write_table as write_samples
+from cmhm.evaluation.evaluate import image_metrics, save_npz, tracking_metrics
+from cmhm.evaluation.metrics import bin_labels
+from cmhm.inspect.common import describe_index
+from cmhm.inspect.explain import inspect_path, kind_of
+from cmhm.inspect.figures import figure_record
+from cmhm.landmarks.labels3d import heldout_errors, summarise
+from cmhm.landmarks.markups import IBUG68
+from cmhm.landmarks.union import UnionMapping, write_mapping
+from cmhm.pipeline.provenance import code_version, config_digest, provenance, write_json_atomic
+from cmhm.report.plots_data import save_figure
+from cmhm.report.tables import DELTA_COLUMNS, table1_frame, write_table
+from cmhm.training.loop import CsvLog, atomic_save
 
 from .test_samples_crop import _table
 from .test_union import INTENDED
@@ -155,8 +155,8 @@ def test_table_csv_and_tex_show_rows_and_upstream_records(tmp_path):
     for column in DELTA_COLUMNS[1:]:  # "(Mean - ref) ..." starts with "(" like a bin label but is no bin
         line = next(ln for ln in legend if ln.startswith(f"  {column} "))
         assert "interval" in line and "bin" not in line, line
-    from cmhm.inspect_eval import _table_column
-    from cmhm.seed_tables import SPREAD_COLUMNS
+    from cmhm.inspect.evaluation import _table_column
+    from cmhm.report.seed_tables import SPREAD_COLUMNS
 
     assert all(_table_column(c) for c in SPREAD_COLUMNS)  # and the seed columns of a multi-seed Table I
     bins = [ln for ln in legend if "|yaw| bin" in ln]

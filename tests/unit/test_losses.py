@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from cmhm.heatmaps import render_heatmaps
-from cmhm.losses import masked_heatmap_mse, stacked_heatmap_loss
-from cmhm.markups import IBUG68, PROFILE39
-from cmhm.train_data import masked_points
-from cmhm.union import union_targets
+from cmhm.landmarks.markups import IBUG68, PROFILE39
+from cmhm.landmarks.union import union_targets
+from cmhm.training.batches import masked_points
+from cmhm.training.heatmaps import render_heatmaps
+from cmhm.training.losses import masked_heatmap_mse, stacked_heatmap_loss
 
 
 def test_hand_worked_value() -> None:

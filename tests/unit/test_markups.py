@@ -1,9 +1,9 @@
-"""The Menpo profile markup's point order (cmhm.markups), as the synthetic renderer draws it."""
+"""The Menpo profile markup's point order (cmhm.landmarks.markups), as the synthetic renderer draws it."""
 
 import numpy as np
 import pytest
 
-from cmhm.markups import (
+from cmhm.landmarks.markups import (
     IBUG68,
     PROFILE39,
     PROFILE_ON_IBUG68,

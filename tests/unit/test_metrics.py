@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cmhm.metrics import (
+from cmhm.evaluation.metrics import (
     aflw_table,
     auc,
     bin_labels,

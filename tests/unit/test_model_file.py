@@ -11,17 +11,23 @@ import pytest
 import scipy.io
 import torch
 
-from cmhm.api import load
-from cmhm.artifact import CropConvention, ModelFileError, checked_stages, read_cascade, write_cascade
-from cmhm.crop import crop_image
 from cmhm.data.pts import read_pts
-from cmhm.geometry import box_to_crop_affine, landmark_box
-from cmhm.markups import IBUG68
+from cmhm.geometry.image_warp import warp_image
+from cmhm.geometry.similarity import box_to_crop_affine, landmark_box
+from cmhm.inference.api import load
+from cmhm.inference.model_file import (
+    CropConvention,
+    ModelFileError,
+    checked_stages,
+    read_cascade,
+    write_cascade,
+)
+from cmhm.inference.predict_files import run_predict
+from cmhm.landmarks.markups import IBUG68
 from cmhm.models import Cascade, ModelConfig, stage_plans
-from cmhm.predict_files import run_predict
-from cmhm.stages import train_variant_stage
-from cmhm.train import TrainConfig, load_stage, predict
-from cmhm.train_data import TrainData, to_tensor
+from cmhm.training.batches import TrainData, to_tensor
+from cmhm.training.loop import TrainConfig, load_stage, predict
+from cmhm.training.stages import train_variant_stage
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 AFLW = FIXTURES / "aflw2000-3d"
@@ -45,7 +51,7 @@ def model_file(tmp_path_factory) -> Path:
     paths, pts = _aflw()
     A = box_to_crop_affine(landmark_box(pts), SIZE, BOX_SCALE)
     crops = np.stack(
-        [crop_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)]
+        [warp_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)]
     )
     crop_pts = (np.einsum("nij,nkj->nki", A[:, :, :2], pts) + A[:, None, :, 2]).astype(np.float32)
     data = TrainData(
@@ -78,7 +84,7 @@ def _crops(n: int = 6) -> np.ndarray:
     paths, pts = _aflw()
     A = box_to_crop_affine(landmark_box(pts[:n]), SIZE, BOX_SCALE)
     return np.stack(
-        [crop_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)]
+        [warp_image(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), a, SIZE) for p, a in zip(paths, A)]
     )
 
 
@@ -151,7 +157,7 @@ def test_given_boxes_agree_with_the_crop_pipeline(model_file: Path) -> None:
 def test_onnx_export_agrees_with_pytorch(model_file: Path, tmp_path: Path) -> None:
     import onnxruntime as ort
 
-    from cmhm.export import export_onnx
+    from cmhm.inference.export import export_onnx
 
     path = export_onnx(model_file, tmp_path / "cascade.onnx")
     crops = _crops(5)  # a batch size other than the export example's: the batch axis is dynamic
@@ -163,7 +169,7 @@ def test_onnx_export_agrees_with_pytorch(model_file: Path, tmp_path: Path) -> No
 
 
 def test_inspect_explains_the_model_file(model_file: Path) -> None:
-    from cmhm.inspect import inspect_path
+    from cmhm.inspect.explain import inspect_path
 
     out = inspect_path(model_file)
     assert f"{model_file}: model file of variant cmhm" in out

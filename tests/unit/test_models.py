@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from cmhm.complexity import count_complexity
-from cmhm.heatmaps import crop_to_map, render_heatmaps
-from cmhm.losses import stacked_heatmap_loss
-from cmhm.markups import IBUG68, MENPO84
+from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models import BLOCKS, VARIANTS, Cascade, ModelConfig, build_hourglass, build_stages, stage_plans
 from cmhm.models.blocks import Bottleneck, InceptionResNet
+from cmhm.models.complexity import count_complexity
+from cmhm.training.heatmaps import crop_to_map, render_heatmaps
+from cmhm.training.losses import stacked_heatmap_loss
 
 TINY = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16)
 
@@ -21,19 +23,21 @@ TINY = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16)
 def test_output_shapes(block: str, markup) -> None:
     torch.manual_seed(0)
     cfg = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16, block=block)
-    out = build_hourglass(cfg, markup.n_points)(torch.rand(2, 3, 64, 64))
+    out = build_hourglass(replace(cfg, n_points=(markup.n_points,) * cfg.n_stacks))(torch.rand(2, 3, 64, 64))
     assert len(out) == 2
     assert all(o.shape == (2, markup.n_points, cfg.map_size, cfg.map_size) for o in out)
 
 
 def test_heads_may_differ_per_stack() -> None:
-    out = build_hourglass(TINY, (IBUG68.n_points, MENPO84.n_points))(torch.rand(1, 3, 64, 64))
+    out = build_hourglass(replace(TINY, n_points=(IBUG68.n_points, MENPO84.n_points)))(
+        torch.rand(1, 3, 64, 64)
+    )
     assert [o.shape[1] for o in out] == [IBUG68.n_points, MENPO84.n_points]
 
 
 def test_bad_size_rejected() -> None:
     with pytest.raises(ValueError):
-        build_hourglass(ModelConfig(in_size=60, depth=2, width=16), 5)
+        build_hourglass(ModelConfig(in_size=60, depth=2, width=16, n_points=(5, 5)))
 
 
 def test_conv_macs_hand_count() -> None:
@@ -53,7 +57,7 @@ def test_inception_block_not_costlier(width: int) -> None:
 
 
 def test_inception_model_not_costlier() -> None:
-    c = {b: count_complexity(build_hourglass(ModelConfig(64, 2, 2, 32, b), 68), 64) for b in BLOCKS}
+    c = {b: count_complexity(build_hourglass(ModelConfig(64, 2, 2, 32, b, n_points=(68, 68))), 64) for b in BLOCKS}
     assert c["inception_resnet"].macs <= c["bottleneck"].macs
 
 

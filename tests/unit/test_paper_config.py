@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmhm.published import SPEED_COLUMNS, TABLE2_COLUMNS, read_quoted, table1_columns
-from cmhm.stages import epochs_to_steps, run_configs
-from cmhm.train import RUN_KEYS, TrainConfig
+from cmhm.report.published import SPEED_COLUMNS, TABLE2_COLUMNS, read_quoted, table1_columns
+from cmhm.training.loop import RUN_KEYS, TrainConfig
+from cmhm.training.stages import epochs_to_steps, run_configs
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = {"n_stacks": 1, "depth": 1, "width": 8, "markup3d": "ibug68"}

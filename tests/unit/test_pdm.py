@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
-from cmhm.markups import IBUG68, MENPO84, PROFILE39
-from cmhm.pdm import PDM, build_pdm_shapes, learn_pdm, load_pdm
-from cmhm.pdm_fit import FitConfig, euler_to_rotation, fit_profile, fit_semifrontal, rotation_to_euler
-from cmhm.pdm_table import fit_nme, fit_table, semantic_profile_mapping
+from cmhm.landmarks.fit_table import fit_nme, fit_table
+from cmhm.landmarks.markups import IBUG68, MENPO84, PROFILE39, profile_semantic_mapping
+from cmhm.landmarks.shape_fit import (
+    FitConfig,
+    euler_to_rotation,
+    fit_profile,
+    fit_semifrontal,
+    rotation_to_euler,
+)
+from cmhm.landmarks.shape_model import PDM, build_pdm_shapes, learn_pdm, load_pdm
 
 K = 6
 JAW = np.asarray(IBUG68.groups["jaw"])
@@ -170,7 +176,7 @@ def test_marching_helps_at_large_yaw(pdm):
 
 def test_profile_fit(pdm):
     rng = np.random.default_rng(5)
-    mapping = semantic_profile_mapping()
+    mapping = profile_semantic_mapping()
     for side, yaw in (("right", 80.0), ("left", -80.0)):
         gt68, _, _, img, _ = _render(pdm, rng, yaw, rng.uniform(-10, 10))
         prof = img[mapping[side], :2].copy()
@@ -197,7 +203,7 @@ def test_fit_table_and_nme(pdm):
         np.full((n, PROFILE39.n_points, 2), np.nan),
         np.array(["", "", "right"]),
         np.array(["semifrontal", "semifrontal", "profile"]),
-        semantic_profile_mapping(),
+        profile_semantic_mapping(),
     )
     assert out["ok"].tolist() == [True, True, False]
     assert fit_nme(out["lm3d_84"][:2], np.stack([gt84] * 2)).max() < 0.005

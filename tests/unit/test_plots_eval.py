@@ -7,9 +7,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from cmhm.metrics import aflw_table, bin_means
-from cmhm.plots import save_figure
-from cmhm.plots_eval import plot_ced, plot_nme_by_yaw, plot_training_log
+from cmhm.evaluation.metrics import aflw_table, bin_means
+from cmhm.report.plots_data import save_figure
+from cmhm.report.plots_eval import plot_ced, plot_nme_by_yaw, plot_training_log
 
 
 def test_plot_ced_writes_pdf_and_png(tmp_path):

@@ -22,8 +22,8 @@ from cmhm.data.registry import (
     public_names,
     unpack,
 )
+from cmhm.data.samples import read_table
 from cmhm.data.shards import Shard
-from cmhm.samples import read_table
 
 SCHEMA = Path(__file__).resolve().parents[2] / "rules" / "schemas" / "config.schema.yaml"
 PROV = {"test": True}
@@ -49,7 +49,9 @@ def test_spec_is_consistent(schema, name):
     params = inspect.signature(spec.adapter).parameters
     assert {"provenance", "shard", *spec.options} <= set(params), "options must be adapter keyword arguments"
     keys = set(section["properties"])
-    assert set(spec.options) <= keys and {"sha256", "archive", "subdir", "shards"} <= keys
+    # the schema offers exactly the adapter's options and the archive keys (url for a public set)
+    archive_keys = {"sha256", "archive", "subdir", "shards"} | ({"url"} if spec.gated is None else set())
+    assert keys == set(spec.options) | archive_keys
     assert section["properties"]["shards"]["default"] == 1
     assert all("default" in v and "description" in v or "$ref" in v for v in section["properties"].values())
     assert section["additionalProperties"] is False

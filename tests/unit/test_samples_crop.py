@@ -5,10 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmhm.crop import crop_image, crop_table, read_image
-from cmhm.crops import CropShardError, ShardedImages, load_crops, write_shard
-from cmhm.geometry import box_to_crop_affine
-from cmhm.samples import INDEX_COLUMNS, SampleTable, SampleTableError, empty_arrays, read_table, write_table
+from cmhm.data.crop_shards import CropShardError, ShardedImages, load_crops, write_shard
+from cmhm.data.cropping import crop_table, read_image
+from cmhm.data.samples import (
+    INDEX_COLUMNS,
+    SampleTable,
+    SampleTableError,
+    empty_arrays,
+    read_table,
+    write_table,
+)
+from cmhm.geometry.image_warp import warp_image
+from cmhm.geometry.similarity import box_to_crop_affine
 
 
 def _table(root, n=3, size=96, seed=0):
@@ -114,7 +122,7 @@ def test_streamed_crop_file_equals_the_in_memory_array(tmp_path):
     table = read_table(t.root)
     crop_table(table, size=48, box_scale=1.3, prefix=tmp_path / "c" / "shard0")
     A = box_to_crop_affine(table.boxes(), 48, 1.3)
-    in_memory = np.stack([crop_image(read_image(table.image_path(i)), A[i], 48) for i in range(len(table))])
+    in_memory = np.stack([warp_image(read_image(table.image_path(i)), A[i], 48) for i in range(len(table))])
     np.save(tmp_path / "in_memory.npy", in_memory)
     streamed = tmp_path / "c" / "shard0.images.npy"
     assert streamed.read_bytes() == (tmp_path / "in_memory.npy").read_bytes()  # header and data

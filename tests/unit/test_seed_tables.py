@@ -4,8 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmhm.seed_tables import group_by_seed, table1_seed_frame, table1_seed_tex_columns, table2_seed_frame
-from cmhm.tables import write_table
+from cmhm.report.seed_tables import (
+    group_by_seed,
+    table1_seed_frame,
+    table1_seed_tex_columns,
+    table2_seed_frame,
+)
+from cmhm.report.tables import write_table
 
 IDS = [f"s{i}" for i in range(6)]
 YAW = [5.0, 10.0, 40.0, 50.0, 70.0, 80.0]

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from cmhm.crops import CropSet
-from cmhm.floors import (
+from cmhm.data.crop_shards import CropSet
+from cmhm.evaluation.floors import (
     decode_gt,
     decoding_floor,
     floors_table,
@@ -19,12 +19,12 @@ from cmhm.floors import (
     gt_warp_predictions,
     snapshot_models,
 )
-from cmhm.markups import IBUG68, MENPO84
-from cmhm.metrics import paired_mean_of_bins_diff, yaw_bin
+from cmhm.evaluation.metrics import paired_mean_of_bins_diff, yaw_bin
+from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models import Cascade, ModelConfig, build_stages
-from cmhm.seeds import seed_summary
-from cmhm.train import TrainConfig, load_stage, train_stage
-from cmhm.train_data import TrainData
+from cmhm.report.seeds import seed_summary
+from cmhm.training.batches import TrainData
+from cmhm.training.loop import TrainConfig, load_stage, train_stage
 
 
 def test_zero_image_variance_leaves_the_seed_bootstrap() -> None:
@@ -126,7 +126,7 @@ def test_snapshots_at_their_steps_and_resume_unaffected(tmp_path, caplog) -> Non
     b = _train(snap, tmp_path / "b")
     for name in ("model.pt", "model_step2.pt", "model_step4.pt", "checkpoint.pt"):
         (tmp_path / "b" / name).unlink()
-    with caplog.at_level(logging.INFO, logger="cmhm.train"):
+    with caplog.at_level(logging.INFO, logger="cmhm.training.loop"):
         b = _train(snap, tmp_path / "b")
     assert "resuming from step 6" in caplog.text  # a snapshot list does not block resuming
     assert _same_weights(a, b)
@@ -134,7 +134,7 @@ def test_snapshots_at_their_steps_and_resume_unaffected(tmp_path, caplog) -> Non
     # resuming past a snapshot step that was never written would lose it: start again instead
     _train(replace(cfg, steps=3), tmp_path / "c")
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="cmhm.train"):
+    with caplog.at_level(logging.INFO, logger="cmhm.training.loop"):
         c = _train(snap, tmp_path / "c")
     assert "snapshots of steps [2] are missing" in caplog.text and _same_weights(a, c)
     with pytest.raises(ValueError, match="train.snapshots"):

@@ -11,9 +11,9 @@ import pytest
 
 from cmhm.data.common import AdapterError
 from cmhm.data.registry import adapt
+from cmhm.data.samples import SampleTable, read_table
 from cmhm.data.shards import Shard, shard_bounds
 from cmhm.data.video import adapt_300vw
-from cmhm.samples import SampleTable, read_table
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 PROV = {"test": True}

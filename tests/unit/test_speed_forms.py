@@ -3,14 +3,16 @@ block's compute-matched width rule matches the bottleneck's MACs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
-from cmhm.complexity import count_complexity
-from cmhm.markups import IBUG68, MENPO84
+from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models import Cascade, ModelConfig, build_hourglass, build_stages
 from cmhm.models.blocks import Bottleneck, InceptionResNet, bottleneck_macs, inception_macs, matched_widths
+from cmhm.models.complexity import count_complexity
 from cmhm.models.fuse import FastInference, FusedBottleneck, FusedInception, fuse_for_inference
 
 
@@ -53,7 +55,7 @@ def test_fused_inception_has_one_1x1_for_all_branches() -> None:
 def test_fused_hourglass_equals_unfused(block: str, channels_last: bool) -> None:
     torch.manual_seed(0)
     cfg = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16, block=block)
-    net = randomise_bn(build_hourglass(cfg, IBUG68.n_points)).double()
+    net = randomise_bn(build_hourglass(replace(cfg, n_points=(IBUG68.n_points,) * cfg.n_stacks))).double()
     fused = fuse_for_inference(net, channels_last=channels_last)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.stem[0].modules())
     x = torch.rand(2, 3, 64, 64, dtype=torch.float64)
@@ -90,7 +92,9 @@ def test_matched_model_within_5_percent_paper_form_cheaper(size: int, width: int
     def macs(block: str, rule: str = "paper") -> int:
         cfg = ModelConfig(size, 2, depth, width, block, inception_width=rule)
         with torch.device("meta"):
-            return count_complexity(build_hourglass(cfg, IBUG68.n_points), size).macs
+            return count_complexity(
+                build_hourglass(replace(cfg, n_points=(IBUG68.n_points,) * cfg.n_stacks)), size
+            ).macs
 
     base = macs("bottleneck")
     assert abs(macs("inception_resnet", "matched") / base - 1) <= 0.05
@@ -99,7 +103,9 @@ def test_matched_model_within_5_percent_paper_form_cheaper(size: int, width: int
 
 def test_unknown_width_rule_named() -> None:
     with pytest.raises(KeyError, match="inception width 'wide'"):
-        build_hourglass(ModelConfig(64, 2, 2, 16, "inception_resnet", inception_width="wide"), 5)
+        build_hourglass(
+            ModelConfig(64, 2, 2, 16, "inception_resnet", inception_width="wide", n_points=(5, 5))
+        )
 
 
 def test_fast_inference_chunks_equal_whole_batch() -> None:

@@ -9,25 +9,25 @@ import pandas as pd
 import pytest
 import torch
 
-from cmhm.augment import AugmentConfig
-from cmhm.crop import transform_landmarks
-from cmhm.crops import CropSet
-from cmhm.geometry import apply_affine, box_to_crop_affine, compose_affine, similarity_matrix
-from cmhm.inspect import inspect_path
-from cmhm.markups import IBUG68, MENPO84
+from cmhm.data.crop_shards import CropSet
+from cmhm.data.cropping import transform_landmarks
+from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, compose_affine, similarity_matrix
+from cmhm.geometry.warp import fit_to_means, warp_images
+from cmhm.inspect.explain import inspect_path
+from cmhm.landmarks.markups import IBUG68, MENPO84
+from cmhm.landmarks.union import mapping_from_tables, union_targets
 from cmhm.models import Cascade, ModelConfig, build_hourglass, stage_plans
-from cmhm.stages import (
+from cmhm.synth import SynthConfig, generate_images
+from cmhm.training.augment import AugmentConfig
+from cmhm.training.batches import CanonicalBatches, TrainData, from_crops
+from cmhm.training.loop import TrainConfig
+from cmhm.training.stages import (
     canonical_mean_shapes,
     canonical_scale,
     mean_shape_views,
     train_variant_stage,
     write_mean_shapes,
 )
-from cmhm.synth import SynthConfig, generate_images
-from cmhm.train import TrainConfig
-from cmhm.train_data import CanonicalBatches, TrainData, from_crops
-from cmhm.union import mapping_from_tables, union_targets
-from cmhm.warp import fit_to_means, warp_images
 
 SIZE = 32
 BASE = ModelConfig(in_size=SIZE, n_stacks=2, depth=1, width=8)

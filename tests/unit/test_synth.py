@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cmhm.samples import read_table
+from cmhm.data.samples import read_table
 from cmhm.synth import SynthConfig, generate_images, render_one
 from cmhm.synth.generate import yaw_schedule
 

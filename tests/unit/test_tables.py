@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmhm.metrics import aflw_table
-from cmhm.published import TABLE2_COLUMNS, QuotedRowsError, read_quoted, table1_columns
-from cmhm.tables import (
+from cmhm.evaluation.metrics import aflw_table
+from cmhm.report.published import TABLE2_COLUMNS, QuotedRowsError, read_quoted, table1_columns
+from cmhm.report.tables import (
     DELTA_COLUMNS,
     VARIANT_LABELS,
     paired_deltas,

@@ -4,15 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from cmhm.tracking import (
-    ClassifierCheck,
-    HaarDetector,
-    OracleJitterDetector,
-    PeakConfidence,
-    TrackPolicy,
-    enlarge_box,
-    track_video,
-)
+from cmhm.evaluation.detectors import HaarDetector, OracleJitterDetector
+from cmhm.evaluation.tracking import ClassifierCheck, PeakConfidence, TrackPolicy, track_video
+from cmhm.geometry.similarity import enlarge_box
 
 H, W, SIDE, BG = 80, 120, 12, 20
 

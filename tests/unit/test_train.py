@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from cmhm.augment import AugmentConfig, augment_batch, flip_side
-from cmhm.geometry import similarity_matrix
-from cmhm.markups import IBUG68, MENPO84, PROFILE39
+from cmhm.geometry.image_warp import warp_crops
+from cmhm.geometry.similarity import similarity_matrix
+from cmhm.geometry.warp import warp_images
+from cmhm.landmarks.markups import IBUG68, MENPO84, PROFILE39
 from cmhm.models import Cascade, ModelConfig, build_hourglass
-from cmhm.train import LOG, TrainConfig, load_stage, predict, train_stage
-from cmhm.train_data import TrainData, make_batch
-from cmhm.warp import warp_crops, warp_images
+from cmhm.training.augment import AugmentConfig, augment_batch, flip_side
+from cmhm.training.batches import TrainData, make_batch
+from cmhm.training.loop import LOG, TrainConfig, load_stage, predict, train_stage
 
 SIZE = 32
 MODEL = ModelConfig(
@@ -108,7 +109,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, caplog) -> None:
         data, ("union2d", "lm3d_84"), MODEL, _train_cfg(6), tmp_path / "a", "v1", progress=False
     )
     train_stage(data, ("union2d", "lm3d_84"), MODEL, _train_cfg(3), tmp_path / "b", "v1", progress=False)
-    with caplog.at_level(logging.INFO, logger="cmhm.train"):
+    with caplog.at_level(logging.INFO, logger="cmhm.training.loop"):
         resumed = train_stage(
             data, ("union2d", "lm3d_84"), MODEL, _train_cfg(6), tmp_path / "b", "v1", progress=False
         )
@@ -160,8 +161,8 @@ def test_torch_warp_agrees_with_the_cv2_warp() -> None:
 
 
 def test_validation_nme_is_zero_for_the_targets_and_scales_with_a_shift() -> None:
-    from cmhm.heatmaps import render_heatmaps  # noqa: PLC0415
-    from cmhm.train import validation_nme  # noqa: PLC0415
+    from cmhm.training.heatmaps import render_heatmaps  # noqa: PLC0415
+    from cmhm.training.loop import validation_nme  # noqa: PLC0415
 
     pts = torch.tensor([[[4.0, 4.0], [12.0, 4.0], [4.0, 12.0], [12.0, 12.0]]])  # an 8 x 8 map-pixel box
     mask = torch.ones(1, 4, dtype=torch.bool)
@@ -184,8 +185,8 @@ def test_validation_nme_is_zero_for_the_targets_and_scales_with_a_shift() -> Non
 
 
 def test_held_out_rows_are_never_trained_on_and_logged_as_val_nme(tmp_path, monkeypatch) -> None:
-    import cmhm.train as train_mod  # noqa: PLC0415
-    from cmhm.train import held_out_rows  # noqa: PLC0415
+    import cmhm.training.loop as train_mod  # noqa: PLC0415
+    from cmhm.training.loop import held_out_rows  # noqa: PLC0415
 
     data = _data(n=8)
     cfg = replace(_train_cfg(6), val_size=2, val_every=4, log_every=5)

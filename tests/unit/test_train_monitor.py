@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmhm.train import TrainConfig
-from cmhm.train_monitor import TENSORBOARD_DIR, TrainMonitor
+from cmhm.training.loop import TrainConfig
+from cmhm.training.monitor import TENSORBOARD_DIR, TrainMonitor
 
 ROW = {"step": 4, "loss": 0.5, "loss_stack0": 0.25, "lr": 1e-3, "images_per_s": 80.0}
 
 
 def test_log_line_per_row_and_no_bar_off_a_terminal(tmp_path, caplog, capsys):
-    caplog.set_level(logging.INFO, logger="cmhm.train_monitor")
+    caplog.set_level(logging.INFO, logger="cmhm.training.monitor")
     monitor = TrainMonitor(tmp_path, 0, 6, show=True)  # pytest captures stderr: not a terminal
     for _ in range(4):
         monitor.advance()
@@ -28,7 +28,7 @@ def test_log_line_per_row_and_no_bar_off_a_terminal(tmp_path, caplog, capsys):
 
 
 def test_silent_when_not_shown(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cmhm.train_monitor")
+    caplog.set_level(logging.INFO, logger="cmhm.training.monitor")
     monitor = TrainMonitor(tmp_path, 0, 6, show=False)
     monitor.row(ROW)
     monitor.close()

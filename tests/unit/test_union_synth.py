@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cmhm.markups import IBUG68, PROFILE39
+from cmhm.landmarks.markups import IBUG68, PROFILE39
+from cmhm.landmarks.union import mapping_from_tables
 from cmhm.synth import SynthConfig, generate_images
-from cmhm.union import mapping_from_tables
 
 VISIBLE = {"brow": "brow_right", "eye": "eye_right"}  # a right-facing profile shows the subject's right side
 
@@ -37,7 +37,7 @@ def test_constrained_mapping_matches_parts_on_the_visible_side(train_table):
 def test_unknown_yaw_uses_the_view_label_and_no_profiles_fall_back(train_table):
     from dataclasses import replace
 
-    from cmhm.pdm_table import semantic_profile_mapping
+    from cmhm.landmarks.markups import profile_semantic_mapping
 
     no_pose = replace(train_table, index=train_table.index.assign(yaw=np.nan))
     um = mapping_from_tables([no_pose], frontal_max_yaw=20, profile_min_yaw=55)
@@ -50,4 +50,4 @@ def test_unknown_yaw_uses_the_view_label_and_no_profiles_fall_back(train_table):
         extra={},
     )
     um = mapping_from_tables([frontal_only], frontal_max_yaw=20, profile_min_yaw=55)
-    np.testing.assert_array_equal(um.mapping["right"], semantic_profile_mapping()["right"])
+    np.testing.assert_array_equal(um.mapping["right"], profile_semantic_mapping()["right"])

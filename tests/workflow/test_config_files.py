@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cmhm.config_check import file_keys, load_yaml
+from cmhm.pipeline.config_check import file_keys, load_yaml
 
 from .conftest import REPO, snakemake
 

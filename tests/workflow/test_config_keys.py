@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cmhm.config_check import check_files
 from cmhm.data.registry import DATASETS
+from cmhm.pipeline.config_check import check_files
 
 from .conftest import REPO
 

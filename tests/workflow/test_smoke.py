@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from cmhm.crops import load_crops
-from cmhm.inspect import inspect_path
-from cmhm.samples import read_table
+from cmhm.data.crop_shards import load_crops
+from cmhm.data.samples import read_table
+from cmhm.inspect.explain import inspect_path
 
 from .conftest import snakemake
 

@@ -1,0 +1,186 @@
+"""Inference speed of the Table-I variants and FAN-4, side by side in one process, in several forms.
+
+Forms: ``eager`` (eval + ``no_grad``, the unfused model), ``inference_mode`` (same model, no autograd
+bookkeeping), ``fused`` (:func:`fuse_for_inference`), ``fast`` (fused + channels_last) and, at batch > 1,
+``fast_chunk1`` (:class:`FastInference` feeding one face per call). On CUDA (``CUDA_FORMS``): ``eager``,
+``fast``, ``fast_bf16`` (``fast`` under bf16 autocast) and ``graph_bf16`` (``fast_bf16`` captured once as a
+CUDA graph and replayed: no per-kernel launch cost). Every round times every (model, form, batch) once,
+in a rotating order, so that load on a shared machine hits all of them alike; ratios are taken within a
+round and summarised over rounds (median, min, max).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from cmhm.bench.fan import Fan
+from cmhm.landmarks.markups import IBUG68, Markup
+from cmhm.models import VARIANTS, Cascade, ModelConfig, build_stages
+from cmhm.models.fuse import FastInference, fuse_for_inference
+
+VARIANT_NAMES = tuple(VARIANTS)  # the Table-I variants, in table order (cmhm.models.cascade)
+FORMS = ("eager", "inference_mode", "fused", "fast", "fast_chunk1")
+CUDA_FORMS = ("eager", "fast", "fast_bf16", "graph_bf16")
+
+
+def bench_models(cfg: ModelConfig, markup3d: Markup = IBUG68, seed: int = 0) -> dict[str, nn.Module]:
+    """Randomly initialised eval-mode models: one cascade per Table-I variant, and FAN-4."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    models: dict[str, nn.Module] = {}
+    for name in VARIANT_NAMES:
+        stages = build_stages(name, cfg, markup3d)
+        means = [
+            torch.as_tensor(rng.uniform(0.3, 0.7, (s.n_points[-1], 2)) * cfg.in_size) for s in stages[:-1]
+        ]
+        models[name] = Cascade(stages, means).eval()
+    models["fan4"] = Fan(IBUG68.n_points, n_stacks=4, depth=cfg.depth, width=cfg.width).eval()
+    return models
+
+
+def make_call(model: nn.Module, form: str, x: torch.Tensor) -> Callable[[], object]:
+    """A no-argument call running ``model`` on ``x`` in ``form`` and returning its output (``*_bf16``
+    forms: CUDA only)."""
+    if form == "eager":
+        return lambda: _run(model, x, torch.no_grad)
+    if form == "inference_mode":
+        return lambda: _run(model, x, torch.inference_mode)
+    if form == "fused":
+        fused = fuse_for_inference(model)
+        return lambda: _run(fused, x, torch.inference_mode)
+    fast = FastInference(model, channels_last=True, chunk=1 if form == "fast_chunk1" else 0)
+    if form == "fast_bf16":
+        return lambda: _run(fast, x, _bf16)
+    if form == "graph_bf16":
+        return cuda_graph(fast, x)
+    return lambda: _run(fast, x, torch.inference_mode)
+
+
+def _run(model: nn.Module, x: torch.Tensor, mode: Callable) -> object:
+    with mode():
+        return model(x)
+
+
+class _bf16:
+    """``inference_mode`` + bf16 autocast on CUDA, as one context manager."""
+
+    def __enter__(self) -> None:
+        self._ctx = (torch.inference_mode(), torch.autocast("cuda", torch.bfloat16))
+        for c in self._ctx:
+            c.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        for c in reversed(self._ctx):
+            c.__exit__(*exc)
+
+
+def cuda_graph(model: nn.Module, x: torch.Tensor, warmup: int = 3) -> Callable[[], object]:
+    """``model(x)`` under bf16 autocast captured once as a CUDA graph; the call replays it and returns
+    the graph's output buffers (same input buffer, same output buffers: what a server feeding
+    fixed-size batches would do)."""
+    static_x = x.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up off the capture stream (cuDNN picks its kernels here)
+        for _ in range(warmup):
+            _run(model, static_x, _bf16)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = _run(model, static_x, _bf16)
+
+    def replay() -> object:
+        graph.replay()
+        return out
+
+    return replay
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_rounds(
+    calls: dict[tuple, Callable[[], None]], rounds: int, device: torch.device | None = None, inner: int = 1
+) -> pd.DataFrame:
+    """Seconds of each call in each round (one warm-up call each first), in a rotating order; each
+    timing is the mean of ``inner`` back-to-back calls (on CUDA, synchronised before and after)."""
+    device = device or torch.device("cpu")
+    keys = list(calls)
+    for k in keys:
+        calls[k]()
+    _sync(device)
+    rows = []
+    for r in range(rounds):
+        for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            _sync(device)
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                calls[k]()
+            _sync(device)
+            rows.append((*k, r, (time.perf_counter() - t0) / inner))
+    return pd.DataFrame(rows, columns=["model", "form", "batch", "round", "seconds"])
+
+
+def bench_inference(
+    cfg: ModelConfig,
+    batches: tuple[int, ...] = (1, 8),
+    rounds: int = 3,
+    forms: tuple[str, ...] | None = None,
+    device: torch.device | str = "cpu",
+    inner: int = 1,
+) -> pd.DataFrame:
+    """Every timing (model, form, batch, round, seconds, ms_per_face). On a CPU the intermediate forms
+    ('inference_mode', 'fused') run at batch 1 for the variants only, and multiview (inception's
+    architecture) at batch 1 only, to keep the bench short. A form that cannot be built (a CUDA graph
+    capture that fails, say) is named on stderr and left out."""
+    device = torch.device(device)
+    forms = forms or (CUDA_FORMS if device.type == "cuda" else FORMS)
+    models = {k: m.to(device) for k, m in bench_models(cfg).items()}
+    calls = {}
+    for b in batches:
+        x = torch.rand(b, 3, cfg.in_size, cfg.in_size, device=device)
+        for name, model in models.items():
+            for form in forms:
+                skip_b1 = form == "fast_chunk1" and b == 1
+                skip_mv = name == "multiview" and b > 1  # the inception architecture with other head widths
+                if skip_b1 or skip_mv or (b > 1 or name == "fan4") and form in ("inference_mode", "fused"):
+                    continue
+                try:
+                    calls[(name, form, b)] = make_call(model, form, x)
+                except (RuntimeError, AssertionError) as exc:
+                    print(
+                        f"bench: {name} {form} batch {b} not timed: {type(exc).__name__}: {exc}",
+                        file=sys.stderr,
+                    )
+    t = time_rounds(calls, rounds, device, inner)
+    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
+    return t
+
+
+def summarise(times: pd.DataFrame) -> pd.DataFrame:
+    """ms/face per (model, form, batch): median, min, max over rounds."""
+    g = times.groupby(["model", "form", "batch"])["ms_per_face"]
+    return g.agg(ms_median="median", ms_min="min", ms_max="max").reset_index()
+
+
+def ratio(times: pd.DataFrame, num: tuple, den: tuple) -> tuple[float, float, float, float]:
+    """Within-round ratio of two (model, form, batch) timings: median, min, max over rounds, and the
+    ratio of the two fastest times (the least disturbed by other load on a shared machine)."""
+
+    def per_round(key: tuple) -> pd.Series:
+        m, f, b = key
+        sel = times[(times["model"] == m) & (times["form"] == f) & (times["batch"] == b)]
+        return sel.set_index("round")["ms_per_face"]
+
+    a, b = per_round(num), per_round(den)
+    r = a / b
+    return float(r.median()), float(r.min()), float(r.max()), float(a.min() / b.min())

@@ -1,0 +1,1 @@
+"""Evaluation (paper Sec. IV): metrics, prediction of the test images, tracking, face detectors, floors."""

@@ -1,0 +1,1 @@
+"""Geometry shared by every phase: similarity transforms, Procrustes alignment and image warps."""

@@ -1,0 +1,128 @@
+"""Face alignment on one's own images from Python: ``fa = cmhm.load("cascade.pt"); fa.predict(image)``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cmhm.evaluation.detectors import CalibratedDetector, Calibration, Detector, make_detector, onet_check
+from cmhm.evaluation.mtcnn import MTCNN
+from cmhm.evaluation.tracking import FailureCheck, PeakConfidence
+from cmhm.geometry.image_warp import warp_image
+from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine
+from cmhm.inference.model_file import CascadeFile, read_cascade
+from cmhm.models.fuse import fuse_for_inference
+from cmhm.training.loop import predict, resolve_device
+
+
+@dataclass
+class Face:
+    """One aligned face: ``landmarks`` [K, 2] image pixels (0-based, pixel centres), ``confidence`` [K]
+    (heatmap peak values), ``box`` [4] (x0, y0, x1, y1) the crop was cut around, ``score`` the
+    detector's face score (None for a detector without one, or a given box)."""
+
+    landmarks: np.ndarray
+    confidence: np.ndarray
+    box: np.ndarray
+    score: float | None = None
+
+
+def detector_from_record(record: dict | None) -> Detector | None:
+    """The detector a model file names, calibrated to its crop boxes (None when the file names none)."""
+    if record is None:
+        return None
+    base = make_detector(record["name"], record.get("cascade_path"))
+    cal = record.get("calibration")
+    return base if cal is None else CalibratedDetector(base, Calibration(**cal))
+
+
+def failure_from_record(tracking: dict) -> FailureCheck:
+    """The tracking failure check a model file names: the heatmap peak or MTCNN's O-Net score."""
+    if tracking["check"] == "heatmap":
+        return PeakConfidence(tracking["threshold"])
+    if tracking["check"] == "onet":
+        cal = Calibration(**tracking["onet_calibration"])
+        return onet_check(MTCNN(), cal, tracking["enlarge"], tracking["threshold"])
+    raise ValueError(f"model file names failure check {tracking['check']!r}; this code knows heatmap, onet")
+
+
+def detect_faces(detector: Detector, image: np.ndarray) -> list[tuple[np.ndarray, float | None]]:
+    """Every face ``detector`` finds in ``image`` as (box [4] in the crop convention, score or None),
+    largest first (a detector that finds one face at a time gives at most one)."""
+    inner = detector.detector if isinstance(detector, CalibratedDetector) else detector
+    if not hasattr(inner, "detect_all"):
+        box = detector.detect(image, 0)
+        return [] if box is None else [(np.asarray(box, dtype=np.float64), None)]
+    found = np.asarray(inner.detect_all(image), dtype=np.float64).reshape(-1, 5)
+    found = found[np.argsort(-(found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]), kind="stable")]
+    apply = detector.calibration.apply if isinstance(detector, CalibratedDetector) else np.asarray
+    return [(apply(f[:4]), float(f[4])) for f in found]
+
+
+class FaceAligner:
+    """A trained cascade ready for images of any size: detect (or take boxes), crop, predict, uncrop.
+
+    ``fast`` (default): run a fused copy of the cascade (:func:`cmhm.models.fuse.fuse_for_inference`:
+    batch norm folded, inception 1x1s merged, NHWC weights; on a CPU one face per call, what ``make bench``
+    measured fastest); its landmarks match the plain model's to float rounding. ``fast=False`` runs the
+    model as trained.
+    """
+
+    def __init__(
+        self, model: CascadeFile, device: str = "auto", batch_size: int = 16, fast: bool = True
+    ) -> None:
+        self.model = model
+        self.device = str(resolve_device(device))
+        self.model.cascade.to(self.device).eval()
+        self.batch_size = batch_size
+        self.detector = detector_from_record(model.detector)
+        self.fast = fast
+        self.net = fuse_for_inference(model.cascade, channels_last=True) if fast else model.cascade
+        self.net_batch = 1 if fast and self.device == "cpu" else batch_size
+
+    @property
+    def markup(self) -> str:
+        return self.model.markup
+
+    def find_faces(self, image: np.ndarray) -> list[tuple[np.ndarray, float | None]]:
+        """Boxes (and scores) of the faces in ``image`` by the model's calibrated detector."""
+        if self.detector is None:
+            raise ValueError("this model file names no face detector: pass boxes=")
+        return detect_faces(self.detector, image)
+
+    def predict(self, image: np.ndarray, boxes: np.ndarray | None = None) -> list[Face]:
+        """Landmarks of every face in ``image`` (RGB uint8 [H, W, 3]).
+
+        ``boxes`` [F, 4] (x0, y0, x1, y1, in the crop convention of the model file); None runs the
+        detector. Returns one :class:`Face` per box, in the order of the boxes (detections: largest first).
+        """
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"predict takes an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
+        if boxes is None:
+            found = self.find_faces(image)
+            boxes_arr = np.array([b for b, _ in found], dtype=np.float64).reshape(-1, 4)
+            scores = [s for _, s in found]
+        else:
+            boxes_arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+            scores = [None] * len(boxes_arr)
+        if len(boxes_arr) == 0:
+            return []
+        crop = self.model.crop
+        A = box_to_crop_affine(boxes_arr, crop.size, crop.box_scale)
+        crops = np.stack([warp_image(image, a, crop.size) for a in A])
+        with torch.inference_mode():
+            pred = predict(self.net, crops, batch_size=self.net_batch, device=self.device)
+        pts = apply_affine(invert_affine(A), pred["points"])
+        return [Face(pts[i], pred["confidence"][i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))]
+
+
+def load(
+    path: str | os.PathLike, device: str = "auto", batch_size: int = 16, fast: bool = True
+) -> FaceAligner:
+    """Load a model file (``cascade.pt``) for face alignment; refuses a file that is not a cascade.
+    ``fast``: see :class:`FaceAligner`."""
+    return FaceAligner(read_cascade(path), device=device, batch_size=batch_size, fast=fast)

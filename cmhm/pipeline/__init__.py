@@ -1,0 +1,1 @@
+"""What every workflow job shares: the config check, provenance records and job logs."""

@@ -1,0 +1,307 @@
+"""Run-configuration checks done before any job: YAML syntax, the JSON schema, and the cross-key rules.
+
+Pure Python (no torch): ``rules/common.smk`` calls :func:`check_config` right after Snakemake has
+merged ``config.yaml``, ``--configfile`` files and ``--config`` overrides. Errors name the config
+key (``crop.size``), what is wrong and, for an unknown key, the nearest valid names, never the schema.
+
+Values from ``--config`` arrive as strings (``--config train='{steps: 7}'`` gives ``{"steps": "7"}``)
+and PyYAML reads ``1e-4`` (no dot) as a string: a string where the schema wants a number, integer,
+boolean or null is converted when it spells one (``"7"``, ``"1e-4"``, ``"true"``, ``"null"``).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import math
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
+INT_RE = re.compile(r"^[+-]?\d+$")
+FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+TRUE, FALSE, NULL = ("true", "yes", "on"), ("false", "no", "off"), ("null", "~", "none")
+MAX_ERRORS = 10
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: the schema in ms
+
+
+class ConfigError(ValueError):
+    """A run configuration that the pipeline cannot run; the message names each bad key."""
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Parse one config file; a syntax error names the file, line and column (Snakemake's does not)."""
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        ctx = exc.context_mark
+        context = (
+            f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})" if ctx and exc.context else ""
+        )
+        raise ConfigError(f"{where}: YAML syntax error: {exc.problem}{context}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file holds keys at top level, not a {type(data).__name__}")
+    return data
+
+
+def stem_stride() -> int:
+    """The hourglass stem's down-sampling (``STEM_STRIDE`` in cmhm/models/hourglass.py, read without torch)."""
+    for node in ast.parse(HOURGLASS.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "STEM_STRIDE" for t in node.targets):
+            return int(ast.literal_eval(node.value))
+    raise RuntimeError(f"{HOURGLASS} defines no STEM_STRIDE")
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        target = root
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _types(schema: dict) -> list[str]:
+    t = schema.get("type", [])
+    return [t] if isinstance(t, str) else list(t)
+
+
+def _coerce_scalar(value: str, types: list[str]):
+    s = value.strip()
+    if "integer" in types and INT_RE.match(s):
+        return int(s)
+    if "number" in types and FLOAT_RE.match(s):
+        return int(s) if INT_RE.match(s) else float(s)
+    if "boolean" in types and s.lower() in TRUE + FALSE:
+        return s.lower() in TRUE
+    if "null" in types and s.lower() in NULL:
+        return None
+    return value
+
+
+def coerce(value, schema: dict, root: dict):
+    """``value`` with strings that spell the number, boolean or null the schema wants converted."""
+    schema = _resolve(schema, root)
+    for option in schema.get("anyOf", []):
+        opt = _resolve(option, root)
+        if isinstance(value, dict) == ("object" in _types(opt)):
+            return coerce(value, opt, root)
+    types = _types(schema)
+    if isinstance(value, str) and types and "string" not in types:
+        return _coerce_scalar(value, types)
+    if isinstance(value, str) and "null" in types and value.strip().lower() in NULL:
+        return None
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: coerce(v, props[k], root) if k in props else v for k, v in value.items()}
+    if isinstance(value, list):
+        prefix, items = schema.get("prefixItems", []), schema.get("items")
+        return [
+            coerce(v, prefix[i] if i < len(prefix) else items, root) if (i < len(prefix) or items) else v
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _with_defaults(cls):
+    """A validator class that also fills each missing property that has a ``default``."""
+    base = cls.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from base(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": properties})
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> Iterator[str]:
+    where = _key(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        valid = sorted(error.schema.get("properties", {}))
+        for name in sorted(set(error.instance) - set(valid)):
+            key = f"{where}.{name}" if error.absolute_path else name
+            near = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+            hint = f"did you mean {' or '.join(near)}? " if near else ""
+            yield f"{key}: unknown key; {hint}valid keys here: {', '.join(valid)}"
+        return
+    yield f"{where}: {error.message}"
+
+
+def validate_schema(config: dict, schema: dict) -> dict:
+    """``config`` coerced (see module doc), checked against ``schema`` and completed with its defaults."""
+    out = coerce(config, schema, schema)
+    cls = _with_defaults(jsonschema.validators.validator_for(schema))
+    errors = sorted(cls(schema).iter_errors(out), key=lambda e: [str(p) for p in e.absolute_path])
+    lines = [line for e in errors for line in _describe(e)]
+    if lines:
+        more = f"\n  ... and {len(lines) - MAX_ERRORS} more" if len(lines) > MAX_ERRORS else ""
+        raise ConfigError("invalid config:\n  " + "\n  ".join(lines[:MAX_ERRORS]) + more)
+    return out
+
+
+def file_keys(schema: dict, root: dict | None = None, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Key paths the schema marks ``format: file`` (a file the pipeline reads: it must be a rule input)."""
+    root = root or schema
+    schema = _resolve(schema, root)
+    if schema.get("format") == "file":
+        return [path]
+    return [
+        k for name, sub in schema.get("properties", {}).items() for k in file_keys(sub, root, (*path, name))
+    ]
+
+
+def _get(config: Mapping, path: tuple[str, ...]):
+    for part in path:
+        config = config[part]
+    return config
+
+
+def _yaw_bin_errors(key: str, bins: list) -> list[str]:
+    errors = []
+    rows = [tuple(float(x) for x in row) for row in bins]
+    if any(lo >= hi for lo, hi, _ in rows) or any(share < 0 for *_, share in rows):
+        errors.append(f"{key}: each row is [lo, hi, share] with lo < hi and share >= 0, got {bins}")
+    edges = [(a[1], b[0]) for a, b in zip(rows, rows[1:])]
+    if rows and (rows[0][0] != 0 or rows[-1][1] != 90 or any(hi != lo for hi, lo in edges)):
+        errors.append(
+            f"{key}: the bins must cover |yaw| [0, 90] in order without gaps or overlaps, got {bins}"
+        )
+    total = sum(share for *_, share in rows)
+    if rows and not math.isclose(total, 1.0, abs_tol=1e-6):
+        errors.append(f"{key}: the shares must sum to 1, they sum to {total:.6g}")
+    return errors
+
+
+def _split_errors(config: dict, provided: Mapping[str, str]) -> list[str]:
+    """Each (dataset, split) the config names must be one the dataset has."""
+    synth = {k for k, v in config["synth"].items() if isinstance(v, dict) and ("n" in v or "n_videos" in v)}
+    known = {**{name: {split} for name, split in provided.items()}, "synth": synth}
+    a3d = config["annotations_3d"]
+    shape = a3d["shape_source"] or config["data"]["train"]
+    named = [
+        (f"data.{role}.split", src)
+        for role, src in config["data"].items()
+        if isinstance(src, dict) and "dataset" in src
+    ]
+    named.append(("annotations_3d.heldout_split", {**shape, "split": a3d["heldout_split"]}))
+    if a3d["shape_source"]:
+        named.append(("annotations_3d.shape_source.split", shape))
+    errors = []
+    for key, src in named:
+        splits = known.get(src["dataset"], set())
+        if src["split"] not in splits:
+            have = ", ".join(sorted(splits))
+            errors.append(f"{key}: dataset {src['dataset']} has no split '{src['split']}' (it has: {have})")
+    return errors
+
+
+def semantic_errors(config: dict, schema: dict, provided: Mapping[str, str]) -> list[str]:
+    """Rules that span keys (the schema checks each key alone); ``provided``: real dataset -> its split."""
+    errors = []
+    stride = stem_stride() * 2 ** config["model"]["depth"]
+    if config["crop"]["size"] % stride:
+        errors.append(
+            f"crop.size: {config['crop']['size']} must be divisible by {stride} (the stem's stride "
+            f"{stem_stride()} x 2^model.depth {config['model']['depth']})"
+        )
+    for name, split in config["synth"].items():
+        if not isinstance(split, dict):
+            continue
+        if split.get("yaw_bins"):
+            errors += _yaw_bin_errors(f"synth.{name}.yaw_bins", split["yaw_bins"])
+        faces = split.get("n", split.get("n_videos"))
+        if faces is not None and split.get("shards", 1) > faces:
+            what = "videos" if "n_videos" in split else "faces"
+            errors.append(
+                f"synth.{name}.shards: {split['shards']} shards for {faces} {what} (at most one per item)"
+            )
+    errors += _split_errors(config, provided)
+    steps = config["train"]["steps"]
+    late = [s for s in config["train"]["lr_steps"] if s >= steps]
+    if late:
+        errors.append(f"train.lr_steps: {late} not below train.steps {steps} (a drop there never happens)")
+    for path in file_keys(schema):
+        value = _get(config, path)
+        if value and not Path(value).is_file():
+            errors.append(f"{'.'.join(path)}: no such file '{value}'")
+    return errors
+
+
+def check_config(config: dict, schema: dict | str | Path, provided: Mapping[str, str]) -> dict:
+    """The checked config: schema (coerced, defaults filled), then cross-key rules; :class:`ConfigError` names keys.
+
+    ``schema``: the schema, or the path of its YAML file.
+    """
+    schema = schema if isinstance(schema, dict) else load_yaml(schema)
+    out = validate_schema(config, schema)
+    errors = semantic_errors(out, schema, provided)
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    return out
+
+
+def merge(base: dict, over: Mapping) -> dict:
+    """``base`` updated by ``over`` key by key, recursively (as Snakemake merges config files)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def check_files(paths: list[str | Path], schema_path: str | Path, provided: Mapping[str, str]) -> dict:
+    """Parse (file and line on a syntax error), merge in order and check config files as a run would."""
+    config: dict = {}
+    for path in paths:
+        config = merge(config, load_yaml(path))
+    return check_config(config, schema_path, provided)
+
+
+def check_syntax(*paths: str | Path) -> None:
+    """Parse the existing ones of ``paths``: a YAML syntax error names the file and line."""
+    for path in paths:
+        if Path(path).is_file():
+            load_yaml(path)
+
+
+def run_name(run: str | None, configfiles: list[str | Path], default_config: str | Path | None = None) -> str:
+    """The run's name (its folder under results/): ``run`` if set, else the stem of the first ``--configfile``
+    other than the workflow's own ``default_config`` (``--configfile configs/paper.yaml overrides.yaml`` ->
+    paper), else ``default`` (config.yaml alone, given or not: ``make run`` passes it)."""
+    if run:
+        return run
+    own = Path(default_config).resolve() if default_config else None
+    named = [f for f in configfiles if own is None or Path(f).resolve() != own]
+    return Path(named[0]).stem if named else "default"
+
+
+def training_config(config: dict) -> dict:
+    """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
+    in the model file with its digest: two model files from the same training config say so."""
+    train = config["data"]["train"]
+    out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
+    out["train"] = {k: v for k, v in config["train"].items() if k != "seeds"}  # each model: one seed
+    out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
+    if train["dataset"] == "synth":
+        keep = ("image_size", "profile_yaw", "render", train["split"])
+        out["synth"] = {"seed": config["seed"], **{k: v for k, v in config["synth"].items() if k in keep}}
+    else:
+        out["datasets"] = {train["dataset"]: config["datasets"][train["dataset"]]}
+    return out

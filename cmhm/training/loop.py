@@ -1,0 +1,386 @@
+"""Training one hourglass stage (resumable, deterministic on CPU) and predicting with a cascade.
+
+Files in a stage's output folder: ``checkpoint.pt`` (every ``checkpoint_every`` steps: weights,
+optimiser, scheduler, step, RNG states, config, code version, inputs digest; the one before it is
+kept as ``checkpoint.prev.pt``), ``log.csv`` (``step,loss,loss_stack0,...,lr,images_per_s`` and, with ``val_size``, ``val_nme``) and, at
+the end, ``model.pt`` (weights, config, step, code version, inputs digest, variant, stage, markups).
+Rerunning after a kill resumes from the checkpoint and ends with the same weights as an uninterrupted
+run; a checkpoint made from other inputs, code or config is not resumed (see :mod:`cmhm.training.checkpoints`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cmhm.models.cascade import Cascade
+from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
+from cmhm.training.augment import AugmentConfig
+from cmhm.training.batches import Batch, TrainData, make_batch, to_tensor
+from cmhm.training.checkpoints import (
+    Origin,
+    StageSpec,
+    atomic_save,
+    check_model,
+    kept_snapshot,
+    missing_snapshots,
+    publish_snapshots,
+    readable_checkpoints,
+    record,
+    save_checkpoint,
+    why_not_resume,
+)
+from cmhm.training.heatmaps import decode_heatmaps
+from cmhm.training.losses import stacked_heatmap_loss
+from cmhm.training.monitor import TrainMonitor
+from cmhm.training.precision import autocast, deterministic_mode, make_scaler, optimizer_step, parse_amp
+from cmhm.training.steps import snapshot_steps
+
+log = logging.getLogger(__name__)
+BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
+MODEL, LOG = "model.pt", "log.csv"
+RUN_KEYS = ("seeds",)  # keys of the train block that choose which runs exist, not how one run trains
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of one stage. ``lr_steps``: steps at which the learning rate is multiplied by
+    ``lr_gamma``; ``sigma``: target Gaussian std in map pixels; ``device``: 'auto' (CUDA when
+    available), 'cpu' or 'cuda'; ``amp``: autocast on CUDA, 'bf16', 'fp16' (with a gradient scaler) or
+    'off' (booleans mean 'bf16'/'off'; :mod:`cmhm.training.precision`); ``deterministic``: deterministic kernels,
+    ops without one logged; ``num_threads``: 0 keeps torch's.; ``tensorboard``: also write
+    the log rows as TensorBoard scalars (``<out>/tensorboard``); ``val_size``: training crops held out
+    (never drawn for a batch; 0: none) whose NME (:func:`validation_nme`) is logged as ``val_nme``
+    every ``val_every`` steps and at the end."""
+
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 1e-4
+    lr_steps: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
+    sigma: float = 1.0
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "bf16"
+    deterministic: bool = True
+    num_threads: int = 0
+    tensorboard: bool = False
+    val_size: int = 0
+    val_every: int = 100
+    snapshots: tuple[float, ...] = ()
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Build from plain types (as in a config file or ``asdict``); ``augment: null`` disables augmentation.
+        :data:`RUN_KEYS` (``seeds``: the workflow sets each run's ``seed``) are not part of one run's config."""
+        d = {k: v for k, v in d.items() if k not in RUN_KEYS}
+        aug = d.get("augment", {})
+        augment = None if aug is None else AugmentConfig(**aug)
+        tuples = {k: tuple(d.get(k, ())) for k in ("lr_steps", "snapshots")}
+        return cls(**{**d, **tuples, "augment": augment})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amp", parse_amp(self.amp))
+
+
+def resolve_device(name: str) -> torch.device:
+    return (
+        torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
+    )
+
+
+def run_config(model_cfg: ModelConfig, cfg: TrainConfig, targets: Sequence[str]) -> dict:
+    """The config dict stored in checkpoints (plain types, loadable with ``weights_only=True``)."""
+    return {"model": asdict(model_cfg), "train": asdict(cfg), "targets": list(targets)}
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(), "python": random.getstate()}
+
+
+def _set_rng_state(rng: np.random.Generator, state: dict) -> None:
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    random.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in state["python"]))
+
+
+class CsvLog:
+    """Append-only CSV of training rows; on resume, rows after the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, columns: Sequence[str], keep_until: int) -> None:
+        self.path, self.columns = path, list(columns)
+        kept = []
+        if keep_until > 0 and path.is_file():
+            kept = [
+                ln for ln in path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= keep_until
+            ]
+        path.write_text("\n".join([",".join(self.columns), *kept]) + "\n")
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(
+                ",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in self.columns)
+                + "\n"
+            )
+
+
+def _try_resume(out: Path, now: dict, steps: int, st: TrainState, device) -> int:
+    """Restore the newest checkpoint of ``out`` made from the same inputs, code and config (a
+    :func:`cmhm.training.checkpoints.record`) and not past ``steps``; return its step, or 0 (logged why)."""
+    for path, state in readable_checkpoints(out, device):
+        why = why_not_resume(state, now, steps)
+        if why:
+            log.warning("%s is not resumed: %s", path, why)
+            continue
+        st.model.load_state_dict(state["state_dict"])
+        st.opt.load_state_dict(state["optimizer"])
+        st.sched.load_state_dict(state["scheduler"])
+        _set_rng_state(st.rng, state["rng"])
+        log.info("resuming from step %d of %s (same inputs, code and config)", state["step"], path)
+        return int(state["step"])
+    log.info("training %s from step 0 (no checkpoint of these inputs, code and config)", out)
+    return 0
+
+
+def train_stage(
+    data: TrainData,
+    targets: Sequence[str],
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    code_version: str,
+    progress: bool = True,
+    origin: Origin | None = None,
+    batches: BatchSource | None = None,
+) -> Path:
+    """Train one stacked hourglass, stack ``s`` supervised by label array ``targets[s]``; returns ``model.pt``.
+
+    ``origin`` (inputs digest, code hash, variant, stage) is recorded and decides, with the config,
+    whether an existing checkpoint may resume. ``batches`` makes the batch of the drawn rows (default:
+    :func:`make_batch` with ``cfg.augment``); stage 2 of a cascade passes a
+    :class:`cmhm.training.batches.CanonicalBatches`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    stamp = record(origin or Origin(), code_version, run_config(model_cfg, cfg, targets))
+    prev_det, prev_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        with deterministic_mode(cfg.deterministic):
+            return _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches)
+    finally:
+        torch.use_deterministic_algorithms(prev_det)
+        torch.set_num_threads(prev_threads)
+
+
+@dataclass
+class TrainState:
+    """Everything a checkpoint restores: model, Adam, its step schedule, the sampling RNG and the step count."""
+
+    model: StackedHourglass
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    rng: np.random.Generator
+    step: int = 0
+    scaler: torch.amp.GradScaler | None = None
+    pool: np.ndarray | None = None  # rows batches are drawn from (None: all; else all but the held-out ones)
+
+    def checkpoint(self, stamp: dict) -> dict:
+        """The resumable state plus ``stamp`` (a :func:`cmhm.training.checkpoints.record`: config, code, inputs)."""
+        return {
+            "state_dict": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "step": self.step,
+            "rng": _rng_state(self.rng),
+            **stamp,
+        }
+
+
+def init_state(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> TrainState:
+    """A fresh, seeded training state (the start of :func:`train_stage`; also what ``make bench`` times)."""
+    torch.manual_seed(cfg.seed)
+    model = build_hourglass(model_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_steps), gamma=cfg.lr_gamma)
+    return TrainState(model, opt, sched, np.random.default_rng(cfg.seed), scaler=make_scaler(cfg.amp, device))
+
+
+def train_step(
+    st: TrainState,
+    data: TrainData,
+    targets: Sequence[str],
+    cfg: TrainConfig,
+    device: torch.device,
+    batches: BatchSource | None = None,
+) -> torch.Tensor:
+    """One optimiser step on a fresh batch of random rows (from ``batches``, default an augmented
+    :func:`make_batch`); returns [1 + n_stacks] losses (total first)."""
+    n = len(data) if st.pool is None else len(st.pool)
+    rows = st.rng.choice(n, size=cfg.batch_size, replace=n < cfg.batch_size)
+    rows = rows if st.pool is None else st.pool[rows]
+    if batches is None:
+        images, maps, masks = make_batch(
+            data, rows, targets, st.model.cfg.map_size, cfg.sigma, cfg.augment, st.rng
+        )
+    else:
+        images, maps, masks = batches(rows, st.rng)
+    with autocast(cfg.amp, device):
+        preds = st.model(images.to(device))
+    total, per_stack = stacked_heatmap_loss(
+        [p.float() for p in preds], [m.to(device) for m in maps], [m.to(device) for m in masks]
+    )
+    optimizer_step(total, st.opt, st.scaler or make_scaler(cfg.amp, device))
+    st.sched.step()
+    st.step += 1
+    return torch.cat([total.detach()[None], per_stack]).cpu()
+
+
+def held_out_rows(n_rows: int, val_size: int, seed: int) -> np.ndarray:
+    """The ``val_size`` rows (sorted) held out for validation, chosen by ``seed`` alone (so the same on a
+    resume, and independent of the batch RNG). Refuses to hold out half the data or more."""
+    if val_size * 2 >= n_rows:
+        raise ValueError(f"train.val_size {val_size} holds out half or more of the {n_rows} training crops")
+    return np.sort(np.random.default_rng([seed, 7919]).choice(n_rows, size=val_size, replace=False))
+
+
+@torch.no_grad()
+def validation_nme(model: StackedHourglass, batch: Batch, device: torch.device) -> float:
+    """NME (%) of the last stack on a fixed batch: the mean point error over the annotated points
+    (mask, and a target peak >= 0.5: the Gaussian is inside the map) divided by the square root of the
+    target points' box area, averaged over crops; in map pixels, against the decoded target heatmaps
+    (decoding floor ~0.003 % at 128 px). ``model`` is evaluated in eval mode and put back as it was."""
+    images, maps, masks = batch
+    was_training = model.training
+    model.eval()
+    try:
+        pred = decode_heatmaps(model(images.to(device))[-1].float())[0].cpu()
+    finally:
+        model.train(was_training)
+    want, peak = decode_heatmaps(maps[-1].float())
+    ok = masks[-1] & (peak >= 0.5)
+    err = (pred - want).norm(dim=-1)
+    nmes = []
+    for e, w, m in zip(err, want, ok):
+        if m.sum() < 2:
+            continue
+        span = w[m].amax(0) - w[m].amin(0)
+        nmes.append(float(e[m].mean() / span.prod().sqrt().clamp_min(1e-6)))
+    return 100 * float(np.mean(nmes)) if nmes else float("nan")
+
+
+def _validation_batch(data, targets, model_cfg, cfg, batches, rows) -> Batch:
+    """The held-out rows as one batch, unaugmented (stage 2: warped to the canonical frame by stage 1)."""
+    if batches is None:
+        return make_batch(data, rows, targets, model_cfg.map_size, cfg.sigma, None, np.random.default_rng(0))
+    plain = batches.unaugmented() if hasattr(batches, "unaugmented") else batches
+    return plain(rows, np.random.default_rng(0))
+
+
+def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=None) -> Path:
+    if len(targets) != model_cfg.n_stacks:
+        raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
+    if data.size != model_cfg.in_size:
+        raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
+    st, snapshots = init_state(model_cfg, cfg, device), snapshot_steps(cfg.snapshots, cfg.steps)
+    st.step = _try_resume(out, stamp, cfg.steps, st, device)
+    if st.step and (lost := missing_snapshots(out, snapshots, stamp, st.step)):
+        log.warning("not resuming at step %d: snapshots of steps %s are missing; from step 0", st.step, lost)
+        st = init_state(model_cfg, cfg, device)
+    val = None
+    if cfg.val_size:
+        held = held_out_rows(len(data), cfg.val_size, cfg.seed)
+        st.pool = np.setdiff1d(np.arange(len(data)), held)
+        val = _validation_batch(data, targets, model_cfg, cfg, batches, held)
+        log.info("validation: %d training crops held out, NME every %d steps", len(held), cfg.val_every)
+    n = model_cfg.n_stacks
+    columns = ["step", "loss", *[f"loss_stack{s}" for s in range(n)], "lr", "images_per_s"]
+    csv = CsvLog(out / LOG, columns + ["val_nme"] * (val is not None), st.step)
+    st.model.train()
+    monitor = TrainMonitor(out, st.step, cfg.steps, progress, cfg.tensorboard)
+    acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
+    for _ in range(st.step, cfg.steps):
+        acc, n_acc = acc + train_step(st, data, targets, cfg, device, batches), n_acc + 1
+        monitor.advance()
+        last = st.step == cfg.steps
+        validate = val is not None and (st.step % cfg.val_every == 0 or last)
+        if st.step % cfg.log_every == 0 or last or validate:
+            mean, rate = (acc / n_acc).tolist(), n_acc * cfg.batch_size / (time.perf_counter() - t0)
+            row = {
+                "step": st.step,
+                "loss": mean[0],
+                **{f"loss_stack{s}": mean[s + 1] for s in range(n)},
+                "lr": st.sched.get_last_lr()[0],
+                "images_per_s": rate,
+            }
+            if val is not None:
+                row["val_nme"] = validation_nme(st.model, val, device) if validate else ""
+            csv.write(row)
+            monitor.row(row)
+            acc, t0, n_acc = torch.zeros(n + 1), time.perf_counter(), 0
+        if st.step % cfg.checkpoint_every == 0 or last:
+            save_checkpoint(st.checkpoint(stamp), out)
+        if st.step in snapshots:
+            atomic_save(st.checkpoint(stamp), kept_snapshot(out, snapshots[st.step]))
+    monitor.close()
+    atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / MODEL)
+    publish_snapshots(out, snapshots)
+    return out / MODEL
+
+
+def load_stage(
+    path: str | os.PathLike, device: str = "cpu", spec: StageSpec | None = None
+) -> StackedHourglass:
+    """Rebuild a trained stage from ``model.pt`` or ``checkpoint.pt`` (``weights_only=True``).
+
+    ``spec``: what the file must be (variant, stage, markup, architecture); ValueError naming the file
+    and each mismatch otherwise.
+    """
+    state = torch.load(path, map_location=device, weights_only=True)
+    if spec is not None:
+        check_model(state, path, spec)
+    model = build_hourglass(ModelConfig.from_dict(state["config"]["model"]))
+    model.load_state_dict(state["state_dict"])
+    return model.to(device).eval()
+
+
+@torch.inference_mode()
+def predict(
+    model: Cascade | StackedHourglass,
+    images: np.ndarray,
+    batch_size: int = 16,
+    device: str = "auto",
+    amp: str | bool = "off",
+) -> dict:
+    """Landmarks of crops uint8 [N, S, S, 3], in crop pixels (``amp``: autocast as in training, CUDA only).
+
+    Returns numpy arrays: ``points`` [N, K, 2] and ``confidence`` [N, K] (the last stage's last
+    stack) and, per stage ``i``, ``stage{i}_points`` / ``stage{i}_confidence``.
+    """
+    cascade = Cascade([model]) if isinstance(model, StackedHourglass) else model
+    dev = resolve_device(device)
+    cascade = cascade.to(dev).eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    for lo in range(0, len(images), batch_size):
+        with autocast(amp, dev):
+            res = cascade(to_tensor(np.asarray(images[lo : lo + batch_size])).to(dev))
+        for i, (p, c) in enumerate(zip(res["points"], res["confidence"])):
+            parts.setdefault(f"stage{i}_points", []).append(p.cpu().numpy())
+            parts.setdefault(f"stage{i}_confidence", []).append(c.cpu().numpy())
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    last = len(cascade.stages) - 1
+    out["points"], out["confidence"] = out[f"stage{last}_points"], out[f"stage{last}_confidence"]
+    return out
