@@ -25,9 +25,9 @@ from cmhm.bench.gpu_runs import agreement, inference_rows, smoke_dag, training_r
 from cmhm.bench.report import to_markdown
 from cmhm.bench.throughput import random_data
 from cmhm.landmarks.markups import IBUG68
-from cmhm.models import ModelConfig, build_hourglass
 from cmhm.models.complexity import count_complexity
 from cmhm.models.fuse import fuse_for_inference
+from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.training.loop import TrainConfig, init_state, train_step
 from cmhm.training.precision import AMP_DTYPES, make_scaler, parse_amp
 

@@ -20,7 +20,7 @@ import yaml
 from cmhm.bench.inference import bench_models
 from cmhm.bench.throughput import random_data
 from cmhm.landmarks.markups import IBUG68
-from cmhm.models import ModelConfig
+from cmhm.models.hourglass import ModelConfig
 from cmhm.training.loop import TrainConfig, init_state, train_step
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,8 +22,10 @@ from torch import nn
 
 from cmhm.bench.fan import Fan
 from cmhm.landmarks.markups import IBUG68, Markup
-from cmhm.models import VARIANTS, Cascade, ModelConfig, build_stages
+from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.fuse import FastInference, fuse_for_inference
+from cmhm.models.hourglass import ModelConfig
+from cmhm.models.variants import VARIANTS
 
 VARIANT_NAMES = tuple(VARIANTS)  # the Table-I variants, in table order (cmhm.models.cascade)
 FORMS = ("eager", "inference_mode", "fused", "fast", "fast_chunk1")

@@ -12,8 +12,9 @@ import torch
 
 from cmhm.bench.inference import VARIANT_NAMES, bench_inference, bench_models, ratio, summarise
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
-from cmhm.models import Cascade, ModelConfig
+from cmhm.models.cascade import Cascade
 from cmhm.models.complexity import count_complexity
+from cmhm.models.hourglass import ModelConfig
 
 
 def model_costs(cfg: ModelConfig) -> pd.DataFrame:

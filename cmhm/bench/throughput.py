@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 
 from cmhm.landmarks.markups import IBUG68
-from cmhm.models import ModelConfig, build_hourglass, stage_plans
+from cmhm.models.cascade import stage_plans
 from cmhm.models.complexity import count_complexity
+from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.training.augment import AugmentConfig
 from cmhm.training.batches import TrainData, make_batch
 from cmhm.training.loop import TrainConfig, init_state, resolve_device, train_step

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import torch
 
-from cmhm.models import Cascade, ModelConfig, build_hourglass, get_variant
+from cmhm.models.cascade import Cascade
+from cmhm.models.hourglass import ModelConfig, build_hourglass
+from cmhm.models.variants import get_variant
 from cmhm.training.checkpoints import StageSpec, atomic_save, check_model
 
 FORMAT, FORMAT_VERSION = "cmhm-cascade", 1

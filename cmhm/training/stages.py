@@ -25,7 +25,8 @@ from cmhm.geometry.similarity import procrustes
 from cmhm.geometry.warp import affine_scale, fit_to_means
 from cmhm.landmarks.markups import Markup, get_markup
 from cmhm.landmarks.union import load_mapping, procrustes_mean, union_targets
-from cmhm.models import ModelConfig, stage_plans
+from cmhm.models.cascade import stage_plans
+from cmhm.models.hourglass import ModelConfig
 from cmhm.training.batches import CanonicalBatches, TrainData, from_crops
 from cmhm.training.loop import (
     BatchSource,

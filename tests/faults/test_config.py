@@ -108,15 +108,54 @@ def test_removed_keys_are_refused():
 def test_import_closure_follows_every_cmhm_import():
     closure = import_closure(REPO / "workflow_scripts/train_stage1.py")
     for module in (
-        "union.py",
-        "markups.py",
-        "warp.py",
-        "train.py",
+        "landmarks/union.py",
+        "landmarks/markups.py",
+        "geometry/warp.py",
+        "training/loop.py",
         "models/hourglass.py",
+        "models/cascade.py",
         "models/__init__.py",
     ):
         assert module in closure
-    assert "tracking.py" not in closure and "synth/render.py" not in closure
+    assert "evaluation/tracking.py" not in closure and "synth/render.py" not in closure
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["train_stage1.py", "train_stage2.py", "predict_images.py", "track_video.py", "table1.py", "crop.py"],
+)
+def test_import_closure_holds_every_module_the_script_loads(script):
+    """The static closure (a rule's code hash) covers what importing the script's modules loads at run
+    time: a lazy import the static reading cannot see would let a code change leave results stale."""
+    import ast  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    path = REPO / "workflow_scripts" / script
+    mods = sorted(
+        {
+            n.module
+            for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.ImportFrom) and n.module
+        }
+        | {
+            a.name
+            for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.Import)
+            for a in n.names
+        }
+    )
+    mods = [m for m in mods if m.startswith("cmhm")]
+    code = (
+        "import importlib, sys\n"
+        f"for m in {mods!r}: importlib.import_module(m)\n"
+        "print('\\n'.join(getattr(v, '__file__', '') or '' for k, v in sys.modules.items() if k.startswith('cmhm')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    package = provenance.PACKAGE_DIR
+    loaded = {Path(f).resolve().relative_to(package).as_posix() for f in out.stdout.split() if f}
+    missing = loaded - set(import_closure(path))
+    assert not missing, f"{script} loads {sorted(missing)}, which its code hash does not cover"
 
 
 def test_closure_hash_changes_with_an_imported_module_only(tmp_path, monkeypatch):
@@ -130,9 +169,11 @@ def test_closure_hash_changes_with_an_imported_module_only(tmp_path, monkeypatch
         return import_closure_hash(script)
 
     before = fresh_hash()
-    (package / "tracking.py").write_text((package / "tracking.py").read_text() + "\n# edit\n")
+    (package / "evaluation/tracking.py").write_text(
+        (package / "evaluation/tracking.py").read_text() + "\n# edit\n"
+    )
     assert fresh_hash() == before
-    (package / "union.py").write_text((package / "union.py").read_text() + "\n# edit\n")
+    (package / "landmarks/union.py").write_text((package / "landmarks/union.py").read_text() + "\n# edit\n")
     assert fresh_hash() != before
     import_closure_hash.cache_clear()
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from cmhm.landmarks.markups import IBUG68, MENPO84, get_markup
-from cmhm.models import ModelConfig
+from cmhm.models.hourglass import ModelConfig
 from cmhm.pipeline.provenance import files_digest
 from cmhm.training.batches import TrainData
 from cmhm.training.loop import TrainConfig

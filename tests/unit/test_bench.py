@@ -10,7 +10,7 @@ import torch
 from cmhm.bench.inference import bench_inference, bench_models, make_call
 from cmhm.bench.report import headline, model_costs
 from cmhm.bench.throughput import bench_training
-from cmhm.models import ModelConfig
+from cmhm.models.hourglass import ModelConfig
 
 TINY = ModelConfig(in_size=32, depth=1, width=8)
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")

@@ -16,8 +16,9 @@ from cmhm.data.pts import read_pts, write_pts
 from cmhm.data.samples import SampleTable, empty_arrays, read_table
 from cmhm.data.shards import ALL, Shard
 from cmhm.landmarks.markups import IBUG68, MENPO84
-from cmhm.models import Cascade, ModelConfig, build_stages, stage_plans
 from cmhm.models import variants as variant_table
+from cmhm.models.cascade import Cascade, build_stages, stage_plans
+from cmhm.models.hourglass import ModelConfig
 from cmhm.models.variants import Variant
 
 

@@ -15,7 +15,7 @@ from cmhm.bench import gpu_check
 from cmhm.bench.gpu_runs import agreement, inference_rows, time_training
 from cmhm.cli import main as cli_main
 from cmhm.landmarks.markups import IBUG68
-from cmhm.models import ModelConfig
+from cmhm.models.hourglass import ModelConfig
 from cmhm.training.loop import TrainConfig
 from cmhm.training.precision import (
     AMP_DTYPES,

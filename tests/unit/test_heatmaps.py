@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from cmhm.geometry.image_warp import warp_crops
 from cmhm.geometry.similarity import apply_affine, invert_affine, procrustes, similarity_matrix
 from cmhm.geometry.warp import (
     apply_affine_torch,
     invert_affine_torch,
     similarity_procrustes,
-    warp_crops,
     warp_images,
 )
 from cmhm.training.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps

@@ -24,7 +24,8 @@ from cmhm.inference.model_file import (
 )
 from cmhm.inference.predict_files import run_predict
 from cmhm.landmarks.markups import IBUG68
-from cmhm.models import Cascade, ModelConfig, stage_plans
+from cmhm.models.cascade import Cascade, stage_plans
+from cmhm.models.hourglass import ModelConfig
 from cmhm.training.batches import TrainData, to_tensor
 from cmhm.training.loop import TrainConfig, load_stage, predict
 from cmhm.training.stages import train_variant_stage

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from cmhm.landmarks.markups import IBUG68, MENPO84
-from cmhm.models import BLOCKS, VARIANTS, Cascade, ModelConfig, build_hourglass, build_stages, stage_plans
-from cmhm.models.blocks import Bottleneck, InceptionResNet
+from cmhm.models.blocks import BLOCKS, Bottleneck, InceptionResNet
+from cmhm.models.cascade import Cascade, build_stages, stage_plans
 from cmhm.models.complexity import count_complexity
+from cmhm.models.hourglass import ModelConfig, build_hourglass
+from cmhm.models.variants import VARIANTS
 from cmhm.training.heatmaps import crop_to_map, render_heatmaps
 from cmhm.training.losses import stacked_heatmap_loss
 
@@ -57,7 +59,10 @@ def test_inception_block_not_costlier(width: int) -> None:
 
 
 def test_inception_model_not_costlier() -> None:
-    c = {b: count_complexity(build_hourglass(ModelConfig(64, 2, 2, 32, b, n_points=(68, 68))), 64) for b in BLOCKS}
+    c = {
+        b: count_complexity(build_hourglass(ModelConfig(64, 2, 2, 32, b, n_points=(68, 68))), 64)
+        for b in BLOCKS
+    }
     assert c["inception_resnet"].macs <= c["bottleneck"].macs
 
 

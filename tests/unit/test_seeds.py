@@ -21,7 +21,8 @@ from cmhm.evaluation.floors import (
 )
 from cmhm.evaluation.metrics import paired_mean_of_bins_diff, yaw_bin
 from cmhm.landmarks.markups import IBUG68, MENPO84
-from cmhm.models import Cascade, ModelConfig, build_stages
+from cmhm.models.cascade import Cascade, build_stages
+from cmhm.models.hourglass import ModelConfig
 from cmhm.report.seeds import seed_summary
 from cmhm.training.batches import TrainData
 from cmhm.training.loop import TrainConfig, load_stage, train_stage

@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from cmhm.landmarks.markups import IBUG68, MENPO84
-from cmhm.models import Cascade, ModelConfig, build_hourglass, build_stages
 from cmhm.models.blocks import Bottleneck, InceptionResNet, bottleneck_macs, inception_macs, matched_widths
+from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.complexity import count_complexity
 from cmhm.models.fuse import FastInference, FusedBottleneck, FusedInception, fuse_for_inference
+from cmhm.models.hourglass import ModelConfig, build_hourglass
 
 
 def randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:

@@ -16,7 +16,8 @@ from cmhm.geometry.warp import fit_to_means, warp_images
 from cmhm.inspect.explain import inspect_path
 from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.landmarks.union import mapping_from_tables, union_targets
-from cmhm.models import Cascade, ModelConfig, build_hourglass, stage_plans
+from cmhm.models.cascade import Cascade, stage_plans
+from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.synth import SynthConfig, generate_images
 from cmhm.training.augment import AugmentConfig
 from cmhm.training.batches import CanonicalBatches, TrainData, from_crops
