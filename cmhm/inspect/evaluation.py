@@ -81,6 +81,13 @@ def training_log(path: Path, png: str | None) -> list[str]:
             **{c: f"its share from stack {c.removeprefix('loss_stack')}" for c in stacks},
             "lr": "learning rate after the step",
             "images_per_s": "training throughput over those steps",
+            **(
+                {
+                    "val_nme": "NME % of the held-out training crops (train.val_size) at that step; empty between"
+                }
+                if "val_nme" in df
+                else {}
+            ),
         }
     )
     if df.empty:
@@ -93,6 +100,12 @@ def training_log(path: Path, png: str | None) -> list[str]:
         "last loss per stack: " + ", ".join(f"{c} {last[c]:.4g}" for c in stacks),
         f"last lr: {last['lr']:.4g}; median images/s: {df['images_per_s'].median():.1f}",
     ]
+    if "val_nme" in df and df["val_nme"].notna().any():
+        val = df.dropna(subset=["val_nme"])
+        lines.append(
+            f"held-out NME: first {val['val_nme'].iloc[0]:.3g} % (step {int(val['step'].iloc[0])}), "
+            f"last {val['val_nme'].iloc[-1]:.3g} % (step {int(val['step'].iloc[-1])})"
+        )
     siblings = {"model.pt": "the weights this run produced", "checkpoint.pt": "its resumable state"}
     return lines + sibling_provenance(path, siblings)
 

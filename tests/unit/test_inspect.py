@@ -80,9 +80,12 @@ def test_per_frame_csv_auc_at_the_recorded_threshold(tmp_path):
 def test_training_log_summary_and_checkpoint_provenance(tmp_path):
     out_dir = tmp_path / "models" / "cmhm" / "stage1"
     out_dir.mkdir(parents=True)
-    log = CsvLog(out_dir / "log.csv", ["step", "loss", "loss_stack0", "lr", "images_per_s"], 0)
-    for step, loss, lr, rate in ((10, 0.5, 1e-3, 100.0), (20, 0.2, 1e-3, 200.0), (30, 0.3, 1e-4, 150.0)):
-        log.write({"step": step, "loss": loss, "loss_stack0": loss, "lr": lr, "images_per_s": rate})
+    log = CsvLog(out_dir / "log.csv", ["step", "loss", "loss_stack0", "lr", "images_per_s", "val_nme"], 0)
+    rows = ((10, 0.5, 1e-3, 100.0, 40.0), (20, 0.2, 1e-3, 200.0, ""), (30, 0.3, 1e-4, 150.0, 12.5))
+    for step, loss, lr, rate, val in rows:
+        log.write(
+            {"step": step, "loss": loss, "loss_stack0": loss, "lr": lr, "images_per_s": rate, "val_nme": val}
+        )
     atomic_save(
         {"state_dict": {}, "step": 30, "config": {"lr": 0.001}, "code_version": "v-trn"}, out_dir / "model.pt"
     )
@@ -90,6 +93,7 @@ def test_training_log_summary_and_checkpoint_provenance(tmp_path):
     assert "training log of stage 1 of variant cmhm" in out and "rows: 3, steps 10 .. 30" in out
     assert "loss: first 0.5, last 0.3, lowest 0.2 (step 20)" in out
     assert "last lr: 0.0001; median images/s: 150.0" in out
+    assert "held-out NME: first 40 % (step 10), last 12.5 % (step 30)" in out and "NME % of the held-out training crops" in out
     assert "model.pt, the weights this run produced" in out and "code version: v-trn" in out
 
 
