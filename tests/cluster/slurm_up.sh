@@ -33,6 +33,22 @@ fi
 if [[ -L /etc/slurm/slurm.conf && ! -e /etc/slurm/slurm.conf ]]; then
     rm -f /etc/slurm/slurm.conf  # dangling: left by a run that never reached slurm_down.sh
 fi
+# A symlink to another test run's state whose daemons (its pids file, written by this script) are all
+# gone was left by a run killed before slurm_down.sh: stale, not a real SLURM (seen on a shared VM,
+# where it made every later cluster test skip).
+if [[ -L /etc/slurm/slurm.conf ]]; then
+    other=$(dirname "$(readlink /etc/slurm/slurm.conf)")
+    if [[ "$other" != "$state" && -f "$other/pids" ]]; then
+        alive=0
+        while read -r name pid; do
+            [[ -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$name" ]] && alive=1
+        done < "$other/pids"
+        if (( ! alive )); then
+            echo "slurm_up.sh: removing /etc/slurm/slurm.conf, a stale link to $other (its daemons are gone)" >&2
+            rm -f /etc/slurm/slurm.conf
+        fi
+    fi
+fi
 if [[ -e /etc/slurm/slurm.conf && "$(readlink /etc/slurm/slurm.conf)" != "$conf" ]]; then
     echo "slurm_up.sh: /etc/slurm/slurm.conf exists and is not ours; refusing to shadow a real SLURM" >&2
     exit 5
