@@ -10,6 +10,8 @@ CONFIG ?= config.yaml
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 SNAKEMAKE ?= $(BIN)/snakemake
+# options of `python -m cmhm bench`, e.g. make bench BENCH_ARGS="--device cuda --train-size 256 --train-width 256 --train-depth 4"
+BENCH_ARGS ?=
 # rules that draw figures from stored metrics; `make figures` forces them to run again
 FIGURE_RULES := plot_results plot_union_mapping contact_sheet plot_training
 
@@ -57,7 +59,7 @@ figures: $(BIN)/snakemake
 
 bench: $(BIN)/snakemake
 	$(BIN)/python -m cmhm complexity
-	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BIN)/python -m cmhm bench
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BIN)/python -m cmhm bench $(BENCH_ARGS)
 
 gpu-check: $(BIN)/snakemake
 	$(BIN)/python -m cmhm gpu-check
