@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from cmhm.bench.inference import bench_models
-from cmhm.bench.throughput import random_data
+from cmhm.bench.throughput import random_data, sync
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.hourglass import ModelConfig
 from cmhm.training.loop import TrainConfig, init_state, train_step
@@ -37,11 +37,6 @@ COPY = (
 )
 FORWARD_TOL = 1e-3  # |CPU - CUDA| of heatmaps in float32 with TF32 off (max abs; maps peak near 1)
 LOSS_TOL = 1e-3  # relative difference of one training step's loss
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def _row(part: str, what: str, value: float | str, note: str = "") -> dict:
@@ -70,11 +65,11 @@ def time_training(model: ModelConfig, mode: dict, steps: int, dev: torch.device,
         st.model = torch.compile(st.model)
     for _ in range(3):
         train_step(st, data, ["lm3d_68"] * model.n_stacks, cfg, dev)
-    _sync(dev)
+    sync(dev)
     t0 = time.perf_counter()
     for _ in range(steps):
         train_step(st, data, ["lm3d_68"] * model.n_stacks, cfg, dev)
-    _sync(dev)
+    sync(dev)
     return (time.perf_counter() - t0) / steps
 
 
@@ -112,10 +107,10 @@ def _ms_per_face(fn: Callable[[], object], batch: int, dev: torch.device, repeat
     fn()
     times = []
     for _ in range(repeats):
-        _sync(dev)
+        sync(dev)
         t0 = time.perf_counter()
         fn()
-        _sync(dev)
+        sync(dev)
         times.append((time.perf_counter() - t0) * 1000 / batch)
     return float(np.median(times))
 

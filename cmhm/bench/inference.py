@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from cmhm.bench.fan import Fan
+from cmhm.bench.throughput import sync
 from cmhm.landmarks.markups import IBUG68, Markup
 from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.fuse import FastInference, fuse_for_inference
@@ -105,11 +106,6 @@ def cuda_graph(model: nn.Module, x: torch.Tensor, warmup: int = 3) -> Callable[[
     return replay
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_rounds(
     calls: dict[tuple, Callable[[], None]], rounds: int, device: torch.device | None = None, inner: int = 1
 ) -> pd.DataFrame:
@@ -119,15 +115,15 @@ def time_rounds(
     keys = list(calls)
     for k in keys:
         calls[k]()
-    _sync(device)
+    sync(device)
     rows = []
     for r in range(rounds):
         for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             for _ in range(inner):
                 calls[k]()
-            _sync(device)
+            sync(device)
             rows.append((*k, r, (time.perf_counter() - t0) / inner))
     return pd.DataFrame(rows, columns=["model", "form", "batch", "round", "seconds"])
 

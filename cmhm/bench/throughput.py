@@ -28,15 +28,20 @@ from cmhm.training.batches import TrainData, make_batch
 from cmhm.training.loop import TrainConfig, init_state, resolve_device, train_step
 
 
+def sync(device: torch.device | None) -> None:
+    """Wait for ``device``'s queued work (CUDA runs asynchronously; a timing must include it)."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _rate(fn: Callable[[], int], repeats: int, device: torch.device | None = None) -> float:
     """Items per second of ``fn`` (which returns how many items it processed), after one warm-up call."""
-    sync = torch.cuda.synchronize if device is not None and device.type == "cuda" else lambda: None
     fn()
-    sync()
+    sync(device)
     t0, n = time.perf_counter(), 0
     for _ in range(repeats):
         n += fn()
-    sync()
+    sync(device)
     return n / (time.perf_counter() - t0)
 
 

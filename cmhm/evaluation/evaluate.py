@@ -37,8 +37,6 @@ from cmhm.models.cascade import Cascade
 from cmhm.training.batches import to_tensor
 from cmhm.training.loop import predict, resolve_device
 
-PROJ3D = PROJ3D_ARRAYS  # 3D markup -> its label array (cmhm.data.samples, the one table)
-
 
 @torch.no_grad()
 def response_maps(cascade: Cascade, images: np.ndarray, device: str) -> dict[str, np.ndarray]:
@@ -58,7 +56,7 @@ def predict_images(cascade: Cascade, crops: CropSet, markup3d: str, device: str,
     """Predict every test crop; returns arrays in image pixels plus ground truth and a few response maps."""
     dev = str(resolve_device(device))
     pred = predict(cascade, crops.images, device=dev)
-    gt = crops.to_image(crops.arrays[PROJ3D[markup3d]][..., :2])
+    gt = crops.to_image(crops.arrays[PROJ3D_ARRAYS[markup3d]][..., :2])
     keep = np.arange(min(n_examples, len(crops)))
     maps = response_maps(cascade, np.asarray(crops.images[keep]), dev)
     return {
@@ -86,7 +84,7 @@ def image_metrics(pred: dict) -> tuple[pd.DataFrame, dict]:
 def box_enlargement(table: SampleTable, markup3d: str) -> float:
     """Median ratio of the detector box's longer side to the ground-truth landmark box's: how much a
     tracked landmark box must grow to look like a detection (so tracked crops match training crops)."""
-    lm = landmark_box(table.arrays[PROJ3D[markup3d]][..., :2])
+    lm = landmark_box(table.arrays[PROJ3D_ARRAYS[markup3d]][..., :2])
     boxes = table.boxes()
     det = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     land = np.maximum(lm[:, 2] - lm[:, 0], lm[:, 3] - lm[:, 1])
@@ -148,7 +146,7 @@ def failure_check(
         raise ValueError(f"evaluation.failure_check: unknown {kind!r}, expected 'onet' or 'heatmap'")
     if not (detector and isinstance(detector.detector, MTCNN)):
         detector = redetector("mtcnn", None, train, n)
-    cal, gt = detector.calibration, train.arrays[PROJ3D[markup3d]][..., :2]
+    cal, gt = detector.calibration, train.arrays[PROJ3D_ARRAYS[markup3d]][..., :2]
     check = onet_check(detector.detector, cal, enlarge, 0.0 if onet_threshold is None else onet_threshold)
     record = {"failure_check": kind, "failure_threshold": onet_threshold, "onet_calibration": vars(cal)}
     if onet_threshold is None:
@@ -189,7 +187,7 @@ def track_table(
         images = (read_image(table.image_path(i)) for i in idx)
         det = detector or OracleJitterDetector(table.boxes()[idx])
         res = track_video(images, fit, det, policy)
-        gt = table.arrays[PROJ3D[markup3d]][idx, :, :2]
+        gt = table.arrays[PROJ3D_ARRAYS[markup3d]][idx, :, :2]
         fitted = np.isfinite(res.points).all(axis=(1, 2))
         err = np.full(len(idx), np.inf)  # a frame with no fit: no result (a failure in AUC / FR)
         err[fitted] = nme_diag(res.points[fitted], gt[fitted])

@@ -93,7 +93,10 @@ def test_training_log_summary_and_checkpoint_provenance(tmp_path):
     assert "training log of stage 1 of variant cmhm" in out and "rows: 3, steps 10 .. 30" in out
     assert "loss: first 0.5, last 0.3, lowest 0.2 (step 20)" in out
     assert "last lr: 0.0001; median images/s: 150.0" in out
-    assert "held-out NME: first 40 % (step 10), last 12.5 % (step 30)" in out and "NME % of the held-out training crops" in out
+    assert (
+        "held-out NME: first 40 % (step 10), last 12.5 % (step 30)" in out
+        and "NME % of the held-out training crops" in out
+    )
     assert "model.pt, the weights this run produced" in out and "code version: v-trn" in out
 
 
