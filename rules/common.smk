@@ -149,10 +149,12 @@ def train_mapping(wildcards):
     return f"results/{source('train')[0]}/union_mapping.json"
 
 
-def fitted_labels(wildcards):
-    """The annotations_3d labels when training on fitted 3D labels (the paper's route), else nothing."""
-    if config["data"]["train_labels3d"] == "fitted":
-        return f"results/{source('train')[0]}/annotations_3d/train_labels.npz"
+def crop_labels3d(wildcards):
+    """The fitted 3D labels the training split's crops carry when training on fitted labels (the paper's
+    route; joined to the crops by sample id when they are cut), else nothing."""
+    train = source("train")
+    if config["data"]["train_labels3d"] == "fitted" and (wildcards.dataset, wildcards.split) == train:
+        return f"results/{train[0]}/annotations_3d/train_labels.npz"
     return []
 
 

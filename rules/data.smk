@@ -46,7 +46,8 @@ rule synthesize_video:
 
 rule crop:
     input:
-        "results/{dataset}/samples/{split}/shard{shard}",
+        samples="results/{dataset}/samples/{split}/shard{shard}",
+        labels3d=crop_labels3d,
     output:
         images="results/{dataset}/crops/{split}/shard{shard}.images.npy",
         labels="results/{dataset}/crops/{split}/shard{shard}.labels.npz",

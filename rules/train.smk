@@ -6,7 +6,6 @@ rule train_stage1:
     input:
         crops=train_crops,
         mapping=train_mapping,
-        labels3d=fitted_labels,
     output:
         model="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
         snapshots=stage_snapshots("stage1"),
@@ -34,7 +33,6 @@ rule mean_shapes:
     input:
         crops=train_crops,
         mapping=train_mapping,
-        labels3d=fitted_labels,
     output:
         mean_shape="results/{run}/models/{variant}/mean_shape.npy",
         report="results/{run}/models/{variant}/mean_shape.json",
@@ -59,7 +57,6 @@ rule train_stage2:
         stage1="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
         mean_shape="results/{run}/models/{variant}/mean_shape.npy",
         crops=train_crops,
-        labels3d=fitted_labels,
     output:
         model="results/{run}/models/{variant}/seed{seed}/stage2/model.pt",
         snapshots=stage_snapshots("stage2"),

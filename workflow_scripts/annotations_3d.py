@@ -1,7 +1,5 @@
 """Fit the sparse 3D shape model to the 2D training labels; report accuracy on held-out faces (rule annotations_3d)."""
 
-import numpy as np
-
 from cmhm.data.samples import read_table
 from cmhm.landmarks.labels3d import (
     fit_tables,
@@ -9,6 +7,7 @@ from cmhm.landmarks.labels3d import (
     learn_from_tables,
     profile_correspondence,
     summarise,
+    write_fitted,
 )
 from cmhm.landmarks.shape_fit import FitConfig
 from cmhm.pipeline.logs import log_to
@@ -24,7 +23,7 @@ tables = {d: read_table(d) for d in {*sm.input.shapes, *sm.input.train}}  # shap
 pdm = learn_from_tables([tables[d] for d in sm.input.shapes], cfg["n_modes"])
 pdm.save(sm.output.pdm)
 train, fitted = fit_tables(pdm, [tables[d] for d in sm.input.train], mapping, fit_cfg)
-np.savez(sm.output.labels, sample_id=train.index["sample_id"].to_numpy(str), **fitted)
+write_fitted(sm.output.labels, train.index["sample_id"].to_numpy(str), fitted)
 held, held_fit = fit_tables(pdm, [read_table(d) for d in sm.input.heldout], mapping, fit_cfg)
 errors = heldout_errors(held, held_fit)
 errors.to_csv(sm.output.per_sample, index=False)

@@ -8,7 +8,7 @@ log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 base, markup3d, _ = run_configs(sm.params.model, {}, sm.params.in_size, sm.threads)
 prefixes = [p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")]
-stage1 = stage1_data(prefixes, sm.input.mapping, sm.input.labels3d or None)
+stage1 = stage1_data(prefixes, sm.input.mapping)
 record = provenance({"model": sm.params.model, "in_size": sm.params.in_size}, code_version())
 out = write_mean_shapes(
     sm.wildcards.variant, base, markup3d, stage1, sm.output.mean_shape, sm.output.report, record

@@ -7,7 +7,7 @@ from cmhm.training.stages import run_configs, stage1_data, train_variant_stage
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 prefixes = [p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")]
-_, data = stage1_data(prefixes, sm.input.mapping, sm.input.labels3d or None)
+_, data = stage1_data(prefixes, sm.input.mapping)
 base, markup3d, cfg = run_configs(
     sm.params.model, sm.params.train, sm.params.in_size, sm.threads, n_train=len(data)
 )

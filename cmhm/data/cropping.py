@@ -57,7 +57,12 @@ def transform_landmarks(arrays: dict[str, np.ndarray], A: np.ndarray) -> dict[st
 
 
 def crop_table(
-    table: SampleTable, size: int, box_scale: float, prefix: str | os.PathLike, provenance: dict | None = None
+    table: SampleTable,
+    size: int,
+    box_scale: float,
+    prefix: str | os.PathLike,
+    provenance: dict | None = None,
+    labels: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Crop every sample of ``table`` around its face box and write the crop shard ``prefix``.
 
@@ -66,11 +71,30 @@ def crop_table(
     ``crop_scale``), each through a temporary name, so a failure leaves no partial shard; ``provenance``
     (the crop config and code version) goes into the labels file. Crops are
     streamed to disk as they are made: memory holds one source image and one crop, not N crops.
+
+    ``labels``: arrays (image pixels, in the table's row order) that replace the table's arrays of the
+    same name, e.g. fitted 3D labels; they are stored in the table's dtype.
     """
     check_boxes(table)
+    replaced = _replacements(table, labels or {})
     A = box_to_crop_affine(table.boxes(), size, box_scale)
     crops = (warp_image(read_image(table.image_path(i)), A[i], size) for i in range(len(table)))
-    labels = transform_landmarks({**table.arrays, **table.extra}, A)
+    labels = transform_landmarks({**table.arrays, **table.extra, **replaced}, A)
+    labels.update({k: labels[k].astype(table.arrays[k].dtype) for k in replaced})
     index = table.index.copy()
     index["crop_scale"] = np.sqrt(np.abs(np.linalg.det(A[:, :, :2])))
     write_shard(prefix, crops, {"transform": A, **labels}, index, (size, size, 3), provenance)
+
+
+def _replacements(table: SampleTable, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``labels`` checked against the table: each names one of its label arrays and has its shape."""
+    for name, arr in labels.items():
+        if name not in table.arrays:
+            raise CropShardError(
+                f"{table.root}: no label array {name!r} to replace; it has {sorted(table.arrays)}"
+            )
+        if arr.shape != table.arrays[name].shape:
+            raise CropShardError(
+                f"{table.root}: replacement {name!r} has shape {arr.shape}, the table's {table.arrays[name].shape}"
+            )
+    return labels

@@ -31,7 +31,7 @@ from cmhm.evaluation.tracking import (
     TrackPolicy,
     track_video,
 )
-from cmhm.geometry.image_warp import warp_crops, warp_image
+from cmhm.geometry.image_warp import warp_image
 from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine, landmark_box
 from cmhm.models.cascade import Cascade
 from cmhm.training.batches import to_tensor
@@ -41,14 +41,22 @@ from cmhm.training.loop import predict, resolve_device
 @torch.no_grad()
 def response_maps(cascade: Cascade, images: np.ndarray, device: str) -> dict[str, np.ndarray]:
     """For figures: per stage ``i``, the summed last-stack response map ``response_stage{i}`` [N, h, w] and
-    the image that stage saw, ``input_stage{i}`` [N, S, S, 3] (later stages see the warped crop)."""
+    the image that stage saw, ``input_stage{i}`` uint8 [N, s, s, 3]: the model's own input tensor (later
+    stages: the crop through the model's warp, not a re-warp)."""
     out = cascade(to_tensor(images).to(device))
     maps = {
         f"response_stage{i}": hm[-1].clamp(min=0).sum(1).cpu().numpy() for i, hm in enumerate(out["heatmaps"])
     }
-    inputs = {"input_stage0": images}
-    for i, A in enumerate(out["transforms"], start=1):
-        inputs[f"input_stage{i}"] = warp_crops(images, A.cpu().numpy(), images.shape[1])
+    inputs = {
+        f"input_stage{i}": x.mul(255.0)
+        .round_()
+        .clamp_(0, 255)
+        .to(torch.uint8)
+        .permute(0, 2, 3, 1)
+        .cpu()
+        .numpy()
+        for i, x in enumerate(out["inputs"])
+    }
     return {**maps, **inputs}
 
 

@@ -96,3 +96,25 @@ def profile_correspondence(kind: str, union_mapping_path: str) -> dict[str, np.n
     if kind == "union":
         return load_mapping(union_mapping_path)
     raise ValueError(f"profile correspondence must be 'semantic' or 'union', got {kind!r}")
+
+
+def write_fitted(path: str, sample_ids: np.ndarray, fitted: dict[str, np.ndarray]) -> None:
+    """Write the fitted 3D labels (image pixels, ``[N, K, 3]`` per array) keyed by ``sample_id`` [N]."""
+    np.savez(path, sample_id=np.asarray(sample_ids, dtype=str), **fitted)
+
+
+def fitted_by_id(path: str, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The fitted 3D label arrays of ``path`` for the samples ``sample_ids`` [N], in that order, joined by id
+    (not by row order): a sample without labels in ``path`` is an error naming the file and the samples."""
+    with np.load(path, allow_pickle=False) as z:
+        row = {sid: i for i, sid in enumerate(z["sample_id"].tolist())}
+        arrays = {k: z[k] for k in z.files if k != "sample_id"}
+    wanted = np.asarray(sample_ids, dtype=str).tolist()
+    missing = [s for s in wanted if s not in row]
+    if missing:
+        raise ValueError(
+            f"{path}: no fitted 3D labels for {len(missing)} of {len(wanted)} samples, e.g. {missing[:5]}; "
+            "the labels were fitted to another training split (rerun rule annotations_3d)"
+        )
+    take = np.array([row[s] for s in wanted], dtype=np.int64)
+    return {k: v[take] for k, v in arrays.items()}

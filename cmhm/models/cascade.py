@@ -102,9 +102,16 @@ class Cascade(nn.Module):
 
     def forward(self, images: torch.Tensor) -> dict[str, list]:
         """``images`` [B, 3, S, S] -> {"heatmaps": per stage, list per stack of [B, K, h, h];
-        "transforms": per later stage, [B, 2, 3] crop -> that stage's input; "points"/"confidence":
+        "transforms": per later stage, [B, 2, 3] crop -> that stage's input; "inputs": per stage, the
+        images it saw [B, 3, s, s] (later stages: the crop through this warp); "points"/"confidence":
         per stage, last-stack decode in crop pixels [B, K, 2] / [B, K]}."""
-        out: dict[str, list] = {"heatmaps": [], "transforms": [], "points": [], "confidence": []}
+        out: dict[str, list] = {
+            "heatmaps": [],
+            "transforms": [],
+            "inputs": [],
+            "points": [],
+            "confidence": [],
+        }
         x, to_crop = images, None
         for i, stage in enumerate(self.stages):
             if i > 0:
@@ -114,6 +121,7 @@ class Cascade(nn.Module):
                 x = warp_images(images, A, stage.cfg.in_size)
                 out["transforms"].append(A)
                 to_crop = invert_affine_torch(A)
+            out["inputs"].append(x)
             hms = stage(x)
             pts, conf = self.decode(stage, hms[-1])
             if to_crop is not None:

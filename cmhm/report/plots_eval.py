@@ -139,7 +139,7 @@ def plot_qualitative(
             else:  # the response over the image that stage saw (later stages: the warped crop)
                 stage_input = e.get(key.replace("response", "input"), e["images"])
                 ax.imshow(stage_input[r])
-                size = e["images"].shape[1]
+                size = stage_input.shape[1]
                 ax.imshow(e[key][r], cmap="magma", alpha=0.6, extent=(-0.5, size - 0.5, size - 0.5, -0.5))
             if r == 0:
                 ax.set_title(f"{v}\n{key.replace('_', ' ')}", fontsize=6)

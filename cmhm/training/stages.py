@@ -19,7 +19,6 @@ import pandas as pd
 import torch
 
 from cmhm.data.crop_shards import CropSet, load_crops
-from cmhm.data.cropping import transform_landmarks
 from cmhm.evaluation.metrics import bin_labels, yaw_bin
 from cmhm.geometry.similarity import procrustes
 from cmhm.geometry.warp import affine_scale, fit_to_means
@@ -43,29 +42,10 @@ MEAN_SHAPE_VIEWS = ("semifrontal", "profile_left", "profile_right")
 log = logging.getLogger(__name__)
 
 
-def with_fitted_3d(crops: CropSet, labels_path: str | os.PathLike) -> CropSet:
-    """Replace the crops' 3D labels by the fitted ones of ``annotations_3d`` (image pixels -> crop pixels)."""
-    with np.load(labels_path, allow_pickle=False) as z:
-        ids = z["sample_id"]
-        fitted = {k: z[k] for k in ("lm3d_68", "lm3d_84")}
-    if len(ids) != len(crops) or not np.array_equal(ids, crops.index["sample_id"].to_numpy(str)):
-        raise ValueError(f"{labels_path}: fitted labels do not list the same samples, in order, as the crops")
-    moved = transform_landmarks(fitted, crops.transforms)
-    arrays = {**crops.arrays, **{k: v.astype(np.float32) for k, v in moved.items()}}
-    return CropSet(crops.images, crops.transforms, arrays, crops.index, crops.provenance)
-
-
-def stage1_crops(prefixes: list[str], labels3d_path: str | None) -> CropSet:
-    """The training crops (memory-mapped) with the chosen 3D labels: fitted ones when a path is given."""
+def stage1_data(prefixes: list[str], mapping_path: str) -> tuple[CropSet, TrainData]:
+    """Training crops (memory-mapped; their 3D labels are the fitted ones when the run trains on fitted
+    labels, joined when the crops were cut) with the multi-view union targets (``union2d``)."""
     crops = load_crops(prefixes)
-    return with_fitted_3d(crops, labels3d_path) if labels3d_path else crops
-
-
-def stage1_data(
-    prefixes: list[str], mapping_path: str, labels3d_path: str | None
-) -> tuple[CropSet, TrainData]:
-    """Training crops with the multi-view union targets (``union2d``) and the chosen 3D labels."""
-    crops = stage1_crops(prefixes, labels3d_path)
     a, idx = crops.arrays, crops.index
     pts, mask = union_targets(
         a["lm2d"],

@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from cmhm.evaluation.evaluate import response_maps
+from cmhm.geometry.warp import warp_images
 from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models.blocks import BLOCKS, Bottleneck, InceptionResNet
 from cmhm.models.cascade import Cascade, build_stages, stage_plans
 from cmhm.models.complexity import count_complexity
 from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.models.variants import VARIANTS
+from cmhm.training.batches import to_tensor
 from cmhm.training.heatmaps import crop_to_map, render_heatmaps
 from cmhm.training.losses import stacked_heatmap_loss
 
@@ -100,3 +103,22 @@ def test_single_stage_cascade_matches_hourglass() -> None:
     out = Cascade([net])(x)
     assert torch.equal(out["heatmaps"][0][-1], net(x)[-1])
     assert np.isfinite(out["points"][0].numpy()).all()
+
+
+def test_figure_stage_inputs_are_the_models_own_warp() -> None:
+    """response_maps shows each stage the tensor the cascade fed it: the crop for stage 1, and for
+    stage 2 the crop through the cascade's own transform (torch warp), not a cv2 re-warp."""
+    torch.manual_seed(0)
+    s1, s2 = build_stages("cmhm", TINY, MENPO84)
+    mean = torch.rand(IBUG68.n_points, 2) * 40 + 12
+    model = Cascade([s1, s2], [mean]).eval()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    maps = response_maps(model, images, "cpu")
+    np.testing.assert_array_equal(maps["input_stage0"], images)
+    with torch.no_grad():
+        A = model(to_tensor(images))["transforms"][0]
+        warped = warp_images(to_tensor(images), A, 64)
+    expected = (warped * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(maps["input_stage1"], expected)
+    assert maps["response_stage1"].shape == (2, 16, 16)

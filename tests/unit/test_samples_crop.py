@@ -17,6 +17,7 @@ from cmhm.data.samples import (
 )
 from cmhm.geometry.image_warp import warp_image
 from cmhm.geometry.similarity import box_to_crop_affine
+from cmhm.landmarks.labels3d import fitted_by_id, write_fitted
 
 
 def _table(root, n=3, size=96, seed=0):
@@ -91,6 +92,33 @@ def test_crop_uncrop_round_trip(tmp_path):
     ratio = crops.arrays["lm3d_68"][..., 2] / t.arrays["lm3d_68"][..., 2]
     expected = np.broadcast_to(crops.index["crop_scale"].to_numpy()[:, None], ratio.shape)
     np.testing.assert_allclose(ratio, expected, rtol=1e-5)
+
+
+def test_fitted_3d_labels_join_the_crops_by_sample_id(tmp_path):
+    """Fitted labels written in another order reach each crop by sample id, through the crop's transform,
+    in the table's dtype; a sample without fitted labels or a wrong shape is an error naming the file."""
+    t = _table(tmp_path / "t", n=4)
+    write_table(t, t.root, {})
+    rng = np.random.default_rng(1)
+    fitted = {"lm3d_68": rng.uniform(20, 70, (4, 68, 3)), "lm3d_84": rng.uniform(20, 70, (4, 84, 3))}
+    order = np.array([2, 0, 3, 1])
+    path = str(tmp_path / "train_labels.npz")
+    write_fitted(path, np.array(["s2", "s0", "s3", "s1"]), {k: v[order] for k, v in fitted.items()})
+    table = read_table(t.root)
+    joined = fitted_by_id(path, table.index["sample_id"].to_numpy(str))
+    np.testing.assert_array_equal(joined["lm3d_84"], fitted["lm3d_84"])
+    crop_table(table, size=64, box_scale=1.3, prefix=tmp_path / "c", labels=joined)
+    crops = load_crops([tmp_path / "c"])
+    assert crops.arrays["lm3d_84"].dtype == table.arrays["lm3d_84"].dtype
+    back = crops.to_image(crops.arrays["lm3d_84"][..., :2])
+    np.testing.assert_allclose(back, fitted["lm3d_84"][..., :2], atol=1e-3)
+    # the 2D labels are the table's own
+    np.testing.assert_allclose(crops.to_image(crops.arrays["lm2d"]), t.arrays["lm2d"], atol=1e-3)
+    with pytest.raises(ValueError, match="train_labels.npz: no fitted 3D labels for 1 of 5"):
+        fitted_by_id(path, np.array(["s0", "s1", "s2", "s3", "s9"]))
+    with pytest.raises(CropShardError, match="shape"):
+        crop_table(table, 64, 1.3, tmp_path / "d", labels={"lm3d_68": fitted["lm3d_68"][:3]})
+    assert not list(tmp_path.glob("d*"))
 
 
 def test_crop_pixels_follow_the_transform(tmp_path):

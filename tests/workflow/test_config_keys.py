@@ -31,6 +31,7 @@ READERS: dict[str, set[str]] = {
         "annotations_3d",
         "assemble_model",
         "contact_sheet",
+        "crop",
         "mean_shapes",
         "train_stage1",
         "train_stage2",
@@ -38,7 +39,8 @@ READERS: dict[str, set[str]] = {
     },
     "data.test_images": {"floors", "predict_demo", "predict_gt_warp", "predict_images", "table1"},
     "data.test_video": {"table2", "track_video"},
-    "data.train_labels3d": {"assemble_model", "floors", "mean_shapes", "train_stage1", "train_stage2"},
+    # the crop of the training split carries the fitted labels; training reads them from its crops
+    "data.train_labels3d": {"assemble_model", "crop", "floors"},
     "synth.image_size": {"assemble_model", "synthesize_images", "synthesize_video"},
     "synth.profile_yaw": {"assemble_model", "synthesize_images", "synthesize_video"},
     "synth.render": {"assemble_model", "synthesize_images", "synthesize_video"},
