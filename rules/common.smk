@@ -3,7 +3,7 @@ import os
 import re
 from pathlib import Path
 
-from cmhm.data.registry import DATASETS, gated_names, public_names
+from cmhm.data.registry import DATASETS, GENERATED, check_request, gated_names, public_names, shard_counts
 from cmhm.models.variants import get_variant
 from cmhm.pipeline.config_check import check_config, file_keys, load_yaml, run_name, training_config
 from cmhm.pipeline.provenance import import_closure_hash
@@ -11,7 +11,7 @@ from cmhm.training.steps import snapshot_steps
 
 # Schema, defaults, cross-key rules (cmhm/pipeline/config_check.py); errors name the key, before any job runs.
 SCHEMA = load_yaml(Path(workflow.basedir) / "rules/schemas/config.schema.yaml")
-config.update(check_config(config, SCHEMA, {name: spec.split for name, spec in DATASETS.items()}))
+config.update(check_config(config, SCHEMA))
 FILE_KEYS = file_keys(SCHEMA)
 # This run's folder: results/<RUN>/ holds its models, evaluations, tables and figures (data is shared).
 RUN = run_name(config["run"], workflow.overwrite_configfiles, Path(workflow.basedir) / "config.yaml")
@@ -69,10 +69,8 @@ def source(role):
 
 
 def n_shards(dataset, split):
-    """Sample-table (and crop) shards of a split: synth.<split>.shards, or datasets.<name>.shards."""
-    if dataset == "synth":
-        return config["synth"][split]["shards"]
-    return config["datasets"][dataset]["shards"]
+    """Sample-table (and crop) shards of a split (cmhm/data/registry.py: datasets.<name>.shards or synth.<split>.shards)."""
+    return shard_counts(dataset, config)[split]
 
 
 def samples_dirs(dataset, split):
@@ -98,9 +96,10 @@ def train_samples(wildcards):
     return samples_dirs(wildcards.dataset, source("train")[1])
 
 
-def synth_common_params():
-    """The synthetic-data config every generation job depends on."""
-    s = config["synth"]
+def synth_common_params(wildcards):
+    """The generated dataset's config every generation job depends on (its shard checked first)."""
+    check_request(wildcards.dataset, wildcards.split, int(wildcards.shard), config)
+    s = config[GENERATED[wildcards.dataset].section]
     return {
         "seed": config["seed"],
         "image_size": s["image_size"],
@@ -111,7 +110,8 @@ def synth_common_params():
 
 def synth_split_params(wildcards):
     """The synthetic-data config sub-tree one still-image generation job depends on."""
-    return {**synth_common_params(), "split": config["synth"][wildcards.split]}
+    section = GENERATED[wildcards.dataset].section
+    return {**synth_common_params(wildcards), "split": config[section][wildcards.split]}
 
 
 def training_params():
@@ -134,7 +134,8 @@ def data_targets():
 
 def synth_video_params(wildcards):
     """The synthetic-data config sub-tree the video generation job depends on."""
-    return {**synth_common_params(), "video": config["synth"]["video"]}
+    section = GENERATED[wildcards.dataset].section
+    return {**synth_common_params(wildcards), "video": config[section]["video"]}
 
 
 def train_first_crop_shard(wildcards):
@@ -310,6 +311,7 @@ def data_figures():
 
 # --- real datasets (fetch.smk) ---
 REAL_DATASETS = "|".join(DATASETS)
+GENERATED_DATASETS = "|".join(GENERATED)
 PUBLIC_DATASETS = "|".join(public_names())
 GATED_DATASETS = "|".join(gated_names())
 
@@ -333,18 +335,7 @@ def archive_input(wildcards):
 
 def raw_dir(wildcards):
     """The unpacked archive, once the requested split and shard are ones the dataset provides."""
-    provided = DATASETS[wildcards.dataset].split
-    if wildcards.split != provided:
-        raise ValueError(
-            f"dataset {wildcards.dataset} provides split '{provided}' only, not '{wildcards.split}'; check data.* "
-            "and annotations_3d.* in the config"
-        )
-    n = n_shards(wildcards.dataset, wildcards.split)
-    if int(wildcards.shard) >= n:
-        raise ValueError(
-            f"dataset {wildcards.dataset} is cut into {n} shards (datasets.{wildcards.dataset}.shards): "
-            f"there is no shard{wildcards.shard}"
-        )
+    check_request(wildcards.dataset, wildcards.split, int(wildcards.shard), config)
     return f"results/{wildcards.dataset}/raw"
 
 

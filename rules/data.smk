@@ -6,11 +6,13 @@ ruleorder: synthesize_video > synthesize_images
 
 rule synthesize_images:
     output:
-        directory("results/synth/samples/{split}/shard{shard}"),
+        directory("results/{dataset}/samples/{split}/shard{shard}"),
     log:
-        "logs/synthesize_images/{split}/shard{shard}.log",
+        "logs/synthesize_images/{dataset}/{split}/shard{shard}.log",
     benchmark:
-        "benchmarks/synthesize_images/{split}/shard{shard}.tsv"
+        "benchmarks/synthesize_images/{dataset}/{split}/shard{shard}.tsv"
+    wildcard_constraints:
+        dataset=GENERATED_DATASETS,
     conda:
         "../envs/cmhm.yaml"
     threads: 1
@@ -26,11 +28,14 @@ rule synthesize_images:
 
 rule synthesize_video:
     output:
-        directory("results/synth/samples/video/shard{shard}"),
+        directory("results/{dataset}/samples/{split}/shard{shard}"),
     log:
-        "logs/synthesize_video/video/shard{shard}.log",
+        "logs/synthesize_video/{dataset}/{split}/shard{shard}.log",
     benchmark:
-        "benchmarks/synthesize_video/video/shard{shard}.tsv"
+        "benchmarks/synthesize_video/{dataset}/{split}/shard{shard}.tsv"
+    wildcard_constraints:
+        dataset=GENERATED_DATASETS,
+        split="video",
     conda:
         "../envs/cmhm.yaml"
     threads: 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -107,6 +107,51 @@ DATASETS: dict[str, DatasetSpec] = {
         gated="menpo3d_tracking",
     ),
 }
+
+
+@dataclass(frozen=True)
+class GeneratedSpec:
+    """A dataset the pipeline makes itself (no archive): its splits, each with ``n`` faces or ``n_videos``
+    videos and a ``shards`` count, are the sub-trees of config section ``section``; the generator rules
+    of ``rules/data.smk`` write their sample tables."""
+
+    title: str
+    section: str
+
+    def shard_counts(self, config: Mapping) -> dict[str, int]:
+        """split -> shard count of every split the config defines."""
+        sect = config[self.section]
+        return {
+            k: v.get("shards", 1)
+            for k, v in sect.items()
+            if isinstance(v, Mapping) and ("n" in v or "n_videos" in v)
+        }
+
+
+GENERATED: dict[str, GeneratedSpec] = {"synth": GeneratedSpec("synthetic faces", section="synth")}
+
+
+def shard_counts(name: str, config: Mapping) -> dict[str, int]:
+    """split -> shard count of each split that dataset ``name`` (real or generated) provides under ``config``;
+    ``KeyError`` listing the known names for an unknown one."""
+    if name in GENERATED:
+        return GENERATED[name].shard_counts(config)
+    return {spec(name).split: config["datasets"][name]["shards"]}
+
+
+def check_request(name: str, split: str, shard: int, config: Mapping) -> None:
+    """``ValueError`` naming the config keys unless shard ``shard`` of ``split`` is one dataset ``name`` has."""
+    counts = shard_counts(name, config)
+    if split not in counts:
+        raise ValueError(
+            f"dataset {name} provides split(s) {', '.join(sorted(counts))} only, not '{split}'; check data.* and "
+            "annotations_3d.* in the config"
+        )
+    if shard >= counts[split]:
+        key = f"{GENERATED[name].section}.{split}" if name in GENERATED else f"datasets.{name}"
+        raise ValueError(
+            f"dataset {name} is cut into {counts[split]} shards ({key}.shards): there is no shard{shard}"
+        )
 
 
 def spec(name: str) -> DatasetSpec:

@@ -22,6 +22,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from cmhm.data.registry import DATASETS, GENERATED, shard_counts
+
 HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
 INT_RE = re.compile(r"^[+-]?\d+$")
 FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -190,10 +192,9 @@ def _yaw_bin_errors(key: str, bins: list) -> list[str]:
     return errors
 
 
-def _split_errors(config: dict, provided: Mapping[str, str]) -> list[str]:
-    """Each (dataset, split) the config names must be one the dataset has."""
-    synth = {k for k, v in config["synth"].items() if isinstance(v, dict) and ("n" in v or "n_videos" in v)}
-    known = {**{name: {split} for name, split in provided.items()}, "synth": synth}
+def _split_errors(config: dict) -> list[str]:
+    """Each (dataset, split) the config names must be one the dataset (real or generated) has."""
+    known = {name: set(shard_counts(name, config)) for name in (*DATASETS, *GENERATED)}
     a3d = config["annotations_3d"]
     shape = a3d["shape_source"] or config["data"]["train"]
     named = [
@@ -213,8 +214,8 @@ def _split_errors(config: dict, provided: Mapping[str, str]) -> list[str]:
     return errors
 
 
-def semantic_errors(config: dict, schema: dict, provided: Mapping[str, str]) -> list[str]:
-    """Rules that span keys (the schema checks each key alone); ``provided``: real dataset -> its split."""
+def semantic_errors(config: dict, schema: dict) -> list[str]:
+    """Rules that span keys (the schema checks each key alone)."""
     errors = []
     stride = stem_stride() * 2 ** config["model"]["depth"]
     if config["crop"]["size"] % stride:
@@ -233,7 +234,7 @@ def semantic_errors(config: dict, schema: dict, provided: Mapping[str, str]) -> 
             errors.append(
                 f"synth.{name}.shards: {split['shards']} shards for {faces} {what} (at most one per item)"
             )
-    errors += _split_errors(config, provided)
+    errors += _split_errors(config)
     steps = config["train"]["steps"]
     late = [s for s in config["train"]["lr_steps"] if s >= steps]
     if late:
@@ -245,14 +246,14 @@ def semantic_errors(config: dict, schema: dict, provided: Mapping[str, str]) -> 
     return errors
 
 
-def check_config(config: dict, schema: dict | str | Path, provided: Mapping[str, str]) -> dict:
+def check_config(config: dict, schema: dict | str | Path) -> dict:
     """The checked config: schema (coerced, defaults filled), then cross-key rules; :class:`ConfigError` names keys.
 
     ``schema``: the schema, or the path of its YAML file.
     """
     schema = schema if isinstance(schema, dict) else load_yaml(schema)
     out = validate_schema(config, schema)
-    errors = semantic_errors(out, schema, provided)
+    errors = semantic_errors(out, schema)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
     return out
@@ -266,12 +267,12 @@ def merge(base: dict, over: Mapping) -> dict:
     return out
 
 
-def check_files(paths: list[str | Path], schema_path: str | Path, provided: Mapping[str, str]) -> dict:
+def check_files(paths: list[str | Path], schema_path: str | Path) -> dict:
     """Parse (file and line on a syntax error), merge in order and check config files as a run would."""
     config: dict = {}
     for path in paths:
         config = merge(config, load_yaml(path))
-    return check_config(config, schema_path, provided)
+    return check_config(config, schema_path)
 
 
 def check_syntax(*paths: str | Path) -> None:
@@ -299,9 +300,10 @@ def training_config(config: dict) -> dict:
     out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
     out["train"] = {k: v for k, v in config["train"].items() if k != "seeds"}  # each model: one seed
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
-    if train["dataset"] == "synth":
+    if train["dataset"] in GENERATED:
+        section = GENERATED[train["dataset"]].section
         keep = ("image_size", "profile_yaw", "render", train["split"])
-        out["synth"] = {"seed": config["seed"], **{k: v for k, v in config["synth"].items() if k in keep}}
+        out[section] = {"seed": config["seed"], **{k: v for k, v in config[section].items() if k in keep}}
     else:
         out["datasets"] = {train["dataset"]: config["datasets"][train["dataset"]]}
     return out

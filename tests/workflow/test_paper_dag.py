@@ -105,7 +105,7 @@ def test_missing_gated_archive_fails_with_the_instructions(fresh):
 def test_a_split_the_dataset_lacks_is_named(fresh):
     res = snakemake(["-n", "results/menpo2d/samples/test/shard0"], cwd=fresh)
     assert res.returncode != 0
-    assert "provides split 'train' only, not 'test'" in res.stdout + res.stderr
+    assert "provides split(s) train only, not 'test'" in res.stdout + res.stderr
 
 
 def test_a_shard_beyond_the_configured_count_is_named(fresh):
@@ -114,6 +114,13 @@ def test_a_shard_beyond_the_configured_count_is_named(fresh):
     )
     assert res.returncode != 0
     assert "cut into 4 shards (datasets.menpo2d.shards): there is no shard4" in res.stdout + res.stderr
+
+
+def test_a_generated_shard_beyond_the_configured_count_is_named(fresh):
+    """The synthetic dataset is a registry entry like the real ones: the same request check names its key."""
+    res = snakemake(["-n", "results/synth/samples/train/shard9"], cwd=fresh)
+    assert res.returncode != 0
+    assert "cut into 2 shards (synth.train.shards): there is no shard9" in res.stdout + res.stderr
 
 
 def _image(path, w=120, h=100):
