@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
-from cmhm.bench.inference import bench_models
+from cmhm.bench.inference import bench_models, time_rounds
 from cmhm.bench.throughput import random_data, sync
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.hourglass import ModelConfig
@@ -103,18 +102,6 @@ def training_rows(
     return rows
 
 
-def _ms_per_face(fn: Callable[[], object], batch: int, dev: torch.device, repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        sync(dev)
-        t0 = time.perf_counter()
-        fn()
-        sync(dev)
-        times.append((time.perf_counter() - t0) * 1000 / batch)
-    return float(np.median(times))
-
-
 def inference_rows(
     model: ModelConfig, dev: torch.device, paper_ratio: float, batches=(1, 32), repeats: int = 5
 ) -> list[dict]:
@@ -125,7 +112,7 @@ def inference_rows(
     for b in batches:
         x = torch.rand(b, 3, model.in_size, model.in_size, device=dev)
         for prec in ("fp32", "autocast"):
-            ms = {}
+            calls = {}
             for name, net in models.items():
 
                 def run(net=net) -> object:
@@ -135,7 +122,10 @@ def inference_rows(
                     ):
                         return net(x)
 
-                ms[name] = _ms_per_face(run, b, dev, repeats)
+                calls[(name, prec, b)] = run
+            median_s = time_rounds(calls, repeats, dev).groupby("model")["seconds"].median()
+            ms = {name: 1000 * median_s[name] / b for name in models}
+            for name in models:
                 rows.append(_row("inference", f"{name} {prec} batch {b} ms/face", round(ms[name], 3)))
             rows.append(
                 _row(

@@ -14,9 +14,10 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -45,7 +46,19 @@ from cmhm.training.precision import autocast, deterministic_mode, make_scaler, o
 from cmhm.training.steps import snapshot_steps
 
 log = logging.getLogger(__name__)
-BatchSource = Callable[[np.ndarray, np.random.Generator], Batch]  # (rows [B], rng) -> batch
+
+
+class BatchSource(Protocol):
+    """What makes a stage's batches in place of :func:`make_batch` (e.g.
+    :class:`cmhm.training.batches.CanonicalBatches`)."""
+
+    def __call__(self, rows: np.ndarray, rng: np.random.Generator) -> Batch:
+        """The batch of the drawn rows [B]."""
+
+    def unaugmented(self) -> BatchSource:
+        """The same source without random augmentation (validation batches)."""
+
+
 MODEL, LOG = "model.pt", "log.csv"
 RUN_KEYS = ("seeds",)  # keys of the train block that choose which runs exist, not how one run trains
 
@@ -286,8 +299,7 @@ def _validation_batch(data, targets, model_cfg, cfg, batches, rows) -> Batch:
     """The held-out rows as one batch, unaugmented (stage 2: warped to the canonical frame by stage 1)."""
     if batches is None:
         return make_batch(data, rows, targets, model_cfg.map_size, cfg.sigma, None, np.random.default_rng(0))
-    plain = batches.unaugmented() if hasattr(batches, "unaugmented") else batches
-    return plain(rows, np.random.default_rng(0))
+    return batches.unaugmented()(rows, np.random.default_rng(0))
 
 
 def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=None) -> Path:
