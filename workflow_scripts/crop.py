@@ -17,8 +17,17 @@ crop_table(
     box_scale=sm.params.crop["box_scale"],
     prefix=prefix,
     provenance=provenance(
-        sm.params.crop, code_version(), samples=str(table.root), labels3d=fitted or "the sample table's"
+        sm.params.crop,
+        code_version(),
+        samples=str(table.root),
+        labels3d=f"fitted, joined by sample id from {fitted}" if fitted else "the sample table's own",
     ),
     labels=fitted_by_id(fitted, table.index["sample_id"].to_numpy(str)) if fitted else None,
 )
-log.info("cropped %d samples from %s into %s (3D labels: %s)", len(table), sm.input.samples, prefix, fitted or "table")
+log.info(
+    "cropped %d samples from %s into %s (3D labels: %s)",
+    len(table),
+    sm.input.samples,
+    prefix,
+    fitted or "table",
+)

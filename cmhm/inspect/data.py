@@ -85,6 +85,8 @@ def crop_shard(path: Path, png: str | None) -> list[str]:
     lines += describe_index(crops.index)
     lines.append(f"crop scale (crop px per image px): {scale.min():.3f} .. {scale.max():.3f}")
     lines += ["arrays (crop pixels):"] + describe_arrays(crops.arrays)
+    if (crops.provenance[0] or {}).get("labels3d"):
+        lines.append(f"3D labels (lm3d_*): {crops.provenance[0]['labels3d']}")
     shard_dir = Path(prefix).parent.parent.parent / "samples" / Path(prefix).parent.name / Path(prefix).name
     lines += skipped_lines(shard_dir) if shard_dir.is_dir() else []
     if png:
