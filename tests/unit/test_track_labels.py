@@ -15,10 +15,12 @@ import pytest
 
 from cmhm.data.cropping import read_image
 from cmhm.data.video import adapt_300vw
-from cmhm.evaluation.evaluate import track_fitted
+from cmhm.evaluation.evaluate import track_fitted, tracking_metrics
 from cmhm.evaluation.metrics import nme_diag
 from cmhm.evaluation.track_labels import tracking_labels
 from cmhm.evaluation.tracking import PeakConfidence, TrackPolicy
+from cmhm.inspect.explain import inspect_path
+from cmhm.pipeline.provenance import provenance, write_json_atomic
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 PROV = {"test": True}
@@ -136,3 +138,12 @@ def test_a_table_with_neither_label_is_named(table):
     ) as err:
         tracking_labels(bare, "ibug68")
     assert str(table.root) in str(err.value)
+
+
+def test_inspect_says_which_points_were_scored(table, tmp_path):
+    per_frame, labels = track(table, "menpo84", np.tile([3.0, 4.0], (N_POINTS, 1)))
+    per_frame.to_csv(tmp_path / "per_frame.csv", index=False)
+    record = {**tracking_metrics(per_frame, 0.05), "points": labels.points, "provenance": provenance({}, "v")}
+    write_json_atomic(tmp_path / "tracking_metrics.json", record)
+    out = inspect_path(tmp_path / "per_frame.csv")
+    assert "points scored: inner 51 of lm2d (2D labels; jaw not scored) (as in tracking_metrics.json)" in out
