@@ -2,6 +2,7 @@
 
 from cmhm.data.samples import concat_tables, read_table
 from cmhm.evaluation.evaluate import save_npz, track_table, tracking_metrics
+from cmhm.evaluation.track_labels import tracking_labels
 from cmhm.inference.api import detector_from_record, failure_from_record
 from cmhm.inference.model_file import read_cascade
 from cmhm.pipeline.logs import log_to
@@ -12,10 +13,12 @@ sm = snakemake  # noqa: F821
 ev = sm.params.evaluation
 model = read_cascade(sm.input.model, variant=sm.wildcards.variant)
 videos = [read_table(d) for d in sm.input.samples]
+table = concat_tables(videos, videos[0].root)
+labels = tracking_labels(table, sm.params.markup3d)
 tracking = model.tracking
 per_frame, tracks = track_table(
     model.cascade,
-    concat_tables(videos, videos[0].root),
+    table,
     sm.params.markup3d,
     model.crop.size,
     model.crop.box_scale,
@@ -23,6 +26,7 @@ per_frame, tracks = track_table(
     failure_from_record(tracking),
     sm.params.device,
     detector_from_record(model.detector),
+    labels,
 )
 per_frame.to_csv(sm.output.per_frame, index=False)
 save_npz(sm.output.tracks, tracks)
@@ -31,6 +35,7 @@ write_json_atomic(
     sm.output.metrics,
     {
         **summary,
+        "points": labels.points,
         "box_enlargement": tracking["enlarge"],
         "detector": model.detector["name"] if model.detector else "table",
         **({"detector_calibration": model.detector["calibration"]} if model.detector else {}),
@@ -47,4 +52,4 @@ write_json_atomic(
         "provenance": provenance({**ev, "model_file": model.describe()}, code_version()),
     },
 )
-log.info("%s: AUC %.3f FR %.3f", sm.input.model, summary["auc"], summary["failure_rate"])
+log.info("%s: AUC %.3f FR %.3f on %s", sm.input.model, summary["auc"], summary["failure_rate"], labels.points)

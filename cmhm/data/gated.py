@@ -1,8 +1,8 @@
 """Instructions for the licence-gated datasets the user must obtain and place by hand.
 
-The Menpo 2D benchmark and the Menpo-3D tracking data are released by the Intelligent Behaviour
-Understanding Group (iBUG, Imperial College London) to researchers who accept their licence; no
-script may download them. :func:`instructions` renders the text that
+The Menpo 2D benchmark, the Menpo-3D tracking data and the 300VW videos are released by the
+Intelligent Behaviour Understanding Group (iBUG, Imperial College London) for research use; no
+script may download them (for 300VW we could not check a stable address and checksum either). :func:`instructions` renders the text that
 :func:`cmhm.data.fetch.verify_placed` raises when the archive is not where the config says.
 """
 
@@ -50,6 +50,22 @@ GATED: dict[str, GatedDataset] = {
             "<video>/<...>/<frame>.jpg|.png, one folder per video, with <frame>.ljson (menpo landmark\n"
             "  JSON, points [y, x, z]) or <frame>.pts (84 rows of x y z) beside each frame;\n"
             "  84 points in the Menpo-3D markup (33-point jaw + 51 inner iBUG points)."
+        ),
+    ),
+    "300vw": GatedDataset(
+        title="300VW (300 Videos in the Wild, 2D iBUG-68 landmarks per frame)",
+        request=(
+            "Open https://ibug.doc.ic.ac.uk/resources/300-VW/ and download the 300VW data there\n"
+            "   (research use, under the terms stated on that page)."
+        ),
+        archive="a zip or tar.gz of the 300VW folders with the frames extracted (see 3.)",
+        layout=(
+            "<NNN>/annot/<frame>.pts (iBUG 68 points, 1-based) and <NNN>/imgs/<frame>.jpg, one folder\n"
+            "  per video; the frame image has the .pts file's name (000001.pts -> 000001.jpg).\n"
+            "  The release ships <NNN>/vid.avi, not frames: extract them first, in each <NNN>/, e.g.\n"
+            "    mkdir -p imgs && ffmpeg -i vid.avi -start_number 1 -q:v 2 imgs/%06d.jpg\n"
+            "  (the .pts files count frames from 000001), then archive the <NNN>/ folders.\n"
+            "  Tracking is scored on the 51 inner points only (no 3D labels; the 2D jaw is another markup)."
         ),
     ),
 }

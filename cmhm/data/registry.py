@@ -35,7 +35,7 @@ from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.samples import SampleTable
 from cmhm.data.shards import ALL, Shard
-from cmhm.data.video import adapt_menpo3d_video
+from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
 
 IGNORED_TOP_LEVEL = ("__MACOSX",)
 
@@ -105,6 +105,13 @@ DATASETS: dict[str, DatasetSpec] = {
         adapter=adapt_menpo3d_video,
         verify=partial(count_files, patterns=("**/*.ljson", "**/*.pts")),
         gated="menpo3d_tracking",
+    ),
+    "300vw": DatasetSpec(
+        title="300VW",
+        split="video",
+        adapter=adapt_300vw,
+        verify=partial(count_files, patterns=("*/annot/*.pts",)),
+        gated="300vw",
     ),
 }
 

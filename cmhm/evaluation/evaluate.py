@@ -23,10 +23,12 @@ from cmhm.evaluation.detectors import (
     onet_check,
     spread_indices,
 )
-from cmhm.evaluation.metrics import aflw_table, nme_box, nme_diag, tracking_summary
+from cmhm.evaluation.metrics import aflw_table, nme_box, tracking_summary
 from cmhm.evaluation.mtcnn import MTCNN
+from cmhm.evaluation.track_labels import TrackLabels, tracking_labels
 from cmhm.evaluation.tracking import (
     FailureCheck,
+    FitFn,
     PeakConfidence,
     TrackPolicy,
     track_video,
@@ -179,15 +181,24 @@ def track_table(
     failure: FailureCheck,
     device: str,
     detector: Detector | None = None,
+    labels: TrackLabels | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Track every video of ``table``; per-frame errors (box-diagonal NME) and the raw tracks.
+    """Track every video of ``table`` with ``cascade``; per-frame errors (box-diagonal NME) and the raw tracks.
 
     ``detector`` None re-detects with each frame's stored box (the synthetic data's simulated detector;
     on real data the adapter's box, an oracle); else the given detector is run on the frame.
-    ``failure`` judges each fit (:func:`failure_check`).
+    ``failure`` judges each fit (:func:`failure_check`). ``labels``: what the error is measured
+    against, None = chosen from the table's labels (:func:`cmhm.evaluation.track_labels.tracking_labels`).
     """
     fit = crop_fit(cascade, size, box_scale, device)
     policy = TrackPolicy(failure=failure, enlarge=enlarge)
+    return track_fitted(fit, table, labels or tracking_labels(table, markup3d), policy, detector)
+
+
+def track_fitted(
+    fit: FitFn, table: SampleTable, labels: TrackLabels, policy: TrackPolicy, detector: Detector | None = None
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """:func:`track_table` with any ``fit(image, box) -> (points [K, 2], confidence [K])``."""
     frames, tracks = [], {"points": [], "redetected": [], "sample_id": []}
     for video, rows in table.index.groupby("video", sort=True):
         rows = rows.sort_values("frame")
@@ -195,10 +206,9 @@ def track_table(
         images = (read_image(table.image_path(i)) for i in idx)
         det = detector or OracleJitterDetector(table.boxes()[idx])
         res = track_video(images, fit, det, policy)
-        gt = table.arrays[PROJ3D_ARRAYS[markup3d]][idx, :, :2]
         fitted = np.isfinite(res.points).all(axis=(1, 2))
         err = np.full(len(idx), np.inf)  # a frame with no fit: no result (a failure in AUC / FR)
-        err[fitted] = nme_diag(res.points[fitted], gt[fitted])
+        err[fitted] = labels.nme(res.points[fitted], idx[fitted])
         frames.append(
             pd.DataFrame(
                 {

@@ -172,6 +172,10 @@ def per_frame(path: Path, png: str | None) -> list[str]:
         f"mean NME {100 * s['mean']:.3f}%, median {100 * s['median']:.3f}%",
         f"at threshold {thr:g} ({where}): AUC {s['auc']:.4f}, failure rate {100 * s['failure_rate']:.2f}%",
     ]
+    record = path.parent / "tracking_metrics.json"
+    points = json.loads(record.read_text()).get("points") if record.is_file() else None
+    if points:  # which labels the errors are against: 3D-projection, or a 2D table's inner points
+        lines.append(f"points scored: {points} (as in {record.name})")
     return lines + sibling_provenance(path, {"tracking_metrics.json": "written by the same rule"})
 
 

@@ -172,3 +172,22 @@ def get_markup(name: str) -> Markup:
 def jaw68_to_84() -> np.ndarray:
     """[17] indices into the 84-point jaw that coincide with the 68-point jaw (every second point)."""
     return np.arange(0, 33, 2)
+
+
+CONTOUR_GROUP = "jaw"  # a 2D markup's jaw is the visible outline, a 3D markup's the projected mesh contour
+
+
+def shared_points(
+    a: Markup, b: Markup, skip: tuple[str, ...] = (CONTOUR_GROUP,)
+) -> tuple[np.ndarray, np.ndarray]:
+    """([M] indices into ``a``, [M] indices into ``b``) of the points both markups name alike: the groups
+    of the same name and size in both, in ``a``'s group order, except ``skip`` (by default the jaw, whose
+    points differ in meaning between a 2D and a 3D markup). iBUG 68 vs Menpo-3D 84: the 51 inner points."""
+    ia, ib = [], []
+    for name, idx in a.groups.items():
+        if name not in skip and len(b.groups.get(name, ())) == len(idx):
+            ia += idx
+            ib += b.groups[name]
+    if not ia:
+        raise ValueError(f"markups {a.name} and {b.name} share no group outside {list(skip)}")
+    return np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)
