@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cmhm.data.samples import SampleTable, concat_tables
+from cmhm.data.samples import PROJ3D_ARRAYS, SampleTable, concat_tables
 from cmhm.evaluation.metrics import yaw_bin
 from cmhm.landmarks.fit_table import fit_nme, fit_table
 from cmhm.landmarks.shape_fit import FitConfig
@@ -104,11 +104,15 @@ def write_fitted(path: str, sample_ids: np.ndarray, fitted: dict[str, np.ndarray
 
 
 def fitted_by_id(path: str, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """The fitted 3D label arrays of ``path`` for the samples ``sample_ids`` [N], in that order, joined by id
+    """The fitted 3D label arrays (``lm3d_68``, ``lm3d_84``: :data:`cmhm.data.samples.PROJ3D_ARRAYS`; not the
+    fit's pose and residual) of ``path`` for the samples ``sample_ids`` [N], in that order, joined by id
     (not by row order): a sample without labels in ``path`` is an error naming the file and the samples."""
     with np.load(path, allow_pickle=False) as z:
         row = {sid: i for i, sid in enumerate(z["sample_id"].tolist())}
-        arrays = {k: z[k] for k in z.files if k != "sample_id"}
+        lacking = [k for k in PROJ3D_ARRAYS.values() if k not in z.files]
+        if lacking:
+            raise ValueError(f"{path}: no {lacking} arrays; not a fitted-labels file of rule annotations_3d")
+        arrays = {k: z[k] for k in PROJ3D_ARRAYS.values()}
     wanted = np.asarray(sample_ids, dtype=str).tolist()
     missing = [s for s in wanted if s not in row]
     if missing:

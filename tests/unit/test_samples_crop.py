@@ -103,9 +103,13 @@ def test_fitted_3d_labels_join_the_crops_by_sample_id(tmp_path):
     fitted = {"lm3d_68": rng.uniform(20, 70, (4, 68, 3)), "lm3d_84": rng.uniform(20, 70, (4, 84, 3))}
     order = np.array([2, 0, 3, 1])
     path = str(tmp_path / "train_labels.npz")
-    write_fitted(path, np.array(["s2", "s0", "s3", "s1"]), {k: v[order] for k, v in fitted.items()})
+    pose = {"yaw": rng.uniform(-90, 90, 4), "residual": rng.uniform(0, 1, 4)}  # the fit's, not labels
+    write_fitted(
+        path, np.array(["s2", "s0", "s3", "s1"]), {k: v[order] for k, v in {**fitted, **pose}.items()}
+    )
     table = read_table(t.root)
     joined = fitted_by_id(path, table.index["sample_id"].to_numpy(str))
+    assert sorted(joined) == ["lm3d_68", "lm3d_84"]
     np.testing.assert_array_equal(joined["lm3d_84"], fitted["lm3d_84"])
     crop_table(table, size=64, box_scale=1.3, prefix=tmp_path / "c", labels=joined)
     crops = load_crops([tmp_path / "c"])
