@@ -122,7 +122,6 @@ class GeneratedSpec:
     videos and a ``shards`` count, are the sub-trees of config section ``section``; the generator rules
     of ``rules/data.smk`` write their sample tables."""
 
-    title: str
     section: str
 
     def shard_counts(self, config: Mapping) -> dict[str, int]:
@@ -135,7 +134,7 @@ class GeneratedSpec:
         }
 
 
-GENERATED: dict[str, GeneratedSpec] = {"synth": GeneratedSpec("synthetic faces", section="synth")}
+GENERATED: dict[str, GeneratedSpec] = {"synth": GeneratedSpec(section="synth")}  # the synthetic faces
 
 
 def shard_counts(name: str, config: Mapping) -> dict[str, int]:
