@@ -223,3 +223,48 @@ def test_run_name_follows_the_first_configfile_but_not_the_default_one(tmp_path)
     assert run_name(None, [str(own), "configs/paper.yaml"], own) == "paper"
     assert run_name(None, ["configs/ablation.yaml", "configs/ablation_gt3d.yaml"], own) == "ablation"
     assert run_name("mine", [str(own)], own) == "mine"
+
+
+def test_a_key_written_twice_names_the_file_the_key_and_both_lines(tmp_path):
+    """Issue 28: a YAML loader keeps the last of two equal keys silently; the config check refuses it."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("train:\n  lr: 1e-3\n  steps: 10\n  lr: 1e-2\n")
+    with pytest.raises(ConfigError) as exc:
+        load_yaml(twice)
+    msg = str(exc.value)
+    assert f"{twice}:4: key 'train.lr' is written twice (lines 2 and 4)" in msg
+    top = tmp_path / "top.yaml"
+    top.write_text("seed: 1\nrun: a\nseed: 2\n")
+    with pytest.raises(ConfigError, match=r"top.yaml:3: key 'seed' is written twice \(lines 1 and 3\)"):
+        check_files([REPO / "config.yaml", top], SCHEMA)
+
+
+def test_the_shipped_configs_write_no_key_twice():
+    for path in [REPO / "config.yaml", *sorted((REPO / "configs").glob("*.yaml"))]:
+        load_yaml(path)
+
+
+def test_scale_min_above_scale_max_names_both_keys():
+    msg = error({"train": {"augment": {"scale_min": 1.5, "scale_max": 0.8}}})
+    assert "train.augment.scale_min: 1.5 is above train.augment.scale_max 0.8" in msg
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("", "empty config file"),
+        ("# only a comment\n", "empty config file"),
+        ("\n- a\n- b\n", ":2: a config file holds keys at top level, not a list"),
+        ("crop:\n  size: 64\n box_scale: 1.3\n", ":3:2: YAML syntax error"),
+    ],
+)
+def test_check_config_refuses_what_the_run_refuses_naming_the_file(tmp_path, capsys, text, named):
+    """`cmhm check-config` on an empty file used to answer 'config OK'; Snakemake refuses it."""
+    from cmhm.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    assert main(["check-config", str(bad), "--schema", str(SCHEMA)]) == 2
+    out = capsys.readouterr()
+    assert "config OK" not in out.out
+    assert f"{bad}{named}" in out.err or (f"{bad}: {named}" in out.err)
