@@ -184,10 +184,14 @@ def concat_tables(tables: list[SampleTable], root: Path) -> SampleTable:
 
 
 def _atomic(path: Path, write) -> None:
+    """``write(tmp)`` then rename ``tmp`` over ``path``: a failure leaves no partial ``path``, and an
+    ``OSError`` (a full disk) names ``path``. ``tmp`` keeps the suffix, for writers that go by it."""
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {path} ({e.strerror or e})") from e
     finally:
         if tmp.exists():
             tmp.unlink()
