@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cmhm.data.samples import _atomic
 from cmhm.inference.model_file import CascadeFile, read_cascade
 
 ONNX_OPSET = 20  # grid_sample / affine_grid need opset >= 20
@@ -53,20 +54,24 @@ def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     example = torch.rand(2, 3, size, size)
-    torch.onnx.export(
-        net,
-        (example,),
-        str(out),
-        input_names=["images"],
-        output_names=["points", "confidence"],
-        dynamic_axes={"images": {0: "batch"}, "points": {0: "batch"}, "confidence": {0: "batch"}},
-        opset_version=ONNX_OPSET,
-        dynamo=False,
-    )
-    graph = onnx.load(str(out))
-    for k, v in _metadata(model).items():
-        graph.metadata_props.add(key=k, value=v)
-    onnx.save(graph, str(out))
+
+    def write(tmp: Path) -> None:
+        torch.onnx.export(
+            net,
+            (example,),
+            str(tmp),
+            input_names=["images"],
+            output_names=["points", "confidence"],
+            dynamic_axes={"images": {0: "batch"}, "points": {0: "batch"}, "confidence": {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+        graph = onnx.load(str(tmp))
+        for k, v in _metadata(model).items():
+            graph.metadata_props.add(key=k, value=v)
+        onnx.save(graph, str(tmp))
+
+    _atomic(out, write)  # a temporary name, then a rename: a full disk leaves no partial file
     return out
 
 
@@ -77,5 +82,13 @@ def export_torchscript(model_path: str | os.PathLike, out: str | os.PathLike) ->
     traced = torch.jit.trace(CascadePoints(model), torch.rand(2, 3, size, size), check_trace=False)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(traced, str(out), _extra_files={"cmhm.json": json.dumps(_metadata(model))})
+    extra = {"cmhm.json": json.dumps(_metadata(model))}
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.jit.save(traced, str(tmp), _extra_files=extra)
+        except RuntimeError as exc:  # PyTorch's file writer reports a failed write (a full disk) so
+            raise OSError(str(exc).splitlines()[0]) from exc
+
+    _atomic(out, write)
     return out
