@@ -20,7 +20,6 @@ Everything is plain types and tensors, so :func:`read_cascade` loads with ``weig
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import torch
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.models.variants import get_variant
-from cmhm.training.checkpoints import StageSpec, atomic_save, check_model
+from cmhm.training.checkpoints import StageSpec, atomic_save, check_model, load_verified
 
 FORMAT, FORMAT_VERSION = "cmhm-cascade", 1
 
@@ -78,7 +77,7 @@ class CascadeFile:
 def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
     """A stage of the model file, read from a training ``model.pt`` that must be the stage ``spec`` says
     (ValueError naming the file and each mismatch otherwise): config, weights, targets, markups, steps."""
-    state = torch.load(model_file, map_location="cpu", weights_only=True)
+    state = load_verified(model_file)
     check_model(state, model_file, spec)
     cfg = state["config"]
     return {
@@ -106,6 +105,12 @@ def build_cascade(stages: list[dict], mean_shapes: list[torch.Tensor], where: st
     """The :class:`Cascade` of stage records and the mean shapes linking them (in evaluation mode)."""
     models = []
     for i, st in enumerate(stages):
+        bad = [k for k, v in st["state_dict"].items() if v.is_floating_point() and not v.isfinite().all()]
+        if bad:
+            raise ModelFileError(
+                f"{where}: stage {i} weights hold NaN or infinite values in {len(bad)} tensor(s), first {bad[0]};"
+                " the model file is damaged or its training diverged"
+            )
         model = build_hourglass(ModelConfig.from_dict(st["config"]))
         try:
             model.load_state_dict(st["state_dict"])
@@ -153,9 +158,11 @@ def _load_raw(path: Path) -> dict:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+        obj = load_verified(path)
+    except OSError as exc:
         raise ModelFileError(f"{path}: not a readable PyTorch file ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:
+        raise ModelFileError(str(exc)) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         hint = " (a single stage's model.pt? use the assembled cascade.pt)" if isinstance(obj, dict) else ""
         raise ModelFileError(f"{path}: not a cmhm cascade model file{hint}")

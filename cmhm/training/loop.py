@@ -32,6 +32,7 @@ from cmhm.training.checkpoints import (
     atomic_save,
     check_model,
     kept_snapshot,
+    load_verified,
     missing_snapshots,
     publish_snapshots,
     readable_checkpoints,
@@ -361,7 +362,7 @@ def load_stage(
     ``spec``: what the file must be (variant, stage, markup, architecture); ValueError naming the file
     and each mismatch otherwise.
     """
-    state = torch.load(path, map_location=device, weights_only=True)
+    state = load_verified(path, device)
     if spec is not None:
         check_model(state, path, spec)
     model = build_hourglass(ModelConfig.from_dict(state["config"]["model"]))
