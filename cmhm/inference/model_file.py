@@ -12,13 +12,16 @@ It holds everything needed to align faces in a new image, and nothing that has t
 - ``tracking``: how a video is tracked: the failure ``check`` (heatmap | onet), its ``threshold``, the
   enlargement of the previous frame's landmark box (``enlarge``) and, for onet, MTCNN's box calibration
   (``onet_calibration``);
-- ``config_digest``, ``config`` and ``code_version`` of the run that trained it.
+- ``config_digest``, ``config`` and ``code_version`` of the run that trained it;
+- per stage, ``weights_digest`` (:func:`weights_digest`), checked on load with the weights' finiteness;
+  :func:`read_cascade` also checks every zip member's CRC (a file with flipped bits is refused).
 
 Everything is plain types and tensors, so :func:`read_cascade` loads with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,16 +104,38 @@ def checked_stages(
     return [stage_record(f, StageSpec(variant, i, markup3d, in_size)) for i, f in enumerate(model_files)]
 
 
+def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 (16 hex digits) of a stage's weights: each tensor's name, dtype, shape and bytes, by name."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def _check_weights(st: dict, i: int, where: str) -> None:
+    """ModelFileError naming ``where`` for non-finite weights, or weights that are not those the file
+    recorded a digest of when it was written (a stage replaced after assembly)."""
+    bad = [k for k, v in st["state_dict"].items() if v.is_floating_point() and not v.isfinite().all()]
+    if bad:
+        raise ModelFileError(
+            f"{where}: stage {i} weights hold NaN or infinite values in {len(bad)} tensor(s), first {bad[0]};"
+            " the model file is damaged or its training diverged"
+        )
+    recorded = st.get("weights_digest")
+    if recorded is not None and recorded != weights_digest(st["state_dict"]):
+        raise ModelFileError(
+            f"{where}: stage {i} weights are not the ones this file was written with (digest "
+            f"{weights_digest(st['state_dict'])}, recorded {recorded}): the file was edited after assembly"
+        )
+
+
 def build_cascade(stages: list[dict], mean_shapes: list[torch.Tensor], where: str = "") -> Cascade:
     """The :class:`Cascade` of stage records and the mean shapes linking them (in evaluation mode)."""
     models = []
     for i, st in enumerate(stages):
-        bad = [k for k, v in st["state_dict"].items() if v.is_floating_point() and not v.isfinite().all()]
-        if bad:
-            raise ModelFileError(
-                f"{where}: stage {i} weights hold NaN or infinite values in {len(bad)} tensor(s), first {bad[0]};"
-                " the model file is damaged or its training diverged"
-            )
+        _check_weights(st, i, where)
         model = build_hourglass(ModelConfig.from_dict(st["config"]))
         try:
             model.load_state_dict(st["state_dict"])
@@ -139,7 +164,7 @@ def write_cascade(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "variant": variant,
-        "stages": stages,
+        "stages": [{**st, "weights_digest": weights_digest(st["state_dict"])} for st in stages],
         "mean_shapes": [torch.as_tensor(m, dtype=torch.float32) for m in mean_shapes],
         "crop": asdict(crop),
         "detector": detector,

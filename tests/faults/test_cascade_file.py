@@ -75,6 +75,20 @@ def test_non_finite_weights_name_the_model_file_not_the_output(model, tmp_path, 
     assert str(bad) in err and ".pts" not in err
 
 
+def test_stage_weights_replaced_after_assembly_are_refused(model, tmp_path) -> None:
+    """Re-saved through torch (fresh CRCs), other weights in a stage: the recorded digest names it."""
+    obj = torch.load(model, weights_only=True)
+    assert len(obj["stages"][0]["weights_digest"]) == 16
+    tensor = next(v for v in obj["stages"][0]["state_dict"].values() if v.is_floating_point())
+    tensor.add_(0.01)
+    other = tmp_path / "other.pt"
+    torch.save(obj, other)
+    with pytest.raises(
+        ModelFileError, match=f"{other}: stage 0 weights are not the ones this file was written"
+    ):
+        read_cascade(other)
+
+
 @pytest.mark.parametrize("damage", ["truncated", "unsafe"])
 def test_inspect_names_a_truncated_or_unsafe_model_file(model, tmp_path, capsys, damage) -> None:
     bad = tmp_path / "cascade.pt"
