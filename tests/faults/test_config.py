@@ -268,3 +268,36 @@ def test_check_config_refuses_what_the_run_refuses_naming_the_file(tmp_path, cap
     out = capsys.readouterr()
     assert "config OK" not in out.out
     assert f"{bad}{named}" in out.err or (f"{bad}: {named}" in out.err)
+
+
+def test_make_targets_check_the_config_first():
+    """Snakemake reads --configfile itself and names no file for an empty or bad one: make checks first."""
+    text = (REPO / "Makefile").read_text()
+    assert "CHECK_CONFIG = $(BIN)/python -m cmhm check-config $(CONFIG)" in text
+    for target in ("run", "dry-run", "report", "figures"):
+        recipe = re.search(rf"^{re.escape(target)}: .*\n\t(.*)\n", text, re.MULTILINE)
+        assert recipe and recipe[1] == "$(CHECK_CONFIG)", target
+
+
+@pytest.mark.workflow
+def test_snakemake_refuses_a_configfile_with_a_key_written_twice(tmp_path):
+    """A duplicate key is valid YAML to Snakemake (it keeps the last); the Snakefile names it."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    wf = tmp_path / "wf"
+    shutil.copytree(
+        REPO,
+        wf,
+        ignore=shutil.ignore_patterns(".venv", ".git", "results", "logs", ".snakemake", "__pycache__"),
+    )
+    (wf / "twice.yaml").write_text("train:\n  steps: 10\n  steps: 20\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", "twice.yaml"],
+        cwd=wf,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode != 0
+    assert "twice.yaml:3: key 'train.steps' is written twice (lines 2 and 3)" in res.stdout + res.stderr
