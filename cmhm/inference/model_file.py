@@ -89,19 +89,32 @@ def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
         "targets": list(cfg["targets"]),
         "markups": list(state["markups"]),
         "steps": int(state["step"]),
+        "seed": cfg.get("train", {}).get("seed"),
         "source": str(model_file),
     }
 
 
 def checked_stages(
-    model_files: list[str], variant: str, markup3d: str | None = None, in_size: int | None = None
+    model_files: list[str],
+    variant: str,
+    markup3d: str | None = None,
+    in_size: int | None = None,
+    seed: int | None = None,
 ) -> list[dict]:
     """:func:`stage_record` of each file, file ``i`` checked to be stage ``i`` of ``variant`` (and, where
-    given, of that 3D markup and input size): another model, e.g. one copied over it, is refused."""
+    given, of that 3D markup, input size and training seed): another model, e.g. one copied over it, is
+    refused."""
     n = len(get_variant(variant).stages)
     if len(model_files) != n:
         raise ValueError(f"variant {variant!r} has {n} stage(s), got {len(model_files)}: {model_files}")
-    return [stage_record(f, StageSpec(variant, i, markup3d, in_size)) for i, f in enumerate(model_files)]
+    stages = [stage_record(f, StageSpec(variant, i, markup3d, in_size)) for i, f in enumerate(model_files)]
+    for st in stages:
+        if seed is not None and st["seed"] != seed:
+            raise ValueError(
+                f"{st['source']}: trained with seed {st['seed']}, expected seed {seed} (another seed's model "
+                "copied over it?); retrain it or put back its own file"
+            )
+    return stages
 
 
 def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -199,14 +212,24 @@ def _load_raw(path: Path) -> dict:
 
 
 def read_cascade(
-    path: str | os.PathLike, device: str | torch.device = "cpu", variant: str | None = None
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    variant: str | None = None,
+    seed: int | None = None,
 ) -> CascadeFile:
     """Load a model file written by :func:`write_cascade`; a clear :class:`ModelFileError` otherwise,
-    also when ``variant`` is given and the file holds another."""
+    also when ``variant`` or ``seed`` (the training seed its config records) is given and the file holds
+    another."""
     path = Path(path)
     obj = _load_raw(path)
     if variant is not None and obj["variant"] != variant:
         raise ModelFileError(f"{path}: holds variant {obj['variant']!r}, expected {variant!r}")
+    recorded = (obj.get("config") or {}).get("train", {}).get("seed")
+    if seed is not None and recorded != seed:
+        raise ModelFileError(
+            f"{path}: holds the model of seed {recorded}, expected seed {seed} (another seed's model file "
+            "copied over it?)"
+        )
     cascade = build_cascade(obj["stages"], obj["mean_shapes"], str(path)).to(device)
     return CascadeFile(
         cascade=cascade,

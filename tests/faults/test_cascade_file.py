@@ -14,7 +14,7 @@ import torch
 
 from cmhm.cli import main
 from cmhm.inference import export
-from cmhm.inference.model_file import ModelFileError, read_cascade
+from cmhm.inference.model_file import ModelFileError, checked_stages, read_cascade
 from tests.faults.tiny import cascade_file
 
 
@@ -87,6 +87,26 @@ def test_stage_weights_replaced_after_assembly_are_refused(model, tmp_path) -> N
         ModelFileError, match=f"{other}: stage 0 weights are not the ones this file was written"
     ):
         read_cascade(other)
+
+
+def test_another_seeds_stage_is_refused_at_assembly(model) -> None:
+    """Seed 1's model.pt copied over seed 0's was assembled into a cascade.pt recording seed 0."""
+    stage = model.parent / "stage1" / "model.pt"  # trained with tiny.train_cfg's seed, 3
+    assert checked_stages([str(stage)], "baseline", seed=3)[0]["seed"] == 3
+    with pytest.raises(ValueError, match=f"{stage}: trained with seed 3, expected seed 0"):
+        checked_stages([str(stage)], "baseline", seed=0)
+
+
+def test_another_seeds_model_file_is_refused_where_it_is_read(model, tmp_path) -> None:
+    """Seed 1's cascade.pt copied over seed 0's was evaluated as seed 0."""
+    obj = torch.load(model, weights_only=True)
+    obj["config"] = {**obj["config"], "train": {"seed": 1}}
+    seed0 = tmp_path / "seed0" / "cascade.pt"
+    seed0.parent.mkdir()
+    torch.save(obj, seed0)
+    assert read_cascade(seed0, seed=1).variant == "baseline"
+    with pytest.raises(ModelFileError, match=f"{seed0}: holds the model of seed 1, expected seed 0"):
+        read_cascade(seed0, variant="baseline", seed=0)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "unsafe"])
