@@ -233,7 +233,16 @@ class _FirstFace:
 
 
 def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overlay: bool, jsonl) -> int:
-    """Track one face through a video; returns the number of frames with a fit."""
+    """Track one face through a video; returns the number of frames with a fit. The overlay is written
+    through a temporary name (a failure or a full disk leaves no partial ``.mp4``)."""
+    if not overlay:
+        return _track(aligner, path, given, out, jsonl, None)
+    n_fit: list[int] = []
+    _atomic(out / f"{path.stem}.mp4", lambda tmp: n_fit.append(_track(aligner, path, given, out, jsonl, tmp)))
+    return n_fit[0]
+
+
+def _track(aligner: FaceAligner, path: Path, given: str, out: Path, jsonl, video: Path | None) -> int:
     from cmhm.evaluation.tracking import TrackPolicy, track_frame
     from cmhm.inference.api import failure_from_record
 
@@ -255,12 +264,10 @@ def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overl
             faces, n_fit = [face], n_fit + 1
             write_pts(frames_dir / f"{t:06d}.pts", face.landmarks)
             jsonl.write(json.dumps(face_record(given, face, 0, aligner.markup, frame=t)) + "\n")
-        if overlay:
+        if video is not None:
             if writer is None:
                 h, w = image.shape[:2]
-                writer = cv2.VideoWriter(
-                    str(out / f"{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h)
-                )
+                writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
             writer.write(draw_faces(image, faces))
     if writer is not None:
         writer.release()

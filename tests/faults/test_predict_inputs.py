@@ -139,3 +139,34 @@ def test_a_full_disk_leaves_no_partial_overlay_or_jsonl(aligner, tmp_path, monke
         run_predict(aligner, [str(img)], out2, str(boxes), progress=False)
     assert not (out2 / "predictions.jsonl").exists()
     assert not [p for p in out2.iterdir() if p.name.startswith(".")]
+
+
+def test_a_full_disk_during_a_video_overlay_leaves_no_partial_mp4(model, tmp_path, monkeypatch) -> None:
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 25, (W, H))
+    for k in range(4):
+        writer.write(np.full((H, W, 3), 40 * k, dtype=np.uint8))
+    writer.release()
+    aligner = load(model, device="cpu")
+    monkeypatch.setattr(aligner, "find_faces", lambda image: [(np.array([10.0, 10.0, 60.0, 60.0]), None)])
+
+    class FullDisk:
+        """A video writer whose second frame meets a full disk, after writing part of the file."""
+
+        def __init__(self, path, *args) -> None:
+            self.path, self.frames = Path(path), 0
+            self.path.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+
+        def write(self, frame) -> None:
+            self.frames += 1
+            if self.frames == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        def release(self) -> None:
+            pass
+
+    monkeypatch.setattr(cv2, "VideoWriter", FullDisk)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match=f"cannot write {out / 'clip.mp4'}"):
+        run_predict(aligner, [str(clip)], out, overlay=True, progress=False)
+    assert not (out / "clip.mp4").exists() and not [p for p in out.iterdir() if p.name.startswith(".")]
