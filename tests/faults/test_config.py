@@ -301,3 +301,55 @@ def test_snakemake_refuses_a_configfile_with_a_key_written_twice(tmp_path):
     )
     assert res.returncode != 0
     assert "twice.yaml:3: key 'train.steps' is written twice (lines 2 and 3)" in res.stdout + res.stderr
+
+
+def test_a_run_does_not_replace_another_configs_models(tmp_path):
+    """Issue 28: `--configfile configs/smoke.yaml other.yaml` kept the name smoke and replaced its models;
+    two configs named exp.yaml in two folders both wrote results/exp/."""
+    from cmhm.pipeline.config_check import RUN_RECORD, check_run_record, run_record, training_config  # noqa: PLC0415
+    from cmhm.pipeline.provenance import write_json_atomic  # noqa: PLC0415
+
+    smoke = check_files([REPO / "config.yaml", REPO / "configs/smoke.yaml"], SCHEMA)
+    run_dir = tmp_path / "results" / "smoke"
+    first = run_record([REPO / "configs/smoke.yaml"], training_config(smoke))
+    check_run_record(run_dir, first)  # nothing recorded yet
+    write_json_atomic(run_dir / RUN_RECORD, first)
+    check_run_record(run_dir, first)
+    edited = merge(smoke, {"train": {"steps": smoke["train"]["steps"] + 1}})
+    check_run_record(run_dir, run_record([REPO / "configs/smoke.yaml"], training_config(edited)))  # an edit
+    quoted = tmp_path / "quoted.yaml"
+    check_run_record(run_dir, run_record([REPO / "configs/smoke.yaml", quoted], training_config(smoke)))
+    other = tmp_path / "elsewhere" / "smoke.yaml"
+    with pytest.raises(ConfigError) as exc:
+        check_run_record(run_dir, run_record([REPO / "configs/smoke.yaml", other], training_config(edited)))
+    msg = str(exc.value)
+    assert f"{run_dir} holds models trained from {REPO / 'configs/smoke.yaml'} (training config" in msg
+    assert f"this run, from {REPO / 'configs/smoke.yaml'} + {other}, has another training config" in msg
+    assert "`run: <name>`" in msg and f"delete {run_dir / RUN_RECORD}" in msg
+
+
+@pytest.mark.workflow
+def test_snakemake_refuses_to_replace_another_configs_models(tmp_path):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    wf = tmp_path / "wf"
+    shutil.copytree(
+        REPO,
+        wf,
+        ignore=shutil.ignore_patterns(".venv", ".git", "results", "logs", ".snakemake", "__pycache__"),
+    )
+    (wf / "results" / "exp").mkdir(parents=True)
+    (wf / "results" / "exp" / "run.json").write_text(
+        '{"configfiles": ["/elsewhere/exp.yaml"], "training_config_digest": "0123456789ab"}\n'
+    )
+    (wf / "exp.yaml").write_text("train:\n  lr: 0.002\n")
+
+    def dry_run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", "exp.yaml", *args]
+        return subprocess.run(cmd, cwd=wf, capture_output=True, text=True, check=False)
+
+    res = dry_run()
+    assert res.returncode != 0
+    assert "results/exp holds models trained from /elsewhere/exp.yaml" in res.stdout + res.stderr
+    assert dry_run("--config", "run=exp2").returncode == 0
