@@ -79,7 +79,8 @@ class CascadeFile:
 
 def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
     """A stage of the model file, read from a training ``model.pt`` that must be the stage ``spec`` says
-    (ValueError naming the file and each mismatch otherwise): config, weights, targets, markups, steps."""
+    (ValueError naming the file and each mismatch otherwise): config, weights, targets, markups, steps,
+    and what it was made from (training seed, digest of its input files, code hash)."""
     state = load_verified(model_file)
     check_model(state, model_file, spec)
     cfg = state["config"]
@@ -90,6 +91,8 @@ def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
         "markups": list(state["markups"]),
         "steps": int(state["step"]),
         "seed": cfg.get("train", {}).get("seed"),
+        "inputs": state.get("inputs", ""),  # digest of the files the stage trained on
+        "code": state.get("code", ""),
         "source": str(model_file),
     }
 

@@ -92,7 +92,12 @@ def test_stage_weights_replaced_after_assembly_are_refused(model, tmp_path) -> N
 def test_another_seeds_stage_is_refused_at_assembly(model) -> None:
     """Seed 1's model.pt copied over seed 0's was assembled into a cascade.pt recording seed 0."""
     stage = model.parent / "stage1" / "model.pt"  # trained with tiny.train_cfg's seed, 3
-    assert checked_stages([str(stage)], "baseline", seed=3)[0]["seed"] == 3
+    record = checked_stages([str(stage)], "baseline", seed=3)[0]
+    state = torch.load(stage, weights_only=True)
+    assert (record["seed"], record["inputs"], record["code"]) == (3, state["inputs"], state["code"])
+    assert (
+        read_cascade(model).config is not None and torch.load(model, weights_only=True)["stages"][0]["inputs"]
+    )
     with pytest.raises(ValueError, match=f"{stage}: trained with seed 3, expected seed 0"):
         checked_stages([str(stage)], "baseline", seed=0)
 
