@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from cmhm.inference.model_file import CascadeFile, read_cascade
+from cmhm.inference.onnx_backend import RECORD_KEY
 
 ONNX_OPSET = 20  # grid_sample / affine_grid need opset >= 20
 
@@ -33,6 +35,16 @@ class CascadePoints(nn.Module):
 
 
 def _metadata(model: CascadeFile) -> dict[str, str]:
+    record = {
+        "variant": model.variant,
+        "markups": model.markups,
+        "crop": vars(model.crop),
+        "detector": model.detector,
+        "tracking": model.tracking,
+        "config_digest": model.config_digest,
+        "code_version": model.code_version,
+        "config": model.config,
+    }
     return {
         "cmhm_variant": model.variant,
         "cmhm_markup": model.markup,
@@ -40,33 +52,40 @@ def _metadata(model: CascadeFile) -> dict[str, str]:
         "cmhm_code_version": model.code_version,
         "cmhm_config_digest": model.config_digest,
         "cmhm_input": "float32 [B, 3, S, S] RGB in [0, 1]",
+        RECORD_KEY: json.dumps(record),  # what cmhm.load needs to run the graph without the cascade.pt
     }
+
+
+def onnx_model(model: CascadeFile):
+    """The cascade of ``model`` as an ONNX ``ModelProto`` (dynamic batch axis, metadata attached).
+
+    Uses PyTorch's ``torch.export``-based exporter (the TorchScript one is deprecated since 2.9); it
+    needs ``onnxscript`` (the ``export`` extra)."""
+    size = model.crop.size
+    example = torch.rand(2, 3, size, size)
+    with warnings.catch_warnings():  # the exporter reports missing torchvision ops, which cmhm never uses
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            CascadePoints(model),
+            (example,),
+            input_names=["images"],
+            output_names=["points", "confidence"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            opset_version=ONNX_OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+    graph = program.model_proto
+    for k, v in _metadata(model).items():
+        graph.metadata_props.add(key=k, value=v)
+    return graph
 
 
 def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write the cascade of ``model_path`` as an ONNX graph with a dynamic batch axis."""
-    import onnx
-
-    model = read_cascade(model_path)
-    net = CascadePoints(model)
-    size = model.crop.size
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.rand(2, 3, size, size)
-    torch.onnx.export(
-        net,
-        (example,),
-        str(out),
-        input_names=["images"],
-        output_names=["points", "confidence"],
-        dynamic_axes={"images": {0: "batch"}, "points": {0: "batch"}, "confidence": {0: "batch"}},
-        opset_version=ONNX_OPSET,
-        dynamo=False,
-    )
-    graph = onnx.load(str(out))
-    for k, v in _metadata(model).items():
-        graph.metadata_props.add(key=k, value=v)
-    onnx.save(graph, str(out))
+    out.write_bytes(onnx_model(read_cascade(model_path)).SerializeToString())
     return out
 
 
