@@ -62,6 +62,7 @@ def headline(
                 for f in forms
                 if f != "eager"
             ]
+            specs.append((f"{m} onnx / {m} fast, batch {b}", (m, "onnx", b), (m, "fast", b), None))
     if big > 1:
         for m in ("baseline", "cmhm"):
             for form in (*forms, "fast_chunk1"):
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inner = args.inner or (20 if dev.type == "cuda" else 1)
     times = bench_inference(cfg, tuple(args.batches), args.rounds, device=dev, inner=inner)
     times.to_csv(out / "inference.csv", index=False)
-    forms = ("fast", "fast_bf16", "graph_bf16", "eager") if dev.type == "cuda" else ("fast", "eager")
+    forms = ("fast", "fast_bf16", "graph_bf16", "eager") if dev.type == "cuda" else ("fast", "onnx", "eager")
     heads, per_model = headline(times, costs, args.batches, forms), summarise(times).merge(costs, on="model")
     tcfg = ModelConfig(in_size=args.train_size, width=args.train_width, depth=args.train_depth)
     training = pd.concat(

@@ -18,20 +18,41 @@ from torch import nn
 
 from cmhm.inference.model_file import CascadeFile, read_cascade
 from cmhm.inference.onnx_backend import RECORD_KEY
+from cmhm.models.cascade import Cascade
 
 ONNX_OPSET = 20  # grid_sample / affine_grid need opset >= 20
 
 
 class CascadePoints(nn.Module):
-    """The cascade with a tensor-only interface: images [B, 3, S, S] -> (points [B, K, 2], confidence [B, K])."""
+    """A cascade with a tensor-only interface: images [B, 3, S, S] -> (points [B, K, 2], confidence [B, K])."""
 
-    def __init__(self, model: CascadeFile) -> None:
+    def __init__(self, cascade: Cascade) -> None:
         super().__init__()
-        self.cascade = model.cascade.eval()
+        self.cascade = cascade.eval()
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.cascade(images)
         return out["points"][-1], out["confidence"][-1]
+
+
+def onnx_graph(cascade: Cascade, size: int):
+    """``cascade`` (input side ``size``) as an ONNX ``ModelProto`` with a dynamic batch axis.
+
+    Uses PyTorch's ``torch.export``-based exporter (the TorchScript one is deprecated since 2.9); it
+    needs ``onnxscript`` (the ``export`` extra)."""
+    with warnings.catch_warnings():  # the exporter reports missing torchvision ops, which cmhm never uses
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            CascadePoints(cascade),
+            (torch.rand(2, 3, size, size),),
+            input_names=["images"],
+            output_names=["points", "confidence"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            opset_version=ONNX_OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+    return program.model_proto
 
 
 def _metadata(model: CascadeFile) -> dict[str, str]:
@@ -57,25 +78,8 @@ def _metadata(model: CascadeFile) -> dict[str, str]:
 
 
 def onnx_model(model: CascadeFile):
-    """The cascade of ``model`` as an ONNX ``ModelProto`` (dynamic batch axis, metadata attached).
-
-    Uses PyTorch's ``torch.export``-based exporter (the TorchScript one is deprecated since 2.9); it
-    needs ``onnxscript`` (the ``export`` extra)."""
-    size = model.crop.size
-    example = torch.rand(2, 3, size, size)
-    with warnings.catch_warnings():  # the exporter reports missing torchvision ops, which cmhm never uses
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            CascadePoints(model),
-            (example,),
-            input_names=["images"],
-            output_names=["points", "confidence"],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            opset_version=ONNX_OPSET,
-            dynamo=True,
-            verbose=False,
-        )
-    graph = program.model_proto
+    """The cascade of ``model`` as an ONNX ``ModelProto``, its record in the metadata (:func:`onnx_graph`)."""
+    graph = onnx_graph(model.cascade, model.crop.size)
     for k, v in _metadata(model).items():
         graph.metadata_props.add(key=k, value=v)
     return graph
@@ -93,7 +97,7 @@ def export_torchscript(model_path: str | os.PathLike, out: str | os.PathLike) ->
     """Write the cascade of ``model_path`` as a traced TorchScript module (fixed crop size, any batch)."""
     model = read_cascade(model_path)
     size = model.crop.size
-    traced = torch.jit.trace(CascadePoints(model), torch.rand(2, 3, size, size), check_trace=False)
+    traced = torch.jit.trace(CascadePoints(model.cascade), torch.rand(2, 3, size, size), check_trace=False)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.jit.save(traced, str(out), _extra_files={"cmhm.json": json.dumps(_metadata(model))})

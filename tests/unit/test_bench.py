@@ -78,3 +78,12 @@ def test_cuda_bf16_and_graph_forms_match_eager(name: str) -> None:
     assert (got["fast"] - want).abs().max() <= 5e-3 * peak
     assert (got["fast_bf16"] - want).abs().max() <= 0.25 * peak
     assert (got["graph_bf16"] - got["fast_bf16"]).abs().max() <= 1e-2 * peak  # the same bf16 computation
+
+
+def test_onnx_form_runs_the_exported_cascade() -> None:
+    models = bench_models(TINY)
+    x = torch.rand(2, 3, TINY.in_size, TINY.in_size)
+    points, _ = make_call(models["baseline"], "onnx", x)()
+    assert points.shape == (2, models["baseline"].stages[-1].n_points[-1], 2)
+    with pytest.raises(RuntimeError, match="only a cascade"):
+        make_call(models["fan4"], "onnx", x)
