@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from cmhm.bench.inference import VARIANT_NAMES, bench_inference, bench_models, ratio, summarise
+from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
 from cmhm.models.cascade import Cascade
 from cmhm.models.complexity import count_complexity
@@ -141,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     )
     training.to_csv(out / "training.csv", index=False)
+    phases = profile_training(tcfg, VARIANT_NAMES, max(args.train_steps, 3), device=str(dev))
+    phases.to_csv(out / "training_profile.csv", index=False)
     loader = pd.DataFrame(
         [
             {
@@ -162,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + to_markdown(heads),
             "## Inference ms/face\n\n" + to_markdown(per_model),
             "## Training and loader\n\n" + to_markdown(training) + "\n\n" + to_markdown(loader),
+            "## Where a training step's time goes (ms per step, median; `cmhm/bench/profile.py`)\n\n"
+            + to_markdown(profile_table(phases)),
         ]
     )
     (out / "bench.md").write_text(text + "\n")
