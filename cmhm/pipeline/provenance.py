@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
+from cmhm.version import __version__
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the cmhm package (this file is in cmhm/pipeline/)
 
 
@@ -127,8 +129,6 @@ def git_describe() -> str:
 
 def code_version() -> str:
     """A string that changes whenever the package's code changes: ``<version>+src.<hash>[.git.<describe>]``."""
-    from cmhm import __version__
-
     v = f"{__version__}+src.{source_hash()}"
     g = git_describe()
     return f"{v}.git.{g}" if g else v
