@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmhm.atomic import write_json_atomic
 from cmhm.data.cropping import crop_table
 from cmhm.data.samples import read_table
 from cmhm.data.samples import write_table as write_samples
@@ -19,7 +20,7 @@ from cmhm.inspect.figures import figure_record
 from cmhm.landmarks.labels3d import heldout_errors, summarise
 from cmhm.landmarks.markups import IBUG68
 from cmhm.landmarks.union import UnionMapping, write_mapping
-from cmhm.pipeline.provenance import code_version, config_digest, provenance, write_json_atomic
+from cmhm.pipeline.provenance import code_version, config_digest, provenance
 from cmhm.report.plots_data import save_figure
 from cmhm.report.tables import DELTA_COLUMNS, table1_frame, write_table
 from cmhm.training.loop import CsvLog, atomic_save
