@@ -18,8 +18,9 @@ import torch
 
 from cmhm.data.crop_shards import CropSet
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
-from cmhm.evaluation.metrics import aflw_table, bin_labels, nme_box
+from cmhm.evaluation.metrics import aflw_table, nme_box
 from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
+from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import STEM_STRIDE
 from cmhm.training.batches import to_tensor

@@ -17,7 +17,8 @@ from pathlib import PurePath
 import numpy as np
 import pandas as pd
 
-from cmhm.evaluation.metrics import aflw_table, bin_labels, yaw_bin
+from cmhm.evaluation.metrics import aflw_table
+from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
 from cmhm.report.published import TEXT_COLUMNS, table1_columns
 from cmhm.report.seeds import seed_summary, table1_values, table2_values
 from cmhm.report.tables import CI_COLUMNS, DELTA_COLUMNS, VARIANT_LABELS, failure_check_label, quoted_source

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmhm.evaluation.metrics import bin_labels, paired_mean_of_bins_diff
+from cmhm.evaluation.metrics import paired_mean_of_bins_diff
+from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.report.published import TABLE2_COLUMNS, TEXT_COLUMNS, table1_columns
 
 VARIANT_LABELS = {

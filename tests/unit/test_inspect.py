@@ -13,7 +13,7 @@ from cmhm.data.cropping import crop_table
 from cmhm.data.samples import read_table
 from cmhm.data.samples import write_table as write_samples
 from cmhm.evaluation.evaluate import image_metrics, save_npz, tracking_metrics
-from cmhm.evaluation.metrics import bin_labels
+from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.inspect.common import describe_index
 from cmhm.inspect.explain import inspect_path, kind_of
 from cmhm.inspect.figures import figure_record

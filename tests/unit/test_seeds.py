@@ -19,7 +19,8 @@ from cmhm.evaluation.floors import (
     gt_warp_predictions,
     snapshot_models,
 )
-from cmhm.evaluation.metrics import paired_mean_of_bins_diff, yaw_bin
+from cmhm.evaluation.metrics import paired_mean_of_bins_diff
+from cmhm.geometry.yaw_bins import yaw_bin
 from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.hourglass import ModelConfig
