@@ -1,7 +1,7 @@
 """Floors and controls printed beside Table I: what no variant can beat at this configuration.
 
 - decoding floor (:func:`decoding_floor`): the test crops' ground-truth landmarks rendered as Gaussians
-  at the configured map size and sigma, decoded by :func:`cmhm.training.heatmaps.decode_heatmaps`, scored like a
+  at the configured map size and sigma, decoded by :func:`cmhm.models.heatmaps.decode_heatmaps`, scored like a
   prediction (NME, mean of |yaw| bins). A perfect network still pays this.
 - label floor (:func:`label_floor`): the 3D fit's held-out error (``heldout_fit.csv`` of
   ``annotations_3d``): how far the fitted training labels are from the synthetic truth.
@@ -22,9 +22,9 @@ from cmhm.evaluation.metrics import aflw_table, nme_box
 from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.models.cascade import Cascade
+from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 from cmhm.models.hourglass import STEM_STRIDE
 from cmhm.training.batches import to_tensor
-from cmhm.training.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 
 FLOOR_COLUMNS = ["floor", "Mean", *bin_labels(), "Mean sd (seeds)", "seeds", "n", "note"]
 

@@ -14,7 +14,7 @@ from cmhm.geometry.warp import (
     similarity_procrustes,
     warp_images,
 )
-from cmhm.training.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
+from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 
 
 @pytest.mark.parametrize("sigma", [1.0, 1.5, 2.0])

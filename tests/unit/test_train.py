@@ -162,7 +162,7 @@ def test_torch_warp_agrees_with_the_cv2_warp() -> None:
 
 
 def test_validation_nme_is_zero_for_the_targets_and_scales_with_a_shift() -> None:
-    from cmhm.training.heatmaps import render_heatmaps  # noqa: PLC0415
+    from cmhm.models.heatmaps import render_heatmaps  # noqa: PLC0415
     from cmhm.training.loop import validation_nme  # noqa: PLC0415
 
     pts = torch.tensor([[[4.0, 4.0], [12.0, 4.0], [4.0, 12.0], [12.0, 12.0]]])  # an 8 x 8 map-pixel box
