@@ -10,6 +10,7 @@ import pytest
 
 from cmhm.atomic import write_json_atomic
 from cmhm.data.cropping import crop_table
+from cmhm.data.labels3d import heldout_errors, summarise
 from cmhm.data.samples import read_table
 from cmhm.data.samples import write_table as write_samples
 from cmhm.evaluation.evaluate import image_metrics, save_npz, tracking_metrics
@@ -17,7 +18,6 @@ from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.inspect.common import describe_index
 from cmhm.inspect.explain import inspect_path, kind_of
 from cmhm.inspect.figures import figure_record
-from cmhm.landmarks.labels3d import heldout_errors, summarise
 from cmhm.landmarks.markups import IBUG68
 from cmhm.landmarks.union import UnionMapping, write_mapping
 from cmhm.pipeline.provenance import code_version, config_digest, provenance
