@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cmhm.atomic import write_atomic
 from cmhm.data.crop_shards import CropSet
 from cmhm.data.cropping import read_image
 from cmhm.data.samples import PROJ3D_ARRAYS, SampleTable
@@ -234,10 +235,8 @@ def tracking_metrics(per_frame: pd.DataFrame, threshold: float) -> dict:
 
 
 def save_npz(path: str | os.PathLike, arrays: dict) -> None:
-    """``np.savez`` through a temporary name."""
-    tmp = f"{path}.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    """``np.savez`` through a temporary name (``path`` ends in ``.npz``)."""
+    write_atomic(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 @torch.no_grad()

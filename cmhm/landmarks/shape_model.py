@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from cmhm.atomic import write_atomic
 from cmhm.landmarks.markups import IBUG68, MENPO84, jaw68_to_84
 
 N68 = IBUG68.n_points
@@ -97,12 +97,8 @@ class PDM:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` (.npz), atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(
-            tmp, format=FORMAT, mean=self.mean, basis=self.basis, std=self.std, n_candidates=self.n_candidates
-        )
-        os.replace(tmp, path)
+        arrays = {"mean": self.mean, "basis": self.basis, "std": self.std, "n_candidates": self.n_candidates}
+        write_atomic(path, lambda tmp: np.savez_compressed(tmp, format=FORMAT, **arrays))
 
 
 def load_pdm(path: str | os.PathLike) -> PDM:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from cmhm.atomic import write_json_atomic
+from cmhm.atomic import write_atomic, write_json_atomic
 from cmhm.geometry.similarity import apply_affine, procrustes
 from cmhm.landmarks.markups import IBUG68, PROFILE39
 
@@ -192,9 +192,7 @@ def write_mapping(
 ) -> None:
     """Write the mapping as CSV (one row per side and profile point) and JSON (mapping + mean shapes)."""
     table = mapping_table(um)
-    tmp = Path(csv_path).with_name(f".{Path(csv_path).name}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
+    write_atomic(csv_path, lambda tmp: table.to_csv(tmp, index=False))
     write_json_atomic(
         json_path,
         {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cmhm.atomic import write_text_atomic
 from cmhm.evaluation.metrics import paired_mean_of_bins_diff
 from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.report.published import TABLE2_COLUMNS, TEXT_COLUMNS, table1_columns
@@ -259,11 +259,5 @@ def write_table(
 ) -> None:
     """Write the CSV (every column) and the LaTeX fragment (``tex_columns``, default all but ``source``;
     see :func:`to_latex`) through temporary names."""
-    for path, text in (
-        (Path(csv_path), df.to_csv(index=False)),
-        (Path(tex_path), to_latex(df, caption, label, tex_columns)),
-    ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_text_atomic(csv_path, df.to_csv(index=False))
+    write_text_atomic(tex_path, to_latex(df, caption, label, tex_columns))
