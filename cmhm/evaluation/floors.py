@@ -202,19 +202,3 @@ def floors_table(
         rows.append(floor_row("label floor (3D fit, held out)", t, f"{t['n_failed']} failed fits left out"))
     rows += [arm_row(label, frames) for label, frames in arms.items()]
     return floors_frame(rows)
-
-
-def snapshot_models(model_paths: list[str], fraction: float, steps: int) -> list[str]:
-    """The ``model_step<N>.pt`` files beside each stage's ``model.pt`` at ``fraction`` of ``steps``
-    (every stage at the same fraction; 1 gives the models themselves). A snapshot loads like a model
-    (:func:`cmhm.training.loop.load_stage`, :func:`cmhm.evaluation.evaluate.load_cascade`), so it is evaluated as one."""
-    from pathlib import PurePath
-
-    from cmhm.training.loop import MODEL
-    from cmhm.training.steps import snapshot_steps
-
-    names = snapshot_steps([fraction], steps)
-    bad = [p for p in model_paths if PurePath(p).name != MODEL]
-    if bad:
-        raise ValueError(f"snapshots sit beside {MODEL} files, got {bad}")
-    return [str(PurePath(p).with_name(n)) for p in model_paths for n in names.values()] or list(model_paths)

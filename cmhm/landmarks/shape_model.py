@@ -101,17 +101,6 @@ class PDM:
         write_atomic(path, lambda tmp: np.savez_compressed(tmp, format=FORMAT, **arrays))
 
 
-def load_pdm(path: str | os.PathLike) -> PDM:
-    """Read a model written by :meth:`PDM.save`."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["format"]) != FORMAT:
-                raise ValueError(f"format {z['format']!r}, expected {FORMAT!r}")
-            return PDM(mean=z["mean"], basis=z["basis"], std=z["std"], n_candidates=int(z["n_candidates"]))
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"{path}: not a PDM file ({exc})") from exc
-
-
 def build_pdm_shapes(
     lm3d_68: np.ndarray, lm3d_84: np.ndarray, contour3d: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -50,11 +50,6 @@ def group_by_seed(paths: Sequence[str | os.PathLike], variants: Sequence[str]) -
     return {v: [s[k] for k in sorted(s)] for v, s in found.items()}
 
 
-def seed_numbers(paths: Sequence[str]) -> list[int]:
-    """The ``k`` of each path's ``seed<k>`` folder."""
-    return [int(SEED_DIR.match(c).group(1)) for p in paths for c in PurePath(p).parts if SEED_DIR.match(c)]
-
-
 def _spread_cells(s: dict, scale: float, name: str = "Mean") -> dict:
     return {
         f"{name} sd (seeds)": s["sd"] * scale,
