@@ -165,7 +165,7 @@ def test_table_csv_and_tex_show_rows_and_upstream_records(tmp_path):
     for column in DELTA_COLUMNS[1:]:  # "(Mean - ref) ..." starts with "(" like a bin label but is no bin
         line = next(ln for ln in legend if ln.startswith(f"  {column} "))
         assert "interval" in line and "bin" not in line, line
-    from cmhm.inspect.evaluation import _table_column
+    from cmhm.inspect.result_files import _table_column
     from cmhm.report.seed_tables import SPREAD_COLUMNS
 
     assert all(_table_column(c) for c in SPREAD_COLUMNS)  # and the seed columns of a multi-seed Table I
