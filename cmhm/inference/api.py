@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cmhm.evaluation.detectors import CalibratedDetector, Calibration, Detector, make_detector, onet_check
-from cmhm.evaluation.mtcnn import MTCNN
-from cmhm.evaluation.tracking import FailureCheck, PeakConfidence
+from cmhm.detection.detectors import CalibratedDetector, Calibration, Detector, make_detector
+from cmhm.detection.mtcnn import MTCNN
+from cmhm.evaluation.tracking import FailureCheck, PeakConfidence, onet_check
 from cmhm.geometry.image_warp import warp_image
 from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine
 from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade

@@ -37,7 +37,7 @@ from cmhm.data.pts import write_pts
 from cmhm.data.registry import DATASETS
 from cmhm.data.samples import empty_arrays, read_table
 from cmhm.data.video import adapt_menpo3d_video
-from cmhm.inspect.data import crop_shard, sample_table
+from cmhm.inspect.data_files import crop_shard, sample_table
 from cmhm.landmarks.markups import MENPO84, PROFILE39
 from cmhm.report.tables import SKIPPED_COLUMN, with_skipped
 
