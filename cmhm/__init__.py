@@ -2,7 +2,9 @@
 
 import importlib
 
-__version__ = "0.1.0"
+from cmhm.version import __version__
+
+__all__ = ["__version__", "load"]
 
 
 def load(path, device: str = "auto", batch_size: int = 16):

@@ -19,7 +19,9 @@ def _predict(args: argparse.Namespace) -> int:
     from cmhm.inference.api import load
     from cmhm.inference.predict_files import run_predict
 
-    aligner = load(args.model, device=args.device, batch_size=args.batch)
+    aligner = load(
+        args.model, device=args.device, batch_size=args.batch, backend=args.backend, threads=args.threads
+    )
     report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, progress=True)
     n_faces = sum(report.faces.values())
     print(
@@ -85,12 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(fn=_inspect)
     p = sub.add_parser("predict", help="align the faces in images, folders and videos with a model file")
-    p.add_argument("model", help="a model file (results/<run>/models/<variant>/cascade.pt)")
+    p.add_argument(
+        "model", help="a model file (results/<run>/models/<variant>/cascade.pt) or its ONNX export (.onnx)"
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or video files")
     p.add_argument("--out", default="predictions", help="output folder (default: predictions)")
     p.add_argument("--boxes", help="face boxes (CSV image,x0,y0,x1,y1 or JSON) instead of the detector")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--batch", type=int, default=16, help="faces per forward pass")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "onnx"],
+        help="auto: ONNX Runtime for a .onnx model, PyTorch otherwise; onnx on a cascade.pt exports it first",
+    )
+    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
     p.add_argument("--overlay", action="store_true", help="also write PNG (image) / MP4 (video) overlays")
     p.set_defaults(fn=_predict)
     p = sub.add_parser("export", help="export a model file's whole cascade as ONNX and/or TorchScript")

@@ -15,7 +15,8 @@ from cmhm.pipeline.config_check import (
     run_record,
     training_config,
 )
-from cmhm.pipeline.provenance import import_closure_hash, write_json_atomic
+from cmhm.atomic import write_json_atomic
+from cmhm.pipeline.provenance import import_closure_hash
 from cmhm.training.steps import snapshot_steps
 
 # Schema, defaults, cross-key rules (cmhm/pipeline/config_check.py); errors name the key, before any job runs.

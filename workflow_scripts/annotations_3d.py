@@ -1,7 +1,7 @@
 """Fit the sparse 3D shape model to the 2D training labels; report accuracy on held-out faces (rule annotations_3d)."""
 
-from cmhm.data.samples import read_table
-from cmhm.landmarks.labels3d import (
+from cmhm.atomic import write_json_atomic
+from cmhm.data.labels3d import (
     fit_tables,
     heldout_errors,
     learn_from_tables,
@@ -9,9 +9,10 @@ from cmhm.landmarks.labels3d import (
     summarise,
     write_fitted,
 )
+from cmhm.data.samples import read_table
 from cmhm.landmarks.shape_fit import FitConfig
 from cmhm.pipeline.logs import log_to
-from cmhm.pipeline.provenance import code_version, provenance, write_json_atomic
+from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -1,8 +1,8 @@
 """Crop one sample-table shard into square face crops (rule crop), with fitted 3D labels if given."""
 
 from cmhm.data.cropping import crop_table
+from cmhm.data.labels3d import fitted_by_id
 from cmhm.data.samples import read_table
-from cmhm.landmarks.labels3d import fitted_by_id
 from cmhm.pipeline.logs import log_to
 from cmhm.pipeline.provenance import code_version, provenance
 

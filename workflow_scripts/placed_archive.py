@@ -2,10 +2,11 @@
 
 import sys
 
+from cmhm.atomic import write_json_atomic
 from cmhm.data.fetch import GatedDataMissing
 from cmhm.data.registry import check_placed
 from cmhm.pipeline.logs import log_to
-from cmhm.pipeline.provenance import code_version, provenance, write_json_atomic
+from cmhm.pipeline.provenance import code_version, provenance
 
 stderr = sys.stderr  # the terminal: the instructions must reach the user, not only the log
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake

@@ -2,10 +2,11 @@
 
 import platform
 
+from cmhm.atomic import write_json_atomic
 from cmhm.evaluation.evaluate import time_inference
 from cmhm.inference.model_file import read_cascade
 from cmhm.pipeline.logs import log_to
-from cmhm.pipeline.provenance import code_version, provenance, write_json_atomic
+from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

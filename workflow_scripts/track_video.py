@@ -1,12 +1,13 @@
 """Track the test videos with one trained model file (rule track_video)."""
 
+from cmhm.atomic import write_json_atomic
 from cmhm.data.samples import concat_tables, read_table
 from cmhm.evaluation.evaluate import save_npz, track_table, tracking_metrics
 from cmhm.evaluation.track_labels import tracking_labels
 from cmhm.inference.api import detector_from_record, failure_from_record
 from cmhm.inference.model_file import read_cascade
 from cmhm.pipeline.logs import log_to
-from cmhm.pipeline.provenance import code_version, provenance, write_json_atomic
+from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

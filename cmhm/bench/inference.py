@@ -2,7 +2,8 @@
 
 Forms: ``eager`` (eval + ``no_grad``, the unfused model), ``inference_mode`` (same model, no autograd
 bookkeeping), ``fused`` (:func:`fuse_for_inference`), ``fast`` (fused + channels_last) and, at batch > 1,
-``fast_chunk1`` (:class:`FastInference` feeding one face per call). On CUDA (``CUDA_FORMS``): ``eager``,
+``fast_chunk1`` (:class:`FastInference` feeding one face per call), and for the cascades ``onnx`` (the
+exported graph in ONNX Runtime, :class:`cmhm.inference.onnx_backend.OnnxCascade`). On CUDA (``CUDA_FORMS``): ``eager``,
 ``fast``, ``fast_bf16`` (``fast`` under bf16 autocast) and ``graph_bf16`` (``fast_bf16`` captured once as a
 CUDA graph and replayed: no per-kernel launch cost). Every round times every (model, form, batch) once,
 in a rotating order, so that load on a shared machine hits all of them alike; ratios are taken within a
@@ -11,6 +12,7 @@ round and summarised over rounds (median, min, max).
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +24,8 @@ from torch import nn
 
 from cmhm.bench.fan import Fan
 from cmhm.bench.throughput import sync
+from cmhm.inference.export import onnx_graph
+from cmhm.inference.onnx_backend import OnnxCascade
 from cmhm.landmarks.markups import IBUG68, Markup
 from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.fuse import FastInference, fuse_for_inference
@@ -29,7 +33,7 @@ from cmhm.models.hourglass import ModelConfig
 from cmhm.models.variants import VARIANTS
 
 VARIANT_NAMES = tuple(VARIANTS)  # the Table-I variants, in table order (cmhm.models.cascade)
-FORMS = ("eager", "inference_mode", "fused", "fast", "fast_chunk1")
+FORMS = ("eager", "inference_mode", "fused", "fast", "fast_chunk1", "onnx")
 CUDA_FORMS = ("eager", "fast", "fast_bf16", "graph_bf16")
 
 
@@ -48,6 +52,12 @@ def bench_models(cfg: ModelConfig, markup3d: Markup = IBUG68, seed: int = 0) -> 
     return models
 
 
+@functools.cache
+def _onnx_session(model: Cascade, size: int):
+    """One ONNX Runtime session per bench cascade (exporting takes seconds), on torch's thread count."""
+    return OnnxCascade(onnx_graph(model, size).SerializeToString(), torch.get_num_threads()).session
+
+
 def make_call(model: nn.Module, form: str, x: torch.Tensor) -> Callable[[], object]:
     """A no-argument call running ``model`` on ``x`` in ``form`` and returning its output (``*_bf16``
     forms: CUDA only)."""
@@ -55,6 +65,12 @@ def make_call(model: nn.Module, form: str, x: torch.Tensor) -> Callable[[], obje
         return lambda: _run(model, x, torch.no_grad)
     if form == "inference_mode":
         return lambda: _run(model, x, torch.inference_mode)
+    if form == "onnx":
+        if not isinstance(model, Cascade):
+            raise RuntimeError("only a cascade is exported to ONNX")
+        run = _onnx_session(model, x.shape[-1])
+        feed = {"images": x.cpu().numpy()}
+        return lambda: run.run(None, feed)
     if form == "fused":
         fused = fuse_for_inference(model)
         return lambda: _run(fused, x, torch.inference_mode)
@@ -150,7 +166,14 @@ def bench_inference(
             for form in forms:
                 skip_b1 = form == "fast_chunk1" and b == 1
                 skip_mv = name == "multiview" and b > 1  # the inception architecture with other head widths
-                if skip_b1 or skip_mv or (b > 1 or name == "fan4") and form in ("inference_mode", "fused"):
+                skip_fan = name == "fan4" and form == "onnx"  # a reference model, not exported
+                if (
+                    skip_b1
+                    or skip_mv
+                    or skip_fan
+                    or (b > 1 or name == "fan4")
+                    and form in ("inference_mode", "fused")
+                ):
                     continue
                 try:
                     calls[(name, form, b)] = make_call(model, form, x)

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from cmhm.bench.inference import VARIANT_NAMES, bench_inference, bench_models, ratio, summarise
+from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
 from cmhm.models.cascade import Cascade
 from cmhm.models.complexity import count_complexity
@@ -62,6 +63,7 @@ def headline(
                 for f in forms
                 if f != "eager"
             ]
+            specs.append((f"{m} onnx / {m} fast, batch {b}", (m, "onnx", b), (m, "fast", b), None))
     if big > 1:
         for m in ("baseline", "cmhm"):
             for form in (*forms, "fast_chunk1"):
@@ -130,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inner = args.inner or (20 if dev.type == "cuda" else 1)
     times = bench_inference(cfg, tuple(args.batches), args.rounds, device=dev, inner=inner)
     times.to_csv(out / "inference.csv", index=False)
-    forms = ("fast", "fast_bf16", "graph_bf16", "eager") if dev.type == "cuda" else ("fast", "eager")
+    forms = ("fast", "fast_bf16", "graph_bf16", "eager") if dev.type == "cuda" else ("fast", "onnx", "eager")
     heads, per_model = headline(times, costs, args.batches, forms), summarise(times).merge(costs, on="model")
     tcfg = ModelConfig(in_size=args.train_size, width=args.train_width, depth=args.train_depth)
     training = pd.concat(
@@ -140,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     )
     training.to_csv(out / "training.csv", index=False)
+    phases = profile_training(tcfg, VARIANT_NAMES, max(args.train_steps, 3), device=str(dev))
+    phases.to_csv(out / "training_profile.csv", index=False)
     loader = pd.DataFrame(
         [
             {
@@ -161,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + to_markdown(heads),
             "## Inference ms/face\n\n" + to_markdown(per_model),
             "## Training and loader\n\n" + to_markdown(training) + "\n\n" + to_markdown(loader),
+            "## Where a training step's time goes (ms per step, median; `cmhm/bench/profile.py`)\n\n"
+            + to_markdown(profile_table(phases)),
         ]
     )
     (out / "bench.md").write_text(text + "\n")

@@ -9,5 +9,6 @@ by paths relative to the table folder):
 
 Helpers: :mod:`cmhm.data.pts` (iBUG ``.pts`` I/O), :mod:`cmhm.data.fetch` (download, verify,
 manifest; :func:`cmhm.data.archive.safe_extract`), :mod:`cmhm.data.gated` (instructions for the
-licence-gated sets).
+licence-gated sets), :mod:`cmhm.data.labels3d` (the training split's 3D labels fitted to its 2D labels,
+written beside the sample table and joined to the crops by sample id).
 """

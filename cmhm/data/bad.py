@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from cmhm.atomic import write_atomic
 from cmhm.data.pts import PtsFormatError
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,8 @@ class BadSamples:
 
 def write_skipped(out_dir: Path, skipped: list[dict[str, str]]) -> None:
     """Write ``skipped`` as ``out_dir/skipped.csv`` (through a temporary name)."""
-    path = Path(out_dir) / SKIPPED_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    frame = pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS))
+    write_atomic(Path(out_dir) / SKIPPED_FILE, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def read_skipped(table_dir: str | os.PathLike) -> pd.DataFrame | None:

@@ -27,7 +27,7 @@ from cmhm.data.bad import (
     write_skipped,
 )
 from cmhm.data.samples import INDEX_COLUMNS, SampleTable, write_table
-from cmhm.evaluation.detectors import DETECTORS, Detector, make_detector
+from cmhm.detection.detectors import DETECTORS, Detector, make_detector
 from cmhm.geometry.similarity import landmark_box
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def facing_side(tip_x: float, back_x: np.ndarray) -> str:
 
 @lru_cache(maxsize=4)
 def _detector(kind: str, cascade_path: str | None) -> Detector | None:
-    """The face detector ``kind`` of :func:`cmhm.evaluation.detectors.make_detector` (built once per process);
+    """The face detector ``kind`` of :func:`cmhm.detection.detectors.make_detector` (built once per process);
     None (warned once) if it cannot be built, e.g. the Haar cascade file is missing or unreadable."""
     try:
         return make_detector(kind, cascade_path)
@@ -100,7 +100,7 @@ def _detector(kind: str, cascade_path: str | None) -> Detector | None:
 def detector_box(
     image_path: Path, fallback: np.ndarray, cascade_path: Path | None, detector: str = "mtcnn"
 ) -> np.ndarray:
-    """Face box from the face detector ``detector`` (:data:`cmhm.evaluation.detectors.DETECTORS`, the tracker's
+    """Face box from the face detector ``detector`` (:data:`cmhm.detection.detectors.DETECTORS`, the tracker's
     re-detectors, same settings): the largest detection; ``fallback`` (logged) if none.
 
     ``cascade_path`` (Haar only) None means OpenCV's bundled frontal-face cascade; when it does not

@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from cmhm.atomic import write_text_atomic
 from cmhm.data.archive import safe_extract
 
 __all__ = [
@@ -128,9 +129,7 @@ def _retry(url: str, part: Path, timeout: float, retries: int, backoff: float) -
 
 def _write_sidecar(dest: Path, digest: str) -> Path:
     side = dest.with_name(dest.name + ".sha256")
-    tmp = side.with_name(f".{side.name}.tmp")
-    tmp.write_text(f"{digest}  {dest.name}\n")
-    os.replace(tmp, side)
+    write_text_atomic(side, f"{digest}  {dest.name}\n")
     return side
 
 

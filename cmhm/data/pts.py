@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cmhm.atomic import write_text_atomic
+
 
 class PtsFormatError(ValueError):
     """A ``.pts`` file is malformed; the message names the file and the line."""
@@ -131,10 +133,4 @@ def write_pts(path: str | os.PathLike, pts: np.ndarray, one_based: bool = True) 
         pts[:, :2] += 1.0
     body = "\n".join(" ".join(f"{v:.6f}" for v in row) for row in pts)
     text = f"version: 1\nn_points: {len(pts)}\n{{\n{body}\n}}\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_text_atomic(path, text, encoding="utf-8")

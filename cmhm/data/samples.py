@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmhm.atomic import write_atomic
+
 INDEX_COLUMNS: tuple[str, ...] = (
     "sample_id",  # unique within the table
     "image",  # path relative to the table folder
@@ -138,10 +140,10 @@ def write_table(table: SampleTable, root: str | os.PathLike, provenance: dict) -
     root.mkdir(parents=True, exist_ok=True)
     validate(table, str(root))
     index = table.index[list(INDEX_COLUMNS)]
-    _atomic(root / "index.csv", lambda p: index.to_csv(p, index=False))
+    write_atomic(root / "index.csv", lambda p: index.to_csv(p, index=False))
     arrays = {**table.arrays, **{f"extra__{k}": v for k, v in table.extra.items()}}
-    _atomic(root / "labels.npz", lambda p: np.savez_compressed(p, **arrays))
-    _atomic(
+    write_atomic(root / "labels.npz", lambda p: np.savez_compressed(p, **arrays))
+    write_atomic(
         root / "provenance.json", lambda p: Path(p).write_text(json.dumps(provenance, indent=2, default=str))
     )
 
@@ -181,17 +183,3 @@ def concat_tables(tables: list[SampleTable], root: Path) -> SampleTable:
     for name in tables[0].extra:
         extras[name] = np.concatenate([t.extra[name] for t in tables])
     return SampleTable(root=root, index=pd.concat(frames, ignore_index=True), arrays=arrays, extra=extras)
-
-
-def _atomic(path: Path, write) -> None:
-    """``write(tmp)`` then rename ``tmp`` over ``path``: a failure leaves no partial ``path``, and an
-    ``OSError`` (a full disk) names ``path``. ``tmp`` keeps the suffix, for writers that go by it."""
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OSError(e.errno, f"cannot write {path} ({e.strerror or e})") from e
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -10,27 +10,28 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cmhm.atomic import write_atomic
 from cmhm.data.crop_shards import CropSet
 from cmhm.data.cropping import read_image
 from cmhm.data.samples import PROJ3D_ARRAYS, SampleTable
-from cmhm.evaluation.detectors import (
+from cmhm.detection.detectors import (
     CalibratedDetector,
     Detector,
     OracleJitterDetector,
     calibrate_face_score,
     calibrated,
     make_detector,
-    onet_check,
     spread_indices,
 )
+from cmhm.detection.mtcnn import MTCNN
 from cmhm.evaluation.metrics import aflw_table, nme_box, tracking_summary
-from cmhm.evaluation.mtcnn import MTCNN
 from cmhm.evaluation.track_labels import TrackLabels, tracking_labels
 from cmhm.evaluation.tracking import (
     FailureCheck,
     FitFn,
     PeakConfidence,
     TrackPolicy,
+    onet_check,
     track_video,
 )
 from cmhm.geometry.image_warp import warp_image
@@ -118,8 +119,8 @@ def redetector(
     kind: str, cascade_path: str | None, train: SampleTable, n_calibration: int
 ) -> CalibratedDetector | None:
     """The tracker's re-detector: None for ``table`` (each frame's stored box, see :func:`track_table`);
-    for ``haar`` / ``mtcnn`` that detector (:func:`cmhm.evaluation.detectors.make_detector`) with its boxes
-    calibrated to the crop boxes on ``n_calibration`` training images (:mod:`cmhm.evaluation.detectors`)."""
+    for ``haar`` / ``mtcnn`` that detector (:func:`cmhm.detection.detectors.make_detector`) with its boxes
+    calibrated to the crop boxes on ``n_calibration`` training images (:mod:`cmhm.detection.detectors`)."""
     if kind == "table":
         return None
     boxes = train.boxes()
@@ -145,7 +146,7 @@ def failure_check(
     """The tracker's failure check and its record for tracking_metrics.json.
 
     ``heatmap``: mean heatmap peak below ``peak_threshold``. ``onet`` (the paper's): MTCNN's O-Net score
-    of the fitted box below ``onet_threshold`` (:func:`cmhm.evaluation.detectors.onet_check`), boxes mapped by
+    of the fitted box below ``onet_threshold`` (:func:`cmhm.evaluation.tracking.onet_check`), boxes mapped by
     ``detector``'s calibration when it is the MTCNN re-detector (else MTCNN is calibrated here on ``n``
     training images); ``onet_threshold`` None calibrates the cut on ``n`` training images (the box of
     their ground-truth landmarks, mapped as the tracker maps a fit, against a background box).
@@ -234,10 +235,8 @@ def tracking_metrics(per_frame: pd.DataFrame, threshold: float) -> dict:
 
 
 def save_npz(path: str | os.PathLike, arrays: dict) -> None:
-    """``np.savez`` through a temporary name."""
-    tmp = f"{path}.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    """``np.savez`` through a temporary name (``path`` ends in ``.npz``)."""
+    write_atomic(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 @torch.no_grad()

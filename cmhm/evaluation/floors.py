@@ -1,7 +1,7 @@
 """Floors and controls printed beside Table I: what no variant can beat at this configuration.
 
 - decoding floor (:func:`decoding_floor`): the test crops' ground-truth landmarks rendered as Gaussians
-  at the configured map size and sigma, decoded by :func:`cmhm.training.heatmaps.decode_heatmaps`, scored like a
+  at the configured map size and sigma, decoded by :func:`cmhm.models.heatmaps.decode_heatmaps`, scored like a
   prediction (NME, mean of |yaw| bins). A perfect network still pays this.
 - label floor (:func:`label_floor`): the 3D fit's held-out error (``heldout_fit.csv`` of
   ``annotations_3d``): how far the fitted training labels are from the synthetic truth.
@@ -18,12 +18,13 @@ import torch
 
 from cmhm.data.crop_shards import CropSet
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
-from cmhm.evaluation.metrics import aflw_table, bin_labels, nme_box
+from cmhm.evaluation.metrics import aflw_table, nme_box
 from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
+from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.models.cascade import Cascade
+from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 from cmhm.models.hourglass import STEM_STRIDE
 from cmhm.training.batches import to_tensor
-from cmhm.training.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 
 FLOOR_COLUMNS = ["floor", "Mean", *bin_labels(), "Mean sd (seeds)", "seeds", "n", "note"]
 
@@ -201,19 +202,3 @@ def floors_table(
         rows.append(floor_row("label floor (3D fit, held out)", t, f"{t['n_failed']} failed fits left out"))
     rows += [arm_row(label, frames) for label, frames in arms.items()]
     return floors_frame(rows)
-
-
-def snapshot_models(model_paths: list[str], fraction: float, steps: int) -> list[str]:
-    """The ``model_step<N>.pt`` files beside each stage's ``model.pt`` at ``fraction`` of ``steps``
-    (every stage at the same fraction; 1 gives the models themselves). A snapshot loads like a model
-    (:func:`cmhm.training.loop.load_stage`, :func:`cmhm.evaluation.evaluate.load_cascade`), so it is evaluated as one."""
-    from pathlib import PurePath
-
-    from cmhm.training.loop import MODEL
-    from cmhm.training.steps import snapshot_steps
-
-    names = snapshot_steps([fraction], steps)
-    bad = [p for p in model_paths if PurePath(p).name != MODEL]
-    if bad:
-        raise ValueError(f"snapshots sit beside {MODEL} files, got {bad}")
-    return [str(PurePath(p).with_name(n)) for p in model_paths for n in names.values()] or list(model_paths)

@@ -4,8 +4,9 @@ AFLW2000-3D (paper Table I), as 3DDFA's public benchmark computes it
   Per image: the mean over the points of the 2D point-to-point distance between the prediction and
   the ground truth (x, y of the 3D landmarks' projections, i.e. ``lm3d_68[..., :2]``), divided by
   ``sqrt(w * h)`` of the tight box of the ground-truth points (:func:`nme_box`). Images are binned by
-  |yaw| into [0, 30], (30, 60], (60, 90] degrees (:func:`yaw_bin`); the "Overall" figure is the
-  mean of the three bin means, not the mean over images (:func:`aflw_table` gives both, labelled).
+  |yaw| into [0, 30], (30, 60], (60, 90] degrees (:func:`cmhm.geometry.yaw_bins.yaw_bin`); the
+  "Overall" figure is the mean of the three bin means, not the mean over images (:func:`aflw_table`
+  gives both, labelled).
 
 Menpo-3D tracking (paper Table II, Fig. 6)
   Per frame: the mean point-to-point distance normalised by the diagonal of the tight box of the
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-YAW_EDGES: tuple[float, ...] = (0.0, 30.0, 60.0, 90.0)
+from cmhm.geometry.yaw_bins import YAW_EDGES, bin_labels, yaw_bin
+
 MENPO_THRESHOLD = 0.05  # assumed: Menpo-challenge convention; the paper's Table II does not state it
 
 
@@ -101,25 +103,6 @@ def nme_diag(
     if np.any(diag <= 0):
         raise ValueError(f"sample {int(np.flatnonzero(diag <= 0)[0])}: ground-truth box is a single point")
     return np.nanmean(err, axis=1) / diag
-
-
-def yaw_bin(yaw_deg: np.ndarray, edges: tuple[float, ...] = YAW_EDGES) -> np.ndarray:
-    """Bin index [N] (int) of each |yaw|: bin b holds ``edges[b] < |yaw| <= edges[b + 1]``.
-
-    The first bin also holds |yaw| = edges[0]; |yaw| above the last edge (AFLW2000-3D has a few
-    fitted yaws beyond 90 degrees) is clipped into the last bin, as 3DDFA's ``|yaw| > 60`` test does.
-    """
-    a = np.abs(np.asarray(yaw_deg, dtype=np.float64))
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"yaw of sample {int(np.flatnonzero(~np.isfinite(a))[0])} is not finite")
-    inner = np.asarray(edges[1:-1], dtype=np.float64)
-    return np.searchsorted(inner, a, side="left").astype(np.int64)
-
-
-def bin_labels(edges: tuple[float, ...] = YAW_EDGES) -> list[str]:
-    """Human labels of the yaw bins, e.g. ``["[0, 30]", "(30, 60]", "(60, 90]"]``."""
-    fmt = [f"{e:g}" for e in edges]
-    return [("[" if b == 0 else "(") + f"{fmt[b]}, {fmt[b + 1]}]" for b in range(len(edges) - 1)]
 
 
 def aflw_table(nme: np.ndarray, yaw: np.ndarray, edges: tuple[float, ...] = YAW_EDGES) -> dict:

@@ -7,7 +7,7 @@ frame and the fit repeated from the detected box; the first frame always comes f
 Three pluggable parts, all plain callables or small objects:
   - ``fit(image, box) -> (points [K, 2] image px, confidence [K])``: the landmark model (crop ->
     predict -> uncrop); ``box`` is (x0, y0, x1, y1) image pixels.
-  - a :class:`cmhm.evaluation.detectors.Detector`: ``detect(image, frame) -> box [4] or None``;
+  - a :class:`cmhm.detection.detectors.Detector`: ``detect(image, frame) -> box [4] or None``;
   - a :class:`FailureCheck`: ``is_failure(image, box, points, confidence) -> bool``.
 """
 
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from cmhm.detection.detectors import Calibration, Detector
+from cmhm.detection.mtcnn import MTCNN
 from cmhm.geometry.similarity import enlarge_box, landmark_box
-
-if TYPE_CHECKING:  # detectors import this module's failure checks
-    from cmhm.evaluation.detectors import Detector
 
 FitFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -55,7 +54,7 @@ class ClassifierCheck:
     """Failure when a face/non-face ``score(image, box) -> float`` falls below ``threshold``.
 
     ``box`` is ``to_box(points [K, 2])``, by default the fitted landmarks' box; the paper's check is
-    MTCNN's O-Net on the fitted box in the detector's convention (:func:`cmhm.evaluation.detectors.onet_check`).
+    MTCNN's O-Net on the fitted box in the detector's convention (:func:`onet_check`).
     """
 
     score: Callable[[np.ndarray, np.ndarray], float]
@@ -68,6 +67,21 @@ class ClassifierCheck:
         if not np.isfinite(points).all():
             return True
         return bool(self.score(image, self.to_box(points)) < self.threshold)
+
+
+def onet_check(
+    detector: MTCNN, calibration: Calibration, enlarge: float, threshold: float
+) -> ClassifierCheck:
+    """The paper's failure check: O-Net's face score of the fitted box below ``threshold``.
+
+    The fitted box is the box the next frame would be fitted from (the landmarks' box enlarged by
+    ``enlarge``, crop convention) mapped back into MTCNN's convention by ``calibration``.
+    """
+
+    def to_box(points: np.ndarray) -> np.ndarray:
+        return calibration.invert(enlarge_box(landmark_box(points), enlarge))
+
+    return ClassifierCheck(detector.face_score, threshold, to_box)
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,6 @@ def compose_affine(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.concatenate([M, t[..., None]], axis=-1)
 
 
-def similarity_matrix(scale: float, angle: float, tx: float, ty: float) -> np.ndarray:
-    """[2, 3] similarity: rotate by ``angle`` (radians, counter-clockwise in x-right/y-up terms), scale, translate."""
-    c, s = np.cos(angle) * scale, np.sin(angle) * scale
-    return np.array([[c, -s, tx], [s, c, ty]], dtype=np.float64)
-
-
 def procrustes(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Least-squares similarity (scale, rotation, translation; no reflection) mapping ``src`` onto ``dst``.
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cmhm.evaluation.detectors import CalibratedDetector, Calibration, Detector, make_detector, onet_check
-from cmhm.evaluation.mtcnn import MTCNN
-from cmhm.evaluation.tracking import FailureCheck, PeakConfidence
+from cmhm.detection.detectors import CalibratedDetector, Calibration, Detector, make_detector
+from cmhm.detection.mtcnn import MTCNN
+from cmhm.evaluation.tracking import FailureCheck, PeakConfidence, onet_check
 from cmhm.geometry.image_warp import warp_image
 from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine
-from cmhm.inference.model_file import CascadeFile, read_cascade
+from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade
+from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
 from cmhm.training.loop import predict, resolve_device
 
@@ -68,18 +69,30 @@ class FaceAligner:
     ``fast`` (default): run a fused copy of the cascade (:func:`cmhm.models.fuse.fuse_for_inference`:
     batch norm folded, inception 1x1s merged, NHWC weights; on a CPU one face per call, what ``make bench``
     measured fastest); its landmarks match the plain model's to float rounding. ``fast=False`` runs the
-    model as trained.
+    model as trained. ``onnx``: run this ONNX Runtime session instead of PyTorch (CPU; ``batch_size``
+    faces per call); ``model.cascade`` is then None when the model came from a ``.onnx`` file.
     """
 
     def __init__(
-        self, model: CascadeFile, device: str = "auto", batch_size: int = 16, fast: bool = True
+        self,
+        model: CascadeFile,
+        device: str = "auto",
+        batch_size: int = 16,
+        fast: bool = True,
+        onnx: OnnxCascade | None = None,
     ) -> None:
         self.model = model
-        self.device = str(resolve_device(device))
-        self.model.cascade.to(self.device).eval()
         self.batch_size = batch_size
         self.detector = detector_from_record(model.detector)
         self.fast = fast
+        self.onnx = onnx
+        if onnx is not None:
+            if device not in ("auto", "cpu"):
+                raise ValueError(f"the ONNX back end runs on the CPU; got device={device!r}")
+            self.device, self.net, self.net_batch = "cpu", onnx, batch_size
+            return
+        self.device = str(resolve_device(device))
+        self.model.cascade.to(self.device).eval()
         self.net = fuse_for_inference(model.cascade, channels_last=True) if fast else model.cascade
         self.net_batch = 1 if fast and self.device == "cpu" else batch_size
 
@@ -114,15 +127,42 @@ class FaceAligner:
         crop = self.model.crop
         A = box_to_crop_affine(boxes_arr, crop.size, crop.box_scale)
         crops = np.stack([warp_image(image, a, crop.size) for a in A])
-        with torch.inference_mode():
-            pred = predict(self.net, crops, batch_size=self.net_batch, device=self.device)
+        if self.onnx is not None:
+            pred = self.onnx(crops, self.net_batch)
+        else:
+            with torch.inference_mode():
+                pred = predict(self.net, crops, batch_size=self.net_batch, device=self.device)
         pts = apply_affine(invert_affine(A), pred["points"])
         return [Face(pts[i], pred["confidence"][i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))]
 
 
 def load(
-    path: str | os.PathLike, device: str = "auto", batch_size: int = 16, fast: bool = True
+    path: str | os.PathLike,
+    device: str = "auto",
+    batch_size: int = 16,
+    fast: bool = True,
+    backend: str = "auto",
+    threads: int = 0,
 ) -> FaceAligner:
-    """Load a model file (``cascade.pt``) for face alignment; refuses a file that is not a cascade.
-    ``fast``: see :class:`FaceAligner`."""
-    return FaceAligner(read_cascade(path), device=device, batch_size=batch_size, fast=fast)
+    """Load a model for face alignment: a model file (``cascade.pt``; refuses a file that is not a
+    cascade) or its ONNX export (``cmhm export --onnx``). ``fast``: see :class:`FaceAligner`.
+
+    ``backend``: ``"torch"``; ``"onnx"`` (ONNX Runtime on the CPU, ``threads`` intra-op threads, 0 its
+    default; a ``cascade.pt`` is exported in memory first, which takes a while: export it once instead);
+    ``"auto"``: onnx for a ``.onnx`` path, torch otherwise."""
+    if backend not in ("auto", "torch", "onnx"):
+        raise ValueError(f"backend must be auto, torch or onnx; got {backend!r}")
+    if is_onnx(path):
+        if backend == "torch":
+            raise ValueError(f"{path}: an ONNX graph runs on the onnx back end, not torch")
+        session = OnnxCascade(path, threads)
+        record = session.record(path)
+        model = CascadeFile(cascade=None, **{**record, "crop": CropConvention(**record["crop"])})
+        return FaceAligner(model, device=device, batch_size=batch_size, onnx=session)
+    model = read_cascade(path)
+    if backend == "onnx":
+        from cmhm.inference.export import onnx_model
+
+        session = OnnxCascade(onnx_model(model).SerializeToString(), threads)
+        return FaceAligner(model, device=device, batch_size=batch_size, onnx=session)
+    return FaceAligner(model, device=device, batch_size=batch_size, fast=fast)

@@ -10,30 +10,63 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from cmhm.data.samples import _atomic
+from cmhm.atomic import write_atomic
 from cmhm.inference.model_file import CascadeFile, read_cascade
+from cmhm.inference.onnx_backend import RECORD_KEY
+from cmhm.models.cascade import Cascade
 
 ONNX_OPSET = 20  # grid_sample / affine_grid need opset >= 20
 
 
 class CascadePoints(nn.Module):
-    """The cascade with a tensor-only interface: images [B, 3, S, S] -> (points [B, K, 2], confidence [B, K])."""
+    """A cascade with a tensor-only interface: images [B, 3, S, S] -> (points [B, K, 2], confidence [B, K])."""
 
-    def __init__(self, model: CascadeFile) -> None:
+    def __init__(self, cascade: Cascade) -> None:
         super().__init__()
-        self.cascade = model.cascade.eval()
+        self.cascade = cascade.eval()
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.cascade(images)
         return out["points"][-1], out["confidence"][-1]
 
 
+def onnx_graph(cascade: Cascade, size: int):
+    """``cascade`` (input side ``size``) as an ONNX ``ModelProto`` with a dynamic batch axis.
+
+    Uses PyTorch's ``torch.export``-based exporter (the TorchScript one is deprecated since 2.9); it
+    needs ``onnxscript`` (the ``export`` extra)."""
+    with warnings.catch_warnings():  # the exporter reports missing torchvision ops, which cmhm never uses
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            CascadePoints(cascade),
+            (torch.rand(2, 3, size, size),),
+            input_names=["images"],
+            output_names=["points", "confidence"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            opset_version=ONNX_OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+    return program.model_proto
+
+
 def _metadata(model: CascadeFile) -> dict[str, str]:
+    record = {
+        "variant": model.variant,
+        "markups": model.markups,
+        "crop": vars(model.crop),
+        "detector": model.detector,
+        "tracking": model.tracking,
+        "config_digest": model.config_digest,
+        "code_version": model.code_version,
+        "config": model.config,
+    }
     return {
         "cmhm_variant": model.variant,
         "cmhm_markup": model.markup,
@@ -41,37 +74,23 @@ def _metadata(model: CascadeFile) -> dict[str, str]:
         "cmhm_code_version": model.code_version,
         "cmhm_config_digest": model.config_digest,
         "cmhm_input": "float32 [B, 3, S, S] RGB in [0, 1]",
+        RECORD_KEY: json.dumps(record),  # what cmhm.load needs to run the graph without the cascade.pt
     }
+
+
+def onnx_model(model: CascadeFile):
+    """The cascade of ``model`` as an ONNX ``ModelProto``, its record in the metadata (:func:`onnx_graph`)."""
+    graph = onnx_graph(model.cascade, model.crop.size)
+    for k, v in _metadata(model).items():
+        graph.metadata_props.add(key=k, value=v)
+    return graph
 
 
 def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write the cascade of ``model_path`` as an ONNX graph with a dynamic batch axis."""
-    import onnx
-
-    model = read_cascade(model_path)
-    net = CascadePoints(model)
-    size = model.crop.size
+    data = onnx_model(read_cascade(model_path)).SerializeToString()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.rand(2, 3, size, size)
-
-    def write(tmp: Path) -> None:
-        torch.onnx.export(
-            net,
-            (example,),
-            str(tmp),
-            input_names=["images"],
-            output_names=["points", "confidence"],
-            dynamic_axes={"images": {0: "batch"}, "points": {0: "batch"}, "confidence": {0: "batch"}},
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
-        graph = onnx.load(str(tmp))
-        for k, v in _metadata(model).items():
-            graph.metadata_props.add(key=k, value=v)
-        onnx.save(graph, str(tmp))
-
-    _atomic(out, write)  # a temporary name, then a rename: a full disk leaves no partial file
+    write_atomic(out, lambda tmp: tmp.write_bytes(data))  # a full disk names the file, leaves no partial one
     return out
 
 
@@ -79,9 +98,8 @@ def export_torchscript(model_path: str | os.PathLike, out: str | os.PathLike) ->
     """Write the cascade of ``model_path`` as a traced TorchScript module (fixed crop size, any batch)."""
     model = read_cascade(model_path)
     size = model.crop.size
-    traced = torch.jit.trace(CascadePoints(model), torch.rand(2, 3, size, size), check_trace=False)
+    traced = torch.jit.trace(CascadePoints(model.cascade), torch.rand(2, 3, size, size), check_trace=False)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     extra = {"cmhm.json": json.dumps(_metadata(model))}
 
     def write(tmp: Path) -> None:
@@ -90,5 +108,5 @@ def export_torchscript(model_path: str | os.PathLike, out: str | os.PathLike) ->
         except RuntimeError as exc:  # PyTorch's file writer reports a failed write (a full disk) so
             raise OSError(str(exc).splitlines()[0]) from exc
 
-    _atomic(out, write)
+    write_atomic(out, write)
     return out

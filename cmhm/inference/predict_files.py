@@ -24,9 +24,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from cmhm.atomic import write_atomic
 from cmhm.data.bad import BadSampleError, check_image
 from cmhm.data.pts import write_pts
-from cmhm.data.samples import _atomic
 from cmhm.inference.api import Face, FaceAligner
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -212,7 +212,7 @@ def predict_image(
         write_pts(out / (f"{path.stem}.pts" if i == 0 else f"{path.stem}_{i}.pts"), face.landmarks)
         jsonl.write(json.dumps(face_record(given, face, i, aligner.markup)) + "\n")
     if overlay:
-        _atomic(out / f"{path.stem}.png", lambda tmp: _imwrite(tmp, draw_faces(image, faces)))
+        write_atomic(out / f"{path.stem}.png", lambda tmp: _imwrite(tmp, draw_faces(image, faces)))
     return len(faces)
 
 
@@ -238,7 +238,9 @@ def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overl
     if not overlay:
         return _track(aligner, path, given, out, jsonl, None)
     n_fit: list[int] = []
-    _atomic(out / f"{path.stem}.mp4", lambda tmp: n_fit.append(_track(aligner, path, given, out, jsonl, tmp)))
+    write_atomic(
+        out / f"{path.stem}.mp4", lambda tmp: n_fit.append(_track(aligner, path, given, out, jsonl, tmp))
+    )
     return n_fit[0]
 
 
@@ -306,8 +308,8 @@ def run_predict(
         except ValueError as exc:
             report.failures.append((given, str(exc)))
             print(f"cmhm predict: {given}: {exc}", file=sys.stderr)
-    _atomic(out / "predictions.jsonl", lambda tmp: tmp.write_text(jsonl.getvalue()))
-    _atomic(out / "failures.csv", lambda tmp: _write_csv(tmp, [["input", "reason"], *report.failures]))
+    write_atomic(out / "predictions.jsonl", lambda tmp: tmp.write_text(jsonl.getvalue()))
+    write_atomic(out / "failures.csv", lambda tmp: _write_csv(tmp, [["input", "reason"], *report.failures]))
     return report
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmhm.evaluation.metrics import bin_labels, yaw_bin
+from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
 
 Inspector = Callable[[Path, "str | None"], list[str]]
 

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from cmhm.inspect import data
-from cmhm.inspect import evaluation as evals
+from cmhm.inspect import data_files, result_files
 from cmhm.inspect.common import Inspector, csv_with, json_with, provenance_lines
 from cmhm.inspect.figures import figure
 
@@ -41,7 +40,7 @@ def _not_artifact(path: Path, png: str | None) -> list[str]:
 
 
 def _sample_index(path: Path, png: str | None) -> list[str]:
-    return data.sample_table(path.parent, png)
+    return data_files.sample_table(path.parent, png)
 
 
 def _suffix(*suffixes: str) -> Callable[[Path], bool]:
@@ -57,27 +56,33 @@ class Kind(NamedTuple):
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("sample table", data.is_sample_table, data.sample_table),
+    Kind("sample table", data_files.is_sample_table, data_files.sample_table),
     Kind(
         "sample table index",
-        lambda p: p.name == "index.csv" and data.is_sample_table(p.parent),
+        lambda p: p.name == "index.csv" and data_files.is_sample_table(p.parent),
         _sample_index,
     ),
-    Kind("sample image", data.is_sample_image, data.sample_image),
-    Kind("crop shard", lambda p: p.is_file() and data.crop_prefix(p) is not None, data.crop_shard),
-    Kind("union mapping (JSON)", json_with("mapping"), data.union_mapping),
-    Kind("union mapping (CSV)", csv_with("side", "profile_index", "frontal_index"), data.union_mapping_csv),
-    Kind("held-out 3D fit", csv_with("fit_ok", "nme2d_68"), data.heldout_fit),
-    Kind("per-image NME", csv_with("sample_id", "yaw", "nme"), evals.per_image),
-    Kind("per-frame tracking", csv_with("video", "frame", "nme_diag"), evals.per_frame),
-    Kind("training log", csv_with("step", "loss", "lr", "images_per_s"), evals.training_log),
-    Kind("table (CSV)", csv_with("method", "source"), evals.paper_table),
-    Kind("table (LaTeX)", evals.is_paper_table_tex, evals.paper_table_tex),
-    Kind("checkpoint", _suffix(".pt"), evals.checkpoint),
-    Kind("stage-2 mean shape", lambda p: p.is_file() and p.name == "mean_shape.npy", data.mean_shape),
+    Kind("sample image", data_files.is_sample_image, data_files.sample_image),
+    Kind(
+        "crop shard", lambda p: p.is_file() and data_files.crop_prefix(p) is not None, data_files.crop_shard
+    ),
+    Kind("union mapping (JSON)", json_with("mapping"), data_files.union_mapping),
+    Kind(
+        "union mapping (CSV)",
+        csv_with("side", "profile_index", "frontal_index"),
+        data_files.union_mapping_csv,
+    ),
+    Kind("held-out 3D fit", csv_with("fit_ok", "nme2d_68"), data_files.heldout_fit),
+    Kind("per-image NME", csv_with("sample_id", "yaw", "nme"), result_files.per_image),
+    Kind("per-frame tracking", csv_with("video", "frame", "nme_diag"), result_files.per_frame),
+    Kind("training log", csv_with("step", "loss", "lr", "images_per_s"), result_files.training_log),
+    Kind("table (CSV)", csv_with("method", "source"), result_files.paper_table),
+    Kind("table (LaTeX)", result_files.is_paper_table_tex, result_files.paper_table_tex),
+    Kind("checkpoint", _suffix(".pt"), result_files.checkpoint),
+    Kind("stage-2 mean shape", lambda p: p.is_file() and p.name == "mean_shape.npy", data_files.mean_shape),
     Kind("figure", _suffix(".png", ".pdf", ".svg"), figure),
     Kind("JSON record", _suffix(".json"), _json),
-    Kind("array bundle", _suffix(".npz"), data.npz),
+    Kind("array bundle", _suffix(".npz"), data_files.npz),
     Kind("benchmark or log", _suffix(*NOT_ARTIFACTS), _not_artifact),
 )
 

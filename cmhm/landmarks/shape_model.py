@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from cmhm.atomic import write_atomic
 from cmhm.landmarks.markups import IBUG68, MENPO84, jaw68_to_84
 
 N68 = IBUG68.n_points
@@ -97,23 +97,8 @@ class PDM:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` (.npz), atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(
-            tmp, format=FORMAT, mean=self.mean, basis=self.basis, std=self.std, n_candidates=self.n_candidates
-        )
-        os.replace(tmp, path)
-
-
-def load_pdm(path: str | os.PathLike) -> PDM:
-    """Read a model written by :meth:`PDM.save`."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["format"]) != FORMAT:
-                raise ValueError(f"format {z['format']!r}, expected {FORMAT!r}")
-            return PDM(mean=z["mean"], basis=z["basis"], std=z["std"], n_candidates=int(z["n_candidates"]))
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"{path}: not a PDM file ({exc})") from exc
+        arrays = {"mean": self.mean, "basis": self.basis, "std": self.std, "n_candidates": self.n_candidates}
+        write_atomic(path, lambda tmp: np.savez_compressed(tmp, format=FORMAT, **arrays))
 
 
 def build_pdm_shapes(

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from cmhm.atomic import write_atomic, write_json_atomic
 from cmhm.geometry.similarity import apply_affine, procrustes
 from cmhm.landmarks.markups import IBUG68, PROFILE39
 
@@ -190,12 +191,8 @@ def write_mapping(
     um: UnionMapping, csv_path: str | os.PathLike, json_path: str | os.PathLike, prov: dict
 ) -> None:
     """Write the mapping as CSV (one row per side and profile point) and JSON (mapping + mean shapes)."""
-    from cmhm.pipeline.provenance import write_json_atomic
-
     table = mapping_table(um)
-    tmp = Path(csv_path).with_name(f".{Path(csv_path).name}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
+    write_atomic(csv_path, lambda tmp: table.to_csv(tmp, index=False))
     write_json_atomic(
         json_path,
         {

@@ -20,9 +20,9 @@ from torch import nn
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
 from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 from cmhm.landmarks.markups import Markup, get_markup
+from cmhm.models.heatmaps import decode_heatmaps, map_to_crop
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
 from cmhm.models.variants import Variant, get_variant
-from cmhm.training.heatmaps import decode_heatmaps, map_to_crop
 
 UNION_MARKUP: Markup = get_markup(ARRAY_MARKUPS[UNION_ARRAY])
 

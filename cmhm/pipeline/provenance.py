@@ -13,6 +13,9 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
+from cmhm.atomic import json_default
+from cmhm.version import __version__
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the cmhm package (this file is in cmhm/pipeline/)
 
 
@@ -127,8 +130,6 @@ def git_describe() -> str:
 
 def code_version() -> str:
     """A string that changes whenever the package's code changes: ``<version>+src.<hash>[.git.<describe>]``."""
-    from cmhm import __version__
-
     v = f"{__version__}+src.{source_hash()}"
     g = git_describe()
     return f"{v}.git.{g}" if g else v
@@ -165,7 +166,7 @@ def provenance(config: dict, code: str | None = None, **extra) -> dict:
 
 def config_digest(config: dict) -> str:
     """SHA-256 (first 12 hex digits) of ``config`` as canonical JSON: equal configs, equal digests."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=_default)
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=json_default)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -183,27 +184,6 @@ def figure_provenance(config: dict | None = None, note: str = "") -> dict:
         "config": config,
         "note": note,
     }
-
-
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as indented JSON through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(obj, indent=2, default=_default) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _default(o):
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def files_digest(paths: list[str | os.PathLike], chunk: int = 1 << 20) -> str:

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from cmhm.atomic import write_atomic  # noqa: E402
 from cmhm.landmarks.markups import IBUG68, PROFILE39  # noqa: E402
 from cmhm.landmarks.union import UnionMapping  # noqa: E402
 from cmhm.pipeline.provenance import FIGURE_KEY, figure_provenance  # noqa: E402
@@ -57,11 +58,10 @@ def save_figure(fig, out_paths: list[str | os.PathLike], note: str = "", config:
     record = json.dumps(figure_provenance(config, note), sort_keys=True, default=str)
     with matplotlib.rc_context(VENUE_RC):
         for path in map(Path, out_paths):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
             meta = _figure_metadata(path.suffix.lower(), path.stem, record)
-            fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta)
-            os.replace(tmp, path)
+            write_atomic(
+                path, lambda tmp, meta=meta: fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta)
+            )
     plt.close(fig)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cmhm.evaluation.metrics import bin_labels
+from cmhm.geometry.yaw_bins import bin_labels
 
 TABLE1_CAPTION = (
     "NME (%) on the still-image test set by absolute yaw; Mean = mean of the three bin means. Measured "

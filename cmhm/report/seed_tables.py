@@ -17,7 +17,8 @@ from pathlib import PurePath
 import numpy as np
 import pandas as pd
 
-from cmhm.evaluation.metrics import aflw_table, bin_labels, yaw_bin
+from cmhm.evaluation.metrics import aflw_table
+from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
 from cmhm.report.published import TEXT_COLUMNS, table1_columns
 from cmhm.report.seeds import seed_summary, table1_values, table2_values
 from cmhm.report.tables import CI_COLUMNS, DELTA_COLUMNS, VARIANT_LABELS, failure_check_label, quoted_source
@@ -47,11 +48,6 @@ def group_by_seed(paths: Sequence[str | os.PathLike], variants: Sequence[str]) -
     if empty:
         raise ValueError(f"no files for variant(s) {empty} among {len(paths)} paths")
     return {v: [s[k] for k in sorted(s)] for v, s in found.items()}
-
-
-def seed_numbers(paths: Sequence[str]) -> list[int]:
-    """The ``k`` of each path's ``seed<k>`` folder."""
-    return [int(SEED_DIR.match(c).group(1)) for p in paths for c in PurePath(p).parts if SEED_DIR.match(c)]
 
 
 def _spread_cells(s: dict, scale: float, name: str = "Mean") -> dict:

@@ -1,15 +1,15 @@
-"""The paper's tables as CSV and booktabs LaTeX (no templating library: plain string building)."""
+"""The paper's tables as CSV and booktabs LaTeX (no templating library: plain string building): row labels,
+column names, LaTeX and the writer. The tables themselves are built over seeds by :mod:`cmhm.report.seed_tables`."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cmhm.evaluation.metrics import bin_labels, paired_mean_of_bins_diff
-from cmhm.report.published import TABLE2_COLUMNS, TEXT_COLUMNS, table1_columns
+from cmhm.atomic import write_text_atomic
+from cmhm.report.published import TABLE2_COLUMNS, table1_columns
 
 VARIANT_LABELS = {
     "baseline": "2-stack Hourglass (bottleneck)",
@@ -58,90 +58,11 @@ def quoted_source(source: str) -> str:
     return f"quoted: {source}"
 
 
-def table1_frame(
-    results: dict[str, dict], quoted: list[dict] | None = None, deltas: dict[str, dict] | None = None
-) -> pd.DataFrame:
-    """Table I: NME (%) per |yaw| bin and their mean, one row per measured variant, then quoted rows.
-
-    ``results``: variant -> :func:`cmhm.evaluation.metrics.aflw_table` dict; ``quoted``: rows from
-    :func:`cmhm.report.published.read_quoted` (method, source, the three bins and Mean, in %); ``deltas``:
-    variant -> :func:`cmhm.evaluation.metrics.paired_mean_of_bins_diff` against the first variant.
-    """
-    labels = bin_labels()
-    rows = []
-    for variant, t in results.items():
-        vals = [t["bins"][b]["mean"] * 100 for b in labels] + [t["overall_mean_of_bins"] * 100]
-        rows.append(
-            {
-                "method": VARIANT_LABELS.get(variant, variant),
-                "source": "measured",
-                **dict(zip(table1_columns(), vals)),
-                **dict(zip(CI_COLUMNS, np.array(t.get("overall_ci95", [np.nan] * 2)) * 100)),
-                **_delta_cells((deltas or {}).get(variant)),
-                "per-image mean": t["per_image_mean"] * 100,
-                "n": t["n"],
-            }
-        )
-    rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = [*TEXT_COLUMNS, *table1_columns(), *CI_COLUMNS, *DELTA_COLUMNS, "per-image mean", "n"]
-    return pd.DataFrame(rows, columns=columns).astype({"n": "Int64"})
-
-
-def _delta_cells(delta: dict | None) -> dict[str, float]:
-    """The three difference cells (in %) of one row; NaN without a paired difference."""
-    vals = [np.nan] * 3 if delta is None else [delta["diff"] * 100, delta["lo"] * 100, delta["hi"] * 100]
-    return dict(zip(DELTA_COLUMNS, vals))
-
-
-def paired_deltas(per_image: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """Each variant's paired mean-of-bins difference to the first one, from ``per_image.csv`` frames
-    (columns sample_id, yaw, nme); the first gets a difference of 0 to itself. Raises ValueError when two
-    variants were not evaluated on the same images in the same order."""
-    names = list(per_image)
-    ref = per_image[names[0]]
-    out = {}
-    for name in names:
-        df = per_image[name]
-        if not np.array_equal(df["sample_id"].astype(str), ref["sample_id"].astype(str)):
-            raise ValueError(f"per-image results of {name} and {names[0]} list different test images")
-        out[name] = paired_mean_of_bins_diff(
-            df["nme"].to_numpy(), ref["nme"].to_numpy(), ref["yaw"].to_numpy()
-        )
-    return out
-
-
 def failure_check_label(summary: dict) -> str:
     """Which tracking failure check ran, from a tracking_metrics.json: e.g. "onet < 0.412" (O-Net face
     score) or "heatmap < 0.3" (mean heatmap peak); "" for a record that does not say."""
     kind, thr = summary.get("failure_check"), summary.get("failure_threshold")
     return "" if kind is None else f"{kind} < {thr:.3g}" if thr is not None else str(kind)
-
-
-def table2_frame(
-    results: dict[str, dict], threshold: float, quoted: list[dict] | None = None
-) -> pd.DataFrame:
-    """Table II: AUC and failure rate (%) at ``threshold`` per variant, from tracking summaries, then quoted rows.
-
-    ``quoted``: rows from :func:`cmhm.report.published.read_quoted` (method, source, AUC, FR (%)); their
-    threshold is the publication's, assumed equal to ``threshold``. ``failure check``: which check
-    judged the measured fits (:func:`failure_check_label`).
-    """
-    rows = [
-        {
-            "method": VARIANT_LABELS.get(v, v),
-            "source": "measured",
-            "AUC": t["auc"],
-            "FR (%)": t["failure_rate"] * 100,
-            "re-detections": t["redetections"],
-            "frames": t["n"],
-            "failure check": failure_check_label(t),
-        }
-        for v, t in results.items()
-    ]
-    rows += [{**q, "source": quoted_source(q["source"])} for q in quoted or []]
-    columns = [*TEXT_COLUMNS, *TABLE2_COLUMNS, "re-detections", "frames", "failure check"]
-    df = pd.DataFrame(rows, columns=columns).astype({"re-detections": "Int64", "frames": "Int64"})
-    return df.assign(threshold=threshold)
 
 
 def _fmt(v) -> str:
@@ -258,11 +179,5 @@ def write_table(
 ) -> None:
     """Write the CSV (every column) and the LaTeX fragment (``tex_columns``, default all but ``source``;
     see :func:`to_latex`) through temporary names."""
-    for path, text in (
-        (Path(csv_path), df.to_csv(index=False)),
-        (Path(tex_path), to_latex(df, caption, label, tex_columns)),
-    ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_text_atomic(csv_path, df.to_csv(index=False))
+    write_text_atomic(tex_path, to_latex(df, caption, label, tex_columns))

@@ -1,1 +1,1 @@
-"""Training (paper Sec. IV-A): batches, augmentation, heatmap targets, losses, the loop, checkpoints."""
+"""Training (paper Sec. IV-A): batches, augmentation, losses, the loop, checkpoints."""

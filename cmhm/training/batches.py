@@ -20,9 +20,9 @@ from cmhm.geometry.similarity import compose_affine
 from cmhm.geometry.warp import affine_scale, warp_images
 from cmhm.landmarks.markups import get_markup
 from cmhm.models.cascade import Cascade
+from cmhm.models.heatmaps import crop_to_map, render_heatmaps
 from cmhm.models.hourglass import StackedHourglass
 from cmhm.training.augment import AugmentConfig, augment_batch, sample_similarity, transform_arrays
-from cmhm.training.heatmaps import crop_to_map, render_heatmaps
 
 Batch = tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]
 JITTER_REFERENCE_SIZE = AugmentConfig.reference_size  # stage-2 jitter: pixels at this crop size, like shifts

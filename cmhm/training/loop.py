@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from cmhm.models.cascade import Cascade
+from cmhm.models.heatmaps import decode_heatmaps
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
 from cmhm.training.augment import AugmentConfig
 from cmhm.training.batches import Batch, TrainData, make_batch, to_tensor
@@ -40,7 +41,6 @@ from cmhm.training.checkpoints import (
     save_checkpoint,
     why_not_resume,
 )
-from cmhm.training.heatmaps import decode_heatmaps
 from cmhm.training.losses import stacked_heatmap_loss
 from cmhm.training.monitor import TrainMonitor
 from cmhm.training.precision import autocast, deterministic_mode, make_scaler, optimizer_step, parse_amp

@@ -19,9 +19,9 @@ import pandas as pd
 import torch
 
 from cmhm.data.crop_shards import CropSet, load_crops
-from cmhm.evaluation.metrics import bin_labels, yaw_bin
 from cmhm.geometry.similarity import procrustes
 from cmhm.geometry.warp import affine_scale, fit_to_means
+from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
 from cmhm.landmarks.markups import Markup, get_markup
 from cmhm.landmarks.union import load_mapping, procrustes_mean, union_targets
 from cmhm.models.cascade import stage_plans

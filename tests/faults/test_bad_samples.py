@@ -37,7 +37,7 @@ from cmhm.data.pts import PtsFormatError, read_pts, write_pts
 from cmhm.data.registry import DATASETS
 from cmhm.data.samples import empty_arrays, read_table
 from cmhm.data.video import adapt_menpo3d_video
-from cmhm.inspect.data import crop_shard, sample_table
+from cmhm.inspect.data_files import crop_shard, sample_table
 from cmhm.landmarks.markups import MENPO84, PROFILE39
 from cmhm.report.tables import SKIPPED_COLUMN, with_skipped
 
@@ -341,7 +341,7 @@ def test_a_corrupt_haar_xml_is_named_in_the_log(tmp_path, caplog):
     import logging  # noqa: PLC0415
 
     from cmhm.data.common import detector_box  # noqa: PLC0415
-    from cmhm.evaluation.detectors import HaarDetector, _bundled_cascade  # noqa: PLC0415
+    from cmhm.detection.detectors import HaarDetector, _bundled_cascade  # noqa: PLC0415
 
     xml = tmp_path / "faces.xml"
     data = _bundled_cascade().read_bytes()

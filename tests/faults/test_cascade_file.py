@@ -150,11 +150,15 @@ def test_a_full_disk_during_torchscript_export_leaves_no_partial_file(model, tmp
 def test_a_full_disk_during_onnx_export_leaves_no_partial_file(model, tmp_path, monkeypatch, capsys):
     onnx = pytest.importorskip("onnx")
 
-    def full_disk(graph, f, *args, **kwargs):
-        Path(f).write_bytes(graph.SerializeToString()[:64])
-        raise OSError(errno.ENOSPC, "No space left on device")
+    real_write_bytes = Path.write_bytes
 
-    monkeypatch.setattr(onnx, "save", full_disk)
+    def full_disk(self, data):
+        if self.suffix == ".onnx":  # the graph meets a full disk after 64 KB, as seen on a real one
+            real_write_bytes(self, data[: 64 * 1024])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     out = tmp_path / "model.onnx"
     assert main(["export", str(model), "--onnx", str(out)]) == 2
     assert f"cannot write {out} (No space left on device)" in capsys.readouterr().err

@@ -306,8 +306,8 @@ def test_snakemake_refuses_a_configfile_with_a_key_written_twice(tmp_path):
 def test_a_run_does_not_replace_another_configs_models(tmp_path):
     """Issue 28: `--configfile configs/smoke.yaml other.yaml` kept the name smoke and replaced its models;
     two configs named exp.yaml in two folders both wrote results/exp/."""
+    from cmhm.atomic import write_json_atomic  # noqa: PLC0415
     from cmhm.pipeline.config_check import RUN_RECORD, check_run_record, run_record, training_config  # noqa: PLC0415
-    from cmhm.pipeline.provenance import write_json_atomic  # noqa: PLC0415
 
     smoke = check_files([REPO / "config.yaml", REPO / "configs/smoke.yaml"], SCHEMA)
     run_dir = tmp_path / "results" / "smoke"

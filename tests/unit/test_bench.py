@@ -3,6 +3,7 @@ timings that exist, and (on CUDA) the bf16 and CUDA-graph forms compute what the
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -78,3 +79,24 @@ def test_cuda_bf16_and_graph_forms_match_eager(name: str) -> None:
     assert (got["fast"] - want).abs().max() <= 5e-3 * peak
     assert (got["fast_bf16"] - want).abs().max() <= 0.25 * peak
     assert (got["graph_bf16"] - got["fast_bf16"]).abs().max() <= 1e-2 * peak  # the same bf16 computation
+
+
+def test_onnx_form_runs_the_exported_cascade() -> None:
+    models = bench_models(TINY)
+    x = torch.rand(2, 3, TINY.in_size, TINY.in_size)
+    points, _ = make_call(models["baseline"], "onnx", x)()
+    assert points.shape == (2, models["baseline"].stages[-1].n_points[-1], 2)
+    with pytest.raises(RuntimeError, match="only a cascade"):
+        make_call(models["fan4"], "onnx", x)
+
+
+def test_training_profile_splits_every_step_into_its_phases() -> None:
+    from cmhm.bench.profile import PHASES, profile_table, profile_training
+
+    df = profile_training(TINY, ["baseline", "cmhm"], steps=2)
+    assert set(zip(df["variant"], df["stage"])) == {("baseline", 1), ("cmhm", 1), ("cmhm", 2)}
+    assert (df.groupby(["variant", "stage"])["phase"].apply(list) == [list(PHASES)] * 3).all()
+    assert (df.loc[df["phase"] != "other", "ms_per_step"] > 0).all()
+    assert np.allclose(df.groupby(["variant", "stage"])["share"].sum(), 1.0)
+    wide = profile_table(df)
+    assert np.allclose(wide["total"], wide[list(PHASES)].sum(axis=1)) and len(wide) == 3

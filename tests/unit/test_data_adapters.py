@@ -20,9 +20,10 @@ from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import PtsFormatError, read_pts, write_pts
 from cmhm.data.samples import read_table
 from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
-from cmhm.evaluation.detectors import HaarDetector
-from cmhm.evaluation.metrics import bin_labels, nme_box, yaw_bin
+from cmhm.detection.detectors import HaarDetector
+from cmhm.evaluation.metrics import nme_box
 from cmhm.geometry.similarity import apply_affine, box_to_crop_affine
+from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
 from cmhm.landmarks.markups import IBUG68, PROFILE39
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ import pytest
 
 from cmhm.data.aflw2000 import adapt_aflw2000
 from cmhm.data.cropping import read_image
-from cmhm.evaluation.detectors import (
+from cmhm.detection.detectors import (
     Calibration,
     HaarDetector,
     OracleJitterDetector,
@@ -14,8 +14,8 @@ from cmhm.evaluation.detectors import (
     make_detector,
     spread_indices,
 )
+from cmhm.detection.mtcnn import MTCNN
 from cmhm.evaluation.evaluate import redetector
-from cmhm.evaluation.mtcnn import MTCNN
 
 from .test_data_adapters import box_iou, fixture_dir
 

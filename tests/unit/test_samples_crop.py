@@ -7,6 +7,7 @@ import pytest
 
 from cmhm.data.crop_shards import CropShardError, ShardedImages, load_crops, write_shard
 from cmhm.data.cropping import crop_table, read_image
+from cmhm.data.labels3d import fitted_by_id, write_fitted
 from cmhm.data.samples import (
     INDEX_COLUMNS,
     SampleTable,
@@ -17,7 +18,6 @@ from cmhm.data.samples import (
 )
 from cmhm.geometry.image_warp import warp_image
 from cmhm.geometry.similarity import box_to_crop_affine
-from cmhm.landmarks.labels3d import fitted_by_id, write_fitted
 
 
 def _table(root, n=3, size=96, seed=0):

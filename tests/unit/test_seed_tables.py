@@ -59,6 +59,15 @@ def test_table1_over_two_seeds(tmp_path) -> None:
         table1_seed_frame({"baseline": [_images(0), _images(0).iloc[::-1]]})
 
 
+def test_table1_quoted_rows_follow_the_measured_ones_marked() -> None:
+    quoted = [
+        {"method": "CMHM", "source": "paper", "[0, 30]": 1.0, "(30, 60]": 2.0, "(60, 90]": 3.0, "Mean": 2.0}
+    ]
+    df = table1_seed_frame({"baseline": [_images(0)]}, quoted)
+    assert list(df["source"]) == ["measured", "quoted: paper"] and df.iloc[1]["Mean"] == 2.0
+    assert df.iloc[0]["n"] == len(IDS) and df["n"].isna().iloc[1]
+
+
 def _frames(errors: list[float]) -> pd.DataFrame:
     return pd.DataFrame({"video": ["v1", "v1", "v2", "v2"], "frame": [0, 1, 0, 1], "nme_diag": errors})
 

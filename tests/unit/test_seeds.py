@@ -17,9 +17,9 @@ from cmhm.evaluation.floors import (
     floors_table,
     gt_warp_predict,
     gt_warp_predictions,
-    snapshot_models,
 )
-from cmhm.evaluation.metrics import paired_mean_of_bins_diff, yaw_bin
+from cmhm.evaluation.metrics import paired_mean_of_bins_diff
+from cmhm.geometry.yaw_bins import yaw_bin
 from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.hourglass import ModelConfig
@@ -183,14 +183,3 @@ def test_floors_table_rows_and_ground_truth_warp_predictions() -> None:
     pred = gt_warp_predictions(Cascade([s1, s2], [mean]), crops, "ibug68")
     assert pred["points"].shape == (6, IBUG68.n_points, 2) and str(pred["warp_from"]) == "lm3d_68"
     np.testing.assert_allclose(pred["gt"][0, 0], (crops.arrays["lm3d_68"][0, 0, :2] - [5, 7]) / 2, atol=1e-5)
-
-
-def test_snapshot_models_sit_beside_each_stage() -> None:
-    paths = ["m/cmhm/seed0/stage0/model.pt", "m/cmhm/seed0/stage1/model.pt"]
-    assert snapshot_models(paths, 0.25, 1000) == [
-        "m/cmhm/seed0/stage0/model_step250.pt",
-        "m/cmhm/seed0/stage1/model_step250.pt",
-    ]
-    assert snapshot_models(paths, 1.0, 1000) == paths
-    with pytest.raises(ValueError, match="beside model.pt"):
-        snapshot_models(["m/x.pt"], 0.5, 10)

@@ -11,7 +11,7 @@ import torch
 
 from cmhm.data.crop_shards import CropSet
 from cmhm.data.cropping import transform_landmarks
-from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, compose_affine, similarity_matrix
+from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, compose_affine
 from cmhm.geometry.warp import fit_to_means, warp_images
 from cmhm.inspect.explain import inspect_path
 from cmhm.landmarks.markups import IBUG68, MENPO84
@@ -29,6 +29,8 @@ from cmhm.training.stages import (
     train_variant_stage,
     write_mean_shapes,
 )
+
+from .known_transforms import similarity_matrix
 
 SIZE = 32
 BASE = ModelConfig(in_size=SIZE, n_stacks=2, depth=1, width=8)

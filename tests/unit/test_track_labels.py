@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cmhm.atomic import write_json_atomic
 from cmhm.data.cropping import read_image
 from cmhm.data.video import adapt_300vw
 from cmhm.evaluation.evaluate import track_fitted, tracking_metrics
@@ -20,7 +21,7 @@ from cmhm.evaluation.metrics import nme_diag
 from cmhm.evaluation.track_labels import tracking_labels
 from cmhm.evaluation.tracking import PeakConfidence, TrackPolicy
 from cmhm.inspect.explain import inspect_path
-from cmhm.pipeline.provenance import provenance, write_json_atomic
+from cmhm.pipeline.provenance import provenance
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 PROV = {"test": True}

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cmhm.evaluation.detectors import HaarDetector, OracleJitterDetector
+from cmhm.detection.detectors import HaarDetector, OracleJitterDetector
 from cmhm.evaluation.tracking import ClassifierCheck, PeakConfidence, TrackPolicy, track_video
 from cmhm.geometry.similarity import enlarge_box
 

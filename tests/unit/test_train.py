@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from cmhm.geometry.image_warp import warp_crops
-from cmhm.geometry.similarity import similarity_matrix
 from cmhm.geometry.warp import warp_images
 from cmhm.landmarks.markups import IBUG68, MENPO84, PROFILE39
 from cmhm.models.cascade import Cascade
@@ -18,6 +17,8 @@ from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.training.augment import AugmentConfig, augment_batch, flip_side
 from cmhm.training.batches import TrainData, make_batch
 from cmhm.training.loop import LOG, TrainConfig, load_stage, predict, train_stage
+
+from .known_transforms import similarity_matrix
 
 SIZE = 32
 MODEL = ModelConfig(
@@ -162,7 +163,7 @@ def test_torch_warp_agrees_with_the_cv2_warp() -> None:
 
 
 def test_validation_nme_is_zero_for_the_targets_and_scales_with_a_shift() -> None:
-    from cmhm.training.heatmaps import render_heatmaps  # noqa: PLC0415
+    from cmhm.models.heatmaps import render_heatmaps  # noqa: PLC0415
     from cmhm.training.loop import validation_nme  # noqa: PLC0415
 
     pts = torch.tensor([[[4.0, 4.0], [12.0, 4.0], [4.0, 12.0], [12.0, 12.0]]])  # an 8 x 8 map-pixel box

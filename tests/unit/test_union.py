@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cmhm.geometry.similarity import apply_affine, similarity_matrix
+from cmhm.geometry.similarity import apply_affine
 from cmhm.landmarks.markups import IBUG68, PROFILE39, PROFILE_ON_IBUG68
 from cmhm.landmarks.union import (
     build_union_mapping,
@@ -13,6 +13,8 @@ from cmhm.landmarks.union import (
     profile_to_union,
     union_targets,
 )
+
+from .known_transforms import similarity_matrix
 
 
 def frontal_template() -> np.ndarray:

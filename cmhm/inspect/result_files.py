@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmhm.evaluation.metrics import bin_labels
+from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.inspect.common import column_lines, record_provenance, sibling_provenance
 from cmhm.report.seed_tables import STEP_COLUMNS
 from cmhm.report.tables import CI_COLUMNS, DELTA_COLUMNS, SKIPPED_COLUMN

@@ -9,10 +9,10 @@ ratios measured on training images whose table box is known (:func:`calibrate_de
 
 This is the one module of face detection: the :class:`Detector` protocol, :class:`HaarDetector`,
 :class:`OracleJitterDetector` (the synthetic data's stored boxes), MTCNN (network in
-:mod:`cmhm.evaluation.mtcnn`) and its calibration. Detectors are built by one factory,
+:mod:`cmhm.detection.mtcnn`) and its calibration. Detectors are built by one factory,
 :func:`make_detector` (``haar`` or ``mtcnn``), used by the
 adapters' ``box_source: detector`` and the tracker's re-detection. MTCNN's O-Net also judges tracked
-fits (the paper's failure check, :func:`onet_check`), its threshold calibrated on training images
+fits (the paper's failure check, :func:`cmhm.evaluation.tracking.onet_check`), its threshold calibrated on training images
 (:func:`calibrate_face_score`).
 """
 
@@ -27,9 +27,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from cmhm.evaluation.mtcnn import MTCNN
-from cmhm.evaluation.tracking import ClassifierCheck
-from cmhm.geometry.similarity import enlarge_box, landmark_box
+from cmhm.detection.mtcnn import MTCNN
 
 DETECTORS: tuple[str, ...] = ("haar", "mtcnn")
 HAAR_FRONTAL = "haarcascade_frontalface_default.xml"
@@ -268,18 +266,3 @@ def calibrate_face_score(
         float(acc.max()),
         len(f),
     )
-
-
-def onet_check(
-    detector: MTCNN, calibration: Calibration, enlarge: float, threshold: float
-) -> ClassifierCheck:
-    """The paper's failure check: O-Net's face score of the fitted box below ``threshold``.
-
-    The fitted box is the box the next frame would be fitted from (the landmarks' box enlarged by
-    ``enlarge``, crop convention) mapped back into MTCNN's convention by ``calibration``.
-    """
-
-    def to_box(points: np.ndarray) -> np.ndarray:
-        return calibration.invert(enlarge_box(landmark_box(points), enlarge))
-
-    return ClassifierCheck(detector.face_score, threshold, to_box)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.data.samples import PROJ3D_ARRAYS, SampleTable, concat_tables
-from cmhm.evaluation.metrics import yaw_bin
+from cmhm.geometry.yaw_bins import yaw_bin
 from cmhm.landmarks.fit_table import fit_nme, fit_table
 from cmhm.landmarks.shape_fit import FitConfig
 from cmhm.landmarks.shape_model import PDM, build_pdm_shapes, learn_pdm
