@@ -1,0 +1,91 @@
+"""The real releases' formats (issue 26 §1), each on a real sample file (``tests/data/<source>/SOURCE.md``).
+
+mmpose's 300W-LP sample (Apache-2.0) is a real image with its 68 real points but no ``.mat``; the
+300W-LP tests write the ``.mat`` containers around those points with the keys and shapes of a real
+300W-LP ``.mat`` (``pt2d`` [2, 68] 1-based, ``Pose_Para`` [1, 7], as in face3d's
+``examples/Data/IBUG_image_008_1_0.mat``, which we read but do not copy: face3d carries no licence).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+
+from cmhm.data.bad import BadSampleError
+from cmhm.data.lp300w import adapt_300w_lp
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+MMPOSE = DATA / "mmpose"
+PROV = {"test": True}
+LP_STEM = "AFW_134212_1_0"
+
+
+def mmpose_300wlp_points() -> np.ndarray:
+    """[68, 2] 0-based points of mmpose's real 300W-LP sample ``AFW_134212_1_0``."""
+    data = json.loads((MMPOSE / "test_300wlp.json").read_text())
+    image_id = next(im["id"] for im in data["images"] if im["file_name"] == f"{LP_STEM}.jpg")
+    ann = next(a for a in data["annotations"] if a["image_id"] == image_id)
+    return np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)[:, :2]
+
+
+def lp_tree(root: Path, stems: list[str]) -> np.ndarray:
+    """``root/AFW/<stem>.{jpg,mat}`` for each stem: the real image and a ``.mat`` whose ``pt2d`` holds its
+    real points, identical in every view as in the release; returns the points [68, 2]."""
+    pts = mmpose_300wlp_points()
+    (root / "AFW").mkdir(parents=True)
+    for stem in stems:
+        shutil.copy(MMPOSE / f"{LP_STEM}.jpg", root / "AFW" / f"{stem}.jpg")
+        scipy.io.savemat(
+            root / "AFW" / f"{stem}.mat",
+            {"pt2d": (pts + 1).T, "Pose_Para": np.array([[0.0, 0.2, 0.0, 200, 200, 0, 1e-3]])},
+        )
+    return pts
+
+
+def test_300w_lp_pt2d_labels_view_0_only(tmp_path):
+    # pt2d is the original photo's annotation in every view's .mat: view 0 may use it, view 8 must not
+    pts = lp_tree(tmp_path / "lp", [LP_STEM, "AFW_134212_1_8"])
+    t = adapt_300w_lp(tmp_path / "lp", tmp_path / "t", provenance=PROV, on_bad_sample="skip")
+    assert list(t.index["sample_id"]) == [f"AFW/{LP_STEM}"]
+    np.testing.assert_allclose(t.arrays["lm2d"][0], pts, atol=1e-6)
+    skipped = pd.read_csv(tmp_path / "t" / "skipped.csv")
+    assert list(skipped["sample_id"]) == ["AFW/AFW_134212_1_8"]
+    assert skipped["file"][0].endswith("AFW_134212_1_8.mat")
+    assert "pt2d" in skipped["reason"][0] and "view 8" in skipped["reason"][0]
+    with pytest.raises(BadSampleError, match="AFW_134212_1_8.*cannot label view 8"):
+        adapt_300w_lp(tmp_path / "lp", tmp_path / "t2", provenance=PROV, on_bad_sample="fail")
+
+
+def test_300w_lp_pt2d_unused_when_the_view_has_its_landmark_file(tmp_path):
+    pts = lp_tree(tmp_path / "lp", ["AFW_134212_1_8"])
+    (tmp_path / "lp" / "landmarks" / "AFW").mkdir(parents=True)
+    rotated = pts + [7.0, -3.0]  # stands for the view's own points: anything but pt2d
+    scipy.io.savemat(
+        tmp_path / "lp" / "landmarks" / "AFW" / "AFW_134212_1_8_pts.mat",
+        {"pts_2d": rotated + 1, "pts_3d": rotated + 1},
+    )
+    t = adapt_300w_lp(tmp_path / "lp", tmp_path / "t", provenance=PROV)
+    np.testing.assert_allclose(t.arrays["lm2d"][0], rotated, atol=1e-6)
+
+
+@pytest.mark.parametrize("width", [2, 3])
+def test_300w_lp_pts_3d_two_or_three_columns(tmp_path, caplog, width):
+    # the release's pts_3d shape is undocumented: [68, 2] and [68, 3] are both read (x, y), and logged
+    pts = lp_tree(tmp_path / "lp", [LP_STEM])
+    (tmp_path / "lp" / "landmarks" / "AFW").mkdir(parents=True)
+    p3 = np.column_stack([pts + 1, np.linspace(-40, 40, len(pts))])[:, :width]
+    scipy.io.savemat(
+        tmp_path / "lp" / "landmarks" / "AFW" / f"{LP_STEM}_pts.mat", {"pts_2d": pts + 1, "pts_3d": p3}
+    )
+    with caplog.at_level(logging.INFO, logger="cmhm.data.lp300w"):
+        t = adapt_300w_lp(tmp_path / "lp", tmp_path / "t", provenance=PROV)
+    np.testing.assert_allclose(t.arrays["lm3d_68"][0, :, :2], pts, atol=1e-6)
+    assert np.isnan(t.arrays["lm3d_68"][0, :, 2]).all()  # a third column's depth convention is unknown
+    assert f"pts_3d read with shape {{'[68, {width}]': 1}}" in caplog.text
