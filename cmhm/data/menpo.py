@@ -20,6 +20,10 @@ enter a table: in the re-packaged layout only ``.pts`` under ``Train/image/`` ar
 counts what else was left out); a ``Test/`` folder without ``Train/``, or any ``.pts`` under a folder
 named ``test`` elsewhere, is refused with the layout named. In ``image/<view>/`` the folder's view must
 match the file's markup.
+
+About 1 % of the real profile files have a point group in reverse order (a contour or a brow; some
+68-point files a reversed inner lip): :func:`cmhm.data.bad.check_group_order` makes such a file a bad
+sample, under ``data.on_bad_sample`` like any other, and the run's log counts them.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmhm.data.bad import BadSampleError, BadSamples, check_points
+from cmhm.data.bad import REVERSED_REASON, BadSampleError, BadSamples, check_group_order, check_points
 from cmhm.data.common import AdapterError, annotation_box, facing_side, find_image, finish_table, image_row
 from cmhm.data.pts import read_pts
 from cmhm.data.samples import SampleTable, empty_arrays
@@ -105,6 +109,7 @@ def menpo_sample(pts_path: Path, src_dir: Path, out_dir: Path) -> tuple[dict, np
     sample_id = pts_path.relative_to(src_dir).with_suffix("").as_posix()
     row = image_row(sample_id, image, out_dir, annotation_box(pts))
     check_points(pts, (row["width"], row["height"]), pts_path, f"{len(pts)}-point {view} annotation")
+    check_group_order(pts, VIEW_MARKUPS[view][0], pts_path)
     side = profile_side(pts) if view == "profile" else ""
     return {**row, "view": view, "side": side}, pts
 
@@ -141,4 +146,11 @@ def adapt_menpo(
         arrays[VIEW_MARKUPS[row["view"]][1]][i] = pts
         if row["view"] == "semifrontal":
             arrays["vis2d"][i] = True
+    n_reversed = sum(REVERSED_REASON in s["reason"] for s in bad.skipped)
+    if n_reversed:
+        log.warning(
+            "%s: %d annotations with a reversed point group skipped (listed in skipped.csv)",
+            where,
+            n_reversed,
+        )
     return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)

