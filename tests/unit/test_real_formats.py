@@ -23,7 +23,7 @@ from cmhm.data.common import AdapterError
 from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import read_pts, write_pts
-from cmhm.data.video import ljson_groups, read_ljson
+from cmhm.data.video import adapt_300vw, ljson_groups, mmpose_broken_frames, read_ljson
 from cmhm.landmarks.markups import IBUG68, PROFILE39, profile_semantic_mapping, reversed_groups
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -225,3 +225,19 @@ def test_menpo_adapter_skips_a_reversed_inner_lip(tmp_path, caplog):
     assert "1 annotations with a reversed point group skipped" in caplog.text
     with pytest.raises(BadSampleError, match=r"takeo.pts: reversed point group \['lip_inner'\]"):
         adapt_menpo(root, tmp_path / "t2", provenance=PROV, on_bad_sample="fail")
+
+
+def test_300vw_broken_frame_list_is_mmposes():
+    # the committed copy of mmpose's list is a pickled dict: unpickled here only, from our own tests/data
+    theirs = np.load(MMPOSE / "broken_frames.npy", allow_pickle=True).item()
+    assert mmpose_broken_frames() == {v: frozenset(int(f) for f in frames) for v, frames in theirs.items()}
+    assert sum(len(f) for f in theirs.values()) == 2127 and len(theirs) == 16
+
+
+def test_300vw_broken_frames_counted(tmp_path, caplog):
+    # mmpose's own 300VW sample holds one listed frame, 401/000731 (mmpose leaves it out of its json)
+    with caplog.at_level(logging.INFO, logger="cmhm.data.video"):
+        adapt_300vw(fixture_dir("300vw"), tmp_path / "vw", provenance=PROV, on_bad_sample="skip")
+    prov = json.loads((tmp_path / "vw" / "provenance.json").read_text())
+    assert prov["mmpose_broken_frames"]["count"] == 1 and prov["mmpose_broken_frames"]["videos"] == ["401"]
+    assert "1 frames on mmpose's broken-frame list kept" in caplog.text
