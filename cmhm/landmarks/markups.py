@@ -189,7 +189,8 @@ GROUP_RUNS: dict[str, dict[str, tuple[str, int, int | None]]] = {
         "jaw": ("down", 1, None),  # top of the visible jaw line down to the chin
         "brow": ("across", 1, None),  # outer end (back) to inner end (front)
         "nose_bridge": ("down", 1, None),  # top to tip
-        "nose_base": ("across", -1, None),  # subnasale, then the nostril wing behind it
+        # nose_base (2 points) is not checked: whether the wing lies behind the subnasale in a real
+        # profile is unverified here, and the synthetic head puts it in front
         "eye": ("down", 1, None),  # upper lid, outer corner, lower lid
         "lip_outer": ("down", 1, None),  # top-lip centre, corner, bottom-lip centre
         "lip_inner": ("down", 1, None),
@@ -222,7 +223,8 @@ def _runs_backwards(along: np.ndarray, corner: int | None) -> bool:
 
 def reversed_groups(pts: np.ndarray, markup: Markup) -> list[str]:
     """The groups of ``pts`` [K, 2] (x, y image points in ``markup``) whose points run against
-    :data:`GROUP_RUNS`; groups spanning under :data:`ORDER_MIN_EXTENT` of the face cannot tell and pass."""
+    :data:`GROUP_RUNS`; groups spanning under :data:`ORDER_MIN_EXTENT` of the face cannot tell and pass,
+    and so do groups :data:`GROUP_RUNS` leaves out."""
     pts = np.asarray(pts, dtype=np.float64)[:, :2]
     axes = order_axes(pts, markup)
     face = float(np.linalg.norm(pts.max(0) - pts.min(0)))
