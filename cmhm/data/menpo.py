@@ -15,7 +15,8 @@ gives no head pose: yaw, pitch and roll stay NaN. The face box is the tight land
 
 Layouts (:func:`annotation_files`): the release as published (every ``.pts`` under ``src_dir``), or a
 widely shared re-packaging with top-level ``Train/`` and ``Test/`` folders, each holding
-``image/{semifrontal,profile}`` plus extra annotation files (boxes, 5 points). Test images never
+``image/{semifrontal,profile}`` plus extra annotation files (boxes, 5 points), recognised by a
+``Train/image/`` or ``Test/image/`` folder (names in any case). Test images never
 enter a table: in the re-packaged layout only ``.pts`` under ``Train/image/`` are read (the run's log
 counts what else was left out); a ``Test/`` folder without ``Train/``, or any ``.pts`` under a folder
 named ``test`` elsewhere, is refused with the layout named. In ``image/<view>/`` the folder's view must
@@ -72,9 +73,10 @@ def _top_dirs(src_dir: Path) -> dict[str, Path]:
 def annotation_files(src_dir: Path) -> list[Path]:
     """The sorted training ``.pts`` files of a Menpo 2D folder in either layout (module doc); test files never."""
     top = _top_dirs(src_dir)
-    if TRAIN_DIR in top or TEST_DIR in top:
+    split_images = {k: _top_dirs(top[k]).get(IMAGE_DIR) for k in (TRAIN_DIR, TEST_DIR) if k in top}
+    if any(v is not None for v in split_images.values()):
         layout = f"{src_dir} has the re-packaged layout (Train/ and Test/ x image/{{semifrontal,profile}})"
-        train = _top_dirs(top[TRAIN_DIR]).get(IMAGE_DIR) if TRAIN_DIR in top else None
+        train = split_images.get(TRAIN_DIR)
         if train is None:
             raise AdapterError(
                 f"{layout} but no Train/image/ folder: refusing to read it (test images never train)"
