@@ -3,9 +3,10 @@
 Layout: subsets ``AFW``, ``HELEN``, ``IBUG``, ``LFPW`` and their mirrored copies ``<subset>_Flip``
 (a ``_Flip`` suffix on the file stem is also recognised), each image with a 3DDFA-style ``.mat``
 (``Pose_Para`` required; ``pt3d_68`` and ``pt2d`` used when present, same conventions as
-:mod:`cmhm.data.aflw2000`), and ``landmarks/<subset>/<name>_pts.mat`` with ``pts_2d`` (the 2D
-semi-frontal annotation, jaw on the visible contour) and ``pts_3d`` (the 3D landmarks'
-projections, x and y only), [68, 2] each, 1-based like every Matlab file.
+:mod:`cmhm.data.aflw2000`; a real one, face3d's ``IBUG_image_008_1_0.mat``, holds ``pt2d`` [2, 68],
+``Pose_Para`` [1, 7], ``roi`` and the 3DMM parameters, no ``pt3d_68``), and
+``landmarks/<subset>/<name>_pts.mat`` with ``pts_2d`` [68, 2] (the 2D semi-frontal annotation, jaw on
+the visible contour) and ``pts_3d`` (the 3D landmarks' projections), 1-based like every Matlab file.
 
 Flipped copies, without double flipping: the ``.mat`` beside an image and a landmark file found
 under the image's own subset (``landmarks/AFW_Flip/...``) already describe that image and are used
@@ -15,7 +16,7 @@ points with the iBUG 68 flip permutation. As a guard, images with |yaw| > 30 deg
 on the wrong side of the jaw's midpoint for their yaw sign are counted and logged.
 
 Fill: ``lm3d_68`` from ``pt3d_68`` (x, y, z) when the ``.mat`` has it, else from ``pts_3d`` with
-z = NaN; ``lm2d`` / ``vis2d`` from ``pts_2d``; pose from ``Pose_Para``; box = tight box of the 3D
+z = NaN; ``lm2d`` / ``vis2d`` from ``pts_2d`` (else, in view 0 only, a [2, 68] ``pt2d``); pose from ``Pose_Para``; box = tight box of the 3D
 landmarks' projection (else of ``lm2d``). ``pts_3d`` is read as [68, 2] or [68, 3] (the release's shape
 is not documented; a third column's depth convention is unknown, so only x and y are used) and the
 run's log says which shapes it read.
