@@ -23,7 +23,7 @@ from cmhm.data.video import adapt_300vw, adapt_menpo3d_video
 from cmhm.evaluation.detectors import HaarDetector
 from cmhm.evaluation.metrics import bin_labels, nme_box, yaw_bin
 from cmhm.geometry.similarity import apply_affine, box_to_crop_affine
-from cmhm.landmarks.markups import GROUP_RUNS, IBUG68, PROFILE39, order_axes
+from cmhm.landmarks.markups import IBUG68, PROFILE39
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
@@ -229,6 +229,9 @@ def _image(path: Path, w: int = 120, h: int = 100) -> None:
 def _in_group_order(pts: np.ndarray, markup) -> np.ndarray:
     """``pts`` with each (path) group's points sorted along the axis it must run along (GROUP_RUNS);
     group means, hence the axes, do not move."""
+    # imported here, so that the shared import block at the top stays as on main
+    from cmhm.landmarks.markups import GROUP_RUNS, order_axes
+
     out, axes = pts.copy(), order_axes(pts, markup)
     for group, (axis, sign, _) in GROUP_RUNS[markup.name].items():
         idx = list(markup.groups[group])
