@@ -22,7 +22,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from cmhm.data.registry import DATASETS, GENERATED, shard_counts
+from cmhm.data.registry import DATASETS, GENERATED, overlap_errors, shard_counts
 
 HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
 INT_RE = re.compile(r"^[+-]?\d+$")
@@ -234,7 +234,8 @@ def semantic_errors(config: dict, schema: dict) -> list[str]:
             errors.append(
                 f"synth.{name}.shards: {split['shards']} shards for {faces} {what} (at most one per item)"
             )
-    errors += _split_errors(config)
+    split_errors = _split_errors(config)
+    errors += split_errors or overlap_errors(config)  # a test split never shares a face with training
     steps = config["train"]["steps"]
     late = [s for s in config["train"]["lr_steps"] if s >= steps]
     if late:
