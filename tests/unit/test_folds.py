@@ -16,6 +16,7 @@ from cmhm.data.registry import adapt, overlap_errors, parent_split, shard_counts
 from cmhm.data.samples import read_table
 from cmhm.geometry.yaw_bins import yaw_bin
 from cmhm.pipeline.config_check import ConfigError, check_config, load_yaml, merge
+from cmhm.report.published import TABLE1_CAPTION, table1_caption
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "rules/schemas/config.schema.yaml"
@@ -173,3 +174,11 @@ def test_a_fold_id_without_an_image_is_named(tmp_path):
             PROV,
             split="fold1",
         )
+
+
+def test_a_fold_table_says_it_is_a_two_fold_check_and_takes_no_quoted_rows():
+    assert table1_caption("test", 4) == TABLE1_CAPTION  # the paper's test set: unchanged, quoted rows allowed
+    caption = table1_caption("fold1", 0)
+    assert caption.startswith("Two-fold real-face check, not the paper's protocol: test faces are fold 1")
+    with pytest.raises(ValueError, match="quoted rows never sit beside it"):
+        table1_caption("fold0", 1)
