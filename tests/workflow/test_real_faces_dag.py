@@ -78,3 +78,14 @@ def test_a_test_fold_that_trains_is_refused_before_any_job(fresh):
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "data.test_images: aflw2000_3d split 'fold0' can share faces with the training source" in out, out
+
+
+def test_sim_to_real_dry_run_trains_on_synthetic_faces_and_tests_on_all_of_aflw2000(fresh):
+    res = snakemake(["-n", "--configfile", "configs/real_faces_sim.yaml"], cwd=fresh)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for rule, text in job_blocks(res.stdout):
+        if rule == "train_stage1":
+            assert "results/synth/crops/train/" in inputs(text) and "aflw2000_3d" not in inputs(text), text
+        if rule == "predict_images" and "eval/aflw2000_3d/" in text:
+            assert "results/aflw2000_3d/crops/test/shard0" in inputs(text), text
+    assert job_counts(res.stdout)["train_stage1"] == 4
