@@ -76,7 +76,7 @@ def read_folds(path: str | os.PathLike) -> pd.DataFrame:
 
     :class:`cmhm.data.common.AdapterError` naming the file and the problem otherwise.
     """
-    return _read_folds(os.fspath(path), *_stamp(path))
+    return _read_folds(os.fspath(path), *_stamp(path)).copy()  # the cached frame stays as read
 
 
 def _stamp(path: str | os.PathLike) -> tuple[int, int]:
