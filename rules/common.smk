@@ -3,7 +3,15 @@ import os
 import re
 from pathlib import Path
 
-from cmhm.data.registry import DATASETS, GENERATED, check_request, gated_names, public_names, shard_counts
+from cmhm.data.registry import (
+    DATASETS,
+    GENERATED,
+    check_request,
+    gated_names,
+    parent_split,
+    public_names,
+    shard_counts,
+)
 from cmhm.models.variants import get_variant
 from cmhm.pipeline.config_check import (
     RUN_RECORD,
@@ -377,10 +385,10 @@ def adapt_shard_count(wildcards):
 
 def bad_sample_policy(wildcards):
     """data.on_bad_sample of the adapted split: 'fail' or 'skip' (cmhm/data/bad.py)."""
-    return config["data"]["on_bad_sample"][wildcards.split]
+    return config["data"]["on_bad_sample"][parent_split(wildcards.dataset, wildcards.split)]
 
 
 def adapter_options(wildcards):
-    """The adapter's config keys for this dataset (and `subdir`), not its url, hash or shard count (own param)."""
+    """The adapter's config keys for this dataset (and `subdir`, `folds`), not its url, hash or shard count (own param)."""
     cfg = config["datasets"][wildcards.dataset]
-    return {k: cfg[k] for k in (*DATASETS[wildcards.dataset].options, "subdir")}
+    return {k: cfg[k] for k in (*DATASETS[wildcards.dataset].options, "subdir", "folds") if k in cfg}

@@ -17,6 +17,7 @@ rule table1:
         "../envs/cmhm.yaml"
     params:
         variants=config["variants"],
+        test_split=source("test_images")[1],
         code=script_code("table1.py"),
     script:
         "../workflow_scripts/table1.py"

@@ -16,7 +16,14 @@ prov = provenance(
     inputs=[sm.input.manifest],
 )
 table = adapt(
-    sm.wildcards.dataset, sm.input.raw, sm.output[0], sm.params.options, prov, shard, sm.params.on_bad_sample
+    sm.wildcards.dataset,
+    sm.input.raw,
+    sm.output[0],
+    sm.params.options,
+    prov,
+    shard,
+    sm.params.on_bad_sample,
+    split=sm.wildcards.split,
 )
 log.info(
     "shard %s: %d samples in %s (skipped samples: %s/skipped.csv)",

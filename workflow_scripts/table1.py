@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from cmhm.pipeline.logs import log_to
-from cmhm.report.published import TABLE1_CAPTION, read_quoted, table1_columns
+from cmhm.report.published import read_quoted, table1_caption, table1_columns
 from cmhm.report.seed_tables import group_by_seed, table1_seed_frame, table1_seed_tex_columns
 from cmhm.report.tables import with_skipped, write_table
 
@@ -25,4 +25,5 @@ df = with_skipped(df, sm.input.samples)
 df["ms/face (this machine)"] = [timing[v]["ms_per_face"] if v in timing else float("nan") for v in files] + [
     float("nan")
 ] * (len(df) - len(files))
-write_table(df, sm.output.csv, sm.output.tex, TABLE1_CAPTION, "tab:aflw2000", table1_seed_tex_columns())
+caption = table1_caption(sm.params.test_split, len(quoted))
+write_table(df, sm.output.csv, sm.output.tex, caption, "tab:aflw2000", table1_seed_tex_columns())

@@ -18,7 +18,10 @@ opposite as positive, so ``yaw = -yaw_mat``. A positive ``.mat`` pitch lifts the
 faces turns clockwise in the image for positive ``.mat`` roll, ours counts counter-clockwise:
 ``roll = -roll_mat``. All three are wrapped into (-180, 180] degrees.
 
-AFLW2000-3D has only the 68 3D-projection points: they go into ``lm3d_68``; ``lm2d`` stays NaN.
+AFLW2000-3D has only the 68 3D-projection points: they go into ``lm3d_68``. ``lm2d`` stays NaN unless
+``lm2d_source`` is ``"proj3d"``: then it holds the same points' 2D projection (jaw on the projected mesh
+contour, not the visible outline), the only 68 2D points this set has, so that a model can train its
+multi-view 2D stage on these faces (``configs/real_faces_a.yaml``); Table I scores ``lm3d_68`` either way.
 
 Which yaw defines the |yaw| bins is an argument (``yaw_source``):
   - ``"mat"``: the fitted pose above. It splits the 2000 images 1313 / 383 / 304 over
@@ -44,6 +47,7 @@ from cmhm.data.shards import ALL, Shard
 
 MAT_ORIGIN = 1.0  # Matlab pixel coordinates start at 1
 YAW_SOURCES: tuple[str, ...] = ("mat", "file")
+LM2D_SOURCES: tuple[str, ...] = ("none", "proj3d")
 IMAGE_PATTERN = re.compile(r"^image\d{5}\.jpg$")
 
 
@@ -116,11 +120,21 @@ def read_yaw_file(path: Path, stems: list[str]) -> dict[str, float]:
     return {s: float(yaws[s]) for s in stems}
 
 
-def list_pairs(src_dir: Path) -> list[Path]:
-    """Sorted ``imageNNNNN.jpg`` files of ``src_dir`` (one without its ``.mat`` is a bad sample)."""
+def list_pairs(src_dir: Path, ids: frozenset[str] | None = None) -> list[Path]:
+    """Sorted ``imageNNNNN.jpg`` files of ``src_dir`` (one without its ``.mat`` is a bad sample).
+
+    ``ids``: only the images of these stems (a fold, :mod:`cmhm.data.folds`); :class:`AdapterError`
+    naming the missing ones if any id has no image.
+    """
     if not src_dir.is_dir():
         raise AdapterError(f"{src_dir}: AFLW2000-3D folder missing")
-    return sorted(p for p in src_dir.iterdir() if IMAGE_PATTERN.match(p.name))
+    images = sorted(p for p in src_dir.iterdir() if IMAGE_PATTERN.match(p.name))
+    if ids is None:
+        return images
+    missing = sorted(ids - {p.stem for p in images})
+    if missing:
+        raise AdapterError(f"{src_dir}: {len(missing)} ids of the fold have no image, e.g. {missing[:3]}")
+    return [p for p in images if p.stem in ids]
 
 
 def aflw_sample(
@@ -155,9 +169,11 @@ def adapt_aflw2000(
     box_source: str = "landmarks",
     cascade_path: str | Path | None = None,
     detector: str = "mtcnn",
+    lm2d_source: str = "none",
     shard: Shard = ALL,
     provenance: dict,
     on_bad_sample: str = "fail",
+    ids: frozenset[str] | None = None,
 ) -> SampleTable:
     """Write the sample table of the AFLW2000-3D folder ``src_dir`` into ``out_dir`` and return it.
 
@@ -166,6 +182,8 @@ def adapt_aflw2000(
     "detector" (the face detector ``detector``: "mtcnn", or "haar" with the cascade at
     ``cascade_path``, default the bundled one; landmark box with a logged warning where it finds no
     face or no cascade file exists).
+    ``lm2d_source``: "none" (``lm2d`` NaN) or "proj3d" (``lm2d`` = the 2D projection of ``pt3d_68``).
+    ``ids``: write only the images of these stems (a fold of :mod:`cmhm.data.folds`); None = all.
     ``shard``: the part of the sorted image list to write (:mod:`cmhm.data.shards`).
     ``on_bad_sample``: "fail" or "skip" (:mod:`cmhm.data.bad`).
     """
@@ -174,8 +192,10 @@ def adapt_aflw2000(
         raise ValueError(f"yaw_source must be one of {YAW_SOURCES}, got {yaw_source!r}")
     if yaw_source == "file" and yaw_file is None:
         raise ValueError("yaw_source='file' needs yaw_file (CSV image,yaw_deg)")
-    where = f"AFLW2000-3D {src_dir}"
-    images = shard.take(list_pairs(src_dir), where=where)
+    if lm2d_source not in LM2D_SOURCES:
+        raise ValueError(f"lm2d_source must be one of {LM2D_SOURCES}, got {lm2d_source!r}")
+    where = f"AFLW2000-3D {src_dir}" + ("" if ids is None else f" ({len(ids)} ids of a fold)")
+    images = shard.take(list_pairs(src_dir, ids), where=where)
     file_yaw = read_yaw_file(Path(yaw_file), [p.stem for p in images]) if yaw_source == "file" else {}
     arrays = empty_arrays(len(images))
     cascade = None if cascade_path is None else Path(cascade_path)
@@ -191,4 +211,17 @@ def adapt_aflw2000(
         rows.append(None if made is None else made[0])
         if made is not None:
             arrays["lm3d_68"][i] = made[1]
+            if lm2d_source == "proj3d":
+                arrays["lm2d"][i] = made[1][:, :2]
+                arrays["vis2d"][i] = True
     return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)
+
+
+def mat_yaws(src_dir: str | Path) -> dict[str, float]:
+    """Yaw (degrees, our sign, wrapped to +-180) of every image of the folder, from its ``.mat``'s
+    ``Pose_Para`` as the adapter reads it (``yaw_source: mat``): {image stem: yaw}, sorted by stem."""
+    out = {}
+    for image in list_pairs(Path(src_dir)):
+        mat_path = image.with_suffix(".mat")
+        out[image.stem] = pose_from_mat(load_mat(mat_path, ("Pose_Para",))["Pose_Para"])[0]
+    return out

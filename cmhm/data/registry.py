@@ -30,6 +30,7 @@ from cmhm.data.fetch import (
     verify_placed,
     write_manifest,
 )
+from cmhm.data.folds import fold_ids, fold_index, fold_splits
 from cmhm.data.gated import instructions
 from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
@@ -51,7 +52,8 @@ def count_files(folder: str | os.PathLike, patterns: tuple[str, ...], minimum: i
     return n
 
 
-ADAPTER_ARGS = ("shard", "provenance", "on_bad_sample")  # what the pipeline passes, not the config
+ADAPTER_ARGS = ("shard", "provenance", "on_bad_sample", "ids")  # what the pipeline passes, not the config
+FOLDS_KEY = "folds"  # datasets.<name>.folds: a fold file (cmhm.data.folds) whose folds become splits
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,11 @@ class DatasetSpec:
         """The adapter's keyword-only arguments that a config sets (all but shard, provenance, policy)."""
         params = inspect.signature(self.adapter).parameters.values()
         return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in ADAPTER_ARGS)
+
+    @property
+    def takes_folds(self) -> bool:
+        """Whether the adapter can write a subset of its split by id (``ids``), so ``folds`` is offered."""
+        return "ids" in inspect.signature(self.adapter).parameters
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -142,7 +149,50 @@ def shard_counts(name: str, config: Mapping) -> dict[str, int]:
     ``KeyError`` listing the known names for an unknown one."""
     if name in GENERATED:
         return GENERATED[name].shard_counts(config)
-    return {spec(name).split: config["datasets"][name]["shards"]}
+    cfg = config["datasets"][name]
+    splits = [spec(name).split, *(fold_splits(cfg[FOLDS_KEY]) if cfg.get(FOLDS_KEY) else [])]
+    return {s: cfg["shards"] for s in splits}
+
+
+def parent_split(name: str, split: str) -> str:
+    """The split a fold split (``foldK``) of real dataset ``name`` is cut from; any other split itself.
+    A fold takes its parent's ``data.on_bad_sample`` policy (AFLW2000-3D: the test split's, 'fail')."""
+    return spec(name).split if name in DATASETS and fold_index(split) is not None else split
+
+
+def split_ids(name: str, split: str, config: Mapping) -> frozenset[str] | None:
+    """The sample ids of a fold split of dataset ``name`` (its ``folds`` file), None for a whole split."""
+    folds = config["datasets"].get(name, {}).get(FOLDS_KEY) if name not in GENERATED else None
+    if folds and fold_index(split) is not None:
+        return fold_ids(folds, split)
+    return None
+
+
+def overlap_errors(config: Mapping, train_role: str = "train") -> list[str]:
+    """Test sources that can share a face with the training source: an error naming both config keys.
+
+    Two sources of one real dataset overlap unless both are different folds of its fold file
+    (:func:`cmhm.data.folds.read_folds` allows each id in one fold only, so those never share an id); a
+    generated dataset's splits are generated apart, so only the same split overlaps.
+    """
+    data = config["data"]
+    train = data[train_role]
+    errors = []
+    for role, src in data.items():
+        if role == train_role or not isinstance(src, Mapping) or src.get("dataset") != train["dataset"]:
+            continue
+        if train["dataset"] in GENERATED:
+            shared = src["split"] == train["split"]
+        else:
+            a, b = (split_ids(train["dataset"], s["split"], config) for s in (train, src))
+            shared = a is None or b is None or bool(a & b)
+        if shared:
+            errors.append(
+                f"data.{role}: {src['dataset']} split '{src['split']}' can share faces with the training "
+                f"source data.{train_role} (split '{train['split']}'); a test set must never be trained "
+                f"on: name two different folds of datasets.{src['dataset']}.{FOLDS_KEY}"
+            )
+    return errors
 
 
 def check_request(name: str, split: str, shard: int, config: Mapping) -> None:
@@ -248,13 +298,22 @@ def adapt(
     provenance: dict,
     shard: Shard = ALL,
     on_bad_sample: str = "fail",
+    split: str | None = None,
 ) -> SampleTable:
-    """Write the sample table of ``shard`` of dataset ``name``'s split from its unpacked folder.
+    """Write the sample table of ``shard`` of dataset ``name``'s split ``split`` from its unpacked folder.
 
-    ``options`` = its config sub-tree (only the adapter's own keys and ``subdir`` are read);
+    ``options`` = its config sub-tree (only the adapter's own keys, ``subdir`` and ``folds`` are read);
+    ``split``: a fold split (``foldK``, when ``options`` names a fold file) writes only that fold's ids;
+    None or the dataset's own split writes all of it.
     ``on_bad_sample``: "fail" or "skip", the split's ``data.on_bad_sample`` (:mod:`cmhm.data.bad`).
     """
     s = spec(name)
     kwargs = {k: options[k] for k in s.options}
+    if split is not None and split != s.split:
+        if not (s.takes_folds and options.get(FOLDS_KEY)):
+            raise ValueError(
+                f"dataset {name} has split '{s.split}' only (no datasets.{name}.{FOLDS_KEY}), not '{split}'"
+            )
+        kwargs["ids"] = fold_ids(options[FOLDS_KEY], split)
     root = data_root(raw_dir, options.get("subdir"))
     return s.adapter(root, out_dir, **kwargs, shard=shard, provenance=provenance, on_bad_sample=on_bad_sample)

@@ -23,7 +23,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from cmhm.data.registry import DATASETS, GENERATED, shard_counts
+from cmhm.data.registry import DATASETS, GENERATED, overlap_errors, shard_counts
 from cmhm.pipeline.provenance import config_digest
 
 HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
@@ -270,7 +270,8 @@ def semantic_errors(config: dict, schema: dict) -> list[str]:
             errors.append(
                 f"synth.{name}.shards: {split['shards']} shards for {faces} {what} (at most one per item)"
             )
-    errors += _split_errors(config)
+    split_errors = _split_errors(config)
+    errors += split_errors or overlap_errors(config)  # a test split never shares a face with training
     augment = config["train"]["augment"]
     if augment["scale_min"] > augment["scale_max"]:
         errors.append(

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.workflow
 # One run names every file: --config overrides, the targets that read them, key -> (file, rule that reads it).
 CONFIG = [
     "data={test_images: {dataset: aflw2000_3d, split: test}}",
-    "datasets={aflw2000_3d: {yaw_source: file, yaw_file: yaw.csv, box_source: detector, cascade_path: faces.xml}}",
+    "datasets={aflw2000_3d: {yaw_source: file, yaw_file: yaw.csv, box_source: detector, cascade_path: faces.xml, "
+    "folds: folds.csv}}",
     "evaluation={detector: haar, haar_cascade: haar.xml}",
     "quoted={table1: quoted1.csv, table2: quoted2.csv}",
 ]
@@ -34,10 +35,14 @@ TARGETS = [
 CASES = {
     "datasets.aflw2000_3d.yaw_file": ("yaw.csv", "adapt"),
     "datasets.aflw2000_3d.cascade_path": ("faces.xml", "adapt"),
+    "datasets.aflw2000_3d.folds": ("folds.csv", "adapt"),
     "evaluation.haar_cascade": ("haar.xml", "assemble_model"),
     "quoted.table1": ("quoted1.csv", "table1"),
     "quoted.table2": ("quoted2.csv", "table2"),
 }
+# files the DAG itself reads (the fold file names the splits) stay valid: (first version, edited version)
+CONTENTS = {"folds.csv": ("image,yaw_bin,fold\na,0,0\nb,0,1\n", "image,yaw_bin,fold\na,0,1\nb,0,0\n")}
+PLAIN = ("first version\n", "edited\n")
 
 
 def test_every_file_key_has_a_case():
@@ -66,13 +71,13 @@ def make_outputs(workdir: Path, out: str, mtime: float) -> None:
 def test_editing_a_named_file_reruns_its_reader(workdir):
     made = time.time() - 10  # after the copy (outputs older than a script rerun), before the edits
     for name, _ in CASES.values():
-        (workdir / name).write_text("first version\n")
+        (workdir / name).write_text(CONTENTS.get(name, PLAIN)[0])
         os.utime(workdir / name, (made - 10, made - 10))
     make_outputs(workdir, dry_run(workdir, "--forceall"), made)
     assert "Nothing to be done" in dry_run(workdir), "outputs not taken as complete"
     missed = {}
     for key, (name, reader) in CASES.items():
-        (workdir / name).write_text("edited\n")
+        (workdir / name).write_text(CONTENTS.get(name, PLAIN)[1])
         out = dry_run(workdir)
         if not re.search(rf"^rule {reader}:$", out, re.MULTILINE):
             missed[key] = reader

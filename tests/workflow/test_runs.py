@@ -18,6 +18,9 @@ CONFIGS = {
     "ablation": ["--configfile", "configs/ablation.yaml"],
     "ablation_gt3d": ["--configfile", "configs/ablation.yaml", "configs/ablation_gt3d.yaml"],
     "smoke": ["--configfile", "configs/smoke.yaml"],
+    "real_faces_a": ["--configfile", "configs/real_faces_a.yaml"],
+    "real_faces_b": ["--configfile", "configs/real_faces_b.yaml"],
+    "real_faces_sim": ["--configfile", "configs/real_faces_sim.yaml"],
 }
 
 
