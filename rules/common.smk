@@ -282,6 +282,12 @@ def floor_arm_files(wildcards):
     return [p for paths in floor_arms().values() for p in paths]
 
 
+def codec_model_file(wildcards):
+    """A model file of the run (the first variant's first seed): the heatmap codec it records (crop size,
+    map size, sigma) is every variant's, so the decoding floor reads it there, not from the config."""
+    return model_file(config["variants"][0], SEEDS[0])
+
+
 def heldout_fit(wildcards):
     """The 3D fit's held-out table (the label floor) when the training labels are fitted, else nothing."""
     if config["data"]["train_labels3d"] == "fitted":

@@ -20,7 +20,7 @@ from torch import nn
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
 from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 from cmhm.landmarks.markups import Markup, get_markup
-from cmhm.models.heatmaps import decode_heatmaps, map_to_crop
+from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
 from cmhm.models.variants import Variant, get_variant
 
@@ -97,8 +97,7 @@ class Cascade(nn.Module):
     @staticmethod
     def decode(stage: StackedHourglass, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage heatmaps [B, K, h, h] -> (points [B, K, 2] in that stage's input pixels, confidence [B, K])."""
-        pts, conf = decode_heatmaps(heatmaps.detach().float())
-        return map_to_crop(pts, stage.cfg.in_size, heatmaps.shape[-1]), conf
+        return HeatmapCodec(stage.cfg.in_size, heatmaps.shape[-1]).decode(heatmaps.detach().float())
 
     def forward(self, images: torch.Tensor) -> dict[str, list]:
         """``images`` [B, 3, S, S] -> {"heatmaps": per stage, list per stack of [B, K, h, h];
