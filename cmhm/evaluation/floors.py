@@ -19,7 +19,6 @@ import torch
 from cmhm.data.crop_shards import CropSet
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
 from cmhm.evaluation.metrics import aflw_table, nme_box
-from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.models.cascade import Cascade
 from cmhm.models.heatmaps import HeatmapCodec, crop_to_map, map_to_crop
@@ -81,7 +80,7 @@ def gt_warp_predict(
 ) -> np.ndarray:
     """Stage 2 of a two-stage ``cascade`` on crops ``images`` uint8 [N, S, S, 3] warped by the fit of
     ``gt_points`` [N, K, 2] (crop pixels, stage 1's markup, NaN where absent) onto the cascade's mean
-    shapes -> points [N, K2, 2] in crop pixels. The same warp as :meth:`Cascade.forward`, with the
+    shapes -> points [N, K2, 2] in crop pixels. The cascade's own link (:meth:`Cascade.link`), with the
     ground truth (weight 1 where present) in place of stage 1's decoded points."""
     if len(cascade.stages) != 2:
         raise ValueError(
@@ -91,15 +90,13 @@ def gt_warp_predict(
     if gt_points.shape[1:] != (k, 2):
         raise ValueError(f"ground-truth points {gt_points.shape} must be [N, {k}, 2] (stage 1's markup)")
     cascade = cascade.to(device).eval()
-    stage = cascade.stages[1]
     out = []
     for lo in range(0, len(images), batch_size):
         x = to_tensor(np.asarray(images[lo : lo + batch_size])).to(device)
         g = torch.as_tensor(np.asarray(gt_points[lo : lo + batch_size], dtype=np.float32), device=device)
         w = torch.isfinite(g).all(-1).float()
-        A, _ = fit_to_means(torch.nan_to_num(g), w, cascade.mean_shape(0))
-        pts, _ = Cascade.decode(stage, stage(warp_images(x, A, stage.cfg.in_size))[-1])
-        out.append(apply_affine_torch(invert_affine_torch(A), pts).cpu().numpy())
+        x2, A = cascade.link(0, x, torch.nan_to_num(g), w)
+        out.append(cascade.run_stage(1, x2, A)[1].cpu().numpy())
     return np.concatenate(out)
 
 
