@@ -22,7 +22,7 @@ from cmhm.evaluation.metrics import aflw_table, nme_box
 from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.models.cascade import Cascade
 from cmhm.models.heatmaps import HeatmapCodec, crop_to_map, map_to_crop
-from cmhm.training.batches import to_tensor
+from cmhm.models.runtime import to_tensor
 
 FLOOR_COLUMNS = ["floor", "Mean", *bin_labels(), "Mean sd (seeds)", "seeds", "n", "note"]
 # The decoding floor is also printed at the default config's crop side (config.yaml's crop.size), so a

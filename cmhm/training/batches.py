@@ -22,6 +22,7 @@ from cmhm.landmarks.markups import get_markup
 from cmhm.models.cascade import Cascade
 from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import StackedHourglass
+from cmhm.models.runtime import to_tensor
 from cmhm.training.augment import AugmentConfig, augment_batch, sample_similarity, transform_arrays
 
 Batch = tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]
@@ -71,12 +72,6 @@ def from_crops(
         arrays[UNION_ARRAY] = masked_points(union_pts, mask)
     side = crops.index["side"].fillna("").to_numpy(dtype=object)
     return TrainData(images=crops.images, arrays=arrays, side=side)
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [B, S, S, 3] -> float32 [B, 3, S, S] in [0, 1] (a read-only batch, e.g. a memory-map slice, is copied)."""
-    batch = np.require(images, requirements=("C", "W"))
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def heatmap_targets(

@@ -28,8 +28,10 @@ from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import Cascade, stage_plans
 from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig
-from cmhm.training.batches import TrainData, to_tensor
-from cmhm.training.loop import TrainConfig, load_stage, predict
+from cmhm.models.runtime import predict, to_tensor
+from cmhm.training.batches import TrainData
+from cmhm.training.checkpoints import load_stage
+from cmhm.training.loop import TrainConfig
 from cmhm.training.stages import train_variant_stage
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"

@@ -26,7 +26,8 @@ from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig
 from cmhm.report.seeds import seed_summary
 from cmhm.training.batches import TrainData
-from cmhm.training.loop import TrainConfig, load_stage, train_stage
+from cmhm.training.checkpoints import load_stage
+from cmhm.training.loop import TrainConfig, train_stage
 
 
 def test_zero_image_variance_leaves_the_seed_bootstrap() -> None:
