@@ -214,9 +214,9 @@ def variant_model(wildcards):
 
 
 def demo_model(wildcards):
-    """The model file `make run` demonstrates `cmhm predict` with: cmhm's (else the last variant's), first seed."""
-    variant = "cmhm" if "cmhm" in config["variants"] else config["variants"][-1]
-    return model_file(variant, SEEDS[0])
+    """The model file `make run` demonstrates `cmhm predict` with, first seed: the last configured variant
+    of the most stages (in the variant table: cmhm's when it is configured)."""
+    return model_file(max(reversed(config["variants"]), key=n_stages), SEEDS[0])
 
 
 def timing_models(wildcards):
@@ -265,9 +265,9 @@ def expand_eval(name, role):
 def floor_arms():
     """Rows of the floors table measured by the pipeline: {label: [per_image.csv of each seed]}."""
     arms = {}
-    if "cmhm" in config["variants"]:
-        arms["cmhm, ground-truth landmark warp"] = [
-            f"{eval_dir('test_images')}/cmhm/seed{s}/gt_warp/per_image.csv" for s in SEEDS
+    for v in (v for v in config["variants"] if n_stages(v) == 2):  # the warp links stage 1 to stage 2
+        arms[f"{v}, ground-truth landmark warp"] = [
+            f"{eval_dir('test_images')}/{v}/seed{s}/gt_warp/per_image.csv" for s in SEEDS
         ]
     for step in SNAPSHOTS:
         for v in config["variants"]:
