@@ -38,7 +38,7 @@ from cmhm.training.checkpoints import (
     why_not_resume,
 )
 from cmhm.training.losses import stacked_heatmap_loss
-from cmhm.training.monitor import TrainMonitor
+from cmhm.training.monitor import CsvLog, TrainMonitor
 from cmhm.training.precision import deterministic_mode, make_scaler, optimizer_step
 from cmhm.training.steps import snapshot_steps
 from cmhm.training.validation import held_out_rows, validation_nme
@@ -118,26 +118,6 @@ def _set_rng_state(rng: np.random.Generator, state: dict) -> None:
     rng.bit_generator.state = state["numpy"]
     torch.set_rng_state(state["torch"])
     random.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in state["python"]))
-
-
-class CsvLog:
-    """Append-only CSV of training rows; on resume, rows after the checkpoint's step are dropped."""
-
-    def __init__(self, path: Path, columns: Sequence[str], keep_until: int) -> None:
-        self.path, self.columns = path, list(columns)
-        kept = []
-        if keep_until > 0 and path.is_file():
-            kept = [
-                ln for ln in path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= keep_until
-            ]
-        path.write_text("\n".join([",".join(self.columns), *kept]) + "\n")
-
-    def write(self, row: dict) -> None:
-        with self.path.open("a") as f:
-            f.write(
-                ",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in self.columns)
-                + "\n"
-            )
 
 
 def _try_resume(out: Path, now: dict, steps: int, st: TrainState, device) -> int:
