@@ -14,6 +14,8 @@ SNAKEMAKE ?= $(BIN)/snakemake
 BENCH_ARGS ?=
 # rules that draw figures from stored metrics; `make figures` forces them to run again
 FIGURE_RULES := plot_results plot_union_mapping contact_sheet plot_training
+# the config files checked first, naming file and line (Snakemake's own message for a bad --configfile does not)
+CHECK_CONFIG = $(BIN)/python -m cmhm check-config $(CONFIG)
 
 .PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench gpu-check clean
 
@@ -25,10 +27,12 @@ $(BIN)/snakemake: pyproject.toml
 	touch $@
 
 run: $(BIN)/snakemake
+	$(CHECK_CONFIG)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 	$(BIN)/snakemake --configfile $(CONFIG) --report report.html
 
 dry-run: $(BIN)/snakemake
+	$(CHECK_CONFIG)
 	$(BIN)/snakemake -n --configfile $(CONFIG)
 
 test: $(BIN)/snakemake
@@ -50,11 +54,13 @@ lint: $(BIN)/snakemake
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
 
 report: $(BIN)/snakemake
+	$(CHECK_CONFIG)
 	$(BIN)/snakemake --configfile $(CONFIG) --report report.html
 
 # re-render every figure from stored metrics and logs (never retrains): a plain `snakemake figures` on a
 # finished run has nothing to do, so the figure rules are forced
 figures: $(BIN)/snakemake
+	$(CHECK_CONFIG)
 	$(SNAKEMAKE) figures --cores $(CORES) --configfile $(CONFIG) --forcerun $(FIGURE_RULES)
 
 bench: $(BIN)/snakemake

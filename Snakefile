@@ -7,7 +7,8 @@ from cmhm.pipeline.config_check import check_syntax
 min_version("9.0")
 
 
-check_syntax("config.yaml")  # a YAML syntax error names the file and line (Snakemake's message does not)
+# a YAML syntax error or a key written twice names the file and line (Snakemake's message does not)
+check_syntax("config.yaml", *workflow.overwrite_configfiles)
 
 
 configfile: "config.yaml"

@@ -19,7 +19,8 @@ def json_default(o):
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
-    """``write(tmp)``, then rename ``tmp`` onto ``path`` (its folder is created); ``tmp`` is removed if it fails.
+    """``write(tmp)``, then rename ``tmp`` onto ``path`` (its folder is created); ``tmp`` is removed if it fails,
+    and an ``OSError`` (a full disk) names ``path``.
 
     ``tmp`` is ``.<name>.tmp<suffix>`` beside ``path``: hidden, and ending in ``path``'s suffix, for writers
     that choose the format by it or append it (``savefig``, ``np.savez``).
@@ -30,6 +31,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> No
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a quota: name the file being written, not the temporary one
+        raise OSError(e.errno, f"cannot write {path} ({e.strerror or e})") from e
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -144,6 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a missing or unwritable file (a full disk), a bad input: named
         print(f"cmhm {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,17 @@ from pathlib import Path
 
 from cmhm.data.registry import DATASETS, GENERATED, check_request, gated_names, public_names, shard_counts
 from cmhm.models.variants import get_variant
-from cmhm.pipeline.config_check import check_config, file_keys, load_yaml, run_name, training_config
+from cmhm.pipeline.config_check import (
+    RUN_RECORD,
+    check_config,
+    check_run_record,
+    file_keys,
+    load_yaml,
+    run_name,
+    run_record,
+    training_config,
+)
+from cmhm.atomic import write_json_atomic
 from cmhm.pipeline.provenance import import_closure_hash
 from cmhm.training.steps import snapshot_steps
 
@@ -16,9 +26,16 @@ config.update(check_config(config, SCHEMA))
 FILE_KEYS = file_keys(SCHEMA)
 # This run's folder: results/<RUN>/ holds its models, evaluations, tables and figures (data is shared).
 RUN = run_name(config["run"], workflow.overwrite_configfiles, Path(workflow.basedir) / "config.yaml")
+# results/<RUN>/run.json: a run does not replace the models another config trained there without a word
+RUN_CONFIG = run_record(workflow.overwrite_configfiles, training_config(config))
+check_run_record(f"results/{RUN}", RUN_CONFIG)
 SEEDS = config["train"]["seeds"]
 # step -> file name of the model snapshots training keeps (train.snapshots, fractions of train.steps)
 SNAPSHOTS = snapshot_steps(config["train"]["snapshots"], config["train"]["steps"])
+
+
+onstart:
+    write_json_atomic(f"results/{RUN}/{RUN_RECORD}", RUN_CONFIG)
 
 
 def script_code(script):

@@ -14,7 +14,7 @@ from cmhm.pipeline.provenance import code_version, provenance
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 device = str(resolve_device(sm.params.device))
-model = read_cascade(sm.input.model, device, variant=sm.wildcards.variant)
+model = read_cascade(sm.input.model, device, variant=sm.wildcards.variant, seed=int(sm.wildcards.seed))
 crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
 pred = gt_warp_predictions(model.cascade, crops, sm.params.markup3d, device)
 cfg = {

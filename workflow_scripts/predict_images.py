@@ -10,7 +10,7 @@ from cmhm.pipeline.provenance import code_version, provenance
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
-model = read_cascade(sm.input.model, variant=sm.wildcards.variant)
+model = read_cascade(sm.input.model, variant=sm.wildcards.variant, seed=int(sm.wildcards.seed))
 crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
 pred = predict_images(
     model.cascade, crops, sm.params.markup3d, sm.params.device, sm.params.evaluation["n_examples"]

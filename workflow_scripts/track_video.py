@@ -12,7 +12,7 @@ from cmhm.pipeline.provenance import code_version, provenance
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 ev = sm.params.evaluation
-model = read_cascade(sm.input.model, variant=sm.wildcards.variant)
+model = read_cascade(sm.input.model, variant=sm.wildcards.variant, seed=int(sm.wildcards.seed))
 videos = [read_table(d) for d in sm.input.samples]
 table = concat_tables(videos, videos[0].root)
 labels = tracking_labels(table, sm.params.markup3d)

@@ -20,6 +20,7 @@ from cmhm.bench.inference import bench_models, time_rounds
 from cmhm.bench.throughput import random_data, sync
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.hourglass import ModelConfig
+from cmhm.pipeline.config_check import load_yaml
 from cmhm.training.loop import TrainConfig, init_state, train_step
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,7 +201,7 @@ def smoke_dag(timeout: int = 240) -> dict:
         for name in COPY:
             src = REPO / name
             (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
-        cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+        cfg = load_yaml(REPO / "configs" / "smoke.yaml")
         cfg.setdefault("train", {})["device"] = "cuda"
         (root / "gpu_smoke.yaml").write_text(yaml.safe_dump(cfg))
         env = {

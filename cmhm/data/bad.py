@@ -4,8 +4,9 @@ A *bad sample* is one sample whose files or labels cannot be trusted: an image t
 decode to its end (a decoder warning counts), an empty or truncated annotation file, landmarks
 or pose that are NaN or infinite, landmarks collapsed to a zero-area box or lying outside the
 image by more than :data:`OUTSIDE_MARGIN`, a 39-point profile annotation on a face whose known
-yaw is below :data:`PROFILE_MIN_YAW`, a sample id that occurs twice, or a gap in a video (frames
-or annotations missing). The checks raise :class:`BadSampleError` naming the file and the problem.
+yaw is below :data:`PROFILE_MIN_YAW`, a sample id that occurs twice, a gap in a video (frames
+or annotations missing), or a point group annotated in reverse order
+(:func:`cmhm.landmarks.markups.reversed_groups`). The checks raise :class:`BadSampleError` naming the file and the problem.
 
 :class:`BadSamples` applies the policy of one adapter run: ``"fail"`` re-raises the error;
 ``"skip"`` logs a warning, leaves the sample out and lists it. The list is written beside the
@@ -28,6 +29,7 @@ from PIL import Image
 
 from cmhm.atomic import write_atomic
 from cmhm.data.pts import PtsFormatError
+from cmhm.landmarks.markups import Markup, reversed_groups
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -177,4 +179,17 @@ def check_profile(view: str, yaw: float, file: str | os.PathLike) -> None:
         raise BadSampleError(
             file,
             f"39-point profile annotation, but |yaw| = {abs(yaw):.1f} deg < {PROFILE_MIN_YAW} (not a profile)",
+        )
+
+
+REVERSED_REASON = "reversed point group"
+
+
+def check_group_order(pts: np.ndarray, markup: Markup, file: str | os.PathLike) -> None:
+    """:class:`BadSampleError` if a point group of ``pts`` [K, 2] in ``markup`` runs in reverse order."""
+    groups = reversed_groups(pts, markup)
+    if groups:
+        raise BadSampleError(
+            file,
+            f"{REVERSED_REASON} {groups} in the {markup.name} annotation (order: cmhm.landmarks.markups)",
         )

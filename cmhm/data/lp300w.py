@@ -3,9 +3,10 @@
 Layout: subsets ``AFW``, ``HELEN``, ``IBUG``, ``LFPW`` and their mirrored copies ``<subset>_Flip``
 (a ``_Flip`` suffix on the file stem is also recognised), each image with a 3DDFA-style ``.mat``
 (``Pose_Para`` required; ``pt3d_68`` and ``pt2d`` used when present, same conventions as
-:mod:`cmhm.data.aflw2000`), and ``landmarks/<subset>/<name>_pts.mat`` with ``pts_2d`` (the 2D
-semi-frontal annotation, jaw on the visible contour) and ``pts_3d`` (the 3D landmarks'
-projections, x and y only), [68, 2] each, 1-based like every Matlab file.
+:mod:`cmhm.data.aflw2000`; a real one, face3d's ``IBUG_image_008_1_0.mat``, holds ``pt2d`` [2, 68],
+``Pose_Para`` [1, 7], ``roi`` and the 3DMM parameters, no ``pt3d_68``), and
+``landmarks/<subset>/<name>_pts.mat`` with ``pts_2d`` [68, 2] (the 2D semi-frontal annotation, jaw on
+the visible contour) and ``pts_3d`` (the 3D landmarks' projections), 1-based like every Matlab file.
 
 Flipped copies, without double flipping: the ``.mat`` beside an image and a landmark file found
 under the image's own subset (``landmarks/AFW_Flip/...``) already describe that image and are used
@@ -15,13 +16,22 @@ points with the iBUG 68 flip permutation. As a guard, images with |yaw| > 30 deg
 on the wrong side of the jaw's midpoint for their yaw sign are counted and logged.
 
 Fill: ``lm3d_68`` from ``pt3d_68`` (x, y, z) when the ``.mat`` has it, else from ``pts_3d`` with
-z = NaN (300W-LP gives no depth for it); ``lm2d`` / ``vis2d`` from ``pts_2d`` (else a [2, 68] ``pt2d``);
-pose from ``Pose_Para``; box = tight box of the 3D landmarks' projection (else of ``lm2d``).
+z = NaN; ``lm2d`` / ``vis2d`` from ``pts_2d`` (else, in view 0 only, a [2, 68] ``pt2d``); pose from ``Pose_Para``; box = tight box of the 3D
+landmarks' projection (else of ``lm2d``). ``pts_3d`` is read as [68, 2] or [68, 3] (the release's shape
+is not documented; a third column's depth convention is unknown, so only x and y are used) and the
+run's log says which shapes it read.
+
+Views: a stem ends in ``_<k>``, the index of the synthesised view (0 = the original photo, k > 0 = a
+face rotated by the 3D fit). The ``.mat``'s ``pt2d`` is the original 300-W annotation, repeated unchanged
+in every view's ``.mat``, so it labels view 0 only: a view k > 0 without a landmark file is a bad
+sample (:mod:`cmhm.data.bad`), never labelled with ``pt2d``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -37,16 +47,26 @@ log = logging.getLogger(__name__)
 FLIP_SUFFIX = "_Flip"
 LANDMARK_DIR = "landmarks"
 YAW_CHECK_DEG = 30.0
+_VIEW = re.compile(r"_(\d+)$")
+PTS_3D_WIDTHS = (2, 3)  # pts_3d columns read: x, y[, z]
 
 
-def _points(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
-    """[68, 2] 0-based points from a Matlab [68, 2] or [2, 68] array."""
+def _points(arr: np.ndarray, path: Path, key: str, widths: tuple[int, ...] = (2,)) -> np.ndarray:
+    """[68, 2] 0-based x, y from a Matlab [68, D] or [D, 68] array, D one of ``widths``."""
     a = np.asarray(arr, dtype=np.float64)
-    if a.shape == (2, IBUG68.n_points):
+    n = IBUG68.n_points
+    if a.ndim == 2 and a.shape[0] in widths and a.shape[1] == n:
         a = a.T
-    if a.shape != (IBUG68.n_points, 2):
-        raise BadSampleError(path, f"{key} has shape {a.shape}, expected [{IBUG68.n_points}, 2]")
-    return a - MAT_ORIGIN
+    if a.ndim != 2 or a.shape[0] != n or a.shape[1] not in widths:
+        want = " or ".join(f"[{n}, {d}]" for d in widths)
+        raise BadSampleError(path, f"{key} has shape {a.shape}, expected {want}")
+    return a[:, :2] - MAT_ORIGIN
+
+
+def view_index(image: Path) -> int | None:
+    """The synthesised-view index ``k`` of a 300W-LP image stem ``..._<k>`` (``_Flip`` ignored); None if absent."""
+    m = _VIEW.search(image.stem.removesuffix(FLIP_SUFFIX))
+    return None if m is None else int(m.group(1))
 
 
 def mirror_points(pts: np.ndarray, width: int) -> np.ndarray:
@@ -75,8 +95,11 @@ def landmark_file(src_dir: Path, image: Path) -> tuple[Path | None, bool]:
     return None, False
 
 
-def _labels(src_dir: Path, image: Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(lm3d_68 [68, 3], lm2d [68, 2], pose fields) of one image; NaN where absent."""
+def _labels(src_dir: Path, image: Path, shapes: Counter) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(lm3d_68 [68, 3], lm2d [68, 2], pose fields) of one image; NaN where absent.
+
+    ``shapes`` counts the ``pts_3d`` shapes read (for the run's log).
+    """
     mat_path = image.with_suffix(".mat")
     mat = load_mat(mat_path, ("Pose_Para",), optional=("pt3d_68", "pt2d"))
     lm3d = np.full((IBUG68.n_points, 3), np.nan)
@@ -84,16 +107,26 @@ def _labels(src_dir: Path, image: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     if "pt3d_68" in mat:
         lm3d = lm3d_from_mat(mat["pt3d_68"], mat_path)
     lm_path, mirror = landmark_file(src_dir, image)
+    view = view_index(image)
     if lm_path is not None:
         lm = load_mat(lm_path, ("pts_2d", "pts_3d"))
-        p2, p3 = _points(lm["pts_2d"], lm_path, "pts_2d"), _points(lm["pts_3d"], lm_path, "pts_3d")
+        p2 = _points(lm["pts_2d"], lm_path, "pts_2d")
+        p3 = _points(lm["pts_3d"], lm_path, "pts_3d", PTS_3D_WIDTHS)
+        shapes[str(list(np.shape(lm["pts_3d"])))] += 1
         if mirror:
             width = image_size(image)[0]
             p2, p3 = mirror_points(p2, width), mirror_points(p3, width)
         lm2d = p2
         if "pt3d_68" not in mat:
             lm3d[:, :2] = p3
-    elif "pt2d" in mat and np.shape(mat["pt2d"]) == (2, IBUG68.n_points):
+    elif "pt2d" in mat and view != 0 and "pt3d_68" not in mat:
+        raise BadSampleError(
+            mat_path,
+            f"no landmarks/{image.parent.name}/{image.stem}_pts.mat, and the .mat's pt2d is the original "
+            f"photo's (view 0) annotation, repeated in every view: it cannot label view "
+            f"{'(none in the name)' if view is None else view}",
+        )
+    elif "pt2d" in mat and view == 0 and np.shape(mat["pt2d"]) == (2, IBUG68.n_points):
         lm2d = _points(mat["pt2d"], mat_path, "pt2d")
     if np.isnan(lm3d[:, :2]).all() and np.isnan(lm2d).all():
         raise BadSampleError(image, f"no landmarks (no pt3d_68 in {mat_path.name}, no landmark file)")
@@ -116,9 +149,11 @@ def yaw_disagrees(lm: np.ndarray, yaw: float) -> bool:
     return bool(np.sign(offset) != np.sign(yaw))
 
 
-def lp_sample(src_dir: Path, image: Path, out_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+def lp_sample(
+    src_dir: Path, image: Path, out_dir: Path, shapes: Counter
+) -> tuple[dict, np.ndarray, np.ndarray]:
     """(index row, lm3d_68 [68, 3], lm2d [68, 2]) of one image; bad samples raise (:mod:`cmhm.data.bad`)."""
-    lm3d, lm2d, pose = _labels(src_dir, image)
+    lm3d, lm2d, pose = _labels(src_dir, image, shapes)
     ref = lm3d if np.isfinite(lm3d[:, :2]).all() else lm2d
     row = image_row(f"{image.parent.name}/{image.stem}", image, out_dir, annotation_box(ref))
     for pts, what in ((lm3d, "3D landmarks"), (lm2d, "pts_2d")):
@@ -150,10 +185,12 @@ def adapt_300w_lp(
     where = f"300W-LP {src_dir}"
     images = shard.take(images, where=where)
     arrays = empty_arrays(len(images))
-    bad, rows, suspicious = BadSamples(on_bad_sample, where), [], []
+    bad, rows, suspicious, shapes = BadSamples(on_bad_sample, where), [], [], Counter()
     for i, image in enumerate(images):
         sample_id = f"{image.parent.name}/{image.stem}"
-        made = bad.run(sample_id, image.with_suffix(".mat"), lambda: lp_sample(src_dir, image, out_dir))  # noqa: B023
+        made = bad.run(
+            sample_id, image.with_suffix(".mat"), lambda: lp_sample(src_dir, image, out_dir, shapes)
+        )  # noqa: B023
         rows.append(None if made is None else made[0])
         if made is None:
             continue
@@ -162,6 +199,8 @@ def adapt_300w_lp(
         arrays["vis2d"][i] = np.isfinite(lm2d).all(-1)
         if yaw_disagrees(lm3d if np.isfinite(lm3d[:, :2]).all() else lm2d, row["yaw"]):
             suspicious.append(image.name)
+    if shapes:
+        log.info("%s: pts_3d read with shape %s (x, y used)", where, dict(sorted(shapes.items())))
     if suspicious:
         log.warning(
             "300W-LP %s: %d images have a yaw sign that contradicts their landmarks (e.g. %s)",

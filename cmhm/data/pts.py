@@ -15,7 +15,8 @@ Coordinate convention: iBUG ``.pts`` files (300-W, 300VW, Menpo) are annotated i
 pixel coordinates, where the centre of the top-left pixel is (1, 1). This package uses 0-based
 coordinates with the top-left pixel's centre at (0, 0) (see :mod:`cmhm.data.samples`), so
 :func:`read_pts` subtracts 1 from x and y (``one_based=True``, the default) and :func:`write_pts`
-adds it back. A third coordinate (depth) is never shifted.
+adds it back. A third coordinate (depth) is never shifted. A point at exactly (0, 0) in a 1-based file would
+become (-1, -1), outside the image: it marks a 0-based export or a missing point, and is refused by line.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def read_pts(path: str | os.PathLike, one_based: bool = True) -> np.ndarray:
         raise PtsFormatError(f"{path}: not a text file ({exc})") from exc
     n, start = _header(lines, path)
     rows: list[list[float]] = []
+    line_of: list[int] = []
     for i in range(start, len(lines)):
         line = lines[i].strip()
         if not line:
@@ -89,6 +91,7 @@ def read_pts(path: str | os.PathLike, one_based: bool = True) -> np.ndarray:
             break
         try:
             rows.append([float(v) for v in line.split()])
+            line_of.append(i + 1)
         except ValueError:
             raise PtsFormatError(f"{path}:{i + 1}: not a row of numbers: {line!r}") from None
     else:
@@ -104,6 +107,13 @@ def read_pts(path: str | os.PathLike, one_based: bool = True) -> np.ndarray:
     if not np.isfinite(pts).all():
         raise PtsFormatError(f"{path}: holds non-finite coordinates")
     if one_based:
+        at_origin = np.flatnonzero((pts[:, 0] == 0) & (pts[:, 1] == 0))
+        if len(at_origin):
+            k = int(at_origin[0])
+            raise PtsFormatError(
+                f"{path}:{line_of[k]}: point {k + 1} is at (0, 0), which a 1-based file never holds (its "
+                "top-left pixel centre is (1, 1)): a 0-based export, or a placeholder for a missing point"
+            )
         pts[:, :2] -= 1.0
     return pts
 

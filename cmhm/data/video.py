@@ -9,14 +9,22 @@
 Menpo-3D tracking (:func:`adapt_menpo3d_video`)
   ``<src>/<video>/**/<frame>.<jpg|png>`` with a same-named annotation of 84 3D points (Menpo-3D
   markup) per frame, either
-    - ``.ljson`` (menpo landmark JSON ``{"landmarks": {"points": [[y, x, z], ...]}}``): menpo stores
-      image points in (row, column) = (y, x) order, 0-based with the top-left pixel's centre at
-      (0, 0) like ours, so we swap the first two values and do not shift them; or
+    - ``.ljson`` (menpo landmark JSON, :func:`ljson_groups`): menpo stores image points in
+      (row, column) = (y, x) order, 0-based with the top-left pixel's centre at (0, 0) like ours, so
+      we swap the first two values and do not shift them; ``null`` coordinates become NaN (a bad
+      sample here); or
     - ``.pts`` with 84 rows of 3 values (x, y, z), read by :func:`cmhm.data.pts.read_pts`
       (1-based x, y shifted to 0-based).
   Points with 2 values get z = NaN. ``z_sign`` multiplies z so that larger = farther (the release's
   depth sign is not documented where we looked: check it against a frame before relying on z).
   ``lm3d_68`` is derived from the 84 points: every second jaw point plus the 51 inner points.
+
+300VW frames that mmpose lists as broken (:data:`MMPOSE_BROKEN_300VW`): 2,127 frames of 16 videos,
+all of them 300VW *test* videos (categories 1-3), given without a reason. The one listed frame we could
+look at (401/000731, mmpose's own sample) decodes completely and its 68 points lie on the face, 2.9 px
+on average from the next frame's, so nothing we can check says it is broken; skipping the list would
+change the benchmark's test frames. We keep them and record how many a table holds (log line and
+``provenance.json`` key ``mmpose_broken_frames``), so that a result can be re-scored without them.
 
 Frame numbers are the last run of digits in the frame file's name. A video's gaps are bad samples
 (:func:`sequence_gaps`): frame numbers missing between two annotated frames, and frames with an image
@@ -26,6 +34,7 @@ but no annotation; each is reported by the shard that holds the next annotated f
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -38,7 +47,28 @@ from cmhm.data.samples import SampleTable, empty_arrays
 from cmhm.data.shards import ALL, Shard, shard_bounds
 from cmhm.landmarks.markups import IBUG68, MENPO84, jaw68_to_84
 
+log = logging.getLogger(__name__)
 ANNOTATION_SUFFIXES: tuple[str, ...] = (".ljson", ".pts")
+# video -> frame numbers (runs a-b) that mmpose's 300vw2coco.py skips as broken: a fact copied from
+# open-mmlab/mmpose tests/data/300vw/broken_frames.npy (Apache-2.0), 16 videos, 2,127 frames
+MMPOSE_BROKEN_300VW: dict[str, str] = {
+    "401": "722-724,727-731,788-789,792,795,810-811,850-891,897-898,902-903,910-911,913-923,1122-1137,1140,1143-1158,1160-1164,1381,1543-1545,1605-1606,1614-1615,1618",
+    "402": "677-678,682,686-695,805-814,1015-1042,1068,1075-1078,1080,1082-1096,1664,1666-1701",
+    "410": "148,150,176,178-180,182-184,186-188,190-192,194-196,198-200,202-204,206-208,283-284,286-288,290-292,294,316-344,542-543,626,686-688,690-692,694-695,700,816,823-832,834-835,1058-1059,1118-1132,1183-1192,1194,1218-1230,1232,1234-1235,1239-1240,1242-1243,1282-1284,1286-1288,1290-1292,1294",
+    "411": "19-20,60,80,82-120,231-232,234-370,454-475,480,486-517,522-573,578,627-631,702-703,707,1271-1272,1274-1289",
+    "508": "14,147-150,267-274,367-368,370-373,382,613,618,831-832,870,930-935,1029,1086-1088,1175-1176,1179-1184,1186-1192,1280-1293,1316,1501-1502,1927-1928,1930-1935,1973-1974,1987,1989,2008,2036,2039-2040,2042-2046,2239,2382,2404-2405,3018,3123-3128",
+    "518": "392,475-480,482-512,514-518,633,670-671,780-784,786,1607-1624,1626-1632,1634-1640,1706-1744,1746-1752,1754-1760,1762-1767,1954-1968,1970-1997,2003-2008,2028,2046,2055-2068",
+    "529": "90-96,133,139,605,644-648,650-656,659,661,691-692,1340-1344,1346-1349,1357,1367-1368,1370-1376,1422-1424,1483,1824,1908-1912,1914-1920,1922,2058-2063,2075-2080,2226-2228,2248,2250-2256,2258-2264,2266-2268,2288,2290,2422-2424,2426-2432,2434-2440,2442-2444,2484,2487,2498-2503,2834-2840,3007",
+    "530": "554-556,720,726-728,730-736,738-744,828-832,834-840,842-848,874-880,882-888,890-896,898-901,927-928,935-936,1186-1188,1247-1248,1250,1276,1296,1356-1361,1426-1427,1802-1803,1820,2074-2080,2082-2088,2090-2096",
+    "531": "109,279-287,322-325",
+    "533": "1062-1188,1232-1240,1245-1255,1257-1326,1379-1380,1403-1407,1424,1426-1427,1484-1485,1498-1500,1504-1505",
+    "540": "744,746-750",
+    "547": "111-112,114-120,122-128,130-135,959,978,1050-1055",
+    "548": "429-432,434-440,442-448,450,582-584,586-592,594-600,602,624,626,642,804-808,898-904,906-912,914-920,922-924,1170-1207,1260-1288,1394,1488,1490",
+    "551": "180-181,298-302,494,506-509,516,562-568,675-680,682-684,686-688,690,790-792",
+    "553": "551-560,713,761-763,775-776,778-780,783-784,786-792,808-809,1366",
+    "557": "22,32-49,57,75,177,180-231,345-379,412-469,524,536,538-539,544,546,621-623,778-780,785,793,801,809,820-822,994-995,1009,1017,1036,1096-1097,1105,1156-1189,1305,1308-1357,1532-1563,1587,1593,1601,1604,1609,1614,1617,1622-1623,1625-1651,1653,1657,1671-1715",
+}
 _DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -50,21 +80,62 @@ def frame_number(path: Path) -> int:
     return int(m.group(1))
 
 
-def read_ljson(path: Path) -> np.ndarray:
-    """Points [K, D] (x, y[, z]) of a menpo ``.ljson`` file, (y, x) swapped to (x, y)."""
+LJSON_LAYOUTS: dict[int, str] = {
+    1: '{"version": 1, "groups": [{"label": ..., "landmarks": [{"point": [y, x]}, ...]}, ...]} (one group)',
+    2: '{"version": 2, "landmarks": {"points": [[y, x], ...]}, "labels": [...]} (one group)',
+    3: '{"version": 3, "groups": {name: {"landmarks": {"points": [[y, x], ...]}, "labels": [...]}}}',
+}
+LJSON_GROUP = "LJSON"  # menpo's name for the single group of a version 1 or 2 file
+
+
+def _ljson_points(rows: list, path: Path, group: str) -> np.ndarray:
+    """[K, D] float array of LJSON point rows, ``null`` -> NaN."""
+    pts = np.asarray([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] not in (2, 3):
+        raise AdapterError(
+            f"{path}: group {group!r} has points of shape {pts.shape}, expected [K, 2] or [K, 3]"
+        )
+    return pts
+
+
+def ljson_groups(path: Path) -> dict[str, np.ndarray]:
+    """Every landmark group of a menpo ``.ljson`` file (versions :data:`LJSON_LAYOUTS`), points as stored.
+
+    A file without a ``version`` key is read as version 2 (the layout this project wrote before).
+    """
+    data, version = None, None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        pts = np.asarray(data["landmarks"]["points"], dtype=np.float64)
+        version = data.get("version", 2)
+        if version == 1:
+            rows = [p["point"] for g in data["groups"] for p in g["landmarks"]]
+            return {LJSON_GROUP: _ljson_points(rows, path, LJSON_GROUP)}
+        if version == 2:
+            return {LJSON_GROUP: _ljson_points(data["landmarks"]["points"], path, LJSON_GROUP)}
+        if version == 3:
+            return {k: _ljson_points(g["landmarks"]["points"], path, k) for k, g in data["groups"].items()}
     except FileNotFoundError:
         raise AdapterError(f"{path}: missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AdapterError(f"{path}: not valid JSON ({exc})") from exc
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        layout = LJSON_LAYOUTS.get(version, "") if isinstance(version, int) else ""
         raise AdapterError(
-            f"{path}: expected {{'landmarks': {{'points': [[y, x, z], ...]}}}} ({exc!r})"
+            f"{path}: not LJSON{f' version {version}: expected {layout}' if layout else ''} ({exc!r})"
         ) from exc
-    if pts.ndim != 2 or pts.shape[1] not in (2, 3):
-        raise AdapterError(f"{path}: points have shape {pts.shape}, expected [K, 2] or [K, 3]")
+    raise AdapterError(f"{path}: LJSON version {version!r}, expected one of {sorted(LJSON_LAYOUTS)}")
+
+
+def read_ljson(path: Path, group: str | None = None) -> np.ndarray:
+    """Points [K, D] (x, y[, z]) of group ``group`` of a menpo ``.ljson`` file (None: its only group),
+    (y, x) swapped to (x, y); ``null`` coordinates are NaN."""
+    groups = ljson_groups(path)
+    if group is None and len(groups) != 1:
+        raise AdapterError(f"{path}: {len(groups)} landmark groups {sorted(groups)}; name the one to read")
+    name = next(iter(groups)) if group is None else group
+    if name not in groups:
+        raise AdapterError(f"{path}: no landmark group {name!r} (it has {sorted(groups)})")
+    pts = groups[name].copy()
     pts[:, [0, 1]] = pts[:, [1, 0]]
     return pts
 
@@ -141,6 +212,26 @@ def frame_images(folder: Path) -> dict[int, Path]:
         frame_number(p): p
         for p in sorted(folder.iterdir())
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and _DIGITS.search(p.stem)
+    }
+
+
+def mmpose_broken_frames() -> dict[str, frozenset[int]]:
+    """video -> the frame numbers of :data:`MMPOSE_BROKEN_300VW`."""
+    out = {}
+    for video, text in MMPOSE_BROKEN_300VW.items():
+        ends = [tuple(int(x) for x in run.split("-")) for run in text.split(",")]
+        out[video] = frozenset(f for e in ends for f in range(e[0], e[-1] + 1))
+    return out
+
+
+def count_listed_broken(frames: list[tuple[str, int]]) -> dict:
+    """How many of the (video, frame) pairs ``frames`` mmpose lists as broken, for the provenance."""
+    listed = mmpose_broken_frames()
+    hits = [(v, f) for v, f in frames if f in listed.get(v, ())]
+    return {
+        "count": len(hits),
+        "videos": sorted({v for v, _ in hits}),
+        "policy": "kept (video.py module doc)",
     }
 
 
@@ -243,4 +334,13 @@ def adapt_300vw(
         rows.append(None if made is None else made[0])
         if made is not None:
             arrays["lm2d"][i], arrays["vis2d"][i] = made[1], True
-    return finish_table(rows, arrays, out_dir, provenance, where=where, bad=bad)
+    broken = count_listed_broken([(r["video"], r["frame"]) for r in rows if r is not None])
+    log.info(
+        "%s: %d frames on mmpose's broken-frame list kept (videos %s)",
+        where,
+        broken["count"],
+        broken["videos"],
+    )
+    return finish_table(
+        rows, arrays, out_dir, {**provenance, "mmpose_broken_frames": broken}, where=where, bad=bad
+    )

@@ -62,9 +62,15 @@ class HaarDetector:
         path = Path(cascade_path) if cascade_path else _bundled_cascade()
         if not path.is_file():
             raise FileNotFoundError(f"HaarDetector: cascade file {path} does not exist")
-        self._cascade = cv2.CascadeClassifier(str(path))
+        try:
+            self._cascade = cv2.CascadeClassifier(str(path))
+        except (cv2.error, SystemError) as exc:  # a malformed XML: OpenCV's message names no file
+            first = (str(exc.__cause__ or exc).strip().splitlines() or [""])[-1]
+            raise ValueError(
+                f"{path}: not a readable OpenCV cascade XML (truncated or malformed: {first})"
+            ) from None
         if self._cascade.empty():
-            raise ValueError(f"HaarDetector: OpenCV could not load the cascade {path}")
+            raise ValueError(f"{path}: OpenCV could not load this cascade XML (not a Haar cascade?)")
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
 
     def detect(self, image: np.ndarray, frame: int) -> np.ndarray | None:

@@ -71,7 +71,7 @@ def assemble_cascade(
     return write_cascade(
         out,
         variant=variant,
-        stages=checked_stages(stage_files, variant, markup3d, size),
+        stages=checked_stages(stage_files, variant, markup3d, size, seed=config.get("train", {}).get("seed")),
         mean_shapes=[torch.as_tensor(np.load(f), dtype=torch.float32) for f in mean_shape_files],
         crop=CropConvention(size=size, box_scale=float(crop["box_scale"])),
         detector=detector,

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cmhm.atomic import write_atomic
 from cmhm.inference.model_file import CascadeFile, read_cascade
 from cmhm.inference.onnx_backend import RECORD_KEY
 from cmhm.models.cascade import Cascade
@@ -87,9 +88,9 @@ def onnx_model(model: CascadeFile):
 
 def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write the cascade of ``model_path`` as an ONNX graph with a dynamic batch axis."""
+    data = onnx_model(read_cascade(model_path)).SerializeToString()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(onnx_model(read_cascade(model_path)).SerializeToString())
+    write_atomic(out, lambda tmp: tmp.write_bytes(data))  # a full disk names the file, leaves no partial one
     return out
 
 
@@ -99,6 +100,13 @@ def export_torchscript(model_path: str | os.PathLike, out: str | os.PathLike) ->
     size = model.crop.size
     traced = torch.jit.trace(CascadePoints(model.cascade), torch.rand(2, 3, size, size), check_trace=False)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(traced, str(out), _extra_files={"cmhm.json": json.dumps(_metadata(model))})
+    extra = {"cmhm.json": json.dumps(_metadata(model))}
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.jit.save(traced, str(tmp), _extra_files=extra)
+        except RuntimeError as exc:  # PyTorch's file writer reports a failed write (a full disk) so
+            raise OSError(str(exc).splitlines()[0]) from exc
+
+    write_atomic(out, write)
     return out

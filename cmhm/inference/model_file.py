@@ -12,15 +12,17 @@ It holds everything needed to align faces in a new image, and nothing that has t
 - ``tracking``: how a video is tracked: the failure ``check`` (heatmap | onet), its ``threshold``, the
   enlargement of the previous frame's landmark box (``enlarge``) and, for onet, MTCNN's box calibration
   (``onet_calibration``);
-- ``config_digest``, ``config`` and ``code_version`` of the run that trained it.
+- ``config_digest``, ``config`` and ``code_version`` of the run that trained it;
+- per stage, ``weights_digest`` (:func:`weights_digest`), checked on load with the weights' finiteness;
+  :func:`read_cascade` also checks every zip member's CRC (a file with flipped bits is refused).
 
 Everything is plain types and tensors, so :func:`read_cascade` loads with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from cmhm.models.cascade import Cascade
 from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.models.variants import get_variant
-from cmhm.training.checkpoints import StageSpec, atomic_save, check_model
+from cmhm.training.checkpoints import StageSpec, atomic_save, check_model, load_verified
 
 FORMAT, FORMAT_VERSION = "cmhm-cascade", 1
 
@@ -78,8 +80,9 @@ class CascadeFile:
 
 def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
     """A stage of the model file, read from a training ``model.pt`` that must be the stage ``spec`` says
-    (ValueError naming the file and each mismatch otherwise): config, weights, targets, markups, steps."""
-    state = torch.load(model_file, map_location="cpu", weights_only=True)
+    (ValueError naming the file and each mismatch otherwise): config, weights, targets, markups, steps,
+    and what it was made from (training seed, digest of its input files, code hash)."""
+    state = load_verified(model_file)
     check_model(state, model_file, spec)
     cfg = state["config"]
     return {
@@ -88,26 +91,69 @@ def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
         "targets": list(cfg["targets"]),
         "markups": list(state["markups"]),
         "steps": int(state["step"]),
+        "seed": cfg.get("train", {}).get("seed"),
+        "inputs": state.get("inputs", ""),  # digest of the files the stage trained on
+        "code": state.get("code", ""),
         "sigma": float(cfg["train"]["sigma"]),
         "source": str(model_file),
     }
 
 
 def checked_stages(
-    model_files: list[str], variant: str, markup3d: str | None = None, in_size: int | None = None
+    model_files: list[str],
+    variant: str,
+    markup3d: str | None = None,
+    in_size: int | None = None,
+    seed: int | None = None,
 ) -> list[dict]:
     """:func:`stage_record` of each file, file ``i`` checked to be stage ``i`` of ``variant`` (and, where
-    given, of that 3D markup and input size): another model, e.g. one copied over it, is refused."""
+    given, of that 3D markup, input size and training seed): another model, e.g. one copied over it, is
+    refused."""
     n = len(get_variant(variant).stages)
     if len(model_files) != n:
         raise ValueError(f"variant {variant!r} has {n} stage(s), got {len(model_files)}: {model_files}")
-    return [stage_record(f, StageSpec(variant, i, markup3d, in_size)) for i, f in enumerate(model_files)]
+    stages = [stage_record(f, StageSpec(variant, i, markup3d, in_size)) for i, f in enumerate(model_files)]
+    for st in stages:
+        if seed is not None and st["seed"] != seed:
+            raise ValueError(
+                f"{st['source']}: trained with seed {st['seed']}, expected seed {seed} (another seed's model "
+                "copied over it?); retrain it or put back its own file"
+            )
+    return stages
+
+
+def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 (16 hex digits) of a stage's weights: each tensor's name, dtype, shape and bytes, by name."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def _check_weights(st: dict, i: int, where: str) -> None:
+    """ModelFileError naming ``where`` for non-finite weights, or weights that are not those the file
+    recorded a digest of when it was written (a stage replaced after assembly)."""
+    bad = [k for k, v in st["state_dict"].items() if v.is_floating_point() and not v.isfinite().all()]
+    if bad:
+        raise ModelFileError(
+            f"{where}: stage {i} weights hold NaN or infinite values in {len(bad)} tensor(s), first {bad[0]};"
+            " the model file is damaged or its training diverged"
+        )
+    recorded = st.get("weights_digest")
+    if recorded is not None and recorded != weights_digest(st["state_dict"]):
+        raise ModelFileError(
+            f"{where}: stage {i} weights are not the ones this file was written with (digest "
+            f"{weights_digest(st['state_dict'])}, recorded {recorded}): the file was edited after assembly"
+        )
 
 
 def build_cascade(stages: list[dict], mean_shapes: list[torch.Tensor], where: str = "") -> Cascade:
     """The :class:`Cascade` of stage records and the mean shapes linking them (in evaluation mode)."""
     models = []
     for i, st in enumerate(stages):
+        _check_weights(st, i, where)
         model = build_hourglass(ModelConfig.from_dict(st["config"]))
         try:
             model.load_state_dict(st["state_dict"])
@@ -136,7 +182,7 @@ def write_cascade(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "variant": variant,
-        "stages": stages,
+        "stages": [{**st, "weights_digest": weights_digest(st["state_dict"])} for st in stages],
         "mean_shapes": [torch.as_tensor(m, dtype=torch.float32) for m in mean_shapes],
         "crop": asdict(crop),
         "detector": detector,
@@ -155,9 +201,11 @@ def _load_raw(path: Path) -> dict:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+        obj = load_verified(path)
+    except OSError as exc:
         raise ModelFileError(f"{path}: not a readable PyTorch file ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:
+        raise ModelFileError(str(exc)) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         hint = " (a single stage's model.pt? use the assembled cascade.pt)" if isinstance(obj, dict) else ""
         raise ModelFileError(f"{path}: not a cmhm cascade model file{hint}")
@@ -169,14 +217,24 @@ def _load_raw(path: Path) -> dict:
 
 
 def read_cascade(
-    path: str | os.PathLike, device: str | torch.device = "cpu", variant: str | None = None
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    variant: str | None = None,
+    seed: int | None = None,
 ) -> CascadeFile:
     """Load a model file written by :func:`write_cascade`; a clear :class:`ModelFileError` otherwise,
-    also when ``variant`` is given and the file holds another."""
+    also when ``variant`` or ``seed`` (the training seed its config records) is given and the file holds
+    another."""
     path = Path(path)
     obj = _load_raw(path)
     if variant is not None and obj["variant"] != variant:
         raise ModelFileError(f"{path}: holds variant {obj['variant']!r}, expected {variant!r}")
+    recorded = (obj.get("config") or {}).get("train", {}).get("seed")
+    if seed is not None and recorded != seed:
+        raise ModelFileError(
+            f"{path}: holds the model of seed {recorded}, expected seed {seed} (another seed's model file "
+            "copied over it?)"
+        )
     cascade = build_cascade(obj["stages"], obj["mean_shapes"], str(path)).to(device)
     return CascadeFile(
         cascade=cascade,

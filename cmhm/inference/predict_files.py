@@ -11,22 +11,27 @@ is reported on stderr (file and reason), listed in ``failures.csv``, and the run
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from cmhm.atomic import write_atomic
+from cmhm.data.bad import BadSampleError, check_image
 from cmhm.data.pts import write_pts
 from cmhm.inference.api import Face, FaceAligner
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+BOX_COLUMNS = ("x0", "y0", "x1", "y1")
 
 
 @dataclass
@@ -49,35 +54,83 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return out
 
 
-def read_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Given face boxes: a CSV with columns ``image,x0,y0,x1,y1`` (one row per face) or a JSON object
-    ``{image: [[x0, y0, x1, y1], ...]}``; ``image`` is the input's file name or path as given."""
-    path = Path(path)
-    boxes: dict[str, list] = {}
-    if path.suffix.lower() == ".json":
-        raw = json.loads(path.read_text())
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a JSON object {{image: [[x0, y0, x1, y1], ...]}}")
-        boxes = {k: v for k, v in raw.items()}
-    else:
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            missing = {"image", "x0", "y0", "x1", "y1"} - set(reader.fieldnames or ())
-            if missing:
-                raise ValueError(f"{path}: missing columns {sorted(missing)} (need image,x0,y0,x1,y1)")
-            for line, row in enumerate(reader, start=2):
+class GivenBoxes(NamedTuple):
+    """One image's boxes from a ``--boxes`` file: ``boxes`` [F, 4] and, per box, where it was given."""
+
+    boxes: np.ndarray
+    where: list[str]
+
+
+def _box(values, where: str) -> list[float]:
+    """A box [x0, y0, x1, y1] of four finite numbers with positive width and height; ValueError at ``where``."""
+    if not isinstance(values, list) or len(values) != 4:
+        raise ValueError(f"{where}: a box is 4 numbers [x0, y0, x1, y1], got {values!r}")
+    for col, v in zip(BOX_COLUMNS, values):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+            raise ValueError(f"{where}, column {col}: not a finite number: {v!r}")
+    if values[2] <= values[0] or values[3] <= values[1]:
+        raise ValueError(f"{where}: box {values} has zero area (x1 <= x0 or y1 <= y0)")
+    return [float(v) for v in values]
+
+
+def _csv_boxes(path: Path) -> Iterator[tuple[str, list[float], str]]:
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"image", *BOX_COLUMNS} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: missing columns {sorted(missing)} (need image,x0,y0,x1,y1)")
+        for row in reader:
+            where = f"{path}, line {reader.line_num}"
+            if None in row:
+                raise ValueError(f"{where}: more fields than the header's columns: {row[None]}")
+            values = []
+            for col in BOX_COLUMNS:
+                if row[col] is None or not row[col].strip():
+                    raise ValueError(f"{where}, column {col}: missing (a short row?)")
                 try:
-                    box = [float(row[k]) for k in ("x0", "y0", "x1", "y1")]
+                    values.append(float(row[col]))
                 except ValueError:
-                    raise ValueError(f"{path}, line {line}: box values must be numbers") from None
-                boxes.setdefault(row["image"], []).append(box)
-    out = {}
-    for name, b in boxes.items():
-        arr = np.asarray(b, dtype=np.float64).reshape(-1, 4) if len(b) else np.zeros((0, 4))
-        if not np.isfinite(arr).all() or ((arr[:, 2:] - arr[:, :2]) <= 0).any():
-            raise ValueError(f"{path}: box of {name!r} is not finite or has zero area")
-        out[name] = arr
-    return out
+                    raise ValueError(f"{where}, column {col}: not a number: {row[col]!r}") from None
+            yield row["image"], _box(values, where), where
+
+
+def _json_boxes(path: Path) -> Iterator[tuple[str, list[float], str]]:
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object {{image: [[x0, y0, x1, y1], ...]}}")
+    for name, boxes in raw.items():
+        if not isinstance(boxes, list):
+            raise ValueError(f"{path}: {name!r}: expected a list of boxes [[x0, y0, x1, y1], ...]")
+        for i, b in enumerate(boxes):
+            where = f"{path}, {name!r} box {i}"
+            yield name, _box(b, where), where
+
+
+def read_boxes(path: str | os.PathLike) -> dict[str, GivenBoxes]:
+    """Given face boxes: a CSV with columns ``image,x0,y0,x1,y1`` (one row per face) or a JSON object
+    ``{image: [[x0, y0, x1, y1], ...]}``; ``image`` is the input's file name or path as given. A bad
+    row or box is a ValueError naming the file, the line (JSON: the image and box index) and the column."""
+    path = Path(path)
+    rows = _json_boxes(path) if path.suffix.lower() == ".json" else _csv_boxes(path)
+    found: dict[str, tuple[list, list]] = {}
+    for name, box, where in rows:
+        found.setdefault(name, ([], []))
+        found[name][0].append(box)
+        found[name][1].append(where)
+    return {k: GivenBoxes(np.asarray(b, dtype=np.float64).reshape(-1, 4), w) for k, (b, w) in found.items()}
+
+
+def check_boxes_overlap(given: GivenBoxes, image: np.ndarray) -> None:
+    """ValueError naming the box's file and row for a box that does not overlap the image [H, W, 3]."""
+    h, w = image.shape[:2]
+    for box, where in zip(given.boxes, given.where):
+        if box[2] <= 0 or box[3] <= 0 or box[0] >= w or box[1] >= h:
+            raise ValueError(f"box {box.tolist()} ({where}) does not overlap the {w}x{h} image")
 
 
 def face_record(source: str, face: Face, index: int, markup: str, frame: int | None = None) -> dict:
@@ -108,10 +161,15 @@ def draw_faces(image: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as RGB uint8; ValueError naming the file if OpenCV cannot decode it."""
+    """An image file as RGB uint8; ValueError if OpenCV cannot decode it, or if it does not decode to its
+    end (a decoder warning counts, as for the adapters: :func:`cmhm.data.bad.check_image`)."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError("not a readable image")
+    try:
+        check_image(path)  # OpenCV returns half a JPEG with a libjpeg warning that names no file
+    except BadSampleError as exc:
+        raise ValueError(exc.reason) from None
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -130,7 +188,7 @@ def video_frames(path: Path) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def _box_for(boxes: dict[str, np.ndarray] | None, path: Path, given: str) -> np.ndarray | None:
+def _box_for(boxes: dict[str, GivenBoxes] | None, path: Path, given: str) -> GivenBoxes | None:
     if boxes is None:
         return None
     for key in (given, path.name, str(path)):
@@ -140,19 +198,27 @@ def _box_for(boxes: dict[str, np.ndarray] | None, path: Path, given: str) -> np.
 
 
 def predict_image(
-    aligner: FaceAligner, path: Path, given: str, out: Path, boxes: np.ndarray | None, overlay: bool, jsonl
+    aligner: FaceAligner, path: Path, given: str, out: Path, boxes: GivenBoxes | None, overlay: bool, jsonl
 ) -> int:
-    """Align the faces of one image file; returns how many; ValueError when none is found."""
+    """Align the faces of one image file; returns how many; ValueError when none is found or a given box
+    does not overlap the image."""
     image = read_rgb(path)
-    faces = aligner.predict(image, boxes)
+    if boxes is not None:
+        check_boxes_overlap(boxes, image)
+    faces = aligner.predict(image, None if boxes is None else boxes.boxes)
     if not faces:
         raise ValueError("no face found")
     for i, face in enumerate(faces):
         write_pts(out / (f"{path.stem}.pts" if i == 0 else f"{path.stem}_{i}.pts"), face.landmarks)
         jsonl.write(json.dumps(face_record(given, face, i, aligner.markup)) + "\n")
     if overlay:
-        cv2.imwrite(str(out / f"{path.stem}.png"), draw_faces(image, faces))
+        write_atomic(out / f"{path.stem}.png", lambda tmp: _imwrite(tmp, draw_faces(image, faces)))
     return len(faces)
+
+
+def _imwrite(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), image):  # OpenCV reports a failed write by its return value only
+        raise OSError(f"OpenCV could not write {path.name}")
 
 
 class _FirstFace:
@@ -167,7 +233,18 @@ class _FirstFace:
 
 
 def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overlay: bool, jsonl) -> int:
-    """Track one face through a video; returns the number of frames with a fit."""
+    """Track one face through a video; returns the number of frames with a fit. The overlay is written
+    through a temporary name (a failure or a full disk leaves no partial ``.mp4``)."""
+    if not overlay:
+        return _track(aligner, path, given, out, jsonl, None)
+    n_fit: list[int] = []
+    write_atomic(
+        out / f"{path.stem}.mp4", lambda tmp: n_fit.append(_track(aligner, path, given, out, jsonl, tmp))
+    )
+    return n_fit[0]
+
+
+def _track(aligner: FaceAligner, path: Path, given: str, out: Path, jsonl, video: Path | None) -> int:
     from cmhm.evaluation.tracking import TrackPolicy, track_frame
     from cmhm.inference.api import failure_from_record
 
@@ -189,12 +266,10 @@ def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overl
             faces, n_fit = [face], n_fit + 1
             write_pts(frames_dir / f"{t:06d}.pts", face.landmarks)
             jsonl.write(json.dumps(face_record(given, face, 0, aligner.markup, frame=t)) + "\n")
-        if overlay:
+        if video is not None:
             if writer is None:
                 h, w = image.shape[:2]
-                writer = cv2.VideoWriter(
-                    str(out / f"{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h)
-                )
+                writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
             writer.write(draw_faces(image, faces))
     if writer is not None:
         writer.release()
@@ -219,25 +294,28 @@ def run_predict(
     boxes = read_boxes(boxes_file) if boxes_file else None
     report = PredictReport()
     paths = expand_inputs(inputs)
-    with (out / "predictions.jsonl").open("w") as jsonl:
-        for path in tqdm(paths, desc="predict", disable=not progress or len(paths) < 2):
-            given = str(path)
-            try:
-                if not path.is_file():
-                    raise ValueError("no such file")
-                if path.suffix.lower() in VIDEO_SUFFIXES:
-                    report.faces[given] = predict_video(aligner, path, given, out, overlay, jsonl)
-                else:
-                    b = _box_for(boxes, path, given)
-                    report.faces[given] = predict_image(aligner, path, given, out, b, overlay, jsonl)
-            except ValueError as exc:
-                report.failures.append((given, str(exc)))
-                print(f"cmhm predict: {given}: {exc}", file=sys.stderr)
-    with (out / "failures.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["input", "reason"])
-        w.writerows(report.failures)
+    jsonl = io.StringIO()  # written at the end through a temporary name: never a partial file
+    for path in tqdm(paths, desc="predict", disable=not progress or len(paths) < 2):
+        given = str(path)
+        try:
+            if not path.is_file():
+                raise ValueError("no such file")
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                report.faces[given] = predict_video(aligner, path, given, out, overlay, jsonl)
+            else:
+                b = _box_for(boxes, path, given)
+                report.faces[given] = predict_image(aligner, path, given, out, b, overlay, jsonl)
+        except ValueError as exc:
+            report.failures.append((given, str(exc)))
+            print(f"cmhm predict: {given}: {exc}", file=sys.stderr)
+    write_atomic(out / "predictions.jsonl", lambda tmp: tmp.write_text(jsonl.getvalue()))
+    write_atomic(out / "failures.csv", lambda tmp: _write_csv(tmp, [["input", "reason"], *report.failures]))
     return report
+
+
+def _write_csv(path: Path, rows: list) -> None:
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
 
 
 def predict_demo(

@@ -37,9 +37,9 @@ def record_provenance(path: Path) -> dict:
         with np.load(path, allow_pickle=False) as z:
             return json.loads(str(z["provenance"])) if "provenance" in z.files else {}
     if path.suffix == ".pt":
-        import torch
+        from cmhm.training.checkpoints import load_verified
 
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_verified(path)
         return {k: state[k] for k in ("code_version", "config") if k in state}
     raise ValueError(f"{path}: not a record that carries provenance")
 

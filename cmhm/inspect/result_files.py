@@ -17,9 +17,9 @@ from cmhm.report.tables import CI_COLUMNS, DELTA_COLUMNS, SKIPPED_COLUMN
 
 def checkpoint(path: Path, png: str | None) -> list[str]:
     """Kind (resumable or final), step, parameter count, config and code version of a ``.pt`` file."""
-    import torch
+    from cmhm.training.checkpoints import load_verified
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_verified(path)  # a truncated, corrupt or code-carrying file: ValueError naming it
     if isinstance(state, dict) and state.get("format") == "cmhm-cascade":
         return model_file(path, state)
     params = sum(v.numel() for v in state.get("state_dict", {}).values())

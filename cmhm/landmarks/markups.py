@@ -8,9 +8,9 @@ the order 12 jaw/contour, 4 brow, 4 nose bridge-to-tip, 2 nose base, 5 eye, 7 ou
 Point order of the profile markup, for a face whose visible side is the subject's right (the nose
 points to image right; a left-facing profile is its mirror image, same order on the other side):
 
-* contour (12, group ``jaw``): from the top of the visible jaw line down to the chin, the last
-  points just past it (here: evenly along the frontal jaw from its top end to
-  :data:`PROFILE_CONTOUR_END` of its length, where 0.5 is the chin);
+* contour (12, group ``jaw``): from the top of the visible jaw line down to the chin, its point
+  :data:`PROFILE_CHIN_INDEX`, then the last points rise up the front of the chin (here: evenly along
+  the frontal jaw from its top end to :data:`PROFILE_CONTOUR_END` of its length, where 0.5 is the chin);
 * brow (4): outer end to inner end, skipping the middle of the brow;
 * nose bridge (4): top to tip; nose base (2): the point under the tip (subnasale), then the
   nostril wing;
@@ -135,7 +135,13 @@ PROFILE_ON_IBUG68: dict[str, tuple[int, ...]] = {
     "lip_outer": (51, 50, 49, 48, 59, 58, 57),
     "lip_inner": (62, 61, 60, 67, 66),
 }
-PROFILE_CONTOUR_END = 0.55  # the last contour point, as a fraction of the frontal jaw's length (chin 0.5)
+# The contour point on the chin (its lowest point) in the real Menpo 2D training release: index 9 in
+# about 65 % of its 2,300 profile faces, 8 in about 28 %, 10 in under 1 % (issue 26); the official
+# markup figure agrees. Points after it rise up the front of the chin.
+PROFILE_CHIN_INDEX = 9
+# the last contour point, as a fraction of the frontal jaw's length (chin 0.5), evenly spaced so that
+# point PROFILE_CHIN_INDEX sits on the chin
+PROFILE_CONTOUR_END = 0.5 * (len(PROFILE39.groups["jaw"]) - 1) / PROFILE_CHIN_INDEX
 
 
 def profile_contour_positions() -> np.ndarray:
@@ -156,6 +162,84 @@ def profile_semantic_mapping() -> dict[str, np.ndarray]:
     for group, idx in PROFILE_ON_IBUG68.items():
         right[list(PROFILE39.groups[group])] = idx
     return {"right": right, "left": IBUG68.flip_permutation()[right]}
+
+
+# The order each 2D group must run in, along a face axis, first point to last. A path
+# (axis, sign, None): its points' positions along ``axis`` rise with their index (sign +1) or fall
+# (-1). A loop (axis, +1, c) starts at one corner, runs along one lid or lip to the other corner, its
+# point c, and back: its points 0 and c span it along ``axis`` wider than the points a reversal would
+# put there. Axes come from group means, which a group's point order does not change: "down" from the
+# ``from`` groups' mean to the ``to`` groups', "across" likewise, made perpendicular to "down". iBUG 68:
+# across = right eye -> left eye (image left -> right in a frontal view); profile 39: across = eye ->
+# nose (towards the face's front, on either facing side).
+ORDER_AXES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "ibug68": {
+        "down": (("eye_right", "eye_left"), ("lip_outer",)),
+        "across": (("eye_right",), ("eye_left",)),
+    },
+    "profile39": {"down": (("eye",), ("lip_outer",)), "across": (("eye",), ("nose_bridge", "nose_base"))},
+}
+GROUP_RUNS: dict[str, dict[str, tuple[str, int, int | None]]] = {
+    "ibug68": {
+        "jaw": ("across", 1, None),  # subject's right end to left end
+        "brow_right": ("across", 1, None),  # outer to inner
+        "brow_left": ("across", 1, None),  # inner to outer
+        "nose_bridge": ("down", 1, None),  # top to tip
+        "nose_base": ("across", 1, None),
+        "eye_right": ("across", 1, 3),  # outer corner, upper lid, inner corner (39), lower lid
+        "eye_left": ("across", 1, 3),  # inner corner, upper lid, outer corner (45), lower lid
+        "lip_outer": ("across", 1, 6),  # right corner, upper lip, left corner (54), lower lip
+        "lip_inner": ("across", 1, 4),  # right corner, upper lip, left corner (64), lower lip
+    },
+    "profile39": {
+        "jaw": ("down", 1, None),  # top of the visible jaw line down to the chin
+        "brow": ("across", 1, None),  # outer end (back) to inner end (front)
+        "nose_bridge": ("down", 1, None),  # top to tip
+        # nose_base (2 points) is not checked: whether the wing lies behind the subnasale in a real
+        # profile is unverified here, and the synthetic head puts it in front
+        "eye": ("down", 1, None),  # upper lid, outer corner, lower lid
+        "lip_outer": ("down", 1, None),  # top-lip centre, corner, bottom-lip centre
+        "lip_inner": ("down", 1, None),
+    },
+}
+REVERSED_CORR = 0.3  # a path is reversed when index and position along its axis correlate below -this
+ORDER_MIN_EXTENT = 0.02  # ... and it spans at least this fraction of the face's landmark box diagonal
+
+
+def order_axes(pts: np.ndarray, markup: Markup) -> dict[str, np.ndarray]:
+    """axis name -> unit vector [2] of a face annotated in ``markup`` (:data:`ORDER_AXES`)."""
+
+    def mean(groups: tuple[str, ...]) -> np.ndarray:
+        return pts[[i for g in groups for i in markup.groups[g]]].mean(0)
+
+    axes = {k: mean(b) - mean(a) for k, (a, b) in ORDER_AXES[markup.name].items()}
+    down = axes["down"] / np.linalg.norm(axes["down"])
+    across = axes["across"] - (axes["across"] @ down) * down
+    return {"down": down, "across": across / np.linalg.norm(across)}
+
+
+def _runs_backwards(along: np.ndarray, corner: int | None) -> bool:
+    """Whether positions ``along`` [n] (already signed) run against their group's order (see :data:`GROUP_RUNS`)."""
+    n = len(along)
+    if corner is not None:  # reversed, the corners sit at n - 1 and n - 1 - corner: which pair spans wider?
+        return bool(along[n - 1 - corner] - along[n - 1] > along[corner] - along[0])
+    rank, spread = np.arange(n) - (n - 1) / 2, along - along.mean()
+    return float(rank @ spread / (np.linalg.norm(rank) * np.linalg.norm(spread))) < -REVERSED_CORR
+
+
+def reversed_groups(pts: np.ndarray, markup: Markup) -> list[str]:
+    """The groups of ``pts`` [K, 2] (x, y image points in ``markup``) whose points run against
+    :data:`GROUP_RUNS`; groups spanning under :data:`ORDER_MIN_EXTENT` of the face cannot tell and pass,
+    and so do groups :data:`GROUP_RUNS` leaves out."""
+    pts = np.asarray(pts, dtype=np.float64)[:, :2]
+    axes = order_axes(pts, markup)
+    face = float(np.linalg.norm(pts.max(0) - pts.min(0)))
+    out = []
+    for group, (axis, sign, corner) in GROUP_RUNS[markup.name].items():
+        along = pts[list(markup.groups[group])] @ axes[axis] * sign
+        if np.ptp(along) >= ORDER_MIN_EXTENT * face and _runs_backwards(along, corner):
+            out.append(group)
+    return out
 
 
 MARKUPS: dict[str, Markup] = {m.name: m for m in (IBUG68, MENPO84, PROFILE39)}

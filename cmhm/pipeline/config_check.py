@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import json
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -23,12 +24,16 @@ import jsonschema
 import yaml
 
 from cmhm.data.registry import DATASETS, GENERATED, shard_counts
+from cmhm.pipeline.provenance import config_digest
 
 HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
 INT_RE = re.compile(r"^[+-]?\d+$")
 FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 TRUE, FALSE, NULL = ("true", "yes", "on"), ("false", "no", "off"), ("null", "~", "none")
 MAX_ERRORS = 10
+RUN_RECORD = (
+    "run.json"  # results/<run>/run.json: the config files and training config the run's models are from
+)
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: the schema in ms
 
 
@@ -36,11 +41,36 @@ class ConfigError(ValueError):
     """A run configuration that the pipeline cannot run; the message names each bad key."""
 
 
+def _duplicate_keys(node: yaml.Node, path: Path, where: tuple[str, ...] = ()) -> None:
+    """ConfigError naming the file, the key and both lines for a key written twice in one mapping (a YAML
+    loader keeps the last value silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key != "<<":
+                if key in seen:
+                    first, again = seen[key].start_mark.line + 1, key_node.start_mark.line + 1
+                    raise ConfigError(
+                        f"{path}:{again}: key {'.'.join((*where, key))!r} is written twice (lines {first} "
+                        f"and {again}); YAML would keep the last value silently: delete one"
+                    )
+                seen[key] = key_node
+            _duplicate_keys(value_node, path, (*where, str(key)))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _duplicate_keys(item, path, (*where, str(i)))
+
+
 def load_yaml(path: str | Path) -> dict:
-    """Parse one config file; a syntax error names the file, line and column (Snakemake's does not)."""
+    """Parse one config file; a syntax error names the file, line and column (Snakemake's does not), a key
+    written twice names both lines; an empty file or one that is not a mapping is refused (as Snakemake
+    refuses it)."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=LOADER)
+        data = yaml.load(text, Loader=LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -49,10 +79,16 @@ def load_yaml(path: str | Path) -> dict:
             f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})" if ctx and exc.context else ""
         )
         raise ConfigError(f"{where}: YAML syntax error: {exc.problem}{context}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc})") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{path}: empty config file (no keys); a run refuses it too")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config file holds keys at top level, not a {type(data).__name__}")
+        raise ConfigError(
+            f"{path}:{node.start_mark.line + 1}: a config file holds keys at top level, not a "
+            f"{type(data).__name__}"
+        )
+    _duplicate_keys(node, path)
     return data
 
 
@@ -235,6 +271,12 @@ def semantic_errors(config: dict, schema: dict) -> list[str]:
                 f"synth.{name}.shards: {split['shards']} shards for {faces} {what} (at most one per item)"
             )
     errors += _split_errors(config)
+    augment = config["train"]["augment"]
+    if augment["scale_min"] > augment["scale_max"]:
+        errors.append(
+            f"train.augment.scale_min: {augment['scale_min']} is above train.augment.scale_max "
+            f"{augment['scale_max']} (the scale is drawn from [scale_min, scale_max])"
+        )
     steps = config["train"]["steps"]
     late = [s for s in config["train"]["lr_steps"] if s >= steps]
     if late:
@@ -291,6 +333,40 @@ def run_name(run: str | None, configfiles: list[str | Path], default_config: str
     own = Path(default_config).resolve() if default_config else None
     named = [f for f in configfiles if own is None or Path(f).resolve() != own]
     return Path(named[0]).stem if named else "default"
+
+
+def run_record(configfiles: list[str | Path], training: dict) -> dict:
+    """What ``results/<run>/run.json`` records: the config files (absolute paths) and the digest of the
+    training config (:func:`training_config`) the run's models are trained from."""
+    return {
+        "configfiles": [str(Path(f).resolve()) for f in configfiles],
+        "training_config_digest": config_digest(training),
+    }
+
+
+def check_run_record(run_dir: str | Path, record: dict) -> None:
+    """ConfigError when ``run_dir`` holds the models of another config: other config files *and* another
+    training config than ``record`` (:func:`run_record`). The same files edited (a rerun after a ``steps``
+    change), or other files with the same training config (a file adding quoted rows) pass."""
+    path = Path(run_dir) / RUN_RECORD
+    if not path.is_file():
+        return
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+        files, digest = before["configfiles"], before["training_config_digest"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path}: unreadable run record ({exc}); delete it to accept this run's config"
+        ) from None
+    if files != record["configfiles"] and digest != record["training_config_digest"]:
+        named = " + ".join(files) or "config.yaml alone"
+        now = " + ".join(record["configfiles"]) or "config.yaml alone"
+        raise ConfigError(
+            f"{run_dir} holds models trained from {named} (training config {digest}); this run, from {now}, "
+            f"has another training config ({record['training_config_digest']}) and would replace them. Give "
+            f"it its own name with the config key `run: <name>` (or --config run=<name>); to replace them on "
+            f"purpose, delete {path}"
+        )
 
 
 def training_config(config: dict) -> dict:

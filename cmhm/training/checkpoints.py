@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import pickle
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -101,6 +102,33 @@ def atomic_save(obj: dict, path: Path, keep: Path | None = None) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise OSError(e.errno, f"cannot write {path} ({e.strerror or e})") from e
+
+
+def load_verified(path: str | os.PathLike, map_location="cpu"):
+    """``torch.load(path, weights_only=True)`` of a file first checked to be a whole zip archive whose
+    every member passes its CRC (``torch.load`` reads a member with flipped bits without a word).
+
+    ValueError naming ``path`` and what is wrong: truncated or not an archive, the corrupt member, or
+    objects a weights-only load refuses (unpickling them could run code).
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: not a whole PyTorch file (truncated or not one: {exc})") from None
+    if bad is not None:
+        raise ValueError(f"{path}: member {bad!r} fails its CRC check (the file is corrupt; copy it again)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), "")
+        raise ValueError(
+            f"{path}: refused: it holds objects that a weights-only load does not read (unpickling them "
+            f"could run code){'; ' + why if why else ''}"
+        ) from None
+    except (RuntimeError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable PyTorch file ({type(exc).__name__}: {exc})") from None
 
 
 def save_checkpoint(state: dict, out: Path) -> None:
@@ -238,7 +266,7 @@ def load_stage(
     ``spec``: what the file must be (variant, stage, markup, architecture); ValueError naming the file
     and each mismatch otherwise.
     """
-    state = torch.load(path, map_location=device, weights_only=True)
+    state = load_verified(path, device)
     if spec is not None:
         check_model(state, path, spec)
     return stage_from_state(state, device)

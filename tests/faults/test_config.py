@@ -223,3 +223,133 @@ def test_run_name_follows_the_first_configfile_but_not_the_default_one(tmp_path)
     assert run_name(None, [str(own), "configs/paper.yaml"], own) == "paper"
     assert run_name(None, ["configs/ablation.yaml", "configs/ablation_gt3d.yaml"], own) == "ablation"
     assert run_name("mine", [str(own)], own) == "mine"
+
+
+def test_a_key_written_twice_names_the_file_the_key_and_both_lines(tmp_path):
+    """Issue 28: a YAML loader keeps the last of two equal keys silently; the config check refuses it."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("train:\n  lr: 1e-3\n  steps: 10\n  lr: 1e-2\n")
+    with pytest.raises(ConfigError) as exc:
+        load_yaml(twice)
+    msg = str(exc.value)
+    assert f"{twice}:4: key 'train.lr' is written twice (lines 2 and 4)" in msg
+    top = tmp_path / "top.yaml"
+    top.write_text("seed: 1\nrun: a\nseed: 2\n")
+    with pytest.raises(ConfigError, match=r"top.yaml:3: key 'seed' is written twice \(lines 1 and 3\)"):
+        check_files([REPO / "config.yaml", top], SCHEMA)
+
+
+def test_the_shipped_configs_write_no_key_twice():
+    for path in [REPO / "config.yaml", *sorted((REPO / "configs").glob("*.yaml"))]:
+        load_yaml(path)
+
+
+def test_scale_min_above_scale_max_names_both_keys():
+    msg = error({"train": {"augment": {"scale_min": 1.5, "scale_max": 0.8}}})
+    assert "train.augment.scale_min: 1.5 is above train.augment.scale_max 0.8" in msg
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("", "empty config file"),
+        ("# only a comment\n", "empty config file"),
+        ("\n- a\n- b\n", ":2: a config file holds keys at top level, not a list"),
+        ("crop:\n  size: 64\n box_scale: 1.3\n", ":3:2: YAML syntax error"),
+    ],
+)
+def test_check_config_refuses_what_the_run_refuses_naming_the_file(tmp_path, capsys, text, named):
+    """`cmhm check-config` on an empty file used to answer 'config OK'; Snakemake refuses it."""
+    from cmhm.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    assert main(["check-config", str(bad), "--schema", str(SCHEMA)]) == 2
+    out = capsys.readouterr()
+    assert "config OK" not in out.out
+    assert f"{bad}{named}" in out.err or (f"{bad}: {named}" in out.err)
+
+
+def test_make_targets_check_the_config_first():
+    """Snakemake reads --configfile itself and names no file for an empty or bad one: make checks first."""
+    text = (REPO / "Makefile").read_text()
+    assert "CHECK_CONFIG = $(BIN)/python -m cmhm check-config $(CONFIG)" in text
+    for target in ("run", "dry-run", "report", "figures"):
+        recipe = re.search(rf"^{re.escape(target)}: .*\n\t(.*)\n", text, re.MULTILINE)
+        assert recipe and recipe[1] == "$(CHECK_CONFIG)", target
+
+
+@pytest.mark.workflow
+def test_snakemake_refuses_a_configfile_with_a_key_written_twice(tmp_path):
+    """A duplicate key is valid YAML to Snakemake (it keeps the last); the Snakefile names it."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    wf = tmp_path / "wf"
+    shutil.copytree(
+        REPO,
+        wf,
+        ignore=shutil.ignore_patterns(".venv", ".git", "results", "logs", ".snakemake", "__pycache__"),
+    )
+    (wf / "twice.yaml").write_text("train:\n  steps: 10\n  steps: 20\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", "twice.yaml"],
+        cwd=wf,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode != 0
+    assert "twice.yaml:3: key 'train.steps' is written twice (lines 2 and 3)" in res.stdout + res.stderr
+
+
+def test_a_run_does_not_replace_another_configs_models(tmp_path):
+    """Issue 28: `--configfile configs/smoke.yaml other.yaml` kept the name smoke and replaced its models;
+    two configs named exp.yaml in two folders both wrote results/exp/."""
+    from cmhm.atomic import write_json_atomic  # noqa: PLC0415
+    from cmhm.pipeline.config_check import RUN_RECORD, check_run_record, run_record, training_config  # noqa: PLC0415
+
+    smoke = check_files([REPO / "config.yaml", REPO / "configs/smoke.yaml"], SCHEMA)
+    run_dir = tmp_path / "results" / "smoke"
+    first = run_record([REPO / "configs/smoke.yaml"], training_config(smoke))
+    check_run_record(run_dir, first)  # nothing recorded yet
+    write_json_atomic(run_dir / RUN_RECORD, first)
+    check_run_record(run_dir, first)
+    edited = merge(smoke, {"train": {"steps": smoke["train"]["steps"] + 1}})
+    check_run_record(run_dir, run_record([REPO / "configs/smoke.yaml"], training_config(edited)))  # an edit
+    quoted = tmp_path / "quoted.yaml"
+    check_run_record(run_dir, run_record([REPO / "configs/smoke.yaml", quoted], training_config(smoke)))
+    other = tmp_path / "elsewhere" / "smoke.yaml"
+    with pytest.raises(ConfigError) as exc:
+        check_run_record(run_dir, run_record([REPO / "configs/smoke.yaml", other], training_config(edited)))
+    msg = str(exc.value)
+    assert f"{run_dir} holds models trained from {REPO / 'configs/smoke.yaml'} (training config" in msg
+    assert f"this run, from {REPO / 'configs/smoke.yaml'} + {other}, has another training config" in msg
+    assert "`run: <name>`" in msg and f"delete {run_dir / RUN_RECORD}" in msg
+
+
+@pytest.mark.workflow
+def test_snakemake_refuses_to_replace_another_configs_models(tmp_path):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    wf = tmp_path / "wf"
+    shutil.copytree(
+        REPO,
+        wf,
+        ignore=shutil.ignore_patterns(".venv", ".git", "results", "logs", ".snakemake", "__pycache__"),
+    )
+    (wf / "results" / "exp").mkdir(parents=True)
+    (wf / "results" / "exp" / "run.json").write_text(
+        '{"configfiles": ["/elsewhere/exp.yaml"], "training_config_digest": "0123456789ab"}\n'
+    )
+    (wf / "exp.yaml").write_text("train:\n  lr: 0.002\n")
+
+    def dry_run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", "exp.yaml", *args]
+        return subprocess.run(cmd, cwd=wf, capture_output=True, text=True, check=False)
+
+    res = dry_run()
+    assert res.returncode != 0
+    assert "results/exp holds models trained from /elsewhere/exp.yaml" in res.stdout + res.stderr
+    assert dry_run("--config", "run=exp2").returncode == 0

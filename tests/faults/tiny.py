@@ -89,3 +89,23 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 def same_weights(a: Path, b: Path) -> bool:
     wa, wb = weights(a), weights(b)
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def cascade_file(root: Path, steps: int = 2) -> Path:
+    """A one-stage ``baseline`` model file (``cascade.pt``) trained ``steps`` steps; it names no detector
+    (predict takes boxes), as the synthetic default's."""
+    from cmhm.inference.model_file import CropConvention, checked_stages, write_cascade
+
+    stage = train(root / "stage1", write_data(root / "data"), train_cfg(steps), variant="baseline")
+    return write_cascade(
+        root / "cascade.pt",
+        variant="baseline",
+        stages=checked_stages([str(stage)], "baseline", "menpo84", SIZE),
+        mean_shapes=[],
+        crop=CropConvention(SIZE, 1.3),
+        detector=None,
+        tracking={"check": "heatmap", "threshold": 0.3, "enlarge": 1.2, "onet_calibration": None},
+        config={"crop": {"size": SIZE}},
+        config_digest="test",
+        code_version="test",
+    )

@@ -227,10 +227,25 @@ def _image(path: Path, w: int = 120, h: int = 100) -> None:
     cv2.imwrite(str(path), np.full((h, w, 3), 128, np.uint8))
 
 
+def _in_group_order(pts: np.ndarray, markup) -> np.ndarray:
+    """``pts`` with each (path) group's points sorted along the axis it must run along (GROUP_RUNS);
+    group means, hence the axes, do not move."""
+    # imported here, so that the shared import block at the top stays as on main
+    from cmhm.landmarks.markups import GROUP_RUNS, order_axes
+
+    out, axes = pts.copy(), order_axes(pts, markup)
+    for group, (axis, sign, _) in GROUP_RUNS[markup.name].items():
+        idx = list(markup.groups[group])
+        out[idx] = pts[idx][np.argsort(pts[idx] @ axes[axis] * sign)]
+    return out
+
+
 def test_menpo_profile_side(tmp_path):
     rng = np.random.default_rng(0)
     pts = np.column_stack([rng.uniform(30, 50, 39), rng.uniform(20, 80, 39)])
-    pts[PROFILE39.groups["nose_bridge"][-1]] = [90.0, 50.0]  # nose tip far to the image right
+    pts[list(PROFILE39.groups["eye"]), 1] -= 15  # eye above the lips, so that "down" is image down
+    pts[PROFILE39.groups["nose_bridge"][-1]] = [90.0, 85.0]  # nose tip far to the image right, lowest
+    pts = _in_group_order(pts, PROFILE39)  # a real profile's groups run in order (reversed: bad sample)
     write_pts(tmp_path / "r.pts", pts)
     write_pts(tmp_path / "l.pts", np.column_stack([119 - pts[:, 0], pts[:, 1]]))
     _image(tmp_path / "r.png")

@@ -6,6 +6,7 @@ import pytest
 from cmhm.landmarks.markups import (
     IBUG68,
     PROFILE39,
+    PROFILE_CHIN_INDEX,
     PROFILE_ON_IBUG68,
     profile_contour_positions,
     profile_semantic_mapping,
@@ -23,13 +24,21 @@ def test_semantic_mapping_follows_the_documented_order():
     contour = right[list(PROFILE39.groups["jaw"])]
     chin = IBUG68.groups["jaw"][len(IBUG68.groups["jaw"]) // 2]
     assert contour[0] == IBUG68.groups["jaw"][0] and np.all(np.diff(contour) >= 0)
-    assert contour[-2] <= chin < contour[-1]  # the last point just past the chin
+    assert contour[PROFILE_CHIN_INDEX] == chin < contour[PROFILE_CHIN_INDEX + 1]  # then up the chin's front
     for group, idx in PROFILE_ON_IBUG68.items():
         assert len(idx) == len(PROFILE39.groups[group])
         np.testing.assert_array_equal(right[list(PROFILE39.groups[group])], idx)
     assert set(fg[right[list(PROFILE39.groups["eye"])]]) == {"eye_right"}
     assert set(fg[right[list(PROFILE39.groups["brow"])]]) == {"brow_right"}
     np.testing.assert_array_equal(m["left"], IBUG68.flip_permutation()[right])
+
+
+def test_profile_chin_is_contour_point_9_as_in_the_real_release():
+    # the real Menpo 2D training profiles put the chin at contour index 9 (~65 %) or 8 (~28 %), 10 < 1 %
+    assert PROFILE_CHIN_INDEX == 9
+    positions = profile_contour_positions()
+    assert positions[PROFILE_CHIN_INDEX] == pytest.approx(0.5)  # 0.5 = the chin of the frontal jaw
+    assert (positions[PROFILE_CHIN_INDEX + 1 :] > 0.5).all()
 
 
 def _decreasing(v: np.ndarray) -> bool:
