@@ -110,6 +110,7 @@ rule floors:
         crops=test_image_crops,
         heldout=heldout_fit,
         arms=floor_arm_files,
+        model=codec_model_file,
     output:
         csv=report(f"results/{RUN}/tables/floors.csv", caption="report/floors.rst", category="Tables"),
         tex=f"results/{RUN}/tables/floors.tex",
@@ -119,8 +120,6 @@ rule floors:
         "../envs/cmhm.yaml"
     params:
         arms=floor_arms(),
-        crop_sizes=sorted({64, config["crop"]["size"]}),
-        sigma=config["train"]["sigma"],
         markup3d=config["model"]["markup3d"],
         code=script_code("floors.py"),
     script:

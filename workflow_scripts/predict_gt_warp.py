@@ -7,9 +7,9 @@ from cmhm.data.crop_shards import load_crops
 from cmhm.evaluation.evaluate import save_npz
 from cmhm.evaluation.floors import gt_warp_predictions
 from cmhm.inference.model_file import read_cascade
+from cmhm.models.runtime import resolve_device
 from cmhm.pipeline.logs import log_to
 from cmhm.pipeline.provenance import code_version, provenance
-from cmhm.training.loop import resolve_device
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821

@@ -28,8 +28,9 @@ from cmhm.landmarks.markups import IBUG68
 from cmhm.models.complexity import count_complexity
 from cmhm.models.fuse import fuse_for_inference
 from cmhm.models.hourglass import ModelConfig, build_hourglass
+from cmhm.models.runtime import AMP_DTYPES, parse_amp
 from cmhm.training.loop import TrainConfig, init_state, train_step
-from cmhm.training.precision import AMP_DTYPES, make_scaler, parse_amp
+from cmhm.training.precision import make_scaler
 
 PAPER = ModelConfig(in_size=256, n_stacks=2, depth=4, width=256)
 PAPER_S_PER_STEP = 1.02  # Deng et al., FG 2018: one training step at batch 8 on a GTX Titan X (Pascal)

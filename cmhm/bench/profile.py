@@ -20,8 +20,9 @@ from cmhm.bench.throughput import random_data, sync
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import stage_plans
 from cmhm.models.hourglass import ModelConfig
+from cmhm.models.runtime import to_tensor
 from cmhm.training.augment import AugmentConfig, augment_batch
-from cmhm.training.batches import heatmap_targets, to_tensor
+from cmhm.training.batches import heatmap_targets
 from cmhm.training.loop import TrainConfig, init_state
 from cmhm.training.losses import stacked_heatmap_loss
 

@@ -23,9 +23,10 @@ from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import stage_plans
 from cmhm.models.complexity import count_complexity
 from cmhm.models.hourglass import ModelConfig, build_hourglass
+from cmhm.models.runtime import resolve_device
 from cmhm.training.augment import AugmentConfig
 from cmhm.training.batches import TrainData, make_batch
-from cmhm.training.loop import TrainConfig, init_state, resolve_device, train_step
+from cmhm.training.loop import TrainConfig, init_state, train_step
 
 
 def sync(device: torch.device | None) -> None:

@@ -37,8 +37,7 @@ from cmhm.evaluation.tracking import (
 from cmhm.geometry.image_warp import warp_image
 from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine, landmark_box
 from cmhm.models.cascade import Cascade
-from cmhm.training.batches import to_tensor
-from cmhm.training.loop import predict, resolve_device
+from cmhm.models.runtime import predict, resolve_device, to_tensor
 
 
 @torch.no_grad()

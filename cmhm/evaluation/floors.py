@@ -1,8 +1,8 @@
 """Floors and controls printed beside Table I: what no variant can beat at this configuration.
 
-- decoding floor (:func:`decoding_floor`): the test crops' ground-truth landmarks rendered as Gaussians
-  at the configured map size and sigma, decoded by :func:`cmhm.models.heatmaps.decode_heatmaps`, scored like a
-  prediction (NME, mean of |yaw| bins). A perfect network still pays this.
+- decoding floor (:func:`decoding_floor`): the test crops' ground-truth landmarks encoded and decoded by
+  the model's :class:`cmhm.models.heatmaps.HeatmapCodec` (map size and sigma as the model file records
+  them), scored like a prediction (NME, mean of |yaw| bins). A perfect network still pays this.
 - label floor (:func:`label_floor`): the 3D fit's held-out error (``heldout_fit.csv`` of
   ``annotations_3d``): how far the fitted training labels are from the synthetic truth.
 - ground-truth warp (:func:`gt_warp_predict`): stage 2 of a cascade on crops warped by the Procrustes
@@ -19,28 +19,27 @@ import torch
 from cmhm.data.crop_shards import CropSet
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
 from cmhm.evaluation.metrics import aflw_table, nme_box
-from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 from cmhm.geometry.yaw_bins import bin_labels
 from cmhm.models.cascade import Cascade
-from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
-from cmhm.models.hourglass import STEM_STRIDE
-from cmhm.training.batches import to_tensor
+from cmhm.models.heatmaps import HeatmapCodec, crop_to_map, map_to_crop
+from cmhm.models.runtime import to_tensor
 
 FLOOR_COLUMNS = ["floor", "Mean", *bin_labels(), "Mean sd (seeds)", "seeds", "n", "note"]
+# The decoding floor is also printed at the default config's crop side (config.yaml's crop.size), so a
+# run at another size (the paper's 128 px) shows both.
+DEFAULT_CROP_SIZE = 64
 
 
 @torch.no_grad()
-def decode_gt(points: np.ndarray, crop_size: int, map_size: int, sigma: float) -> np.ndarray:
-    """Crop-pixel landmarks [N, K, 2] -> Gaussians at ``map_size`` (std ``sigma`` map px) -> decoded
-    back to crop pixels [N, K, 2]; NaN points stay NaN."""
+def decode_gt(points: np.ndarray, codec: HeatmapCodec) -> np.ndarray:
+    """Crop-pixel landmarks [N, K, 2] -> ``codec``'s Gaussians -> decoded back to crop pixels [N, K, 2]
+    (in float64); NaN points stay NaN."""
     p = torch.as_tensor(np.asarray(points, dtype=np.float64))
-    maps = render_heatmaps(crop_to_map(p, crop_size, map_size), map_size, sigma)
-    dec, _ = decode_heatmaps(maps)
-    out = map_to_crop(dec, crop_size, map_size).numpy()
+    out = codec.decode(codec.encode(p))[0].numpy()
     return np.where(np.isfinite(points), out, np.nan)
 
 
-def decoding_floor(points: np.ndarray, yaw: np.ndarray, crop_size: int, map_size: int, sigma: float) -> dict:
+def decoding_floor(points: np.ndarray, yaw: np.ndarray, codec: HeatmapCodec) -> dict:
     """NME of :func:`decode_gt` against ``points`` [N, K, 2] (crop pixels; the box normaliser is the same
     in crop and image pixels up to scale) as an :func:`cmhm.evaluation.metrics.aflw_table` dict, plus
     ``max_map_px``: the largest decoding error of a point in map pixels, and ``argmax_mean_of_bins``:
@@ -48,7 +47,8 @@ def decoding_floor(points: np.ndarray, yaw: np.ndarray, crop_size: int, map_size
 
     Exact Gaussians decode exactly where the peak is inside the map (the log of a sampled Gaussian is a
     parabola); what remains comes from points on or outside the map's border."""
-    dec = decode_gt(points, crop_size, map_size, sigma)
+    dec = decode_gt(points, codec)
+    crop_size, map_size = codec.crop_size, codec.map_size
     err = np.linalg.norm(dec - points, axis=-1) * map_size / crop_size
     on_grid = map_to_crop(
         np.round(crop_to_map(np.asarray(points, np.float64), crop_size, map_size)), crop_size, map_size
@@ -80,7 +80,7 @@ def gt_warp_predict(
 ) -> np.ndarray:
     """Stage 2 of a two-stage ``cascade`` on crops ``images`` uint8 [N, S, S, 3] warped by the fit of
     ``gt_points`` [N, K, 2] (crop pixels, stage 1's markup, NaN where absent) onto the cascade's mean
-    shapes -> points [N, K2, 2] in crop pixels. The same warp as :meth:`Cascade.forward`, with the
+    shapes -> points [N, K2, 2] in crop pixels. The cascade's own link (:meth:`Cascade.link`), with the
     ground truth (weight 1 where present) in place of stage 1's decoded points."""
     if len(cascade.stages) != 2:
         raise ValueError(
@@ -90,15 +90,13 @@ def gt_warp_predict(
     if gt_points.shape[1:] != (k, 2):
         raise ValueError(f"ground-truth points {gt_points.shape} must be [N, {k}, 2] (stage 1's markup)")
     cascade = cascade.to(device).eval()
-    stage = cascade.stages[1]
     out = []
     for lo in range(0, len(images), batch_size):
         x = to_tensor(np.asarray(images[lo : lo + batch_size])).to(device)
         g = torch.as_tensor(np.asarray(gt_points[lo : lo + batch_size], dtype=np.float32), device=device)
         w = torch.isfinite(g).all(-1).float()
-        A, _ = fit_to_means(torch.nan_to_num(g), w, cascade.mean_shape(0))
-        pts, _ = Cascade.decode(stage, stage(warp_images(x, A, stage.cfg.in_size))[-1])
-        out.append(apply_affine_torch(invert_affine_torch(A), pts).cpu().numpy())
+        x2, A = cascade.link(0, x, torch.nan_to_num(g), w)
+        out.append(cascade.run_stage(1, x2, A)[1].cpu().numpy())
     return np.concatenate(out)
 
 
@@ -178,22 +176,22 @@ def rescale_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarr
 def floors_table(
     crops: CropSet,
     markup3d: str,
-    crop_sizes: list[int],
-    sigma: float,
+    codec: HeatmapCodec,
     heldout: pd.DataFrame | None,
     arms: dict[str, list[pd.DataFrame]],
 ) -> pd.DataFrame:
-    """The floors table: the decoding floor at each of ``crop_sizes`` (maps 1/4 of it, the test crops'
-    landmarks rescaled; NME does not depend on the scale), the label floor from the 3D fit's
+    """The floors table: the decoding floor of the model's ``codec`` (from the model file) at its crop size
+    and at :data:`DEFAULT_CROP_SIZE` (the same map/crop ratio and sigma; the test crops' landmarks rescaled,
+    NME does not depend on the scale), the label floor from the 3D fit's
     ``heldout`` table (None: left out), then one row per measured arm (label -> seeds' per-image frames)."""
     pts = crops.arrays[PROJ3D_ARRAYS[markup3d]][..., :2]
     yaw = crops.index["yaw"].to_numpy(np.float64)
     rows = []
-    for size in crop_sizes:
-        map_size = size // STEM_STRIDE
-        t = decoding_floor(rescale_points(pts, crops.size, size), yaw, size, map_size, sigma)
+    for size in sorted({DEFAULT_CROP_SIZE, codec.crop_size}):
+        at = codec.at_crop_size(size)
+        t = decoding_floor(rescale_points(pts, crops.size, size), yaw, at)
         note = (
-            f"{size} px crops, {map_size} px maps, sigma {sigma:g}; worst point {t['max_map_px']:.3f} map px;"
+            f"{size} px crops, {at.map_size} px maps, sigma {at.sigma:g}; worst point {t['max_map_px']:.3f} map px;"
             f" integer map pixel alone {t['argmax_mean_of_bins'] * 100:.2f} %"
         )
         rows.append(floor_row(f"decoding floor {size} px", t, note))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from cmhm.geometry.yaw_bins import YAW_EDGES, bin_labels, yaw_bin
+from cmhm.landmarks.nme import box_area_norm, box_diagonal_norm, nme
 
 MENPO_THRESHOLD = 0.05  # assumed: Menpo-challenge convention; the paper's Table II does not state it
 
@@ -59,13 +60,6 @@ def _point_errors(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None, dim
     return np.where(valid, dist, np.nan)
 
 
-def _gt_box_sides(gt: np.ndarray, dims: int) -> np.ndarray:
-    """[N, dims] side lengths of the tight box of each sample's finite ground-truth points."""
-    g = np.asarray(gt, dtype=np.float64)[..., :dims]
-    g = np.where(np.isfinite(g).all(-1, keepdims=True), g, np.nan)
-    return np.nanmax(g, axis=1) - np.nanmin(g, axis=1)
-
-
 def nme_box(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """AFLW2000-3D NME per image: mean 2D point error / ``sqrt(w * h)`` of the ground-truth box -> [N].
 
@@ -76,11 +70,10 @@ def nme_box(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) ->
     if np.shape(gt)[-1] != 2:
         raise ValueError(f"nme_box takes 2D points [N, K, 2], got {np.shape(gt)}; slice [..., :2] first")
     err = _point_errors(pred, gt, mask, dims=2)
-    wh = _gt_box_sides(gt, 2)
-    norm = np.sqrt(wh[:, 0] * wh[:, 1])
+    norm = box_area_norm(gt)
     if np.any(norm <= 0):
         raise ValueError(f"sample {int(np.flatnonzero(norm <= 0)[0])}: ground-truth box has no area")
-    return np.nanmean(err, axis=1) / norm
+    return nme(err, norm)
 
 
 def nme_diag(
@@ -99,10 +92,10 @@ def nme_diag(
             f"nme_diag takes D in (2, 3) and 2 <= diag_dims <= D; got D={d}, diag_dims={diag_dims}"
         )
     err = _point_errors(pred, gt, mask, dims=d)
-    diag = np.linalg.norm(_gt_box_sides(gt, diag_dims), axis=-1)
+    diag = box_diagonal_norm(gt, diag_dims)
     if np.any(diag <= 0):
         raise ValueError(f"sample {int(np.flatnonzero(diag <= 0)[0])}: ground-truth box is a single point")
-    return np.nanmean(err, axis=1) / diag
+    return nme(err, diag)
 
 
 def aflw_table(nme: np.ndarray, yaw: np.ndarray, edges: tuple[float, ...] = YAW_EDGES) -> dict:

@@ -16,7 +16,7 @@ from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_af
 from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade
 from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
-from cmhm.training.loop import predict, resolve_device
+from cmhm.models.runtime import predict, resolve_device
 
 
 @dataclass

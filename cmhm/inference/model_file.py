@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from cmhm.models.cascade import Cascade
+from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.models.variants import get_variant
 from cmhm.training.checkpoints import StageSpec, atomic_save, check_model, load_verified
@@ -93,6 +94,7 @@ def stage_record(model_file: str | os.PathLike, spec: StageSpec) -> dict:
         "seed": cfg.get("train", {}).get("seed"),
         "inputs": state.get("inputs", ""),  # digest of the files the stage trained on
         "code": state.get("code", ""),
+        "sigma": float(cfg["train"]["sigma"]),
         "source": str(model_file),
     }
 
@@ -245,3 +247,16 @@ def read_cascade(
         code_version=obj["code_version"],
         config=obj["config"],
     )
+
+
+def read_codec(path: str | os.PathLike, stage: int = -1) -> HeatmapCodec:
+    """The heatmap codec (crop size, map size, sigma) of stage ``stage`` of the model file ``path``; a
+    :class:`ModelFileError` naming the file when it predates the recorded sigma."""
+    path = Path(path)
+    st = _load_raw(path)["stages"][stage]
+    if "sigma" not in st:
+        raise ModelFileError(
+            f"{path}: stage {stage} records no heatmap sigma (assembled before model files recorded it); "
+            "assemble it again (snakemake --forcerun assemble_model)"
+        )
+    return HeatmapCodec.of(ModelConfig.from_dict(st["config"]), st["sigma"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cmhm.landmarks.markups import IBUG68, MENPO84
+from cmhm.landmarks.nme import box_area_norm, nme
 from cmhm.landmarks.shape_fit import FitConfig, FitResult, fit_profile, fit_semifrontal
 from cmhm.landmarks.shape_model import PDM
 
@@ -72,6 +73,4 @@ def fit_nme(pred3d: np.ndarray, gt3d: np.ndarray, dims: int = 3) -> np.ndarray:
         g = g - np.concatenate(
             [np.zeros_like(g[..., :1, :2]), np.nanmean(g[..., 2:], axis=-2, keepdims=True)], -1
         )
-    lo, hi = np.nanmin(g[..., :2], axis=-2), np.nanmax(g[..., :2], axis=-2)
-    norm = np.sqrt(np.prod(hi - lo, axis=-1))
-    return np.nanmean(np.linalg.norm(p - g, axis=-1), axis=-1) / norm
+    return nme(np.linalg.norm(p - g, axis=-1), box_area_norm(g))

@@ -20,7 +20,7 @@ from torch import nn
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
 from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 from cmhm.landmarks.markups import Markup, get_markup
-from cmhm.models.heatmaps import decode_heatmaps, map_to_crop
+from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
 from cmhm.models.variants import Variant, get_variant
 
@@ -81,6 +81,12 @@ class Cascade(nn.Module):
         return getattr(self, f"mean_shape_{i}")
 
     @staticmethod
+    def canonical_fit(points: torch.Tensor, weights: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """A [B, 2, 3] (detached): the weighted Procrustes fit of ``points`` [B, K, 2] (``weights`` [B, K])
+        onto the best of ``means`` [V, K, 2]; the one link between a stage's points and the next input."""
+        return fit_to_means(points, weights, means)[0].detach()
+
+    @staticmethod
     def canonical_transform(
         stage: StackedHourglass, images: torch.Tensor, means: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -91,14 +97,35 @@ class Cascade(nn.Module):
         """
         hms = stage(images)
         pts, conf = Cascade.decode(stage, hms[-1])
-        A, _ = fit_to_means(pts, conf, means)
-        return A.detach(), pts, conf
+        return Cascade.canonical_fit(pts, conf, means), pts, conf
 
     @staticmethod
     def decode(stage: StackedHourglass, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage heatmaps [B, K, h, h] -> (points [B, K, 2] in that stage's input pixels, confidence [B, K])."""
-        pts, conf = decode_heatmaps(heatmaps.detach().float())
-        return map_to_crop(pts, stage.cfg.in_size, heatmaps.shape[-1]), conf
+        return HeatmapCodec(stage.cfg.in_size, heatmaps.shape[-1]).decode(heatmaps.detach().float())
+
+    def link(
+        self, i: int, images: torch.Tensor, points: torch.Tensor, weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage ``i + 1``'s input: the crops ``images`` [B, 3, S, S] warped by :meth:`canonical_fit` of
+        stage ``i``'s ``points`` [B, K, 2] (crop pixels, ``weights`` [B, K]) onto mean shape ``i`` ->
+        (input [B, 3, s, s], A [B, 2, 3] crop -> that input). The forward pass links stages with it, and
+        the ground-truth warp of :mod:`cmhm.evaluation.floors` with the true points in place of stage ``i``'s."""
+        A = self.canonical_fit(points, weights, self.mean_shape(i))
+        return warp_images(images, A, self.stages[i + 1].cfg.in_size), A
+
+    def run_stage(
+        self, i: int, x: torch.Tensor, to_input: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Stage ``i`` on its input ``x`` -> (heatmaps per stack, points [B, K, 2], confidence [B, K]); the
+        points in crop pixels: mapped back through the inverse of ``to_input`` (the :meth:`link` affine;
+        None: ``x`` is the crop)."""
+        stage = self.stages[i]
+        hms = stage(x)
+        pts, conf = self.decode(stage, hms[-1])
+        if to_input is not None:
+            pts = apply_affine_torch(invert_affine_torch(to_input), pts)
+        return hms, pts, conf
 
     def forward(self, images: torch.Tensor) -> dict[str, list]:
         """``images`` [B, 3, S, S] -> {"heatmaps": per stage, list per stack of [B, K, h, h];
@@ -112,20 +139,13 @@ class Cascade(nn.Module):
             "points": [],
             "confidence": [],
         }
-        x, to_crop = images, None
-        for i, stage in enumerate(self.stages):
+        x, A = images, None
+        for i in range(len(self.stages)):
             if i > 0:
-                pts, conf = out["points"][-1], out["confidence"][-1]
-                A, _ = fit_to_means(pts, conf, self.mean_shape(i - 1))
-                A = A.detach()
-                x = warp_images(images, A, stage.cfg.in_size)
+                x, A = self.link(i - 1, images, out["points"][-1], out["confidence"][-1])
                 out["transforms"].append(A)
-                to_crop = invert_affine_torch(A)
             out["inputs"].append(x)
-            hms = stage(x)
-            pts, conf = self.decode(stage, hms[-1])
-            if to_crop is not None:
-                pts = apply_affine_torch(to_crop, pts)
+            hms, pts, conf = self.run_stage(i, x, A)
             out["heatmaps"].append(hms)
             out["points"].append(pts)
             out["confidence"].append(conf)

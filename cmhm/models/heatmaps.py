@@ -1,4 +1,5 @@
-"""Gaussian heatmaps: vectorised rendering, sub-pixel decoding and crop <-> map coordinates.
+"""Gaussian heatmaps: vectorised rendering, sub-pixel decoding, crop <-> map coordinates, and the codec
+(:class:`HeatmapCodec`: crop size, map size, sigma, encode, decode) that ties them to a model.
 
 Pixel-centre convention everywhere: pixel ``i`` covers ``[i - 0.5, i + 0.5]``, so a crop of side
 ``S`` and a map of side ``H`` relate by ``map = (crop + 0.5) * H / S - 0.5``.
@@ -6,7 +7,11 @@ Pixel-centre convention everywhere: pixel ``i`` covers ``[i - 0.5, i + 0.5]``, s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from cmhm.models.hourglass import ModelConfig
 
 LOG_FLOOR = 1e-10  # values are clamped here before taking logs in the sub-pixel refinement
 
@@ -76,3 +81,40 @@ def decode_heatmaps(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     dy = torch.where((iy > 0) & (iy < h - 1), dy, torch.zeros_like(dy))
     pts = torch.stack([ix.to(heatmaps.dtype) + dx, iy.to(heatmaps.dtype) + dy], dim=-1)
     return pts, conf
+
+
+@dataclass(frozen=True)
+class HeatmapCodec:
+    """The one map convention of a stage: crops of side ``crop_size`` <-> maps of side ``map_size`` whose
+    Gaussians have std ``sigma`` map pixels (None: not known, e.g. a model file written before it was
+    recorded; decoding does not need it, encoding refuses).
+
+    Training encodes its targets with it, the cascade decodes with it, the model file records it
+    (:meth:`cmhm.inference.model_file.CascadeFile.codec`), and the decoding floor reads it from there.
+    """
+
+    crop_size: int
+    map_size: int
+    sigma: float | None = None
+
+    @classmethod
+    def of(cls, model: ModelConfig, sigma: float | None = None) -> HeatmapCodec:
+        """The codec of a stacked hourglass built from ``model`` (maps 1/:data:`STEM_STRIDE` of its input)."""
+        return cls(model.in_size, model.map_size, sigma)
+
+    def at_crop_size(self, crop_size: int) -> HeatmapCodec:
+        """The same convention (map/crop ratio, sigma in map pixels) for crops of side ``crop_size``."""
+        return HeatmapCodec(crop_size, crop_size * self.map_size // self.crop_size, self.sigma)
+
+    def encode(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Crop-pixel ``points`` [B, K, 2] -> Gaussian maps [B, K, map_size, map_size] (:func:`render_heatmaps`)."""
+        if self.sigma is None:
+            raise ValueError(f"{self}: no sigma is known, so targets cannot be encoded")
+        return render_heatmaps(
+            crop_to_map(points, self.crop_size, self.map_size), self.map_size, self.sigma, mask
+        )
+
+    def decode(self, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Maps [B, K, map_size, map_size] -> (sub-pixel peaks [B, K, 2] in crop pixels, peak values [B, K])."""
+        pts, conf = decode_heatmaps(heatmaps)
+        return map_to_crop(pts, self.crop_size, self.map_size), conf

@@ -20,8 +20,9 @@ from cmhm.geometry.similarity import compose_affine
 from cmhm.geometry.warp import affine_scale, warp_images
 from cmhm.landmarks.markups import get_markup
 from cmhm.models.cascade import Cascade
-from cmhm.models.heatmaps import crop_to_map, render_heatmaps
+from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import StackedHourglass
+from cmhm.models.runtime import to_tensor
 from cmhm.training.augment import AugmentConfig, augment_batch, sample_similarity, transform_arrays
 
 Batch = tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]
@@ -73,22 +74,16 @@ def from_crops(
     return TrainData(images=crops.images, arrays=arrays, side=side)
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [B, S, S, 3] -> float32 [B, 3, S, S] in [0, 1] (a read-only batch, e.g. a memory-map slice, is copied)."""
-    batch = np.require(images, requirements=("C", "W"))
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
-
-
 def heatmap_targets(
     arrays: dict[str, np.ndarray], targets: Sequence[str], crop_size: int, map_size: int, sigma: float
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Per stack: (heatmaps [B, K, h, h], mask [B, K]) rendered from the named crop-pixel arrays."""
-    maps, masks = [], []
+    """Per stack: (heatmaps [B, K, h, h], mask [B, K]) encoded from the named crop-pixel arrays by the
+    :class:`cmhm.models.heatmaps.HeatmapCodec` of ``crop_size``, ``map_size`` and ``sigma``."""
+    codec, maps, masks = HeatmapCodec(crop_size, map_size, sigma), [], []
     for name in targets:
         pts = torch.from_numpy(np.ascontiguousarray(arrays[name][..., :2], dtype=np.float32))
-        pts = crop_to_map(pts, crop_size, map_size)
         mask = torch.isfinite(pts).all(-1)
-        maps.append(render_heatmaps(pts, map_size, sigma, mask))
+        maps.append(codec.encode(pts, mask))
         masks.append(mask)
     return maps, masks
 

@@ -25,7 +25,8 @@ import torch
 from cmhm.data.samples import ARRAY_MARKUPS, PROJ3D_ARRAYS, UNION_ARRAY
 from cmhm.landmarks.markups import get_markup
 from cmhm.models.cascade import stage_plans
-from cmhm.models.hourglass import ModelConfig
+from cmhm.models.hourglass import ModelConfig, StackedHourglass
+from cmhm.models.runtime import stage_from_state
 from cmhm.models.variants import get_variant
 
 log = logging.getLogger(__name__)
@@ -255,3 +256,17 @@ def check_model(state: dict, path: str | os.PathLike, spec: StageSpec) -> None:
     if wrong:
         what = f"stage {spec.stage + 1} of variant {spec.variant!r}"
         raise ValueError(f"{path}: not the model of {what}: " + "; ".join(wrong))
+
+
+def load_stage(
+    path: str | os.PathLike, device: str = "cpu", spec: StageSpec | None = None
+) -> StackedHourglass:
+    """Rebuild a trained stage from ``model.pt`` or ``checkpoint.pt`` (``weights_only=True``).
+
+    ``spec``: what the file must be (variant, stage, markup, architecture); ValueError naming the file
+    and each mismatch otherwise.
+    """
+    state = load_verified(path, device)
+    if spec is not None:
+        check_model(state, path, spec)
+    return stage_from_state(state, device)

@@ -1,4 +1,4 @@
-"""Training one hourglass stage (resumable, deterministic on CPU) and predicting with a cascade.
+"""Training one hourglass stage (resumable, deterministic on CPU).
 
 Files in a stage's output folder: ``checkpoint.pt`` (every ``checkpoint_every`` steps: weights,
 optimiser, scheduler, step, RNG states, config, code version, inputs digest; the one before it is
@@ -22,18 +22,14 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from cmhm.models.cascade import Cascade
-from cmhm.models.heatmaps import decode_heatmaps
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
+from cmhm.models.runtime import autocast, parse_amp, resolve_device
 from cmhm.training.augment import AugmentConfig
-from cmhm.training.batches import Batch, TrainData, make_batch, to_tensor
+from cmhm.training.batches import Batch, TrainData, make_batch
 from cmhm.training.checkpoints import (
     Origin,
-    StageSpec,
     atomic_save,
-    check_model,
     kept_snapshot,
-    load_verified,
     missing_snapshots,
     publish_snapshots,
     readable_checkpoints,
@@ -42,9 +38,10 @@ from cmhm.training.checkpoints import (
     why_not_resume,
 )
 from cmhm.training.losses import stacked_heatmap_loss
-from cmhm.training.monitor import TrainMonitor
-from cmhm.training.precision import autocast, deterministic_mode, make_scaler, optimizer_step, parse_amp
+from cmhm.training.monitor import CsvLog, TrainMonitor
+from cmhm.training.precision import deterministic_mode, make_scaler, optimizer_step
 from cmhm.training.steps import snapshot_steps
+from cmhm.training.validation import held_out_rows, validation_nme
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +69,7 @@ class TrainConfig:
     'off' (booleans mean 'bf16'/'off'; :mod:`cmhm.training.precision`); ``deterministic``: deterministic kernels,
     ops without one logged; ``num_threads``: 0 keeps torch's.; ``tensorboard``: also write
     the log rows as TensorBoard scalars (``<out>/tensorboard``); ``val_size``: training crops held out
-    (never drawn for a batch; 0: none) whose NME (:func:`validation_nme`) is logged as ``val_nme``
+    (never drawn for a batch; 0: none) whose NME (:func:`cmhm.training.validation.validation_nme`) is logged as ``val_nme``
     every ``val_every`` steps and at the end."""
 
     steps: int = 1000
@@ -108,12 +105,6 @@ class TrainConfig:
         object.__setattr__(self, "amp", parse_amp(self.amp))
 
 
-def resolve_device(name: str) -> torch.device:
-    return (
-        torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
-    )
-
-
 def run_config(model_cfg: ModelConfig, cfg: TrainConfig, targets: Sequence[str]) -> dict:
     """The config dict stored in checkpoints (plain types, loadable with ``weights_only=True``)."""
     return {"model": asdict(model_cfg), "train": asdict(cfg), "targets": list(targets)}
@@ -127,26 +118,6 @@ def _set_rng_state(rng: np.random.Generator, state: dict) -> None:
     rng.bit_generator.state = state["numpy"]
     torch.set_rng_state(state["torch"])
     random.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in state["python"]))
-
-
-class CsvLog:
-    """Append-only CSV of training rows; on resume, rows after the checkpoint's step are dropped."""
-
-    def __init__(self, path: Path, columns: Sequence[str], keep_until: int) -> None:
-        self.path, self.columns = path, list(columns)
-        kept = []
-        if keep_until > 0 and path.is_file():
-            kept = [
-                ln for ln in path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= keep_until
-            ]
-        path.write_text("\n".join([",".join(self.columns), *kept]) + "\n")
-
-    def write(self, row: dict) -> None:
-        with self.path.open("a") as f:
-            f.write(
-                ",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in self.columns)
-                + "\n"
-            )
 
 
 def _try_resume(out: Path, now: dict, steps: int, st: TrainState, device) -> int:
@@ -263,39 +234,6 @@ def train_step(
     return torch.cat([total.detach()[None], per_stack]).cpu()
 
 
-def held_out_rows(n_rows: int, val_size: int, seed: int) -> np.ndarray:
-    """The ``val_size`` rows (sorted) held out for validation, chosen by ``seed`` alone (so the same on a
-    resume, and independent of the batch RNG). Refuses to hold out half the data or more."""
-    if val_size * 2 >= n_rows:
-        raise ValueError(f"train.val_size {val_size} holds out half or more of the {n_rows} training crops")
-    return np.sort(np.random.default_rng([seed, 7919]).choice(n_rows, size=val_size, replace=False))
-
-
-@torch.no_grad()
-def validation_nme(model: StackedHourglass, batch: Batch, device: torch.device) -> float:
-    """NME (%) of the last stack on a fixed batch: the mean point error over the annotated points
-    (mask, and a target peak >= 0.5: the Gaussian is inside the map) divided by the square root of the
-    target points' box area, averaged over crops; in map pixels, against the decoded target heatmaps
-    (decoding floor ~0.003 % at 128 px). ``model`` is evaluated in eval mode and put back as it was."""
-    images, maps, masks = batch
-    was_training = model.training
-    model.eval()
-    try:
-        pred = decode_heatmaps(model(images.to(device))[-1].float())[0].cpu()
-    finally:
-        model.train(was_training)
-    want, peak = decode_heatmaps(maps[-1].float())
-    ok = masks[-1] & (peak >= 0.5)
-    err = (pred - want).norm(dim=-1)
-    nmes = []
-    for e, w, m in zip(err, want, ok):
-        if m.sum() < 2:
-            continue
-        span = w[m].amax(0) - w[m].amin(0)
-        nmes.append(float(e[m].mean() / span.prod().sqrt().clamp_min(1e-6)))
-    return 100 * float(np.mean(nmes)) if nmes else float("nan")
-
-
 def _validation_batch(data, targets, model_cfg, cfg, batches, rows) -> Batch:
     """The held-out rows as one batch, unaugmented (stage 2: warped to the canonical frame by stage 1)."""
     if batches is None:
@@ -352,48 +290,3 @@ def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=
     atomic_save({"state_dict": st.model.state_dict(), "step": st.step, **stamp}, out / MODEL)
     publish_snapshots(out, snapshots)
     return out / MODEL
-
-
-def load_stage(
-    path: str | os.PathLike, device: str = "cpu", spec: StageSpec | None = None
-) -> StackedHourglass:
-    """Rebuild a trained stage from ``model.pt`` or ``checkpoint.pt`` (``weights_only=True``).
-
-    ``spec``: what the file must be (variant, stage, markup, architecture); ValueError naming the file
-    and each mismatch otherwise.
-    """
-    state = load_verified(path, device)
-    if spec is not None:
-        check_model(state, path, spec)
-    model = build_hourglass(ModelConfig.from_dict(state["config"]["model"]))
-    model.load_state_dict(state["state_dict"])
-    return model.to(device).eval()
-
-
-@torch.inference_mode()
-def predict(
-    model: Cascade | StackedHourglass,
-    images: np.ndarray,
-    batch_size: int = 16,
-    device: str = "auto",
-    amp: str | bool = "off",
-) -> dict:
-    """Landmarks of crops uint8 [N, S, S, 3], in crop pixels (``amp``: autocast as in training, CUDA only).
-
-    Returns numpy arrays: ``points`` [N, K, 2] and ``confidence`` [N, K] (the last stage's last
-    stack) and, per stage ``i``, ``stage{i}_points`` / ``stage{i}_confidence``.
-    """
-    cascade = Cascade([model]) if isinstance(model, StackedHourglass) else model
-    dev = resolve_device(device)
-    cascade = cascade.to(dev).eval()
-    parts: dict[str, list[np.ndarray]] = {}
-    for lo in range(0, len(images), batch_size):
-        with autocast(amp, dev):
-            res = cascade(to_tensor(np.asarray(images[lo : lo + batch_size])).to(dev))
-        for i, (p, c) in enumerate(zip(res["points"], res["confidence"])):
-            parts.setdefault(f"stage{i}_points", []).append(p.cpu().numpy())
-            parts.setdefault(f"stage{i}_confidence", []).append(c.cpu().numpy())
-    out = {k: np.concatenate(v) for k, v in parts.items()}
-    last = len(cascade.stages) - 1
-    out["points"], out["confidence"] = out[f"stage{last}_points"], out[f"stage{last}_confidence"]
-    return out

@@ -1,10 +1,12 @@
 """What a training stage shows while it runs: a tqdm bar on a terminal; otherwise (a job's log file) one log
-line every ``log_every`` steps, so logs do not fill with bar redraws; TensorBoard scalars on request."""
+line every ``log_every`` steps, so logs do not fill with bar redraws; TensorBoard scalars on request; and
+the rows of ``log.csv`` (:class:`CsvLog`)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -56,3 +58,23 @@ class TrainMonitor:
         self.bar.close()
         if self.writer is not None:
             self.writer.close()
+
+
+class CsvLog:
+    """Append-only CSV of training rows; on resume, rows after the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, columns: Sequence[str], keep_until: int) -> None:
+        self.path, self.columns = path, list(columns)
+        kept = []
+        if keep_until > 0 and path.is_file():
+            kept = [
+                ln for ln in path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= keep_until
+            ]
+        path.write_text("\n".join([",".join(self.columns), *kept]) + "\n")
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(
+                ",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in self.columns)
+                + "\n"
+            )

@@ -1,5 +1,5 @@
-"""Numeric modes of training and inference: autocast (``train.amp``), the fp16 gradient scaler and
-deterministic kernels (``train.deterministic``).
+"""Numeric modes of training: the fp16 gradient scaler and deterministic kernels (``train.deterministic``);
+autocast (``train.amp``, shared with inference) is :func:`cmhm.models.runtime.autocast`.
 
 Autocast applies on CUDA only: on a CPU every mode runs in float32, so CPU results do not depend on
 ``train.amp``. ``fp16`` pairs float16 autocast with a :class:`torch.amp.GradScaler` (float16 gradients
@@ -16,25 +16,10 @@ from collections.abc import Iterator
 
 import torch
 
+from cmhm.models.runtime import parse_amp
+
 log = logging.getLogger(__name__)
-AMP_DTYPES: dict[str, torch.dtype | None] = {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}
 CUBLAS_WORKSPACE = ":4096:8"
-
-
-def parse_amp(value: str | bool) -> str:
-    """``train.amp`` as one of :data:`AMP_DTYPES`; the booleans of older configs mean 'bf16' / 'off'."""
-    if isinstance(value, bool):
-        return "bf16" if value else "off"
-    if value not in AMP_DTYPES:
-        raise ValueError(f"train.amp: {value!r} is not one of {sorted(AMP_DTYPES)} (or true/false)")
-    return value
-
-
-def autocast(amp: str | bool, device: torch.device) -> contextlib.AbstractContextManager:
-    """The autocast context of ``amp`` on ``device`` (disabled off CUDA and for 'off')."""
-    dtype = AMP_DTYPES[parse_amp(amp)]
-    enabled = dtype is not None and device.type == "cuda"
-    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=enabled)
 
 
 def make_scaler(amp: str | bool, device: torch.device) -> torch.amp.GradScaler:

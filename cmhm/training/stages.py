@@ -26,16 +26,10 @@ from cmhm.landmarks.markups import Markup, get_markup
 from cmhm.landmarks.union import load_mapping, procrustes_mean, union_targets
 from cmhm.models.cascade import stage_plans
 from cmhm.models.hourglass import ModelConfig
+from cmhm.models.runtime import resolve_device
 from cmhm.training.batches import CanonicalBatches, TrainData, from_crops
-from cmhm.training.loop import (
-    BatchSource,
-    Origin,
-    StageSpec,
-    TrainConfig,
-    load_stage,
-    resolve_device,
-    train_stage,
-)
+from cmhm.training.checkpoints import Origin, StageSpec, load_stage
+from cmhm.training.loop import BatchSource, TrainConfig, train_stage
 
 MEAN_SHAPE_VIEWS = ("semifrontal", "profile_left", "profile_right")
 

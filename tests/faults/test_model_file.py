@@ -12,8 +12,8 @@ import torch
 
 from cmhm.inference.model_file import build_cascade, checked_stages
 from cmhm.landmarks.markups import IBUG68
-from cmhm.training.checkpoints import StageSpec
-from cmhm.training.loop import load_stage, predict
+from cmhm.models.runtime import predict
+from cmhm.training.checkpoints import StageSpec, load_stage
 from tests.faults.tiny import BASE, SIZE, read_data, train, train_cfg, write_data
 
 

@@ -1,4 +1,4 @@
-"""The README's "Add a dataset" and "Add a variant" walks, done once each (issue 14 section 6)."""
+"""The README's "Add a dataset", "Add a variant" and "Add a metric or a table" walks, done once each."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -15,11 +16,16 @@ from cmhm.data.common import annotation_box, finish_table, image_row
 from cmhm.data.pts import read_pts, write_pts
 from cmhm.data.samples import SampleTable, empty_arrays, read_table
 from cmhm.data.shards import ALL, Shard
+from cmhm.evaluation.evaluate import image_metrics
 from cmhm.landmarks.markups import IBUG68, MENPO84
+from cmhm.landmarks.nme import box_diagonal_norm, nme
 from cmhm.models import variants as variant_table
 from cmhm.models.cascade import Cascade, build_stages, stage_plans
 from cmhm.models.hourglass import ModelConfig
 from cmhm.models.variants import Variant
+from cmhm.report.tables import write_table
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def adapt_toy(
@@ -82,3 +88,44 @@ def test_add_a_variant_with_three_stages(monkeypatch) -> None:
     assert [p.shape for p in out["points"]] == [(2, 68, 2), (2, 84, 2), (2, 84, 2)]
     with pytest.raises(ValueError, match="3 stages need 2 mean shapes"):
         Cascade(stages, means[:1])
+
+
+def test_add_a_metric_and_a_table(tmp_path) -> None:
+    """The README's "Add a metric or a table": a per-image metric (the one NME over another named
+    normaliser, the box diagonal), a column beside ``per_image.csv``'s ``nme``, and a table over variants
+    and seeds written as CSV and LaTeX; the rule pieces the walk names exist."""
+    rng = np.random.default_rng(0)
+
+    def nme_box_diagonal(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:  # 1. as in evaluation/metrics.py
+        return nme(np.linalg.norm(pred - gt, axis=-1), box_diagonal_norm(gt))
+
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for variant, noise in (("baseline", 2.0), ("cmhm", 1.0)):
+        for _seed in range(2):
+            gt = rng.uniform(10, 54, (8, IBUG68.n_points, 2))
+            pred = {
+                "sample_id": np.array([f"s{i}" for i in range(8)]),
+                "yaw": np.linspace(-80, 80, 8),
+                "view": np.array(["x"] * 8),
+                "points": gt + rng.normal(0, noise, gt.shape),
+                "gt": gt,
+            }
+            per_image, _ = image_metrics(pred)  # 2. the column beside nme
+            per_image["nme_diag"] = nme_box_diagonal(pred["points"], gt)
+            frames.setdefault(variant, []).append(per_image)
+            # the diagonal sqrt(w^2 + h^2) >= sqrt(2 w h) > sqrt(w h): the same errors, a smaller NME
+            assert (per_image["nme_diag"] < per_image["nme"]).all()
+    rows = [  # 3. the table
+        {"variant": v, "NME diag (%)": 100 * np.mean([f["nme_diag"].mean() for f in fs]), "seeds": len(fs)}
+        for v, fs in frames.items()
+    ]
+    write_table(pd.DataFrame(rows), tmp_path / "t.csv", tmp_path / "t.tex", "Diagonal NME", "tab:diag")
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert list(back["variant"]) == ["baseline", "cmhm"] and back["NME diag (%)"][0] > back["NME diag (%)"][1]
+    assert "tab:diag" in (tmp_path / "t.tex").read_text()
+    rules = REPO / "rules"  # 4. the rule's pieces
+    common = (rules / "common.smk").read_text()
+    assert "def expand_eval(" in common and "def script_code(" in common
+    report = (rules / "report.smk").read_text()
+    assert "rule tables:" in report and "rules.table1.output" in report
+    assert (REPO / "workflow_scripts" / "table1.py").is_file() and (rules / "report" / "table1.rst").is_file()

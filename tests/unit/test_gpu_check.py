@@ -16,15 +16,9 @@ from cmhm.bench.gpu_runs import agreement, inference_rows, time_training
 from cmhm.cli import main as cli_main
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.hourglass import ModelConfig
+from cmhm.models.runtime import AMP_DTYPES, autocast, parse_amp
 from cmhm.training.loop import TrainConfig
-from cmhm.training.precision import (
-    AMP_DTYPES,
-    autocast,
-    deterministic_mode,
-    make_scaler,
-    optimizer_step,
-    parse_amp,
-)
+from cmhm.training.precision import deterministic_mode, make_scaler, optimizer_step
 
 TINY = ModelConfig(in_size=32, n_stacks=1, depth=1, width=8, n_points=(IBUG68.n_points,))
 SCHEMA = Path(__file__).resolve().parents[2] / "rules" / "schemas" / "config.schema.yaml"

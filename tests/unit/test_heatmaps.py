@@ -14,7 +14,7 @@ from cmhm.geometry.warp import (
     similarity_procrustes,
     warp_images,
 )
-from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
+from cmhm.models.heatmaps import HeatmapCodec, crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 
 from .known_transforms import similarity_matrix
 
@@ -149,3 +149,25 @@ def test_warp_moves_a_dot_to_the_mapped_point() -> None:
     expected = apply_affine(A.numpy()[0], np.array([[12.0, 20.0]]))[0]
     assert (x, y) == tuple(np.round(expected).astype(int))
     assert np.allclose(invert_affine(A.double().numpy()), invert_affine_torch(A.double()).numpy())
+
+
+def test_codec_is_the_render_and_decode_it_replaced_bit_for_bit() -> None:
+    """encode = render(crop_to_map), decode = map_to_crop(decode): the same operations in the same order,
+    so training targets, the cascade's decode and the decoding floor are unchanged to the bit."""
+    g = torch.Generator().manual_seed(0)
+    pts = 8 + torch.rand(3, 5, 2, generator=g) * 48  # inside the map: exact Gaussians decode exactly
+    pts[0, 1] = float("nan")
+    mask = torch.isfinite(pts).all(-1)
+    codec = HeatmapCodec(64, 16, 1.5)
+    maps = codec.encode(pts, mask)
+    assert torch.equal(maps, render_heatmaps(crop_to_map(pts, 64, 16), 16, 1.5, mask))
+    got, conf = codec.decode(maps)
+    want, want_conf = decode_heatmaps(maps)
+    assert torch.equal(got, map_to_crop(want, 64, 16)) and torch.equal(conf, want_conf)
+    assert torch.allclose(got[mask], pts[mask], atol=0.05 * 4)  # 0.05 map px (float32 logs), in crop px
+
+
+def test_codec_at_another_crop_size_keeps_ratio_and_sigma() -> None:
+    assert HeatmapCodec(128, 32, 1.0).at_crop_size(64) == HeatmapCodec(64, 16, 1.0)
+    with pytest.raises(ValueError, match="no sigma"):
+        HeatmapCodec(64, 16).encode(torch.zeros(1, 1, 2))

@@ -24,7 +24,8 @@ from cmhm.pipeline.provenance import code_version, config_digest, provenance
 from cmhm.report.plots_data import save_figure
 from cmhm.report.seed_tables import table1_seed_frame
 from cmhm.report.tables import DELTA_COLUMNS, write_table
-from cmhm.training.loop import CsvLog, atomic_save
+from cmhm.training.checkpoints import atomic_save
+from cmhm.training.monitor import CsvLog
 
 from .test_samples_crop import _table
 from .test_union import INTENDED

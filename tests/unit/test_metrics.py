@@ -16,6 +16,8 @@ from cmhm.evaluation.metrics import (
     tracking_summary,
 )
 from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
+from cmhm.landmarks.fit_table import fit_nme
+from cmhm.landmarks.nme import box_area_norm, box_diagonal_norm, nme
 
 # Ground truth of 3 points: box w = 4, h = 9, so sqrt(w * h) = 6.
 GT = np.array([[[0.0, 0.0], [4.0, 0.0], [0.0, 9.0]]])
@@ -186,3 +188,27 @@ def test_paired_difference_cancels_what_the_images_share():
     assert noisy["lo"] < -0.002 < noisy["hi"] < 0  # interval holds the true gap and excludes 0
     with pytest.raises(ValueError, match="must all be"):
         paired_mean_of_bins_diff(ref[:3], ref, yaw)
+
+
+def test_one_nme_named_normalisers_hand_worked():
+    # the box of GT: w = 4, h = 9 -> sqrt(w * h) = 6, diagonal sqrt(97); errors 5, 0, 1 (mean 2)
+    np.testing.assert_allclose(box_area_norm(GT), [6.0], rtol=1e-15)
+    np.testing.assert_allclose(box_diagonal_norm(GT), [np.sqrt(97.0)], rtol=1e-15)
+    np.testing.assert_allclose(nme(np.array([[5.0, 0.0, np.nan, 1.0]]), np.array([6.0])), [1 / 3], rtol=1e-15)
+
+
+def test_the_fit_error_and_the_test_nme_are_one_nme_bit_for_bit():
+    """fit_nme (the 3D label fit's held-out error) and nme_box divide by the same named normaliser, so
+    where every point is present they agree to the bit; fit_nme still equals its former inline arithmetic."""
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (7, 68, 3))
+    pred = gt + rng.normal(0, 2, gt.shape)
+    pred[2, :10] = np.nan  # a partial fit: those points leave both the error and the box
+    full = [i for i in range(7) if i != 2]
+    assert np.array_equal(fit_nme(pred, gt, dims=2)[full], nme_box(pred[full, :, :2], gt[full, :, :2]))
+    ok = np.isfinite(pred).all(-1) & np.isfinite(gt).all(-1)
+    g = np.where(ok[..., None], gt, np.nan)[..., :2]
+    p = np.where(ok[..., None], pred, np.nan)[..., :2]
+    lo, hi = np.nanmin(g, axis=-2), np.nanmax(g, axis=-2)
+    former = np.nanmean(np.linalg.norm(p - g, axis=-1), axis=-1) / np.sqrt(np.prod(hi - lo, axis=-1))
+    assert np.array_equal(fit_nme(pred, gt, dims=2), former)

@@ -20,14 +20,18 @@ from cmhm.inference.model_file import (
     ModelFileError,
     checked_stages,
     read_cascade,
+    read_codec,
     write_cascade,
 )
 from cmhm.inference.predict_files import run_predict
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import Cascade, stage_plans
+from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig
-from cmhm.training.batches import TrainData, to_tensor
-from cmhm.training.loop import TrainConfig, load_stage, predict
+from cmhm.models.runtime import predict, to_tensor
+from cmhm.training.batches import TrainData
+from cmhm.training.checkpoints import load_stage
+from cmhm.training.loop import TrainConfig
 from cmhm.training.stages import train_variant_stage
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -126,6 +130,19 @@ def test_round_trip_equals_the_pieces(model_file: Path) -> None:
     assert np.array_equal(a["points"], b["points"]) and np.array_equal(a["confidence"], b["confidence"])
     loaded = read_cascade(model_file)
     assert loaded.variant == "cmhm" and loaded.crop.size == SIZE and loaded.tracking["threshold"] == 0.3
+
+
+def test_the_model_file_records_each_stages_heatmap_codec(model_file: Path, tmp_path: Path) -> None:
+    """Crop size, map size and the training sigma come back from the file; a file assembled before the
+    sigma was recorded is refused by name (the decoding floor needs it)."""
+    assert read_codec(model_file) == read_codec(model_file, 0) == HeatmapCodec(SIZE, SIZE // 4, 1.0)
+    old = torch.load(model_file, weights_only=True)
+    for st in old["stages"]:
+        del st["sigma"]
+    torch.save(old, tmp_path / "old.pt")
+    assert read_cascade(tmp_path / "old.pt").variant == "cmhm"  # still read for prediction
+    with pytest.raises(ModelFileError, match=r"old\.pt: stage -1 records no heatmap sigma"):
+        read_codec(tmp_path / "old.pt")
 
 
 def test_refuses_what_is_not_a_cascade(model_file: Path, tmp_path: Path) -> None:

@@ -9,15 +9,15 @@ import pytest
 import torch
 
 from cmhm.evaluation.evaluate import response_maps
-from cmhm.geometry.warp import warp_images
+from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_torch, warp_images
 from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models.blocks import BLOCKS, Bottleneck, InceptionResNet
 from cmhm.models.cascade import Cascade, build_stages, stage_plans
 from cmhm.models.complexity import count_complexity
-from cmhm.models.heatmaps import crop_to_map, render_heatmaps
+from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 from cmhm.models.hourglass import ModelConfig, build_hourglass
+from cmhm.models.runtime import to_tensor
 from cmhm.models.variants import VARIANTS
-from cmhm.training.batches import to_tensor
 from cmhm.training.losses import stacked_heatmap_loss
 
 TINY = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16)
@@ -122,3 +122,25 @@ def test_figure_stage_inputs_are_the_models_own_warp() -> None:
     expected = (warped * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     np.testing.assert_array_equal(maps["input_stage1"], expected)
     assert maps["response_stage1"].shape == (2, 16, 16)
+
+
+def test_one_stage_link_is_the_former_inline_warp_bit_for_bit() -> None:
+    """Cascade.link / run_stage (used by forward, the floors' ground-truth warp and, through forward's
+    ``inputs``, the figures) give to the bit what forward computed inline before they existed: fit stage
+    1's points to the mean shapes, warp the crop, decode stage 2, map back through the inverse."""
+    torch.manual_seed(0)
+    s1, s2 = build_stages("cmhm", TINY, MENPO84)
+    mean = torch.rand(IBUG68.n_points, 2) * 40 + 12
+    model = Cascade([s1, s2], [mean]).eval()
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        out = model(images)
+        p1, c1 = decode_heatmaps(s1(images)[-1].float())
+        p1 = map_to_crop(p1, 64, 16)
+        A, _ = fit_to_means(p1, c1, model.mean_shape(0))
+        x2 = warp_images(images, A, 64)
+        p2, c2 = decode_heatmaps(s2(x2)[-1].float())
+        p2 = apply_affine_torch(invert_affine_torch(A), map_to_crop(p2, 64, 16))
+    assert torch.equal(out["transforms"][0], A) and torch.equal(out["inputs"][1], x2)
+    assert torch.equal(out["points"][1], p2) and torch.equal(out["confidence"][1], c2)
+    assert torch.equal(out["points"][0], p1)

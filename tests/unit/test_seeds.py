@@ -22,10 +22,12 @@ from cmhm.evaluation.metrics import paired_mean_of_bins_diff
 from cmhm.geometry.yaw_bins import yaw_bin
 from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.models.cascade import Cascade, build_stages
+from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig
 from cmhm.report.seeds import seed_summary
 from cmhm.training.batches import TrainData
-from cmhm.training.loop import TrainConfig, load_stage, train_stage
+from cmhm.training.checkpoints import load_stage
+from cmhm.training.loop import TrainConfig, train_stage
 
 
 def test_zero_image_variance_leaves_the_seed_bootstrap() -> None:
@@ -68,11 +70,11 @@ def test_exact_gaussians_decode_within_five_hundredths_of_a_map_pixel() -> None:
     for crop, hmap in ((64, 16), (128, 32)):
         pts = rng.uniform(0.1 * crop, 0.9 * crop, (20, IBUG68.n_points, 2))
         pts[0, :5] = np.nan
-        dec = decode_gt(pts, crop, hmap, sigma=1.0)
+        dec = decode_gt(pts, HeatmapCodec(crop, hmap, sigma=1.0))
         assert np.isnan(dec[0, :5]).all()
         err = np.linalg.norm(dec - pts, axis=-1) * hmap / crop
         assert np.nanmax(err) < 0.05
-        floor = decoding_floor(pts, rng.uniform(-90, 90, 20), crop, hmap, 1.0)
+        floor = decoding_floor(pts, rng.uniform(-90, 90, 20), HeatmapCodec(crop, hmap, 1.0))
         assert floor["max_map_px"] < 0.05 and floor["overall_mean_of_bins"] < 1e-4
         # rounding to the map grid costs on average ~0.38 map px per point: far above the sub-pixel decode
         assert floor["argmax_mean_of_bins"] > 100 * floor["overall_mean_of_bins"]
@@ -165,7 +167,8 @@ def test_floors_table_rows_and_ground_truth_warp_predictions() -> None:
         }
     )
     arm = [pd.DataFrame({"yaw": [10.0, 40.0, 70.0], "nme": [0.01 * k] * 3}) for k in (1, 3)]
-    df = floors_table(crops, "ibug68", [64, 128], 1.0, heldout, {"cmhm, ground-truth warp": arm})
+    codec = HeatmapCodec(128, 32, 1.0)  # a model file's: the floor also at the default 64 px crops
+    df = floors_table(crops, "ibug68", codec, heldout, {"cmhm, ground-truth warp": arm})
     assert list(df["floor"]) == [
         "decoding floor 64 px",
         "decoding floor 128 px",

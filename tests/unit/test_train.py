@@ -14,9 +14,11 @@ from cmhm.geometry.warp import warp_images
 from cmhm.landmarks.markups import IBUG68, MENPO84, PROFILE39
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, build_hourglass
+from cmhm.models.runtime import predict
 from cmhm.training.augment import AugmentConfig, augment_batch, flip_side
 from cmhm.training.batches import TrainData, make_batch
-from cmhm.training.loop import LOG, TrainConfig, load_stage, predict, train_stage
+from cmhm.training.checkpoints import load_stage
+from cmhm.training.loop import LOG, TrainConfig, train_stage
 
 from .known_transforms import similarity_matrix
 
@@ -164,7 +166,7 @@ def test_torch_warp_agrees_with_the_cv2_warp() -> None:
 
 def test_validation_nme_is_zero_for_the_targets_and_scales_with_a_shift() -> None:
     from cmhm.models.heatmaps import render_heatmaps  # noqa: PLC0415
-    from cmhm.training.loop import validation_nme  # noqa: PLC0415
+    from cmhm.training.validation import validation_nme  # noqa: PLC0415
 
     pts = torch.tensor([[[4.0, 4.0], [12.0, 4.0], [4.0, 12.0], [12.0, 12.0]]])  # an 8 x 8 map-pixel box
     mask = torch.ones(1, 4, dtype=torch.bool)
@@ -188,7 +190,7 @@ def test_validation_nme_is_zero_for_the_targets_and_scales_with_a_shift() -> Non
 
 def test_held_out_rows_are_never_trained_on_and_logged_as_val_nme(tmp_path, monkeypatch) -> None:
     import cmhm.training.loop as train_mod  # noqa: PLC0415
-    from cmhm.training.loop import held_out_rows  # noqa: PLC0415
+    from cmhm.training.validation import held_out_rows  # noqa: PLC0415
 
     data = _data(n=8)
     cfg = replace(_train_cfg(6), val_size=2, val_every=4, log_every=5)

@@ -69,7 +69,7 @@ READERS: dict[str, set[str]] = {
     "synth.video.n_videos": {"synthesize_video"},
     "synth.video.n_frames": {"synthesize_video"},
     "synth.video.shards": {"crop", "synthesize_video", "table2", "track_video"},
-    "crop.size": {"assemble_model", "crop", "floors", "mean_shapes", "train_stage1", "train_stage2"},
+    "crop.size": {"assemble_model", "crop", "mean_shapes", "train_stage1", "train_stage2"},
     "crop.box_scale": {"assemble_model", "crop"},
     "union_mapping.frontal_max_yaw": {"assemble_model", "union_mapping"},
     "union_mapping.profile_min_yaw": {"assemble_model", "union_mapping"},
@@ -99,7 +99,7 @@ READERS: dict[str, set[str]] = {
     "train.lr": TRAIN,
     "train.lr_steps": TRAIN,
     "train.lr_gamma": TRAIN,
-    "train.sigma": {"assemble_model", "floors", "train_stage1", "train_stage2"},
+    "train.sigma": {"assemble_model", "train_stage1", "train_stage2"},  # floors: from the model file
     "train.checkpoint_every": TRAIN,
     "train.log_every": TRAIN,
     "train.amp": TRAIN,

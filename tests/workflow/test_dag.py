@@ -94,3 +94,18 @@ def test_yaml_syntax_error_names_file_and_line(workdir):
     assert res.returncode != 0
     n = len(cfg.read_text().splitlines())
     assert f"config.yaml:{n}:2: YAML syntax error" in res.stdout + res.stderr, res.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("variants", "demo", "gt_warp"),
+    [(["cmhm", "baseline"], "cmhm", True), (["multiview", "baseline"], "baseline", False)],
+)
+def test_the_stage_count_chooses_the_demo_model_and_the_warp_arm(workdir, variants, demo, gt_warp):
+    """The variant table's stage count, not a variant's name: the demo uses the last variant of the most
+    stages, and the ground-truth warp arm of the floors exists for two-stage variants only."""
+    res = snakemake(["-n", "--cores", "1", "--config", f"variants={variants}"], cwd=workdir)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    demo_job = out[out.index("rule predict_demo:") :].split("\n")[1]
+    assert f"/models/{demo}/seed0/cascade.pt" in demo_job, demo_job
+    assert ("rule predict_gt_warp:" in out) == gt_warp

@@ -1,0 +1,119 @@
+# Input functions of the data phase (fetch.smk, data.smk): datasets, archives, generation, adapters, crops.
+
+
+def adapter_files(wildcards):
+    return configured_files("datasets", wildcards.dataset)
+
+
+def train_samples(wildcards):
+    return samples_dirs(wildcards.dataset, source("train")[1])
+
+
+def synth_common_params(wildcards):
+    """The generated dataset's config every generation job depends on (its shard checked first)."""
+    check_request(wildcards.dataset, wildcards.split, int(wildcards.shard), config)
+    s = config[GENERATED[wildcards.dataset].section]
+    return {
+        "seed": config["seed"],
+        "image_size": s["image_size"],
+        "profile_yaw": s["profile_yaw"],
+        "render": s["render"],
+    }
+
+
+def synth_split_params(wildcards):
+    """The synthetic-data config sub-tree one still-image generation job depends on."""
+    section = GENERATED[wildcards.dataset].section
+    return {**synth_common_params(wildcards), "split": config[section][wildcards.split]}
+
+
+def data_targets():
+    train_ds, _ = source("train")
+    targets = [
+        f"results/{train_ds}/union_mapping.csv",
+        f"results/{train_ds}/annotations_3d/fit_report.json",
+        f"results/{train_ds}/figures/union_mapping.png",
+        f"results/{train_ds}/figures/contact_sheet.png",
+    ]
+    for role in ("train", "test_images", "test_video"):
+        targets += crop_files(*source(role))
+    return targets
+
+
+def synth_video_params(wildcards):
+    """The synthetic-data config sub-tree the video generation job depends on."""
+    section = GENERATED[wildcards.dataset].section
+    return {**synth_common_params(wildcards), "video": config[section]["video"]}
+
+
+def crop_labels3d(wildcards):
+    """The fitted 3D labels the training split's crops carry when training on fitted labels (the paper's
+    route; joined to the crops by sample id when they are cut), else nothing."""
+    train = source("train")
+    if config["data"]["train_labels3d"] == "fitted" and (wildcards.dataset, wildcards.split) == train:
+        return f"results/{train[0]}/annotations_3d/train_labels.npz"
+    return []
+
+
+def configured_train_samples(wildcards):
+    return samples_dirs(*source("train"))
+
+
+# real datasets (fetch.smk): wildcard patterns of the registry's names
+REAL_DATASETS = "|".join(DATASETS)
+GENERATED_DATASETS = "|".join(GENERATED)
+PUBLIC_DATASETS = "|".join(public_names())
+GATED_DATASETS = "|".join(gated_names())
+
+
+def archive_path(wildcards):
+    return config["datasets"][wildcards.dataset]["archive"]
+
+
+def placed_archive_file(wildcards):
+    """The hand-placed archive once it exists (so replacing it reruns the check), else nothing."""
+    path = archive_path(wildcards)
+    return path if os.path.isfile(path) else []
+
+
+def archive_input(wildcards):
+    """What extraction waits for: a public archive itself (downloaded or placed), a gated one's check."""
+    if DATASETS[wildcards.dataset].gated is None:
+        return archive_path(wildcards)
+    return f"results/{wildcards.dataset}/archive_check.json"
+
+
+def raw_dir(wildcards):
+    """The unpacked archive, once the requested split and shard are ones the dataset provides."""
+    check_request(wildcards.dataset, wildcards.split, int(wildcards.shard), config)
+    return f"results/{wildcards.dataset}/raw"
+
+
+def shape_source():
+    """(dataset, split) whose 3D shapes the annotations_3d shape model is learned from."""
+    src = config["annotations_3d"]["shape_source"] or config["data"]["train"]
+    return src["dataset"], src["split"]
+
+
+def shape_samples(wildcards):
+    return samples_dirs(*shape_source())
+
+
+def shape_heldout_samples(wildcards):
+    return samples_dirs(shape_source()[0], config["annotations_3d"]["heldout_split"])
+
+
+def adapt_shard_count(wildcards):
+    """Shards the adapt job's split is cut into (a param: changing it rewrites every shard)."""
+    return n_shards(wildcards.dataset, wildcards.split)
+
+
+def bad_sample_policy(wildcards):
+    """data.on_bad_sample of the adapted split: 'fail' or 'skip' (cmhm/data/bad.py)."""
+    return config["data"]["on_bad_sample"][parent_split(wildcards.dataset, wildcards.split)]
+
+
+def adapter_options(wildcards):
+    """The adapter's config keys for this dataset (and `subdir`, `folds`), not its url, hash or shard count (own param)."""
+    cfg = config["datasets"][wildcards.dataset]
+    return {k: cfg[k] for k in (*DATASETS[wildcards.dataset].options, "subdir", "folds") if k in cfg}

@@ -1,0 +1,64 @@
+# Input functions of the training phase (train.smk): crops and labels in, stage models, model files.
+
+
+def training_params():
+    """The config a run's models depend on (recorded in each model file with its digest)."""
+    return training_config(config)
+
+
+def train_first_crop_shard(wildcards):
+    return crop_files(source("train")[0], source("train")[1], ("images.npy", "labels.npz", "csv"))[:3]
+
+
+def train_crops(wildcards):
+    return crop_files(*source("train"))
+
+
+def train_mapping(wildcards):
+    return f"results/{source('train')[0]}/union_mapping.json"
+
+
+def train_params(wildcards):
+    """The `train` sub-tree one training job reads: its seed is the job's (train.seeds lists them all)."""
+    return {**{k: v for k, v in config["train"].items() if k != "seeds"}, "seed": int(wildcards.seed)}
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes per attempt: 4 h, growing with each retry (a retry resumes from the last checkpoint).
+
+    Override per site with `--set-resources train_stage1:runtime=MIN` (see README, cluster section).
+    """
+    return 240 * attempt
+
+
+def stage_models(wildcards):
+    """The `model.pt` of each stage of one variant and seed, in stage order (with a `step` wildcard: the
+    snapshots of that step)."""
+    name = SNAPSHOTS[int(wildcards.step)] if "step" in wildcards.keys() else "model.pt"
+    return [
+        f"results/{RUN}/models/{wildcards.variant}/seed{wildcards.seed}/{s}/{name}"
+        for s in stage_names(wildcards.variant)
+    ]
+
+
+def stage_snapshots(stage):
+    """Declared outputs of a training rule: its stage's snapshot files (none without train.snapshots)."""
+    return [f"results/{{run}}/models/{{variant}}/seed{{seed}}/{stage}/{name}" for name in SNAPSHOTS.values()]
+
+
+def variant_mean_shape(wildcards):
+    """The canonical mean shapes linking a cascade's stages ([] for a one-stage variant)."""
+    return (
+        [f"results/{RUN}/models/{wildcards.variant}/mean_shape.npy"]
+        if n_stages(wildcards.variant) > 1
+        else []
+    )
+
+
+def model_targets():
+    """One model file per variant and seed."""
+    return [model_file(v, s) for v in config["variants"] for s in SEEDS]
+
+
+def variant_model(wildcards):
+    return model_file(wildcards.variant, wildcards.seed)
