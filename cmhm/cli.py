@@ -74,6 +74,21 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _two_fold(args: argparse.Namespace) -> int:
+    from cmhm.report.two_fold import CAPTION, join_folds, per_image_files, two_fold_table
+
+    runs = [per_image_files(r, args.dataset) for r in args.runs]
+    table = two_fold_table(join_folds(runs, args.runs))
+    if args.out:
+        from cmhm.atomic import write_text_atomic
+
+        write_text_atomic(
+            args.out, f"# {CAPTION}; runs: {', '.join(args.runs)}\n" + table.to_csv(index=False)
+        )
+    print(f"{CAPTION}\n{table.to_string(index=False, float_format=lambda x: f'{x:.2f}')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cmhm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         add_help=False,
         help="exercise the CUDA path and measure it (CPU-side checks without CUDA)",
     )
+    p = sub.add_parser("two-fold", help="Table I of two runs whose test folds partition one set")
+    p.add_argument("runs", nargs=2, help="the runs' folders (results/real_faces_a results/real_faces_b)")
+    p.add_argument("--dataset", default="aflw2000_3d", help="the test set under each run's eval/")
+    p.add_argument("--out", help="write the table here (CSV, the caption as a # comment line first)")
+    p.set_defaults(fn=_two_fold)
     p = sub.add_parser(
         "check-config", help="check config files as a run would (YAML line, schema, cross-key rules)"
     )
