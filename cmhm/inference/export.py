@@ -9,6 +9,7 @@ back to the image is left to the caller (``crop.box_scale`` is in the ONNX metad
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -41,18 +42,24 @@ def onnx_graph(cascade: Cascade, size: int):
 
     Uses PyTorch's ``torch.export``-based exporter (the TorchScript one is deprecated since 2.9); it
     needs ``onnxscript`` (the ``export`` extra)."""
-    with warnings.catch_warnings():  # the exporter reports missing torchvision ops, which cmhm never uses
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            CascadePoints(cascade),
-            (torch.rand(2, 3, size, size),),
-            input_names=["images"],
-            output_names=["points", "confidence"],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            opset_version=ONNX_OPSET,
-            dynamo=True,
-            verbose=False,
-        )
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)  # it lists torchvision ops it cannot register; cmhm uses none
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                CascadePoints(cascade),
+                (torch.rand(2, 3, size, size),),
+                input_names=["images"],
+                output_names=["points", "confidence"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                opset_version=ONNX_OPSET,
+                dynamo=True,
+                verbose=False,
+            )
+    finally:
+        registration.setLevel(level)
     return program.model_proto
 
 
