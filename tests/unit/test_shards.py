@@ -23,6 +23,7 @@ AFLW_OPTIONS = {
     "box_source": "landmarks",
     "cascade_path": None,
     "detector": "mtcnn",
+    "lm2d_source": "none",
 }
 
 
