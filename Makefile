@@ -15,7 +15,9 @@ BENCH_ARGS ?=
 # rules that draw figures from stored metrics; `make figures` forces them to run again
 FIGURE_RULES := plot_results plot_union_mapping contact_sheet plot_training
 # the config files checked first, naming file and line (Snakemake's own message for a bad --configfile does not)
-CHECK_CONFIG = $(BIN)/python -m cmhm check-config $(CONFIG)
+# the venv's python (a test that runs make in a temporary copy names its own)
+PY ?= $(BIN)/python
+CHECK_CONFIG = $(PY) -m cmhm check-config $(CONFIG)
 
 .PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench gpu-check clean
 

@@ -273,7 +273,7 @@ def test_check_config_refuses_what_the_run_refuses_naming_the_file(tmp_path, cap
 def test_make_targets_check_the_config_first():
     """Snakemake reads --configfile itself and names no file for an empty or bad one: make checks first."""
     text = (REPO / "Makefile").read_text()
-    assert "CHECK_CONFIG = $(BIN)/python -m cmhm check-config $(CONFIG)" in text
+    assert "CHECK_CONFIG = $(PY) -m cmhm check-config $(CONFIG)" in text and "PY ?= $(BIN)/python" in text
     for target in ("run", "dry-run", "report", "figures"):
         recipe = re.search(rf"^{re.escape(target)}: .*\n\t(.*)\n", text, re.MULTILINE)
         assert recipe and recipe[1] == "$(CHECK_CONFIG)", target

@@ -79,7 +79,12 @@ def test_smoke_run_builds_every_target(workdir):
     res = snakemake(["figures", "-n", *smoke], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr
     before = {f: f.stat().st_mtime_ns for f in figures}
-    make = [f"SNAKEMAKE={sys.executable} -m snakemake", "CONFIG=configs/smoke.yaml", "CORES=2"]
+    make = [
+        f"SNAKEMAKE={sys.executable} -m snakemake",
+        f"PY={sys.executable}",
+        "CONFIG=configs/smoke.yaml",
+        "CORES=2",
+    ]
     res = subprocess.run(  # -o: the venv the Makefile would build is taken as made
         ["make", "-o", ".venv/bin/snakemake", "figures", *make], cwd=workdir, capture_output=True, text=True
     )
