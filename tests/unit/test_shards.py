@@ -14,6 +14,7 @@ from cmhm.data.registry import adapt
 from cmhm.data.samples import SampleTable, read_table
 from cmhm.data.shards import Shard, shard_bounds
 from cmhm.data.video import adapt_300vw
+
 from .test_folds import AFLW_OPTIONS  # datasets.aflw2000_3d as the schema defaults it: one home
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
