@@ -279,18 +279,21 @@ def test_make_targets_check_the_config_first():
         assert recipe and recipe[1] == "$(CHECK_CONFIG)", target
 
 
+def _workflow_copy(tmp_path):
+    """The repository without venv, git and run outputs, under ``tmp_path / "wf"`` (a run's scratch copy)."""
+    wf = tmp_path / "wf"
+    ignore = shutil.ignore_patterns(".venv", ".git", "results", "logs", ".snakemake", "__pycache__")
+    shutil.copytree(REPO, wf, ignore=ignore)
+    return wf
+
+
 @pytest.mark.workflow
 def test_snakemake_refuses_a_configfile_with_a_key_written_twice(tmp_path):
     """A duplicate key is valid YAML to Snakemake (it keeps the last); the Snakefile names it."""
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    wf = tmp_path / "wf"
-    shutil.copytree(
-        REPO,
-        wf,
-        ignore=shutil.ignore_patterns(".venv", ".git", "results", "logs", ".snakemake", "__pycache__"),
-    )
+    wf = _workflow_copy(tmp_path)
     (wf / "twice.yaml").write_text("train:\n  steps: 10\n  steps: 20\n")
     res = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--configfile", "twice.yaml"],
@@ -333,12 +336,7 @@ def test_snakemake_refuses_to_replace_another_configs_models(tmp_path):
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    wf = tmp_path / "wf"
-    shutil.copytree(
-        REPO,
-        wf,
-        ignore=shutil.ignore_patterns(".venv", ".git", "results", "logs", ".snakemake", "__pycache__"),
-    )
+    wf = _workflow_copy(tmp_path)
     (wf / "results" / "exp").mkdir(parents=True)
     (wf / "results" / "exp" / "run.json").write_text(
         '{"configfiles": ["/elsewhere/exp.yaml"], "training_config_digest": "0123456789ab"}\n'
