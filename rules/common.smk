@@ -14,16 +14,8 @@ from cmhm.data.registry import (
     shard_counts,
 )
 from cmhm.models.variants import get_variant
-from cmhm.pipeline.config_check import (
-    RUN_RECORD,
-    check_config,
-    check_run_record,
-    file_keys,
-    load_yaml,
-    run_name,
-    run_record,
-    training_config,
-)
+from cmhm.pipeline.config_check import check_config, file_keys, load_yaml
+from cmhm.pipeline.runs import RUN_RECORD, check_run_record, run_name, run_record, training_config
 from cmhm.atomic import write_json_atomic
 from cmhm.pipeline.provenance import import_closure_hash
 from cmhm.training.steps import snapshot_steps

@@ -1,5 +1,7 @@
 # Training half: every Table-I variant and seed; for the cascade, mean shapes and stage 2 (online, through
 # stage 1); then each variant and seed is assembled into its one model file, cascade.pt.
+# One torch thread per training job: on 2 cores two such jobs side by side train 1.3-2x more images/s
+# than one job of two threads (README, Performance); on a larger machine --set-threads train_stage1=N.
 
 
 rule train_stage1:
@@ -15,7 +17,7 @@ rule train_stage1:
         "benchmarks/train_stage1/{run}/{variant}/seed{seed}.tsv"
     conda:
         "../envs/cmhm.yaml"
-    threads: 2
+    threads: 1
     resources:
         gpu=1,
         mem_mb=8000,
@@ -66,7 +68,7 @@ rule train_stage2:
         "benchmarks/train_stage2/{run}/{variant}/seed{seed}.tsv"
     conda:
         "../envs/cmhm.yaml"
-    threads: 2
+    threads: 1
     resources:
         gpu=1,
         mem_mb=8000,

@@ -44,7 +44,7 @@ def _timed_step(st, data, targets, cfg: TrainConfig, device: torch.device) -> di
     images, arrays, _ = augment_batch(images, arrays, data.perms(names), data.side[rows], cfg.augment, st.rng)
     mark("augment")
     maps, masks = heatmap_targets(arrays, targets, data.size, st.model.cfg.map_size, cfg.sigma)
-    x = to_tensor(images).to(device)
+    x = to_tensor(images).to(device, memory_format=cfg.memory_format)
     maps, masks = [m.to(device) for m in maps], [m.to(device) for m in masks]
     mark("targets")
     preds = st.model(x)

@@ -13,6 +13,7 @@ import torch
 from cmhm.bench.inference import VARIANT_NAMES, bench_inference, bench_models, ratio, summarise
 from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
+from cmhm.bench.train_modes import bench_train_modes
 from cmhm.models.cascade import Cascade
 from cmhm.models.complexity import count_complexity
 from cmhm.models.hourglass import ModelConfig
@@ -113,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 keeps torch's)")
     ap.add_argument("--train-size", type=int, default=128, help="training/loader bench sizes (CPU budget)")
     ap.add_argument("--train-width", type=int, default=64)
-    ap.add_argument("--train-depth", type=int, default=3)
+    ap.add_argument(
+        "--train-depth", type=int, default=2, help="(the ablation's size: 128 px, width 64, depth 2)"
+    )
     ap.add_argument("--train-steps", type=int, default=3)
     ap.add_argument(
         "--train-amp", nargs="+", default=[""], help="train.amp value(s) to time ('' = the default)"
@@ -142,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     )
     training.to_csv(out / "training.csv", index=False)
+    modes = bench_train_modes(
+        tcfg, list(VARIANT_NAMES), max(args.train_steps, 3), args.threads or 2, str(dev)
+    )
+    modes.to_csv(out / "training_modes.csv", index=False)
     phases = profile_training(tcfg, VARIANT_NAMES, max(args.train_steps, 3), device=str(dev))
     phases.to_csv(out / "training_profile.csv", index=False)
     loader = pd.DataFrame(
@@ -165,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + to_markdown(heads),
             "## Inference ms/face\n\n" + to_markdown(per_model),
             "## Training and loader\n\n" + to_markdown(training) + "\n\n" + to_markdown(loader),
+            "## Training images/s before and after issue 25 (`cmhm/bench/train_modes.py`; goal: after / before >= 2)\n\n"
+            + to_markdown(modes),
             "## Where a training step's time goes (ms per step, median; `cmhm/bench/profile.py`)\n\n"
             + to_markdown(profile_table(phases)),
         ]

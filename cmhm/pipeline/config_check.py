@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
-import json
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -24,16 +23,12 @@ import jsonschema
 import yaml
 
 from cmhm.data.registry import DATASETS, GENERATED, overlap_errors, shard_counts
-from cmhm.pipeline.provenance import config_digest
 
 HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
 INT_RE = re.compile(r"^[+-]?\d+$")
 FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 TRUE, FALSE, NULL = ("true", "yes", "on"), ("false", "no", "off"), ("null", "~", "none")
 MAX_ERRORS = 10
-RUN_RECORD = (
-    "run.json"  # results/<run>/run.json: the config files and training config the run's models are from
-)
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: the schema in ms
 
 
@@ -323,64 +318,3 @@ def check_syntax(*paths: str | Path) -> None:
     for path in paths:
         if Path(path).is_file():
             load_yaml(path)
-
-
-def run_name(run: str | None, configfiles: list[str | Path], default_config: str | Path | None = None) -> str:
-    """The run's name (its folder under results/): ``run`` if set, else the stem of the first ``--configfile``
-    other than the workflow's own ``default_config`` (``--configfile configs/paper.yaml overrides.yaml`` ->
-    paper), else ``default`` (config.yaml alone, given or not: ``make run`` passes it)."""
-    if run:
-        return run
-    own = Path(default_config).resolve() if default_config else None
-    named = [f for f in configfiles if own is None or Path(f).resolve() != own]
-    return Path(named[0]).stem if named else "default"
-
-
-def run_record(configfiles: list[str | Path], training: dict) -> dict:
-    """What ``results/<run>/run.json`` records: the config files (absolute paths) and the digest of the
-    training config (:func:`training_config`) the run's models are trained from."""
-    return {
-        "configfiles": [str(Path(f).resolve()) for f in configfiles],
-        "training_config_digest": config_digest(training),
-    }
-
-
-def check_run_record(run_dir: str | Path, record: dict) -> None:
-    """ConfigError when ``run_dir`` holds the models of another config: other config files *and* another
-    training config than ``record`` (:func:`run_record`). The same files edited (a rerun after a ``steps``
-    change), or other files with the same training config (a file adding quoted rows) pass."""
-    path = Path(run_dir) / RUN_RECORD
-    if not path.is_file():
-        return
-    try:
-        before = json.loads(path.read_text(encoding="utf-8"))
-        files, digest = before["configfiles"], before["training_config_digest"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"{path}: unreadable run record ({exc}); delete it to accept this run's config"
-        ) from None
-    if files != record["configfiles"] and digest != record["training_config_digest"]:
-        named = " + ".join(files) or "config.yaml alone"
-        now = " + ".join(record["configfiles"]) or "config.yaml alone"
-        raise ConfigError(
-            f"{run_dir} holds models trained from {named} (training config {digest}); this run, from {now}, "
-            f"has another training config ({record['training_config_digest']}) and would replace them. Give "
-            f"it its own name with the config key `run: <name>` (or --config run=<name>); to replace them on "
-            f"purpose, delete {path}"
-        )
-
-
-def training_config(config: dict) -> dict:
-    """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
-    in the model file with its digest: two model files from the same training config say so."""
-    train = config["data"]["train"]
-    out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
-    out["train"] = {k: v for k, v in config["train"].items() if k != "seeds"}  # each model: one seed
-    out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
-    if train["dataset"] in GENERATED:
-        section = GENERATED[train["dataset"]].section
-        keep = ("image_size", "profile_yaw", "render", train["split"])
-        out[section] = {"seed": config["seed"], **{k: v for k, v in config[section].items() if k in keep}}
-    else:
-        out["datasets"] = {train["dataset"]: config["datasets"][train["dataset"]]}
-    return out

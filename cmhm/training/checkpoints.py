@@ -182,7 +182,13 @@ def readable_checkpoints(out: Path, device) -> Iterator[tuple[Path, dict]]:
 
 
 def _resume_key(config: dict) -> dict:
-    return {**config, "train": {k: v for k, v in config["train"].items() if k not in RESUME_IGNORES}}
+    """The config a checkpoint must share to resume; ``steps`` counts under the cosine schedule, whose
+    rate at every step depends on the run's length (a step schedule's drops are absolute steps)."""
+    train = config["train"]
+    ignored = (
+        RESUME_IGNORES if train.get("lr_schedule", "step") == "step" else set(RESUME_IGNORES) - {"steps"}
+    )
+    return {**config, "train": {k: v for k, v in train.items() if k not in ignored}}
 
 
 def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:

@@ -215,7 +215,7 @@ def test_every_param_is_read_by_its_script():
 
 def test_run_name_follows_the_first_configfile_but_not_the_default_one(tmp_path):
     """`make run` passes config.yaml itself: that is the 'default' run, not a run named 'config'."""
-    from cmhm.pipeline.config_check import run_name
+    from cmhm.pipeline.runs import run_name
 
     own = tmp_path / "config.yaml"
     assert run_name(None, [], own) == "default"
@@ -310,7 +310,7 @@ def test_a_run_does_not_replace_another_configs_models(tmp_path):
     """Issue 28: `--configfile configs/smoke.yaml other.yaml` kept the name smoke and replaced its models;
     two configs named exp.yaml in two folders both wrote results/exp/."""
     from cmhm.atomic import write_json_atomic  # noqa: PLC0415
-    from cmhm.pipeline.config_check import RUN_RECORD, check_run_record, run_record, training_config  # noqa: PLC0415
+    from cmhm.pipeline.runs import RUN_RECORD, check_run_record, run_record, training_config  # noqa: PLC0415
 
     smoke = check_files([REPO / "config.yaml", REPO / "configs/smoke.yaml"], SCHEMA)
     run_dir = tmp_path / "results" / "smoke"

@@ -14,7 +14,8 @@ import pytest
 
 from cmhm.cli import main
 from cmhm.inference.api import load
-from cmhm.inference.predict_files import read_boxes, run_predict
+from cmhm.inference.boxes import read_boxes
+from cmhm.inference.predict_files import run_predict
 from tests.faults.tiny import cascade_file
 
 W, H = 96, 80

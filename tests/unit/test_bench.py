@@ -11,6 +11,7 @@ import torch
 from cmhm.bench.inference import bench_inference, bench_models, make_call
 from cmhm.bench.report import headline, model_costs
 from cmhm.bench.throughput import bench_training
+from cmhm.bench.train_modes import BEFORE, JOBS, ONE_JOB, bench_train_modes
 from cmhm.models.hourglass import ModelConfig
 
 TINY = ModelConfig(in_size=32, depth=1, width=8)
@@ -60,6 +61,17 @@ def test_training_bench_reports_rate_and_arithmetic() -> None:
     assert list(zip(df["variant"], df["stage"])) == [("baseline", 1), ("cmhm", 1), ("cmhm", 2)]
     assert (df["images_per_s"] > 0).all() and (df["TFLOPS"] > 0).all()
     assert df["s_per_step"].to_numpy() == pytest.approx(2 / df["images_per_s"].to_numpy())
+
+
+def test_train_modes_time_before_after_and_two_one_thread_processes() -> None:
+    df = bench_train_modes(TINY, ["baseline"], steps=1, threads=2)
+    assert list(df["stage"]) == [1]
+    for mode in (BEFORE, ONE_JOB, JOBS):
+        assert (df[f"{mode} img/s"] > 0).all(), mode
+    assert df[f"{JOBS} / before"].to_numpy() == pytest.approx(
+        (df[f"{JOBS} img/s"] / df[f"{BEFORE} img/s"]).to_numpy()
+    )
+    assert torch.get_num_threads() == 2 and torch.utils.deterministic.fill_uninitialized_memory
 
 
 @cuda

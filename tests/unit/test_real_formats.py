@@ -20,10 +20,11 @@ import scipy.io
 
 from cmhm.data.bad import BadSampleError
 from cmhm.data.common import AdapterError
+from cmhm.data.ljson import ljson_groups, read_ljson
 from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.pts import read_pts, write_pts
-from cmhm.data.video import adapt_300vw, ljson_groups, mmpose_broken_frames, read_ljson
+from cmhm.data.video import adapt_300vw, mmpose_broken_frames
 from cmhm.landmarks.markups import GROUP_RUNS, IBUG68, PROFILE39, profile_semantic_mapping, reversed_groups
 from cmhm.synth import SynthConfig, render_one
 

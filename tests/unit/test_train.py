@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -19,6 +20,7 @@ from cmhm.training.augment import AugmentConfig, augment_batch, flip_side
 from cmhm.training.batches import TrainData, make_batch
 from cmhm.training.checkpoints import load_stage
 from cmhm.training.loop import LOG, TrainConfig, train_stage
+from cmhm.training.losses import stacked_heatmap_loss
 
 from .known_transforms import similarity_matrix
 
@@ -236,3 +238,75 @@ def test_validation_does_not_change_the_weights_or_resuming(tmp_path) -> None:
     # the same validations at steps 2, 4, 6 (the 3-step run also validated at its own end, step 3)
     assert [val[0][k] for k in (2, 4, 6)] == [val[1][k] for k in (2, 4, 6)]
     assert all(val[0][k] != "" for k in (2, 4, 6)) and val[0][3] == "" and val[1][3] != ""
+
+
+def test_learning_rate_schedules_step_cosine_and_warmup() -> None:
+    step = TrainConfig(steps=10, lr=1.0, lr_steps=(4, 8), lr_gamma=0.1)
+    assert [round(step.lr_factor(s), 12) for s in (0, 3, 4, 7, 8, 9)] == [1, 1, 0.1, 0.1, 0.01, 0.01]
+    # the same rates as torch's MultiStepLR, which the step schedule replaced
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    multi = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[4, 8], gamma=0.1)
+    for s in range(10):
+        assert step.lr_factor(s) == pytest.approx(multi.get_last_lr()[0], rel=1e-12), s
+        opt.step()
+        multi.step()
+    cos = TrainConfig(steps=11, lr_schedule="cosine", lr_gamma=0.01)
+    assert cos.lr_factor(0) == 1 and cos.lr_factor(10) == pytest.approx(0.01)
+    assert cos.lr_factor(5) == pytest.approx(0.505)  # half-way: the mean of the two ends
+    warm = TrainConfig(steps=10, warmup_steps=4, lr_steps=(6,))
+    assert [warm.lr_factor(s) for s in (0, 1, 3, 5, 6)] == pytest.approx([0.25, 0.5, 1, 1, 0.1])
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="onecycle")
+
+
+def test_resume_with_warmup_and_cosine_matches_uninterrupted(tmp_path, caplog) -> None:
+    data, targets = _data(), ("union2d", "lm3d_84")
+    cfg = replace(_train_cfg(6), lr_schedule="cosine", warmup_steps=2, lr_steps=())
+    full = train_stage(data, targets, MODEL, cfg, tmp_path / "a", "v1", progress=False)
+    # a run of 3 steps is not the first half of a 6-step cosine run (its rates fall faster): not resumed
+    train_stage(data, targets, MODEL, replace(cfg, steps=3), tmp_path / "c", "v1", progress=False)
+    with caplog.at_level(logging.WARNING, logger="cmhm.training.loop"):
+        train_stage(data, targets, MODEL, cfg, tmp_path / "c", "v1", progress=False)
+    assert "config differs (train.steps)" in caplog.text
+    # killed after its checkpoint at step 3: the 6-step run resumes and ends as the uninterrupted one
+    (tmp_path / "b").mkdir()
+    shutil.copy(tmp_path / "a" / "checkpoint.prev.pt", tmp_path / "b" / "checkpoint.pt")
+    resumed = train_stage(data, targets, MODEL, cfg, tmp_path / "b", "v1", progress=False)
+    a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (full, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    lrs = [float(r.split(",")[-2]) for r in (tmp_path / "a" / LOG).read_text().splitlines()[1:]]
+    assert lrs == pytest.approx([cfg.lr * cfg.lr_factor(s) for s in range(1, 7)], rel=1e-5)  # log.csv: 6 digits
+
+
+def test_channels_last_computes_the_same_loss_and_gradients_within_float_rounding() -> None:
+    """NHWC only reorders memory: the same weights and batch give the same loss and gradients up to
+    float32 rounding (oneDNN sums in another order: ~1e-7 relative per sum, a few layers deep), bounded
+    here at 1e-4 of the largest gradient. Weights after several Adam steps are not compared: Adam turns
+    the rounding noise of a gradient that is zero in theory (a conv bias before BatchNorm) into a
+    full-size step."""
+    data, targets = _data(), ("union2d", "lm3d_84")
+    images, maps, masks = make_batch(
+        data, np.arange(4), targets, MODEL.map_size, 1.0, None, np.random.default_rng(0)
+    )
+    grads, losses = [], []
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        torch.manual_seed(0)
+        model = build_hourglass(MODEL).to(memory_format=fmt)
+        total, _ = stacked_heatmap_loss(model(images.contiguous(memory_format=fmt)), maps, masks)
+        total.backward()
+        losses.append(float(total))
+        grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    scale = max(g.abs().max() for g in grads[0].values())
+    for k, g in grads[0].items():
+        assert (g - grads[1][k]).abs().max() <= 1e-4 * scale, k
+
+
+def test_deterministic_mode_keeps_new_tensors_unfilled_and_restores_the_setting() -> None:
+    from cmhm.training.precision import deterministic_mode  # noqa: PLC0415
+
+    before = torch.utils.deterministic.fill_uninitialized_memory
+    with deterministic_mode(True):
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.utils.deterministic.fill_uninitialized_memory is False
+    assert torch.utils.deterministic.fill_uninitialized_memory is before
