@@ -275,7 +275,8 @@ def test_resume_with_warmup_and_cosine_matches_uninterrupted(tmp_path, caplog) -
     a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (full, resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
     lrs = [float(r.split(",")[-2]) for r in (tmp_path / "a" / LOG).read_text().splitlines()[1:]]
-    assert lrs == pytest.approx([cfg.lr * cfg.lr_factor(s) for s in range(1, 7)], rel=1e-5)  # log.csv: 6 digits
+    want = [cfg.lr * cfg.lr_factor(s) for s in range(1, 7)]
+    assert lrs == pytest.approx(want, rel=1e-5)  # log.csv keeps 6 digits
 
 
 def test_channels_last_computes_the_same_loss_and_gradients_within_float_rounding() -> None:
