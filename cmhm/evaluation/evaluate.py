@@ -34,10 +34,9 @@ from cmhm.evaluation.tracking import (
     onet_check,
     track_video,
 )
-from cmhm.geometry.image_warp import warp_image
-from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine, landmark_box
+from cmhm.geometry.similarity import landmark_box
 from cmhm.models.cascade import Cascade
-from cmhm.models.runtime import predict, resolve_device, to_tensor
+from cmhm.models.runtime import predict, predict_in_boxes, resolve_device, to_tensor
 
 
 @torch.no_grad()
@@ -103,13 +102,15 @@ def box_enlargement(table: SampleTable, markup3d: str) -> float:
 
 
 def crop_fit(cascade: Cascade, size: int, box_scale: float, device: str):
-    """``fit(image, box)`` for the tracker: crop around ``box`` as the training crops were, predict, uncrop."""
+    """``fit(image, box)`` for the tracker: crop around ``box`` as the training crops were, predict, uncrop
+    (:func:`cmhm.models.runtime.predict_in_boxes`)."""
     dev = str(resolve_device(device))
 
     def fit(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        A = box_to_crop_affine(box[None], size, box_scale)[0]
-        pred = predict(cascade, warp_image(image, A, size)[None], device=dev)
-        return apply_affine(invert_affine(A), pred["points"][0]), pred["confidence"][0]
+        pts, conf = predict_in_boxes(
+            lambda crops: predict(cascade, crops, device=dev), image, box, size, box_scale
+        )
+        return pts[0], conf[0]
 
     return fit
 

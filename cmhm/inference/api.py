@@ -11,12 +11,10 @@ import torch
 from cmhm.detection.detectors import CalibratedDetector, Calibration, Detector, make_detector
 from cmhm.detection.mtcnn import MTCNN
 from cmhm.evaluation.tracking import FailureCheck, PeakConfidence, onet_check
-from cmhm.geometry.image_warp import warp_image
-from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine
 from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade
 from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
-from cmhm.models.runtime import predict, resolve_device
+from cmhm.models.runtime import predict, predict_in_boxes, resolve_device
 
 
 @dataclass
@@ -125,15 +123,15 @@ class FaceAligner:
         if len(boxes_arr) == 0:
             return []
         crop = self.model.crop
-        A = box_to_crop_affine(boxes_arr, crop.size, crop.box_scale)
-        crops = np.stack([warp_image(image, a, crop.size) for a in A])
+        pts, conf = predict_in_boxes(self._run, image, boxes_arr, crop.size, crop.box_scale)
+        return [Face(pts[i], conf[i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))]
+
+    def _run(self, crops: np.ndarray) -> dict:
+        """Predict crops uint8 [F, S, S, 3] with this aligner's network (ONNX Runtime or PyTorch)."""
         if self.onnx is not None:
-            pred = self.onnx(crops, self.net_batch)
-        else:
-            with torch.inference_mode():
-                pred = predict(self.net, crops, batch_size=self.net_batch, device=self.device)
-        pts = apply_affine(invert_affine(A), pred["points"])
-        return [Face(pts[i], pred["confidence"][i], boxes_arr[i], scores[i]) for i in range(len(boxes_arr))]
+            return self.onnx(crops, self.net_batch)
+        with torch.inference_mode():
+            return predict(self.net, crops, batch_size=self.net_batch, device=self.device)
 
 
 def load(
