@@ -18,7 +18,6 @@ rule predict_images:
         gpu=1,
         mem_mb=4000,
     params:
-        markup3d=config["model"]["markup3d"],
         evaluation=config_keys("evaluation", "n_examples"),
         device=config["evaluation"]["device"],
         code=script_code("predict_images.py"),
@@ -61,7 +60,6 @@ rule track_video:
         gpu=1,
         mem_mb=4000,
     params:
-        markup3d=config["model"]["markup3d"],
         evaluation=config_keys("evaluation", "tracking_threshold"),
         device=config["evaluation"]["device"],
         code=script_code("track_video.py"),
@@ -117,7 +115,6 @@ rule predict_gt_warp:
         gpu=1,
         mem_mb=4000,
     params:
-        markup3d=config["model"]["markup3d"],
         device=config["evaluation"]["device"],
         code=script_code("predict_gt_warp.py"),
     script:

@@ -16,7 +16,7 @@ sm = snakemake  # noqa: F821
 device = str(resolve_device(sm.params.device))
 model = read_cascade(sm.input.model, device, variant=sm.wildcards.variant, seed=int(sm.wildcards.seed))
 crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
-pred = gt_warp_predictions(model.cascade, crops, sm.params.markup3d, device)
+pred = gt_warp_predictions(model.cascade, crops, model.markup, device)
 cfg = {
     "variant": sm.wildcards.variant,
     "seed": int(sm.wildcards.seed),

@@ -13,14 +13,14 @@ sm = snakemake  # noqa: F821
 model = read_cascade(sm.input.model, variant=sm.wildcards.variant, seed=int(sm.wildcards.seed))
 crops = load_crops([p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")])
 pred = predict_images(
-    model.cascade, crops, sm.params.markup3d, sm.params.device, sm.params.evaluation["n_examples"]
+    model.cascade, crops, model.markup, sm.params.device, sm.params.evaluation["n_examples"]
 )
 cfg = {
     "variant": sm.wildcards.variant,
     "seed": int(sm.wildcards.seed),
     "model": sm.input.model,
     "model_file": model.describe(),
-    "markup3d": sm.params.markup3d,
+    "markup3d": model.markup,
     "evaluation": sm.params.evaluation,
 }
 record = json.dumps(provenance(cfg, code_version()), default=str)

@@ -15,12 +15,12 @@ ev = sm.params.evaluation
 model = read_cascade(sm.input.model, variant=sm.wildcards.variant, seed=int(sm.wildcards.seed))
 videos = [read_table(d) for d in sm.input.samples]
 table = concat_tables(videos, videos[0].root)
-labels = tracking_labels(table, sm.params.markup3d)
+labels = tracking_labels(table, model.markup)
 tracking = model.tracking
 per_frame, tracks = track_table(
     model.cascade,
     table,
-    sm.params.markup3d,
+    model.markup,
     model.crop.size,
     model.crop.box_scale,
     tracking["enlarge"],
