@@ -36,7 +36,8 @@ from cmhm.evaluation.tracking import (
 )
 from cmhm.geometry.similarity import landmark_box
 from cmhm.models.cascade import Cascade
-from cmhm.models.runtime import predict, predict_in_boxes, resolve_device, to_tensor
+from cmhm.models.in_boxes import predict_in_boxes
+from cmhm.models.runtime import predict, resolve_device, to_tensor
 
 
 @torch.no_grad()
@@ -103,7 +104,7 @@ def box_enlargement(table: SampleTable, markup3d: str) -> float:
 
 def crop_fit(cascade: Cascade, size: int, box_scale: float, device: str):
     """``fit(image, box)`` for the tracker: crop around ``box`` as the training crops were, predict, uncrop
-    (:func:`cmhm.models.runtime.predict_in_boxes`)."""
+    (:func:`cmhm.models.in_boxes.predict_in_boxes`)."""
     dev = str(resolve_device(device))
 
     def fit(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,8 @@ from cmhm.evaluation.tracking import FailureCheck, PeakConfidence, onet_check
 from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade
 from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
-from cmhm.models.runtime import predict, predict_in_boxes, resolve_device
+from cmhm.models.in_boxes import predict_in_boxes
+from cmhm.models.runtime import predict, resolve_device
 
 
 @dataclass

@@ -1,5 +1,4 @@
-"""Running a trained model: device choice, the input tensor, autocast, prediction of crops, and the one
-crop -> predict -> uncrop of faces in a whole image (:func:`predict_in_boxes`).
+"""Running a trained model: device choice, the input tensor, autocast, and prediction of crops.
 
 What training, evaluation and ``cmhm.load`` share at run time, below all of them: evaluation and the
 Python API predict without importing the training loop (so editing it reruns no evaluation).
@@ -11,13 +10,10 @@ Autocast applies on CUDA only: on a CPU every mode runs in float32, so CPU resul
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from cmhm.geometry.image_warp import warp_image
-from cmhm.geometry.similarity import apply_affine, box_to_crop_affine, invert_affine
 from cmhm.models.cascade import Cascade
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
 
@@ -88,16 +84,3 @@ def predict(
     last = len(cascade.stages) - 1
     out["points"], out["confidence"] = out[f"stage{last}_points"], out[f"stage{last}_confidence"]
     return out
-
-
-def predict_in_boxes(
-    run: Callable[[np.ndarray], dict], image: np.ndarray, boxes: np.ndarray, size: int, box_scale: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Landmarks of the faces in ``boxes`` [F, 4] (x0, y0, x1, y1) of ``image`` [H, W, 3]: each face cut
-    out as the training crops were (``size`` px, the box enlarged ``box_scale`` times), the crops
-    predicted by ``run`` (uint8 [F, S, S, 3] -> a :func:`predict`-style dict with ``points`` [F, K, 2]
-    and ``confidence`` [F, K]), the points mapped back. Returns (points [F, K, 2] in image pixels,
-    confidence [F, K]). The one path the tracker and :func:`cmhm.load`'s ``predict`` share."""
-    A = box_to_crop_affine(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), size, box_scale)
-    pred = run(np.stack([warp_image(image, a, size) for a in A]))
-    return apply_affine(invert_affine(A), pred["points"]), pred["confidence"]
