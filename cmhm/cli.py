@@ -28,6 +28,7 @@ def _predict(args: argparse.Namespace) -> int:
         f"cmhm predict: {n_faces} faces in {len(report.faces)} inputs written to {args.out}; "
         f"{len(report.failures)} failed"
         + (f" (listed in {args.out}/failures.csv)" if report.failures else "")
+        + f"; {report.seconds:.1f} s, {report.rate()}"
     )
     return 1 if report.failures else 0
 

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,12 @@ class PredictReport:
 
     faces: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the whole run (reading, detecting, aligning, writing)
+
+    def rate(self) -> str:
+        """'<inputs>/s, <faces>/s' over the run's wall time."""
+        n, t = len(self.faces) + len(self.failures), max(self.seconds, 1e-9)
+        return f"{n / t:.2f} inputs/s, {sum(self.faces.values()) / t:.2f} faces/s"
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -211,6 +218,7 @@ def run_predict(
     """Align every input (see the module docstring); failures are reported, listed and counted."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     boxes = read_boxes(boxes_file) if boxes_file else None
     report = PredictReport()
     paths = expand_inputs(inputs)
@@ -230,6 +238,7 @@ def run_predict(
             print(f"cmhm predict: {given}: {exc}", file=sys.stderr)
     write_atomic(out / "predictions.jsonl", lambda tmp: tmp.write_text(jsonl.getvalue()))
     write_atomic(out / "failures.csv", lambda tmp: _write_csv(tmp, [["input", "reason"], *report.failures]))
+    report.seconds = time.perf_counter() - t0
     return report
 
 

@@ -54,6 +54,11 @@ def test_a_good_jpeg_with_a_box_is_predicted(aligner, tmp_path) -> None:
     report = run_predict(aligner, [str(img)], tmp_path / "out", str(boxes), progress=False)
     assert report.faces == {str(img): 1} and not report.failures
     assert (tmp_path / "out" / "face.pts").is_file()
+    # the run's wall time and rates (cmhm predict prints them)
+    assert (
+        report.seconds > 0
+        and report.rate() == f"{1 / report.seconds:.2f} inputs/s, {1 / report.seconds:.2f} faces/s"
+    )
 
 
 def test_half_a_jpeg_is_a_failure_of_that_input(aligner, tmp_path) -> None:
