@@ -245,6 +245,22 @@ def _split_errors(config: dict) -> list[str]:
     return errors
 
 
+def _schedule_errors(train: dict) -> list[str]:
+    """The learning-rate drops must be able to happen: below ``steps``, and only under the step schedule
+    (a cosine schedule has no drops: its lr_steps / lr_epochs would be silently unused)."""
+    if train.get("lr_schedule", "step") != "step":
+        return [
+            f"train.{k}: {train[k]} are drops of the step schedule; with train.lr_schedule: "
+            f"{train['lr_schedule']} the rate follows its own curve: set {k}: []"
+            for k in ("lr_steps", "lr_epochs")
+            if train.get(k)
+        ]
+    late = [s for s in train["lr_steps"] if s >= train["steps"]]
+    return [
+        f"train.lr_steps: {late} not below train.steps {train['steps']} (a drop there never happens)"
+    ] * bool(late)
+
+
 def semantic_errors(config: dict, schema: dict) -> list[str]:
     """Rules that span keys (the schema checks each key alone)."""
     errors = []
@@ -273,10 +289,7 @@ def semantic_errors(config: dict, schema: dict) -> list[str]:
             f"train.augment.scale_min: {augment['scale_min']} is above train.augment.scale_max "
             f"{augment['scale_max']} (the scale is drawn from [scale_min, scale_max])"
         )
-    steps = config["train"]["steps"]
-    late = [s for s in config["train"]["lr_steps"] if s >= steps]
-    if late:
-        errors.append(f"train.lr_steps: {late} not below train.steps {steps} (a drop there never happens)")
+    errors += _schedule_errors(config["train"])
     for path in file_keys(schema):
         value = _get(config, path)
         if value and not Path(value).is_file():

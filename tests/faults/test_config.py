@@ -77,7 +77,11 @@ def test_numbers_written_as_strings_are_numbers():
         ),
         ({"data": {"test_images": {"dataset": "aflw2000_3d", "split": "train"}}}, "data.test_images.split"),
         ({"annotations_3d": {"heldout_split": "val"}}, "annotations_3d.heldout_split"),
-        ({"train": {"lr_steps": [600]}}, "train.lr_steps: [600] not below train.steps 600"),
+        ({"train": {"steps": 600, "lr_steps": [600]}}, "train.lr_steps: [600] not below train.steps 600"),
+        (
+            {"train": {"lr_schedule": "cosine", "lr_steps": [9]}},
+            "train.lr_steps: [9] are drops of the step schedule",
+        ),
         ({"evaluation": {"haar_cascade": "no/such.xml"}}, "evaluation.haar_cascade: no such file"),
     ],
 )
