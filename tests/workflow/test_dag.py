@@ -84,7 +84,7 @@ def test_nested_keys_override_on_the_command_line(workdir):
     assert ok.returncode == 0, ok.stderr[-3000:]
     res = snakemake(["-n", "--config", "train={steps: 7}"], cwd=workdir)
     assert res.returncode != 0
-    assert "train.lr_steps: [480] not below train.steps 7" in res.stdout + res.stderr
+    assert "train.lr_steps: [1200] not below train.steps 7" in res.stdout + res.stderr
 
 
 def test_yaml_syntax_error_names_file_and_line(workdir):
