@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     training.to_csv(out / "training.csv", index=False)
     modes = bench_train_modes(
-        tcfg, list(VARIANT_NAMES), max(args.train_steps, 3), args.threads or 2, str(dev)
+        tcfg, list(VARIANT_NAMES), max(args.train_steps, 6), args.threads or 2, str(dev)
     )
     modes.to_csv(out / "training_modes.csv", index=False)
     phases = profile_training(tcfg, VARIANT_NAMES, max(args.train_steps, 3), device=str(dev))
