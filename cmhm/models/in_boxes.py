@@ -24,6 +24,7 @@ def predict_in_boxes(
     predicted by ``run`` (uint8 [F, S, S, 3] -> a :func:`cmhm.models.runtime.predict`-style dict with ``points`` [F, K, 2]
     and ``confidence`` [F, K]), the points mapped back. Returns (points [F, K, 2] in image pixels,
     confidence [F, K]). The one path the tracker and :func:`cmhm.load`'s ``predict`` share."""
-    A = box_to_crop_affine(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), size, box_scale)
+    # the boxes' own dtype: the tracker's float32 table boxes give the crops they always gave
+    A = box_to_crop_affine(np.asarray(boxes).reshape(-1, 4), size, box_scale)
     pred = run(np.stack([warp_image(image, a, size) for a in A]))
     return apply_affine(invert_affine(A), pred["points"]), pred["confidence"]
