@@ -84,21 +84,16 @@ READERS: dict[str, set[str]] = {
     "variants": {"plot_results", "table1", "table2", "timing"},
     "model.depth": {"assemble_model", "mean_shapes", "train_stage1", "train_stage2"},
     "model.width": {"assemble_model", "mean_shapes", "train_stage1", "train_stage2"},
-    "model.markup3d": {
-        "assemble_model",
-        "floors",
-        "mean_shapes",
-        "predict_gt_warp",
-        "predict_images",
-        "track_video",
-        "train_stage1",
-        "train_stage2",
-    },
+    # evaluation reads the markup from the model file it evaluates (reruns through the model's change)
+    "model.markup3d": {"assemble_model", "floors", "mean_shapes", "train_stage1", "train_stage2"},
     "train.steps": TRAIN,
     "train.batch_size": TRAIN,
     "train.lr": TRAIN,
     "train.lr_steps": TRAIN,
     "train.lr_gamma": TRAIN,
+    "train.lr_schedule": TRAIN,
+    "train.warmup_steps": TRAIN,
+    "train.channels_last": TRAIN,
     "train.sigma": {"assemble_model", "train_stage1", "train_stage2"},  # floors: from the model file
     "train.checkpoint_every": TRAIN,
     "train.log_every": TRAIN,
@@ -203,6 +198,8 @@ SPECIAL = {
 # Keys whose change needs another key changed with it (the drops are given in steps or in epochs, not both).
 OVERRIDES = {
     "train.lr_epochs": {"train": {"lr_epochs": [2], "lr_steps": []}},
+    # a cosine schedule has no drops: the check refuses lr_steps beside it
+    "train.lr_schedule": {"train": {"lr_schedule": "cosine", "lr_steps": []}},
     # training on the test split is refused (a test set never trains): the test images move off it too
     "data.train": {
         "data": {

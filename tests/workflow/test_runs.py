@@ -17,6 +17,7 @@ CONFIGS = {
     "paper_300wlp": ["--configfile", "configs/paper_300wlp.yaml"],
     "ablation": ["--configfile", "configs/ablation.yaml"],
     "ablation_gt3d": ["--configfile", "configs/ablation.yaml", "configs/ablation_gt3d.yaml"],
+    "ablation_matched": ["--configfile", "configs/ablation.yaml", "configs/ablation_matched.yaml"],
     "smoke": ["--configfile", "configs/smoke.yaml"],
     "real_faces_a": ["--configfile", "configs/real_faces_a.yaml"],
     "real_faces_b": ["--configfile", "configs/real_faces_b.yaml"],
@@ -81,4 +82,9 @@ def test_the_ablation_runs_its_controls(workdir):
     assert counts["assemble_snapshot"] == counts["predict_snapshot"] == n * snapshots, counts
     assert counts["floors"] == 1 and counts["table1"] == 1, counts
     _, gt3d = outputs(workdir, CONFIGS["ablation_gt3d"])
-    assert gt3d["train_stage1"] == n and gt3d["floors"] == 1, gt3d  # the same arms, on ground-truth 3D labels
+    n_gt3d = len(cfg["variants"]) * len(merged(workdir, CONFIGS["ablation_gt3d"])["train"]["seeds"])
+    assert gt3d["train_stage1"] == n_gt3d and gt3d["floors"] == 1, (
+        gt3d
+    )  # every arm, on ground-truth 3D labels
+    _, matched = outputs(workdir, CONFIGS["ablation_matched"])
+    assert matched["train_stage1"] == len(cfg["train"]["seeds"]) and matched["table1"] == 1, matched
