@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cmhm.bench.throughput import random_data, sync
+from cmhm.bench.throughput import random_data, random_targets, sync
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import stage_plans
 from cmhm.models.hourglass import ModelConfig
@@ -77,7 +77,7 @@ def profile_training(
         for stage, plan in enumerate(stage_plans(name, model, IBUG68)):
             st = init_state(plan.model, cfg, dev)
             st.model.train()
-            targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
+            targets = random_targets(plan.targets)
             _timed_step(st, data, targets, cfg, dev)
             timed = pd.DataFrame([_timed_step(st, data, targets, cfg, dev) for _ in range(steps)])
             ms = 1000 * timed.median()

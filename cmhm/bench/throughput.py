@@ -35,7 +35,7 @@ def sync(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
-def _rate(fn: Callable[[], int], repeats: int, device: torch.device | None = None) -> float:
+def items_per_s(fn: Callable[[], int], repeats: int, device: torch.device | None = None) -> float:
     """Items per second of ``fn`` (which returns how many items it processed), after one warm-up call."""
     fn()
     sync(device)
@@ -53,6 +53,11 @@ def random_data(n: int, size: int, seed: int = 0) -> TrainData:
     pts = rng.uniform(0.2 * size, 0.8 * size, (n, IBUG68.n_points, 3)).astype(np.float32)
     arrays = {"lm3d_68": pts, "union2d": pts[..., :2].copy()}
     return TrainData(images, arrays, np.array([""] * n, dtype=object))
+
+
+def random_targets(targets: Sequence[str]) -> list[str]:
+    """The :func:`random_data` arrays a stage's stacks train on (``targets``: the stage plan's)."""
+    return ["union2d" if t == "union2d" else "lm3d_68" for t in targets]
 
 
 def bench_training(
@@ -76,8 +81,8 @@ def bench_training(
             with torch.device("meta"):
                 macs = count_complexity(build_hourglass(plan.model), model.in_size).macs
             st = init_state(plan.model, cfg, dev)
-            targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
-            rate = _rate(lambda: (train_step(st, data, targets, cfg, dev), batch)[1], steps, dev)
+            targets = random_targets(plan.targets)
+            rate = items_per_s(lambda: (train_step(st, data, targets, cfg, dev), batch)[1], steps, dev)
             rows.append(
                 {
                     "variant": name,
@@ -99,7 +104,7 @@ def bench_loader(model: ModelConfig, steps: int, batch: int = 8) -> float:
         make_batch(data, rng.choice(64, batch), ["lm3d_68"], model.map_size, 1.0, aug, rng)
         return batch
 
-    return _rate(load, steps)
+    return items_per_s(load, steps)
 
 
 def dry_run_seconds(configfile: str, timeout: int = 300) -> float:

@@ -14,7 +14,6 @@ training runs it):
 from __future__ import annotations
 
 import multiprocessing as mp
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -22,7 +21,7 @@ import pandas as pd
 import torch
 import torch.utils.deterministic
 
-from cmhm.bench.throughput import random_data, sync
+from cmhm.bench.throughput import items_per_s, random_data, random_targets
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import stage_plans
 from cmhm.models.hourglass import ModelConfig
@@ -42,14 +41,9 @@ def _rate(
     with deterministic_mode(True):
         torch.utils.deterministic.fill_uninitialized_memory = fill
         st = init_state(plan_model, cfg, device)
-        for _ in range(2):
-            train_step(st, data, targets, cfg, device)
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            train_step(st, data, targets, cfg, device)
-        sync(device)
-        return steps * cfg.batch_size / (time.perf_counter() - t0)
+        step = lambda: (train_step(st, data, targets, cfg, device), cfg.batch_size)[1]  # noqa: E731
+        step()  # the first warm-up step; items_per_s runs the second
+        return items_per_s(step, steps, device)
 
 
 def _worker(args: tuple) -> float:
@@ -79,18 +73,17 @@ def bench_train_modes(
     dev = resolve_device(device)
     after = TrainConfig(steps=steps, channels_last=True)
     before = replace(after, channels_last=False)
+    torch.set_num_threads(threads)  # the one-job modes (the jobs mode's processes set one thread each)
     rows = []
     for name in variants:
         for stage, plan in enumerate(stage_plans(name, model, IBUG68)):
-            targets = ["union2d" if t == "union2d" else "lm3d_68" for t in plan.targets]
-            torch.set_num_threads(threads)
+            targets = random_targets(plan.targets)
             rates = {
                 BEFORE: _rate(plan.model, targets, before, steps, True, dev),
                 ONE_JOB: _rate(plan.model, targets, after, steps, False, dev),
             }
             if dev.type == "cpu" and threads > 1:
                 rates[JOBS] = _parallel_rate(plan.model, targets, after, steps, threads)
-            torch.set_num_threads(threads)
             row = {"variant": name, "stage": stage + 1, **{f"{k} img/s": v for k, v in rates.items()}}
             row.update({f"{k} / before": v / rates[BEFORE] for k, v in rates.items() if k != BEFORE})
             rows.append(row)

@@ -256,9 +256,9 @@ def _schedule_errors(train: dict) -> list[str]:
             if train.get(k)
         ]
     late = [s for s in train["lr_steps"] if s >= train["steps"]]
-    return [
-        f"train.lr_steps: {late} not below train.steps {train['steps']} (a drop there never happens)"
-    ] * bool(late)
+    if not late:
+        return []
+    return [f"train.lr_steps: {late} not below train.steps {train['steps']} (a drop there never happens)"]
 
 
 def semantic_errors(config: dict, schema: dict) -> list[str]:
