@@ -13,7 +13,7 @@ from cmhm.data.registry import (
     public_names,
     shard_counts,
 )
-from cmhm.models.variants import get_variant
+from cmhm.pipeline.variants import get_variant
 from cmhm.pipeline.config_check import check_config, file_keys, load_yaml
 from cmhm.pipeline.runs import RUN_RECORD, check_run_record, run_name, run_record, training_config
 from cmhm.atomic import write_json_atomic

@@ -30,7 +30,7 @@ from cmhm.landmarks.markups import IBUG68, Markup
 from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.fuse import FastInference, fuse_for_inference
 from cmhm.models.hourglass import ModelConfig
-from cmhm.models.variants import VARIANTS
+from cmhm.pipeline.variants import VARIANTS
 
 VARIANT_NAMES = tuple(VARIANTS)  # the Table-I variants, in table order (cmhm.models.cascade)
 FORMS = ("eager", "inference_mode", "fused", "fast", "fast_chunk1", "onnx")

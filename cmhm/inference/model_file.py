@@ -31,7 +31,7 @@ import torch
 from cmhm.models.cascade import Cascade
 from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig, build_hourglass
-from cmhm.models.variants import get_variant
+from cmhm.pipeline.variants import get_variant
 from cmhm.training.checkpoints import StageSpec, atomic_save, check_model, load_verified
 
 FORMAT, FORMAT_VERSION = "cmhm-cascade", 1

@@ -1,6 +1,6 @@
 """The cascade that chains hourglass stages through a warp, and each variant's stage plans.
 
-A variant (:mod:`cmhm.models.variants`) lists, per stage, the *target role* that supervises each stack: ``"union2d"`` (the
+A variant (:mod:`cmhm.pipeline.variants`) lists, per stage, the *target role* that supervises each stack: ``"union2d"`` (the
 multi-view 2D union labels, :data:`UNION_MARKUP` channels, masked) or ``"proj3d"`` (2D projections
 of the 3D landmarks, in the configured 3D markup). Stage ``i > 0`` sees the input warped by the
 similarity that takes stage ``i-1``'s decoded landmarks onto the best-fitting of its mean shapes
@@ -22,7 +22,7 @@ from cmhm.geometry.warp import apply_affine_torch, fit_to_means, invert_affine_t
 from cmhm.landmarks.markups import Markup, get_markup
 from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import ModelConfig, StackedHourglass, build_hourglass
-from cmhm.models.variants import Variant, get_variant
+from cmhm.pipeline.variants import Variant, get_variant
 
 UNION_MARKUP: Markup = get_markup(ARRAY_MARKUPS[UNION_ARRAY])
 
@@ -36,15 +36,42 @@ class StagePlan:
 
 
 def stage_plans(variant: Variant | str, base: ModelConfig, markup3d: Markup) -> list[StagePlan]:
-    """Per-stage model configs (block, stacks, head widths from ``variant``; sizes from ``base``) and targets."""
+    """Per-stage model configs (block, stacks, head widths, and input size and width relative to ``base``,
+    from ``variant``; the rest from ``base``) and targets."""
     v = get_variant(variant) if isinstance(variant, str) else variant
     role_array = {"union2d": UNION_ARRAY, "proj3d": PROJ3D_ARRAYS[markup3d.name]}
     role_points = {"union2d": UNION_MARKUP.n_points, "proj3d": markup3d.n_points}
     plans = []
-    for roles in v.stages:
-        cfg = replace(base, block=v.block, n_stacks=len(roles), n_points=tuple(role_points[r] for r in roles))
+    for i, roles in enumerate(v.stages):
+        cfg = replace(
+            base,
+            in_size=stage_size(base.in_size, v.scale(i)),
+            width=stage_width(base.width, v.width_scale),
+            block=v.block,
+            n_stacks=len(roles),
+            n_points=tuple(role_points[r] for r in roles),
+        )
         plans.append(StagePlan(cfg, tuple(role_array[r] for r in roles)))
     return plans
+
+
+def stage_size(crop_size: int, scale: float) -> int:
+    """A stage's input side: ``scale`` of the crop side (ValueError unless it is a whole number of pixels)."""
+    size = crop_size * scale
+    if size != int(size) or size < 1:
+        raise ValueError(
+            f"a stage at {scale:g} of {crop_size} px crops would be {size:g} px: not a whole size"
+        )
+    return int(size)
+
+
+def stage_width(width: int, scale: float) -> int:
+    """A variant's feature channels: ``scale`` of ``model.width``, kept a multiple of 4 (the inception
+    block's four branches)."""
+    w = int(round(width * scale / 4)) * 4
+    if w < 4:
+        raise ValueError(f"width {width} x {scale:g} leaves fewer than 4 channels")
+    return w
 
 
 def build_stages(variant: Variant | str, base: ModelConfig, markup3d: Markup) -> list[StackedHourglass]:

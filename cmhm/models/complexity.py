@@ -18,7 +18,7 @@ from torch import nn
 from cmhm.landmarks.markups import get_markup
 from cmhm.models.cascade import stage_plans
 from cmhm.models.hourglass import ModelConfig, build_hourglass
-from cmhm.models.variants import VARIANTS
+from cmhm.pipeline.variants import VARIANTS
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""What every workflow job shares: the config check, provenance records and job logs."""
+"""What every workflow job shares: the config check, the variant table, provenance records and job logs."""

@@ -23,6 +23,7 @@ import jsonschema
 import yaml
 
 from cmhm.data.registry import DATASETS, GENERATED, overlap_errors, shard_counts
+from cmhm.pipeline.variants import get_variant
 
 HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
 INT_RE = re.compile(r"^[+-]?\d+$")
@@ -261,6 +262,22 @@ def _schedule_errors(train: dict) -> list[str]:
     return [f"train.lr_steps: {late} not below train.steps {train['steps']} (a drop there never happens)"]
 
 
+def _stage_size_errors(config: dict, stride: int) -> list[str]:
+    """A variant whose smaller stage (``Variant.stage_scale``) would not be a size the hourglass takes."""
+    errors = []
+    for name in config["variants"]:
+        variant = get_variant(name)
+        for i in range(len(variant.stages)):
+            size = config["crop"]["size"] * variant.scale(i)
+            if size != int(size) or int(size) % stride:
+                errors.append(
+                    f"variants: {name}'s stage {i + 1} takes {variant.scale(i):g} x crop.size "
+                    f"{config['crop']['size']} = {size:g} px, not divisible by {stride} (choose crop.size "
+                    "or model.depth to fit)"
+                )
+    return errors
+
+
 def semantic_errors(config: dict, schema: dict) -> list[str]:
     """Rules that span keys (the schema checks each key alone)."""
     errors = []
@@ -270,6 +287,7 @@ def semantic_errors(config: dict, schema: dict) -> list[str]:
             f"crop.size: {config['crop']['size']} must be divisible by {stride} (the stem's stride "
             f"{stem_stride()} x 2^model.depth {config['model']['depth']})"
         )
+    errors += _stage_size_errors(config, stride)
     for name, split in config["synth"].items():
         if not isinstance(split, dict):
             continue

@@ -16,6 +16,8 @@ VARIANT_LABELS = {
     "inception": "+ Inception-ResNet",
     "multiview": "+ Multi-view",
     "cmhm": "+ Procrustes transform (CMHM)",
+    "cmhm_light": "CMHM, stage 2 at half size",
+    "cmhm_compact": "CMHM compact (half size stage 2, half width)",
 }
 
 # Percentile-bootstrap 95 % interval of Mean (images resampled within each yaw bin; cmhm.evaluation.metrics).

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cmhm.geometry.yaw_bins import bin_labels, yaw_bin
-from cmhm.models.variants import VARIANTS
+from cmhm.pipeline.variants import VARIANTS
 from cmhm.report.seeds import seed_summary
 
 CAPTION = "two-fold real-face check (each image tested by the fold model that never saw it); not the paper's protocol"

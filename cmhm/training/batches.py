@@ -142,6 +142,7 @@ class CanonicalBatches:
     augment: AugmentConfig | None
     jitter: float = 0.0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    out_size: int | None = None  # side of the canonical images (stage 2's input; None: the crop side)
     last: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -155,6 +156,7 @@ class CanonicalBatches:
     def __call__(self, rows: np.ndarray, rng: np.random.Generator) -> Batch:
         """Images [B, 3, S, S] (on ``device``), per-stack heatmaps [B, K, h, h] and masks [B, K]."""
         names, size, n = sorted(set(self.targets)), self.data.size, len(rows)
+        out = self.out_size or size
         crops = to_tensor(np.asarray(self.data.images[rows])).to(self.device)
         if self.augment is None:
             A_aug, flipped = np.tile(np.eye(2, 3), (n, 1, 1)), np.zeros(n, bool)
@@ -163,8 +165,8 @@ class CanonicalBatches:
         with torch.inference_mode():
             seen = warp_images(crops, torch.from_numpy(A_aug).float().to(self.device), size)
             A_can = Cascade.canonical_transform(self.stage1, seen, self.means)[0].double().cpu().numpy()
-        A = compose_batch_affines(jitter_affines(n, size, self.jitter, rng), A_can, A_aug)
-        images = warp_images(crops, torch.from_numpy(A).float().to(self.device), size)
+        A = compose_batch_affines(jitter_affines(n, out, self.jitter, rng), A_can, A_aug)
+        images = warp_images(crops, torch.from_numpy(A).float().to(self.device), out)
         arrays = {k: self.data.arrays[k][rows] for k in names}
         arrays = transform_arrays(arrays, self.data.perms(names), A, flipped, affine_scale(A))
         self.last = {
@@ -174,5 +176,5 @@ class CanonicalBatches:
             "stage1_input": seen.cpu().numpy(),
             "arrays": arrays,
         }
-        maps, masks = heatmap_targets(arrays, self.targets, size, self.map_size, self.sigma)
+        maps, masks = heatmap_targets(arrays, self.targets, out, self.map_size, self.sigma)
         return images, maps, masks

@@ -27,7 +27,7 @@ from cmhm.landmarks.markups import get_markup
 from cmhm.models.cascade import stage_plans
 from cmhm.models.hourglass import ModelConfig, StackedHourglass
 from cmhm.models.runtime import stage_from_state
-from cmhm.models.variants import get_variant
+from cmhm.pipeline.variants import get_variant
 
 log = logging.getLogger(__name__)
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
@@ -244,10 +244,15 @@ def check_model(state: dict, path: str | os.PathLike, spec: StageSpec) -> None:
     got["stage index (0-based)"] = got.pop("stage")
     wrong = [f"{k} {got[k]!r}, expected {v!r}" for k, v in expected.items() if v is not None and got[k] != v]
     recorded = ModelConfig.from_dict(state["config"]["model"])
+    variant = get_variant(spec.variant)
     sizes = {f.name: getattr(spec, f.name) for f in fields(ModelConfig) if getattr(spec, f.name, None)}
-    plans = stage_plans(
-        get_variant(spec.variant), replace(recorded, **sizes), get_markup(spec.markup3d or got["markup3d"])
-    )
+    if spec.stage < len(variant.stages):  # the run's sizes the recorded stage was scaled from
+        unscaled = {
+            "in_size": round(recorded.in_size / variant.scale(spec.stage)),
+            "width": round(recorded.width / variant.width_scale),
+        }
+        sizes = {**unscaled, **sizes}
+    plans = stage_plans(variant, replace(recorded, **sizes), get_markup(spec.markup3d or got["markup3d"]))
     if spec.stage >= len(plans):
         wrong.append(f"variant {spec.variant!r} has {len(plans)} stage(s), not a stage {spec.stage + 1}")
     else:

@@ -266,8 +266,9 @@ def _validation_batch(data, targets, model_cfg, cfg, batches, rows) -> Batch:
 def _train(data, targets, model_cfg, cfg, out, stamp, device, progress, batches=None) -> Path:
     if len(targets) != model_cfg.n_stacks:
         raise ValueError(f"{len(targets)} targets for {model_cfg.n_stacks} stacks")
-    if data.size != model_cfg.in_size:
-        raise ValueError(f"crops are {data.size}px, the model expects {model_cfg.in_size}px")
+    size = getattr(batches, "out_size", None) or data.size  # stage 2: the canonical images' side
+    if size != model_cfg.in_size:
+        raise ValueError(f"training images are {size}px, the model expects {model_cfg.in_size}px")
     st, snapshots = init_state(model_cfg, cfg, device), snapshot_steps(cfg.snapshots, cfg.steps)
     st.step = _try_resume(out, stamp, cfg.steps, st, device)
     if st.step and (lost := missing_snapshots(out, snapshots, stamp, st.step)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -151,14 +152,22 @@ def write_mean_shapes(
     record: dict,
 ) -> dict:
     """Mean shapes [V, K, 2] of ``variant``'s stage-1 last-stack target (``stage1``: crops and their
-    :func:`stage1_data`) to ``npy``; their scale report and ``record`` (provenance) to the JSON ``report``."""
+    :func:`stage1_data`), in stage 2's input pixels, to ``npy``; their scale report and ``record`` (provenance) to the JSON ``report``."""
     crops, data = stage1
-    target = stage_plans(variant, base, markup3d)[0].targets[-1]
+    plans = stage_plans(variant, base, markup3d)
+    target = plans[0].targets[-1]
     pts = data.arrays[target][..., :2]
     means, names = canonical_mean_shapes(pts, mean_shape_views(crops.index))
     yaw = crops.index["yaw"].to_numpy(np.float64)
-    out = {"target": target, **mean_shape_report(pts, yaw, means, names), "provenance": record}
-    np.save(npy, means)
+    # the scale report in crop pixels (comparable across variants); the stored means in stage 2's pixels
+    to_stage2 = plans[1].model.in_size / base.in_size
+    out = {
+        "target": target,
+        **mean_shape_report(pts, yaw, means, names),
+        "stage2_size_over_crop": to_stage2,
+        "provenance": record,
+    }
+    np.save(npy, (means * to_stage2).astype(np.float32))
     Path(report).write_text(json.dumps(out, indent=2) + "\n")
     return out
 
@@ -179,9 +188,13 @@ def train_cascade_stage2(
     (on the training device) and the mean shapes at ``means_path``; returns the final ``model.pt``.
 
     ``inputs`` (digest of every input file, the stage-1 model and mean shapes included) and ``code``
-    decide with the config whether a checkpoint resumes (:func:`train_variant_stage`)."""
+    decide with the config whether a checkpoint resumes (:func:`train_variant_stage`). A stage 2 smaller
+    than the crop (``cmhm_light``) trains with ``train.sigma`` scaled by its size over the crop's, so that
+    its targets cover the same part of the face."""
     base, markup3d, cfg = configs
     plan = stage_plans(variant, base, markup3d)[1]
+    # train.sigma is in map px at the crop's size: a smaller stage 2 keeps the Gaussian's size on the face
+    cfg = replace(cfg, sigma=cfg.sigma * plan.model.in_size / base.in_size)
     device = resolve_device(cfg.device)
     data = from_crops(crops)
     batches = CanonicalBatches(
@@ -194,6 +207,7 @@ def train_cascade_stage2(
         cfg.augment,
         jitter,
         device,
+        out_size=plan.model.in_size,
     )
     return train_variant_stage(
         variant,

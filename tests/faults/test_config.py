@@ -31,7 +31,15 @@ def error(override: dict) -> str:
 
 
 def test_the_shipped_configs_are_valid():
-    for extra in ([], ["configs/smoke.yaml"], ["configs/paper.yaml"], ["configs/paper_300wlp.yaml"]):
+    for extra in (
+        [],
+        ["configs/smoke.yaml"],
+        ["configs/paper.yaml"],
+        ["configs/paper_300wlp.yaml"],
+        ["configs/ablation.yaml", "configs/ablation_light.yaml"],
+        ["configs/compact.yaml"],
+        ["configs/paper.yaml", "configs/compact.yaml"],
+    ):
         check_files([REPO / "config.yaml", *(REPO / f for f in extra)], SCHEMA)
 
 

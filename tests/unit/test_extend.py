@@ -19,10 +19,10 @@ from cmhm.data.shards import ALL, Shard
 from cmhm.evaluation.evaluate import image_metrics
 from cmhm.landmarks.markups import IBUG68, MENPO84
 from cmhm.landmarks.nme import box_diagonal_norm, nme
-from cmhm.models import variants as variant_table
 from cmhm.models.cascade import Cascade, build_stages, stage_plans
 from cmhm.models.hourglass import ModelConfig
-from cmhm.models.variants import Variant
+from cmhm.pipeline import variants as variant_table
+from cmhm.pipeline.variants import Variant
 from cmhm.report.tables import write_table
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from cmhm.models.complexity import count_complexity
 from cmhm.models.heatmaps import crop_to_map, decode_heatmaps, map_to_crop, render_heatmaps
 from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.models.runtime import to_tensor
-from cmhm.models.variants import VARIANTS
+from cmhm.pipeline.variants import VARIANTS
 from cmhm.training.losses import stacked_heatmap_loss
 
 TINY = ModelConfig(in_size=64, n_stacks=2, depth=2, width=16)

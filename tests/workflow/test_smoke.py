@@ -10,6 +10,7 @@ import pytest
 
 from cmhm.data.crop_shards import load_crops
 from cmhm.data.samples import read_table
+from cmhm.inference.model_file import read_codec
 from cmhm.inspect.explain import inspect_path
 
 from .conftest import snakemake
@@ -51,6 +52,15 @@ def test_smoke_run_builds_every_target(workdir):
     for fig in ("ced_images", "ced_video", "nme_by_yaw", "qualitative"):
         for ext in ("png", "pdf", "svg"):
             assert (run / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+    # the lighter cascades: stage 2 at half the crop size, sigma halved with its maps (issue 27)
+    sigma = 2.0  # config.yaml's train.sigma (configs/smoke.yaml keeps it)
+    for variant, width in (("cmhm", 16), ("cmhm_light", 16), ("cmhm_compact", 8)):
+        model = run / "models" / variant / "seed1" / "cascade.pt"
+        s1, s2 = read_codec(model, 0), read_codec(model, 1)
+        half = variant != "cmhm"
+        assert (s1.crop_size, s2.crop_size) == (64, 32 if half else 64), variant
+        assert (s1.sigma, s2.sigma) == (sigma, sigma / 2 if half else sigma), variant
+        assert f"width {width}" in inspect_path(model), variant
     # the report, and inspect on a checkpoint and on metrics
     res = snakemake(["--report", "report.html", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0 and (workdir / "report.html").stat().st_size > 10000, res.stderr[-3000:]
@@ -74,8 +84,9 @@ def test_smoke_run_builds_every_target(workdir):
     assert (run / "figures" / "ced_video.png").stat().st_size > 1000
     # on a finished run `snakemake figures` has nothing to do; `make figures` re-renders every figure
     figures = [*(run / "figures").rglob("*.*"), *(r / "figures").rglob("*.*")]
-    # 4 result figures, 2 data figures, a loss curve per stage and seed (4 variants + cmhm's stage 2, 2 seeds)
-    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 5 * 2), figures
+    # 4 result figures, 2 data figures, a loss curve per stage and seed (6 variants + the stage 2 of the
+    # three cascades, 2 seeds)
+    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 9 * 2), figures
     res = snakemake(["figures", "-n", *smoke], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr
     before = {f: f.stat().st_mtime_ns for f in figures}
