@@ -67,7 +67,7 @@ figures: $(BIN)/snakemake
 
 bench: $(BIN)/snakemake
 	$(BIN)/python -m cmhm complexity
-	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BIN)/python -m cmhm bench $(BENCH_ARGS)
+	$(BIN)/python -m cmhm bench $(BENCH_ARGS)
 
 gpu-check: $(BIN)/snakemake
 	$(BIN)/python -m cmhm gpu-check

@@ -42,6 +42,38 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     assert nms(boxes, scores, 0.5, mode="min").tolist() == [3, 2]
 
 
+def _greedy_one_at_a_time(boxes, scores, overlap, mode):
+    """The textbook greedy: keep the best box left, drop what it overlaps, repeat (ties: earlier first)."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    order, keep = list(np.argsort(-scores, kind="stable")), []
+    while order:
+        i, order = order[0], order[1:]
+        keep.append(i)
+        lo, hi = np.maximum(boxes[i, :2], boxes[order, :2]), np.minimum(boxes[i, 2:], boxes[order, 2:])
+        inter = np.clip(hi - lo, 0, None).prod(axis=1)
+        denom = area[i] + area[order] - inter if mode == "union" else np.minimum(area[i], area[order])
+        order = [k for k, r in zip(order, inter / np.maximum(denom, 1e-12)) if r <= overlap]
+    return keep
+
+
+@pytest.mark.parametrize("block", [1, 5, 64])
+def test_blocked_nms_is_exactly_the_one_at_a_time_greedy(block):
+    """Blocks change the arithmetic's grouping, never which box is kept: P-Net-like grids of equal windows,
+    tied scores, zero-area boxes, both overlap modes."""
+    rng = np.random.default_rng(block)
+    for t in range(60):
+        n = int(rng.integers(0, 300))
+        xy, wh = rng.uniform(0, 100, (n, 2)), rng.uniform(0, 30, (n, 2))
+        if t % 3 == 0:
+            xy, wh[:] = np.round(xy / 2) * 2, 12.0
+        wh[: n // 5] *= t % 2
+        boxes, scores = np.concatenate([xy, xy + wh], 1), np.round(rng.uniform(0, 1, n), 1 + t % 3)
+        for overlap in (0.5, 0.7):
+            for mode in ("union", "min"):
+                expected = _greedy_one_at_a_time(boxes, scores, overlap, mode)
+                assert nms(boxes, scores, overlap, mode, block).tolist() == expected, (t, overlap, mode)
+
+
 def test_regression_squaring_and_pyramid_by_hand():
     boxes, reg = np.array([[10, 20, 30, 60.0]]), np.array([[0.1, -0.1, 0.5, 0]])
     np.testing.assert_allclose(regress(boxes, reg), [[12, 16, 40, 60]])
