@@ -33,7 +33,7 @@ def test_inference_times_every_model_form_and_batch_once_per_round() -> None:
     # multiview (inception's architecture) is timed at batch 1 only
     want = {
         (m, f, b)
-        for m in ("baseline", "inception", "cmhm", "fan4")
+        for m in ("baseline", "inception", "cmhm", "cmhm_light", "fan4")
         for f in ("eager", "fast")
         for b in (1, 2)
     }

@@ -24,7 +24,7 @@ def test_variant_names_come_from_the_variant_table() -> None:
     assert schema["items"]["enum"] == list(VARIANTS)
     assert schema["default"] == list(PAPER_VARIANTS) == list(VARIANTS)[: len(PAPER_VARIANTS)]
     assert list(VARIANT_LABELS) == list(VARIANTS)  # table rows in Table I order
-    assert tuple(VARIANTS) == VARIANT_NAMES
+    assert set(VARIANT_NAMES) <= set(VARIANTS) and VARIANT_NAMES[: len(PAPER_VARIANTS)] == PAPER_VARIANTS
     for name in VARIANTS:
         assert name in schema["description"]
 
