@@ -12,19 +12,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 import yaml
 
-from cmhm.bench.inference import ratio, time_rounds
+from cmhm.bench.inference import random_cascade, ratio, time_rounds
 from cmhm.inference.api import FaceAligner
 from cmhm.inference.export import onnx_graph
 from cmhm.inference.model_file import CascadeFile, CropConvention
 from cmhm.inference.onnx_backend import OnnxCascade
 from cmhm.inference.predict_files import IMAGE_SUFFIXES, run_predict
 from cmhm.landmarks.markups import IBUG68
-from cmhm.models.cascade import Cascade, build_stages
+from cmhm.models.cascade import Cascade
 from cmhm.models.fuse import FastInference
 from cmhm.models.hourglass import ModelConfig
 
@@ -42,18 +41,6 @@ def compact_preset() -> tuple[str, ModelConfig]:
     (variant,) = cfg["variants"]
     m = cfg["model"]
     return variant, ModelConfig(in_size=cfg["crop"]["size"], depth=m["depth"], width=m["width"])
-
-
-def random_cascade(variant: str, base: ModelConfig, seed: int = 0) -> Cascade:
-    """An eval-mode cascade of ``variant`` with random weights and mean shapes inside stage 2's input."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    stages = build_stages(variant, base, IBUG68)
-    means = [
-        torch.as_tensor(rng.uniform(0.3, 0.7, (s.n_points[-1], 2)) * stages[i + 1].cfg.in_size)
-        for i, s in enumerate(stages[:-1])
-    ]
-    return Cascade(stages, means).eval()
 
 
 def bench_compact(
