@@ -135,6 +135,19 @@ PROFILE_ON_IBUG68: dict[str, tuple[int, ...]] = {
     "lip_outer": (51, 50, 49, 48, 59, 58, 57),
     "lip_inner": (62, 61, 60, 67, 66),
 }
+# Right-facing profile: the run of iBUG 68 points each profile group follows, in the group's order. The
+# union mapping (:mod:`cmhm.landmarks.union`) sends a group's points to distinct points along its run, in
+# order; :data:`PROFILE_ON_IBUG68` is one such choice (the eye's run starts at the inner corner, 39, which
+# the profile eye does not mark; the brow's holds the brow's middle, 19, which it skips).
+PROFILE_RUNS_ON_IBUG68: dict[str, tuple[int, ...]] = {
+    "jaw": _r(0, 17),  # the visible (subject's right) jaw's top end, 0, down to the chin and on
+    "brow": _r(17, 22),
+    "nose_bridge": _r(27, 31),
+    "nose_base": (33, 32, 31),
+    "eye": (39, 38, 37, 36, 41, 40),
+    "lip_outer": (51, 50, 49, 48, 59, 58, 57),
+    "lip_inner": (62, 61, 60, 67, 66),
+}
 # The contour point on the chin (its lowest point) in the real Menpo 2D training release: index 9 in
 # about 65 % of its 2,300 profile faces, 8 in about 28 %, 10 in under 1 % (issue 26); the official
 # markup figure agrees. Points after it rise up the front of the chin.

@@ -6,16 +6,15 @@ shapes. Here: both mean shapes come from generalised Procrustes analysis of the 
 annotations (profile faces facing left are mirrored to face right first); the mean profile shape
 is aligned to the mean frontal one by a similarity fitted on anchor correspondences both markups
 share (centroids of the eye, brow, nose and lips as seen from the visible side), then refined by
-Procrustes on the matched pairs; each profile point is assigned to the nearest frontal point,
-one-to-one (Hungarian assignment on Euclidean distance), by default among the points of the same
-facial part on the visible half (a profile's nose and lips protrude past the frontal midline, so the
-unconstrained nearest point of a profile nose-bridge point can be an eye corner, and its lips fall
-on the hidden half; ``constrained=False`` gives the plain nearest-point rule). Constrained, the
-contour keeps its order: it runs from the visible jaw's top to the chin (:mod:`cmhm.landmarks.markups`) as the
-68 jaw runs from the subject's right ear to the chin, so a right-facing profile's contour goes to
-increasing jaw indices (:func:`monotone_assignment`), and a jaw channel means the same place for
-profile and frontal faces. A left-facing profile's mapping is the right-facing one relabelled by the
-68-point flip permutation.
+Procrustes on the matched pairs. By default (``constrained``) every profile group is matched in
+order along its run of frontal points (:data:`cmhm.landmarks.markups.PROFILE_RUNS_ON_IBUG68`: the
+contour down the visible jaw, the brow outer to inner, the eye from its inner corner along the upper lid
+to the outer corner and back along the lower lid, ...), each point to a distinct point at the least total
+distance (:func:`monotone_assignment`), so a channel means the same place for profile and frontal faces
+and the profile eye's outer corner lands on the frontal outer corner, not on a lid point beside it, as
+the plain nearest point can put it. ``constrained=False`` gives the paper's nearest-point rule, made
+one-to-one (Hungarian assignment on Euclidean distance over all 68 points). A left-facing profile's
+mapping is the right-facing one relabelled by the 68-point flip permutation.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 
 from cmhm.atomic import write_atomic, write_json_atomic
 from cmhm.geometry.similarity import apply_affine, procrustes
-from cmhm.landmarks.markups import IBUG68, PROFILE39
+from cmhm.landmarks.markups import IBUG68, PROFILE39, PROFILE_RUNS_ON_IBUG68
 
 SIDES = ("left", "right")
 
@@ -46,31 +45,6 @@ ANCHORS_RIGHT: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("lip_outer", (48, 49, 50, 51, 57, 58, 59)),
     ("lip_inner", (60, 61, 62, 66, 67)),
 )
-
-# Facial part of each profile group, as frontal groups (either side): used when matching is kept within parts.
-PARTS: dict[str, tuple[str, ...]] = {
-    "jaw": ("jaw",),
-    "brow": ("brow_right", "brow_left"),
-    "nose_bridge": ("nose_bridge",),
-    "nose_base": ("nose_base",),
-    "eye": ("eye_right", "eye_left"),
-    "lip_outer": ("lip_outer",),
-    "lip_inner": ("lip_inner",),
-}
-CROSS_PART_COST = 1e6
-HIDDEN_SIDE_COST = 1e3
-
-
-def constraint_cost(mean_frontal: np.ndarray) -> np.ndarray:
-    """[39, 68] extra matching cost for a right-facing profile: a large one across facial parts, a
-    smaller one for frontal points on the hidden (subject's left) half, found geometrically: point i
-    is hidden when it lies right of its mirror partner in the mean frontal shape."""
-    pg, fg = PROFILE39.group_of(), IBUG68.group_of()
-    same_part = np.array([[f in PARTS[p] for f in fg] for p in pg])
-    x = mean_frontal[:, 0]
-    hidden = x > x[IBUG68.flip_permutation()]
-    return np.where(same_part, 0.0, CROSS_PART_COST) + np.where(hidden, HIDDEN_SIDE_COST, 0.0)[None, :]
-
 
 def monotone_assignment(cost: np.ndarray) -> np.ndarray:
     """[P] strictly increasing column per row of ``cost`` [P, F] (P <= F) with the least total cost,
@@ -95,17 +69,21 @@ def monotone_assignment(cost: np.ndarray) -> np.ndarray:
 
 
 def assign(cost: np.ndarray, ordered: bool) -> np.ndarray:
-    """[39] frontal index per profile point of a right-facing profile, from ``cost`` [39, 68]: one-to-one
-    least total cost (Hungarian); ``ordered`` then reassigns the contour to the jaw in order
-    (:func:`monotone_assignment`; one-to-one as long as ``cost`` keeps other parts off the jaw)."""
-    rows, cols = linear_sum_assignment(cost)
+    """[39] frontal index per profile point of a right-facing profile, from distances ``cost`` [39, 68].
+
+    ``ordered``: each profile group goes to distinct points along its run of frontal points
+    (:data:`PROFILE_RUNS_ON_IBUG68`), in order, at the least total distance (:func:`monotone_assignment`);
+    the runs share no point, so the mapping is one-to-one. Otherwise the one-to-one least total distance
+    over all 68 points (Hungarian), the paper's nearest-point rule made one-to-one.
+    """
     out = np.empty(PROFILE39.n_points, np.int64)
-    out[rows] = cols
-    if ordered:
-        contour, jaw = list(PROFILE39.groups["jaw"]), np.asarray(IBUG68.groups["jaw"])
-        out[contour] = jaw[monotone_assignment(cost[np.ix_(contour, jaw)])]
-    if len(set(out.tolist())) != len(out):
-        raise ValueError("union mapping: the ordered contour shares a jaw point with another part")
+    if not ordered:
+        rows, cols = linear_sum_assignment(cost)
+        out[rows] = cols
+        return out
+    for group, idx in PROFILE39.groups.items():
+        run = np.asarray(PROFILE_RUNS_ON_IBUG68[group])
+        out[list(idx)] = run[monotone_assignment(cost[np.ix_(list(idx), run)])]
     return out
 
 
@@ -149,16 +127,13 @@ def build_union_mapping(
 
     The anchor similarity starts the alignment; then assignment and a Procrustes fit on all matched
     pairs alternate (at most ``max_refinements`` times) until the assignment no longer changes.
-    ``constrained`` keeps each profile point's match inside its facial part (eye to eye, jaw to
-    jaw, ...) and, where the part has enough points there, on the visible half of the face, and
-    keeps the contour in order along the jaw; without it the match is the plain nearest point, as
-    the paper states it.
+    ``constrained`` matches each profile group in order along its run of frontal points (see the
+    module docstring); without it the match is the plain nearest point, as the paper states it.
     """
     flip = np.where(np.asarray(profile_side) == "left", -1.0, 1.0)
     mirrored = profile * np.stack([flip, np.ones_like(flip)], -1)[:, None, :]
     mean_f = procrustes_mean(frontal)
     mean_p = procrustes_mean(mirrored)
-    penalty = constraint_cost(mean_f) if constrained else 0.0
     src = np.stack([mean_p[list(PROFILE39.groups[g])].mean(0) for g, _ in ANCHORS_RIGHT])
     dst = np.stack([mean_f[list(idx)].mean(0) for _, idx in ANCHORS_RIGHT])
     A = procrustes(src, dst)
@@ -166,7 +141,7 @@ def build_union_mapping(
     for _ in range(max_refinements):
         aligned = apply_affine(A, mean_p)
         cost = np.linalg.norm(aligned[:, None, :] - mean_f[None, :, :], axis=-1)
-        new = assign(cost + penalty, ordered=constrained)
+        new = assign(cost, ordered=constrained)
         if right is not None and np.array_equal(new, right):
             break
         right = new

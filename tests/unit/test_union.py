@@ -137,3 +137,40 @@ def test_contour_assignment_keeps_the_contour_order():
     assert len(set(ordered)) == PROFILE39.n_points
     left = build_union_mapping(frontal, profile * [-1, 1], np.array(["left"] * 12)).mapping["left"]
     assert np.all(np.diff(left[contour]) < 0)  # a left profile's contour runs down the subject's left jaw
+
+
+def test_every_profile_group_is_matched_in_order_along_its_run():
+    """Profiles whose eye points sit on frontal [38, 37, 41, 40, 39] and inner lip on [62, 60, 61, 67, 66]
+    (what nearest-point matching gave on the synthetic training faces; the profile eye's third point is
+    its outer corner, 36): the plain rule reproduces them, the constrained one matches every group in
+    order along its run (issue 26), so the outer corner goes to 36."""
+    from cmhm.landmarks.markups import PROFILE_RUNS_ON_IBUG68
+
+    rng = np.random.default_rng(3)
+    crossed = INTENDED.copy()
+    eye, inner = list(PROFILE39.groups["eye"]), list(PROFILE39.groups["lip_inner"])
+    crossed[eye], crossed[inner] = [38, 37, 41, 40, 39], [62, 60, 61, 67, 66]
+    frontal = np.stack([frontal_template() + rng.normal(0, 1.0, (68, 2)) for _ in range(20)])
+    sides = np.array(["right"] * 12)
+    profile = _profiles(rng, 12, "right", crossed)
+    plain = build_union_mapping(frontal, profile, sides, constrained=False).mapping["right"]
+    np.testing.assert_array_equal(plain[eye], crossed[eye])
+    ordered = build_union_mapping(frontal, profile, sides).mapping["right"]
+    for group, idx in PROFILE39.groups.items():
+        run = list(PROFILE_RUNS_ON_IBUG68[group])
+        position = [run.index(f) for f in ordered[list(idx)]]  # raises if a point left its run
+        assert np.all(np.diff(position) > 0), (group, ordered[list(idx)])
+    assert ordered[eye[2]] == 36 and len(set(ordered)) == PROFILE39.n_points
+
+
+def test_the_markups_correspondence_lies_along_each_run_in_order():
+    from cmhm.landmarks.markups import PROFILE_RUNS_ON_IBUG68, profile_semantic_mapping
+
+    assert list(PROFILE_RUNS_ON_IBUG68) == list(PROFILE39.groups)
+    right = profile_semantic_mapping()["right"]
+    for group, idx in PROFILE39.groups.items():
+        run = list(PROFILE_RUNS_ON_IBUG68[group])
+        position = [run.index(f) for f in right[list(idx)]]
+        assert np.all(np.diff(position) >= 0), group  # contour neighbours may share a jaw point
+    flat = [i for run in PROFILE_RUNS_ON_IBUG68.values() for i in run]
+    assert len(flat) == len(set(flat))  # disjoint runs: the ordered mapping is one-to-one
