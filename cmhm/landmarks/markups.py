@@ -137,16 +137,14 @@ PROFILE_ON_IBUG68: dict[str, tuple[int, ...]] = {
 }
 # Right-facing profile: the run of iBUG 68 points each profile group follows, in the group's order. The
 # union mapping (:mod:`cmhm.landmarks.union`) sends a group's points to distinct points along its run, in
-# order; :data:`PROFILE_ON_IBUG68` is one such choice (the eye's run starts at the inner corner, 39, which
-# the profile eye does not mark; the brow's holds the brow's middle, 19, which it skips).
+# order. The contour's run is the whole jaw, and the geometry decides where along it each contour point
+# falls; every other group's run is the points the markup defines it on (:data:`PROFILE_ON_IBUG68`: the
+# profile eye does not mark the inner corner, the brow skips its middle), as many as the group has, so
+# the order leaves no choice. Matched by distance instead, mean shapes of such different views disagree
+# with the markup: a profile eye or brow is foreshortened, and its outer points land on inner ones.
 PROFILE_RUNS_ON_IBUG68: dict[str, tuple[int, ...]] = {
     "jaw": _r(0, 17),  # the visible (subject's right) jaw's top end, 0, down to the chin and on
-    "brow": _r(17, 22),
-    "nose_bridge": _r(27, 31),
-    "nose_base": (33, 32, 31),
-    "eye": (39, 38, 37, 36, 41, 40),
-    "lip_outer": (51, 50, 49, 48, 59, 58, 57),
-    "lip_inner": (62, 61, 60, 67, 66),
+    **PROFILE_ON_IBUG68,
 }
 # The contour point on the chin (its lowest point) in the real Menpo 2D training release: index 9 in
 # about 65 % of its 2,300 profile faces, 8 in about 28 %, 10 in under 1 % (issue 26); the official

@@ -7,14 +7,15 @@ annotations (profile faces facing left are mirrored to face right first); the me
 is aligned to the mean frontal one by a similarity fitted on anchor correspondences both markups
 share (centroids of the eye, brow, nose and lips as seen from the visible side), then refined by
 Procrustes on the matched pairs. By default (``constrained``) every profile group is matched in
-order along its run of frontal points (:data:`cmhm.landmarks.markups.PROFILE_RUNS_ON_IBUG68`: the
-contour down the visible jaw, the brow outer to inner, the eye from its inner corner along the upper lid
-to the outer corner and back along the lower lid, ...), each point to a distinct point at the least total
-distance (:func:`monotone_assignment`), so a channel means the same place for profile and frontal faces
-and the profile eye's outer corner lands on the frontal outer corner, not on a lid point beside it, as
-the plain nearest point can put it. ``constrained=False`` gives the paper's nearest-point rule, made
-one-to-one (Hungarian assignment on Euclidean distance over all 68 points). A left-facing profile's
-mapping is the right-facing one relabelled by the 68-point flip permutation.
+order along its run of frontal points (:data:`cmhm.landmarks.markups.PROFILE_RUNS_ON_IBUG68`), each
+point to a distinct point at the least total distance (:func:`monotone_assignment`): the 12 contour
+points go down the visible jaw, ear to chin and past it, where the mean shapes put them; the other
+groups' runs are the points the markup defines them on, so the order fixes them (the profile eye's
+third point on the outer corner, 36; nearest points put it on a lid point, the mean profile eye being
+foreshortened). A channel thus means the same place for profile and frontal faces. ``constrained=False``
+gives the paper's nearest-point rule, made one-to-one (Hungarian assignment on Euclidean distance over
+all 68 points). A left-facing profile's mapping is the right-facing one relabelled by the 68-point flip
+permutation.
 """
 
 from __future__ import annotations
