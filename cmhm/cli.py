@@ -76,16 +76,18 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _two_fold(args: argparse.Namespace) -> int:
-    from cmhm.report.two_fold import CAPTION, join_folds, per_image_files, two_fold_table
+    from cmhm.report.two_fold import CAPTION, join_folds, per_image_files, two_fold_table, with_others
 
-    runs = [per_image_files(r, args.dataset) for r in args.runs]
-    table = two_fold_table(join_folds(runs, args.runs))
+    def joined(names: list[str]) -> dict:
+        return join_folds([per_image_files(r, args.dataset) for r in names], names)
+
+    others = {label: joined(names) for label, *names in args.also or []}
+    table = two_fold_table(with_others(joined(args.runs), others))
     if args.out:
         from cmhm.atomic import write_text_atomic
 
-        write_text_atomic(
-            args.out, f"# {CAPTION}; runs: {', '.join(args.runs)}\n" + table.to_csv(index=False)
-        )
+        runs = " ".join(args.runs) + "".join(f"; {' '.join(a)}" for a in args.also or [])
+        write_text_atomic(args.out, f"# {CAPTION}; runs: {runs}\n" + table.to_csv(index=False))
     print(f"{CAPTION}\n{table.to_string(index=False, float_format=lambda x: f'{x:.2f}')}")
     return 0
 
@@ -143,6 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("runs", nargs=2, help="the runs' folders (results/real_faces_a results/real_faces_b)")
     p.add_argument("--dataset", default="aflw2000_3d", help="the test set under each run's eval/")
     p.add_argument("--out", help="write the table here (CSV, the caption as a # comment line first)")
+    p.add_argument(
+        "--also",
+        nargs="+",
+        action="append",
+        metavar="LABEL RUN",
+        help="rows of another check on the same images, named 'variant (LABEL)': its two fold runs, or one "
+        "run tested on the whole set (e.g. --also sim results/real_faces_sim); repeatable",
+    )
     p.set_defaults(fn=_two_fold)
     p = sub.add_parser(
         "check-config", help="check config files as a run would (YAML line, schema, cross-key rules)"

@@ -15,6 +15,7 @@ from cmhm.data.registry import (
 )
 from cmhm.pipeline.variants import get_variant
 from cmhm.pipeline.config_check import check_config, file_keys, load_yaml
+from cmhm.pipeline.train_sources import train_sources
 from cmhm.pipeline.runs import RUN_RECORD, check_run_record, run_name, run_record, training_config
 from cmhm.atomic import write_json_atomic
 from cmhm.pipeline.provenance import import_closure_hash
@@ -80,6 +81,11 @@ def source(role):
     """(dataset, split) that plays ``role`` (train, test_images, test_video)."""
     src = config["data"][role]
     return src["dataset"], src["split"]
+
+
+def train_source_pairs():
+    """(dataset, split) of every training source: data.train, then data.train_extra (cmhm/pipeline/train_sources.py)."""
+    return [(src["dataset"], src["split"]) for _, src in train_sources(config)]
 
 
 def n_shards(dataset, split):

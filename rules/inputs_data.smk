@@ -35,8 +35,8 @@ def data_targets():
         f"results/{train_ds}/figures/union_mapping.png",
         f"results/{train_ds}/figures/contact_sheet.png",
     ]
-    for role in ("train", "test_images", "test_video"):
-        targets += crop_files(*source(role))
+    for pair in (*train_source_pairs(), source("test_images"), source("test_video")):
+        targets += crop_files(*pair)
     return targets
 
 
@@ -56,7 +56,7 @@ def crop_labels3d(wildcards):
 
 
 def configured_train_samples(wildcards):
-    return samples_dirs(*source("train"))
+    return [d for pair in train_source_pairs() for d in samples_dirs(*pair)]
 
 
 # real datasets (fetch.smk): wildcard patterns of the registry's names

@@ -11,7 +11,8 @@ def train_first_crop_shard(wildcards):
 
 
 def train_crops(wildcards):
-    return crop_files(*source("train"))
+    """The crops of every training source (data.train, then data.train_extra)."""
+    return [f for pair in train_source_pairs() for f in crop_files(*pair)]
 
 
 def train_mapping(wildcards):

@@ -116,7 +116,9 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = True) -> CropSet:
     Labels and index are read into memory. Images: with ``mmap`` (the default) each shard's
     ``.images.npy`` is memory-mapped read-only and several shards are joined by a
     :class:`ShardedImages`, so only the rows a caller indexes are read (300W-LP at 256 px is ~12 GB);
-    without, every image is read into one in-memory array.
+    without, every image is read into one in-memory array. Shards of several datasets (a mixed
+    training set) join on the label arrays they all carry: one dataset's own extras (the synthetic
+    heads' ``contour3d``) are left out; the landmark arrays every sample table has are always there.
     """
     parts = []
     for prefix in prefixes:
@@ -143,7 +145,8 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = True) -> CropSet:
         images = parts[0][0]
     else:
         images = ShardedImages([p[0] for p in parts]) if mmap else np.concatenate([p[0] for p in parts])
-    arrays = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+    shared = [k for k in parts[0][1] if all(k in p[1] for p in parts)]  # several datasets: what all carry
+    arrays = {k: np.concatenate([p[1][k] for p in parts]) for k in shared}
     transforms = arrays.pop("transform")
     index = pd.concat([p[2] for p in parts], ignore_index=True)
     return CropSet(images, transforms, arrays, index, [p[3] for p in parts])

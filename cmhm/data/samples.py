@@ -172,7 +172,8 @@ def read_table(root: str | os.PathLike) -> SampleTable:
 
 
 def concat_tables(tables: list[SampleTable], root: Path) -> SampleTable:
-    """Stack tables row-wise (image paths are rewritten relative to ``root``)."""
+    """Stack tables row-wise (image paths are rewritten relative to ``root``); of the extra arrays, those
+    every table carries (tables of several datasets: one's own extras, e.g. ``contour3d``, are left out)."""
     frames, arrays, extras = [], {}, {}
     for t in tables:
         idx = t.index.copy()
@@ -180,6 +181,6 @@ def concat_tables(tables: list[SampleTable], root: Path) -> SampleTable:
         frames.append(idx)
     for name in tables[0].arrays:
         arrays[name] = np.concatenate([t.arrays[name] for t in tables])
-    for name in tables[0].extra:
+    for name in (n for n in tables[0].extra if all(n in t.extra for t in tables)):
         extras[name] = np.concatenate([t.extra[name] for t in tables])
     return SampleTable(root=root, index=pd.concat(frames, ignore_index=True), arrays=arrays, extra=extras)

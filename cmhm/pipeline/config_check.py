@@ -22,7 +22,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from cmhm.data.registry import DATASETS, GENERATED, overlap_errors, shard_counts
+from cmhm.data.registry import DATASETS, GENERATED, shard_counts
+from cmhm.pipeline.train_sources import train_source_errors, train_sources
 from cmhm.pipeline.variants import get_variant
 
 HOURGLASS = Path(__file__).resolve().parents[1] / "models" / "hourglass.py"
@@ -234,6 +235,7 @@ def _split_errors(config: dict) -> list[str]:
         for role, src in config["data"].items()
         if isinstance(src, dict) and "dataset" in src
     ]
+    named += [(f"{key}.split", src) for key, src in train_sources(config)[1:]]
     named.append(("annotations_3d.heldout_split", {**shape, "split": a3d["heldout_split"]}))
     if a3d["shape_source"]:
         named.append(("annotations_3d.shape_source.split", shape))
@@ -300,7 +302,7 @@ def semantic_errors(config: dict, schema: dict) -> list[str]:
                 f"synth.{name}.shards: {split['shards']} shards for {faces} {what} (at most one per item)"
             )
     split_errors = _split_errors(config)
-    errors += split_errors or overlap_errors(config)  # a test split never shares a face with training
+    errors += split_errors or train_source_errors(config)  # a test split never shares a face with training
     augment = config["train"]["augment"]
     if augment["scale_min"] > augment["scale_max"]:
         errors.append(

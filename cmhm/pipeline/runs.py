@@ -10,6 +10,7 @@ from pathlib import Path
 from cmhm.data.registry import GENERATED
 from cmhm.pipeline.config_check import ConfigError
 from cmhm.pipeline.provenance import config_digest
+from cmhm.pipeline.train_sources import EXTRA_KEY, train_sources
 
 RUN_RECORD = (
     "run.json"  # results/<run>/run.json: the config files and training config the run's models are from
@@ -64,14 +65,16 @@ def check_run_record(run_dir: str | Path, record: dict) -> None:
 def training_config(config: dict) -> dict:
     """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
     in the model file with its digest: two model files from the same training config say so."""
-    train = config["data"]["train"]
     out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
     out["train"] = {k: v for k, v in config["train"].items() if k != "seeds"}  # each model: one seed
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
-    if train["dataset"] in GENERATED:
-        section = GENERATED[train["dataset"]].section
-        keep = ("image_size", "profile_yaw", "render", train["split"])
-        out[section] = {"seed": config["seed"], **{k: v for k, v in config[section].items() if k in keep}}
-    else:
-        out["datasets"] = {train["dataset"]: config["datasets"][train["dataset"]]}
+    if config["data"].get(EXTRA_KEY):  # recorded only when given: a one-source run's record is unchanged
+        out["data"][EXTRA_KEY] = config["data"][EXTRA_KEY]
+    for _, src in train_sources(config):
+        if src["dataset"] in GENERATED:
+            section = GENERATED[src["dataset"]].section
+            keep = ("image_size", "profile_yaw", "render", *(s["split"] for _, s in train_sources(config)))
+            out[section] = {"seed": config["seed"], **{k: v for k, v in config[section].items() if k in keep}}
+        else:
+            out.setdefault("datasets", {})[src["dataset"]] = config["datasets"][src["dataset"]]
     return out

@@ -46,6 +46,22 @@ def join_folds(runs: Sequence[Mapping[str, pd.DataFrame]], names: Sequence[str])
     return out
 
 
+def with_others(
+    joined: Mapping[str, pd.DataFrame], others: Mapping[str, Mapping[str, pd.DataFrame]]
+) -> dict[str, pd.DataFrame]:
+    """``joined`` followed by each other check's variants, named "variant (label)": ``others`` maps a
+    label to its joined frames (e.g. the same check at another crop size, or a model scored on the whole
+    set). Each must test the same images, so every difference is paired by image."""
+    ids = next(iter(joined.values()))["sample_id"].astype(str).to_numpy()
+    out = dict(joined)
+    for label, frames in others.items():
+        for v, df in frames.items():
+            if not np.array_equal(df["sample_id"].astype(str).to_numpy(), ids):
+                raise ValueError(f"{v} ({label}) covers other images than {next(iter(joined))}")
+            out[f"{v} ({label})"] = df
+    return out
+
+
 def two_fold_table(joined: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per variant: NME % per |yaw| bin, Mean (of bins) with its 95 % interval, n, and the
     difference to the first variant with its paired interval."""

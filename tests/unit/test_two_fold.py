@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cmhm.cli import main
-from cmhm.report.two_fold import join_folds, per_image_files, two_fold_table
+from cmhm.report.two_fold import join_folds, per_image_files, two_fold_table, with_others
 
 
 def _frame(ids, yaws, nmes) -> pd.DataFrame:
@@ -54,3 +54,24 @@ def test_the_command_reads_the_runs_folders(tmp_path, capsys) -> None:
     assert "not the paper's protocol" in dest.read_text().splitlines()[0]
     assert "28.33" in capsys.readouterr().out
     assert main(["two-fold", str(tmp_path / "a"), str(tmp_path / "missing")]) == 2
+
+
+def test_other_checks_join_as_rows_paired_by_image(tmp_path, capsys) -> None:
+    """--also: a whole-set run (sim-to-real) as rows 'variant (label)', paired with the first variant;
+    one that tests other images is refused."""
+    a, b = _runs()
+    whole = {"cmhm": _frame(["i4", "i2", "i3", "i1"], [45.0, -20.0, 70.0, 10.0], [0.4, 0.2, 0.3, 0.1])}
+    for run, frames in (("a", a), ("b", b), ("sim", whole)):
+        for v, df in frames.items():
+            out = tmp_path / run / "eval" / "aflw2000_3d" / v / "seed0"
+            out.mkdir(parents=True)
+            df.to_csv(out / "per_image.csv", index=False)
+    argv = ["two-fold", str(tmp_path / "a"), str(tmp_path / "b"), "--also", "sim", str(tmp_path / "sim")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "cmhm (sim)" in out and "28.33" in out  # the whole-set cmhm equals the fold baseline, image by image
+    table = two_fold_table(with_others(join_folds([a, b], ["a", "b"]), {"sim": join_folds([whole], ["sim"])}))
+    assert table.set_index("variant").loc["cmhm (sim)", "Mean - first"] == pytest.approx(0.0)
+    short = {"cmhm": whole["cmhm"].iloc[:3]}
+    with pytest.raises(ValueError, match=r"cmhm \(sim\) covers other images than baseline"):
+        with_others(join_folds([a, b], ["a", "b"]), {"sim": join_folds([short], ["sim"])})

@@ -89,3 +89,22 @@ def test_sim_to_real_dry_run_trains_on_synthetic_faces_and_tests_on_all_of_aflw2
         if rule == "predict_images" and "eval/aflw2000_3d/" in text:
             assert "results/aflw2000_3d/crops/test/shard0" in inputs(text), text
     assert job_counts(res.stdout)["train_stage1"] == 4
+
+
+@pytest.mark.parametrize("overlay", ["mixed_a", "size128_a"])
+def test_overlay_dry_runs_train_on_fold0_and_never_on_the_test_fold(fresh, overlay):
+    """configs/real_faces/{mixed,size128}_a.yaml over real_faces_a.yaml: two variants (three training
+    jobs); the mixed run's training jobs read the synthetic crops and fold 0's, never fold 1's."""
+    files = ["configs/real_faces_a.yaml", f"configs/real_faces/{overlay}.yaml"]
+    res = snakemake(["-n", "--configfile", *files], cwd=fresh)
+    assert res.returncode == 0, res.stdout + res.stderr
+    counts = job_counts(res.stdout)
+    assert (counts["train_stage1"], counts["train_stage2"]) == (2, 1), counts
+    trained = 0
+    for rule, text in job_blocks(res.stdout):
+        if rule in ("train_stage1", "train_stage2", "mean_shapes"):
+            used = inputs(text)
+            assert "aflw2000_3d/crops/fold0/" in used and "aflw2000_3d/crops/fold1/" not in used, text
+            assert ("results/synth/crops/train/" in used) == (overlay == "mixed_a"), text
+            trained += 1
+    assert trained == 4 and f"results/real_faces_{overlay.replace('size128_a', 'a128')}/tables/table1.csv" in res.stdout
