@@ -36,6 +36,17 @@ READERS: dict[str, set[str]] = {
         "train_stage2",
         "union_mapping",
     },
+    # an extra training source: its data are fetched, adapted and cropped, and every training job reads them
+    "data.train_extra": {
+        "adapt",
+        "assemble_model",
+        "crop",
+        "download",
+        "extract",
+        "mean_shapes",
+        "train_stage1",
+        "train_stage2",
+    },
     "data.test_images": {"floors", "predict_demo", "predict_gt_warp", "predict_images", "table1"},
     "data.test_video": {"table2", "track_video"},
     # the crop of the training split carries the fitted labels; training reads them from its crops
@@ -207,9 +218,16 @@ OVERRIDES = {
             "test_images": {"dataset": "synth", "split": "video"},
         }
     },
+    # extra training sources train on their own 3D labels (the check refuses fitted ones beside them)
+    "data.train_extra": {
+        "data": {
+            "train_extra": [{"dataset": "aflw2000_3d", "split": "test"}],
+            "train_labels3d": "ground_truth",
+        }
+    },
 }
 # keys whose override changes another key too: its readers rerun as well
-ALSO = {"data.train": "data.test_images"}
+ALSO = {"data.train": "data.test_images", "data.train_extra": "data.train_labels3d"}
 AS_LEAF = ("data.train", "data.test_images", "data.test_video", "annotations_3d.shape_source", "synth.render")
 AFLW = {"data": {"test_images": {"dataset": "aflw2000_3d", "split": "test"}}}
 AFLW_READERS = {
