@@ -29,7 +29,7 @@ from PIL import Image
 
 from cmhm.atomic import write_atomic
 from cmhm.data.pts import PtsFormatError
-from cmhm.landmarks.markups import Markup, reversed_groups
+from cmhm.landmarks.markups import Markup, contour_reach, reversed_groups
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -192,4 +192,24 @@ def check_group_order(pts: np.ndarray, markup: Markup, file: str | os.PathLike) 
         raise BadSampleError(
             file,
             f"{REVERSED_REASON} {groups} in the {markup.name} annotation (order: cmhm.landmarks.markups)",
+        )
+
+
+# A 39-point profile annotation whose contour comes nearer the nose tip than this (fraction of the face's
+# landmark box diagonal; positive: past it) is a semi-frontal face in the profile markup. On real faces
+# (cmhm.landmarks.markups.contour_reach) every profile with |yaw| in [45, 90] deg stays at or below -0.14,
+# and 97.9 % of near-frontal faces put in the markup lie above -0.08; the gap leaves room for annotators.
+PROFILE_CONTOUR_REACH = -0.08
+
+
+def check_profile_shape(pts: np.ndarray, file: str | os.PathLike) -> None:
+    """:class:`BadSampleError` if a 39-point profile annotation ``pts`` [39, 2] has the shape of a
+    semi-frontal face: its contour reaches the nose tip (:data:`PROFILE_CONTOUR_REACH`)."""
+    reach = contour_reach(pts)
+    if reach > PROFILE_CONTOUR_REACH:
+        raise BadSampleError(
+            file,
+            f"39-point profile annotation on a face that is not a profile by its points: the contour reaches "
+            f"{reach:+.2f} of the face size past the nose tip (a profile's lies behind it, <= "
+            f"{PROFILE_CONTOUR_REACH}); a semi-frontal face takes the 68-point markup",
         )

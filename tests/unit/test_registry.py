@@ -24,6 +24,7 @@ from cmhm.data.registry import (
 )
 from cmhm.data.samples import read_table
 from cmhm.data.shards import Shard
+from cmhm.landmarks.markups import PROFILE39
 
 SCHEMA = Path(__file__).resolve().parents[2] / "rules" / "schemas" / "config.schema.yaml"
 PROV = {"test": True}
@@ -91,10 +92,26 @@ def test_check_placed_missing_raises_the_instructions(tmp_path):
     assert record["bytes"] == 1 and len(record["sha256"]) == 64
 
 
+# A right-facing profile drawn with straight strokes (x, y image pixels), each group in its markup order:
+# the contour down the jaw behind the nose, the brow towards the front, nose, eye and lips downwards.
+PROFILE_LINES = {
+    "jaw": ((30, 30), (45, 85)),
+    "brow": ((40, 25), (55, 24)),
+    "nose_bridge": ((60, 35), (75, 55)),
+    "nose_base": ((68, 60), (63, 61)),
+    "eye": ((52, 33), (54, 37)),
+    "lip_outer": ((62, 62), (61, 74)),
+    "lip_inner": ((61, 65), (60, 71)),
+}
+
+
+def _line(start: tuple[float, float], end: tuple[float, float], n: int) -> np.ndarray:
+    return np.linspace(start, end, n)
+
+
 def _menpo_zip(path: Path, top: str = "menpo_release") -> None:
     """A Menpo-2D-like archive: one profile face (39 points) under a single top-level folder."""
-    rng = np.random.default_rng(0)
-    pts = np.column_stack([rng.uniform(30, 50, 39), rng.uniform(20, 80, 39)]) + 1  # 1-based
+    pts = np.concatenate([_line(*PROFILE_LINES[g], len(idx)) for g, idx in PROFILE39.groups.items()]) + 1
     pts_text = "version: 1\nn_points: 39\n{\n" + "".join(f"{x} {y}\n" for x, y in pts) + "}\n"
     ok, png = cv2.imencode(".png", np.full((100, 120, 3), 128, np.uint8))
     assert ok

@@ -57,16 +57,32 @@ def test_a_one_source_run_records_no_extra_key():
     "override, message",
     [
         # the test fold among the extra sources: it would train on its own test faces
-        ({"data": {**MIXED, "train_extra": [{"dataset": "aflw2000_3d", "split": "fold1"}]}},
-         "data.test_images: aflw2000_3d split 'fold1' can share faces with the training source data.train_extra[0]"),
-        ({"data": {**MIXED, "train_extra": [{"dataset": "aflw2000_3d", "split": "test"}]}},
-         "can share faces with the training source data.train_extra[0]"),
-        ({"data": {"train_extra": [{"dataset": "aflw2000_3d", "split": "fold0"}]}},
-         "data.train_extra[0]: aflw2000_3d split 'fold0' is already a training source (data.train)"),
-        ({"data": {**MIXED, "train_labels3d": "fitted", "train_extra": [{"dataset": "aflw2000_3d", "split": "fold0"}]}},
-         "data.train_extra: extra training sources need data.train_labels3d: ground_truth"),
-        ({"data": {**MIXED, "train_extra": [{"dataset": "aflw2000_3d", "split": "fold7"}]}},
-         "data.train_extra[0].split: dataset aflw2000_3d has no split 'fold7'"),
+        (
+            {"data": {**MIXED, "train_extra": [{"dataset": "aflw2000_3d", "split": "fold1"}]}},
+            "data.test_images: aflw2000_3d split 'fold1' can share faces with the training source data.train_extra[0]",
+        ),
+        (
+            {"data": {**MIXED, "train_extra": [{"dataset": "aflw2000_3d", "split": "test"}]}},
+            "can share faces with the training source data.train_extra[0]",
+        ),
+        (
+            {"data": {"train_extra": [{"dataset": "aflw2000_3d", "split": "fold0"}]}},
+            "data.train_extra[0]: aflw2000_3d split 'fold0' is already a training source (data.train)",
+        ),
+        (
+            {
+                "data": {
+                    **MIXED,
+                    "train_labels3d": "fitted",
+                    "train_extra": [{"dataset": "aflw2000_3d", "split": "fold0"}],
+                }
+            },
+            "data.train_extra: extra training sources need data.train_labels3d: ground_truth",
+        ),
+        (
+            {"data": {**MIXED, "train_extra": [{"dataset": "aflw2000_3d", "split": "fold7"}]}},
+            "data.train_extra[0].split: dataset aflw2000_3d has no split 'fold7'",
+        ),
     ],
 )
 def test_the_config_check_names_a_bad_extra_source(override, message):

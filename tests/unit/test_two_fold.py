@@ -69,7 +69,9 @@ def test_other_checks_join_as_rows_paired_by_image(tmp_path, capsys) -> None:
     argv = ["two-fold", str(tmp_path / "a"), str(tmp_path / "b"), "--also", "sim", str(tmp_path / "sim")]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "cmhm (sim)" in out and "28.33" in out  # the whole-set cmhm equals the fold baseline, image by image
+    assert (
+        "cmhm (sim)" in out and "28.33" in out
+    )  # the whole-set cmhm equals the fold baseline, image by image
     table = two_fold_table(with_others(join_folds([a, b], ["a", "b"]), {"sim": join_folds([whole], ["sim"])}))
     assert table.set_index("variant").loc["cmhm (sim)", "Mean - first"] == pytest.approx(0.0)
     short = {"cmhm": whole["cmhm"].iloc[:3]}

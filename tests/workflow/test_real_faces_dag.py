@@ -107,4 +107,7 @@ def test_overlay_dry_runs_train_on_fold0_and_never_on_the_test_fold(fresh, overl
             assert "aflw2000_3d/crops/fold0/" in used and "aflw2000_3d/crops/fold1/" not in used, text
             assert ("results/synth/crops/train/" in used) == (overlay == "mixed_a"), text
             trained += 1
-    assert trained == 4 and f"results/real_faces_{overlay.replace('size128_a', 'a128')}/tables/table1.csv" in res.stdout
+    assert (
+        trained == 4
+        and f"results/real_faces_{overlay.replace('size128_a', 'a128')}/tables/table1.csv" in res.stdout
+    )
