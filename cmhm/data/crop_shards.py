@@ -13,6 +13,7 @@ A crop shard ``PREFIX`` is three files:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ import pandas as pd
 from cmhm.geometry.similarity import apply_affine, invert_affine
 
 PROVENANCE_KEY = "provenance"
+
+log = logging.getLogger(__name__)
 
 
 class CropShardError(ValueError):
@@ -146,6 +149,9 @@ def load_crops(prefixes: list[str | os.PathLike], mmap: bool = True) -> CropSet:
     else:
         images = ShardedImages([p[0] for p in parts]) if mmap else np.concatenate([p[0] for p in parts])
     shared = [k for k in parts[0][1] if all(k in p[1] for p in parts)]  # several datasets: what all carry
+    left_out = sorted({k for p in parts for k in p[1]} - set(shared))
+    if left_out:  # named, never silent: a required array's absence still fails where it is read
+        log.info("load_crops: label arrays %s are not in every shard of %s: left out", left_out, prefixes)
     arrays = {k: np.concatenate([p[1][k] for p in parts]) for k in shared}
     transforms = arrays.pop("transform")
     index = pd.concat([p[2] for p in parts], ignore_index=True)

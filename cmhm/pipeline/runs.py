@@ -70,10 +70,11 @@ def training_config(config: dict) -> dict:
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
     if config["data"].get(EXTRA_KEY):  # recorded only when given: a one-source run's record is unchanged
         out["data"][EXTRA_KEY] = config["data"][EXTRA_KEY]
-    for _, src in train_sources(config):
+    sources = [src for _, src in train_sources(config)]
+    for src in sources:
         if src["dataset"] in GENERATED:
             section = GENERATED[src["dataset"]].section
-            keep = ("image_size", "profile_yaw", "render", *(s["split"] for _, s in train_sources(config)))
+            keep = ("image_size", "profile_yaw", "render", *(s["split"] for s in sources))
             out[section] = {"seed": config["seed"], **{k: v for k, v in config[section].items() if k in keep}}
         else:
             out.setdefault("datasets", {})[src["dataset"]] = config["datasets"][src["dataset"]]
