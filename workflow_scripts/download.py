@@ -1,6 +1,6 @@
 """Download a public dataset's archive, resumably and hash-checked (rule download)."""
 
-from cmhm.data.registry import fetch_public
+from cmhm.data.archives import fetch_public
 from cmhm.pipeline.logs import log_to
 from cmhm.pipeline.provenance import code_version
 

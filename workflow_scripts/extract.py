@@ -1,6 +1,6 @@
 """Unpack a dataset archive safely, check its layout and list every file with its hash (rule extract)."""
 
-from cmhm.data.registry import unpack
+from cmhm.data.archives import unpack
 from cmhm.pipeline.logs import log_to
 from cmhm.pipeline.provenance import code_version
 

@@ -3,8 +3,8 @@
 import sys
 
 from cmhm.atomic import write_json_atomic
+from cmhm.data.archives import check_placed
 from cmhm.data.fetch import GatedDataMissing
-from cmhm.data.registry import check_placed
 from cmhm.pipeline.logs import log_to
 from cmhm.pipeline.provenance import code_version, provenance
 

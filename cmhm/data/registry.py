@@ -1,12 +1,9 @@
 """The real datasets by config name: adapter, split, unpacked-folder check, licence gate.
 
 :data:`DATASETS` is what the fetch rules (``rules/fetch.smk``) look names up in, so no rule or
-script branches on a dataset's name. The four steps each rule calls:
+script branches on a dataset's name. The archive steps (download, hand-placed check, unpack) are in
+:mod:`cmhm.data.archives`; the last step is here:
 
-- :func:`fetch_public`: download a public archive (resumable, retried, hash-checked);
-- :func:`check_placed`: check a hand-placed licence-gated archive, or fail with the instructions;
-- :func:`unpack`: verify the archive's hash, extract it safely, check the layout, list every file
-  with its hash;
 - :func:`adapt`: run the dataset's adapter on the unpacked folder, writing the sample table of one
   shard of its split (:mod:`cmhm.data.shards`: contiguous runs of the sorted samples).
 """
@@ -21,17 +18,8 @@ from functools import partial
 from pathlib import Path
 
 from cmhm.data.aflw2000 import adapt_aflw2000
-from cmhm.data.fetch import (
-    FetchError,
-    download,
-    safe_extract,
-    sha256_file,
-    verify_aflw2000,
-    verify_placed,
-    write_manifest,
-)
+from cmhm.data.fetch import FetchError, verify_aflw2000
 from cmhm.data.folds import fold_ids, fold_index, fold_splits
-from cmhm.data.gated import instructions
 from cmhm.data.lp300w import adapt_300w_lp
 from cmhm.data.menpo import adapt_menpo
 from cmhm.data.samples import SampleTable
@@ -226,32 +214,6 @@ def gated_names() -> list[str]:
     return [n for n, s in DATASETS.items() if s.gated is not None]
 
 
-def fetch_public(name: str, url: str | None, dest: str | os.PathLike, sha256: str | None) -> str:
-    """Download public dataset ``name`` from ``url`` to ``dest`` (see :func:`cmhm.data.fetch.download`)."""
-    s = spec(name)
-    if s.gated is not None:
-        raise ValueError(f"{name} is licence-gated and is never downloaded; place its archive by hand")
-    if url is None:
-        raise FetchError(
-            f"{s.title}: no download URL is configured. Set datasets.{name}.url in the config, or put the "
-            f"archive at {os.fspath(dest)} by hand, and run the workflow again."
-        )
-    return download(url, dest, sha256=sha256, keep_partial=True)
-
-
-def check_placed(
-    name: str, archive: str | os.PathLike, sha256: str | None, extract_to: str | os.PathLike
-) -> dict:
-    """Check the hand-placed archive of gated dataset ``name``; a record {archive, bytes, sha256}.
-
-    Missing: :class:`cmhm.data.fetch.GatedDataMissing` whose message says where to request it and
-    where to put it.
-    """
-    text = instructions(spec(name).gated, archive, extract_to)
-    digest = verify_placed(archive, sha256, text)
-    return {"archive": os.fspath(archive), "bytes": Path(archive).stat().st_size, "sha256": digest}
-
-
 def data_root(raw_dir: str | os.PathLike, subdir: str | None = None) -> Path:
     """The folder of an unpacked archive that holds the data.
 
@@ -265,29 +227,6 @@ def data_root(raw_dir: str | os.PathLike, subdir: str | None = None) -> Path:
         return root / subdir
     entries = [p for p in root.iterdir() if not p.name.startswith(".") and p.name not in IGNORED_TOP_LEVEL]
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else root
-
-
-def unpack(
-    name: str,
-    archive: str | os.PathLike,
-    sha256: str | None,
-    raw_dir: str | os.PathLike,
-    manifest: str | os.PathLike,
-    subdir: str | None = None,
-) -> dict:
-    """Check ``archive``'s hash (when pinned), extract it to ``raw_dir``, check the layout, write ``manifest``.
-
-    Returns {sha256, files, checked}: the archive hash, the file count and the dataset check's count.
-    """
-    digest = sha256_file(archive)
-    if sha256 and digest != sha256.lower():
-        raise FetchError(
-            f"{archive}: SHA-256 is {digest}, expected {sha256.lower()} (datasets.{name}.sha256)"
-        )
-    safe_extract(archive, raw_dir)
-    checked = spec(name).verify(data_root(raw_dir, subdir))
-    files = write_manifest(raw_dir, manifest)
-    return {"sha256": digest, "files": files, "checked": checked}
 
 
 def adapt(

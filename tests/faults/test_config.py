@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cmhm.pipeline import provenance
-from cmhm.pipeline.config_check import ConfigError, check_config, check_files, load_yaml, merge, stem_stride
+from cmhm.pipeline.config_check import ConfigError, check_config, check_files, load_yaml, merge
+from cmhm.pipeline.config_rules import stem_stride
 from cmhm.pipeline.provenance import import_closure, import_closure_hash
 
 REPO = Path(__file__).resolve().parents[2]

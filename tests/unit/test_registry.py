@@ -10,18 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
+from cmhm.data.archives import check_placed, fetch_public, unpack
 from cmhm.data.fetch import FetchError, GatedDataMissing
 from cmhm.data.gated import GATED
-from cmhm.data.registry import (
-    DATASETS,
-    adapt,
-    check_placed,
-    data_root,
-    fetch_public,
-    gated_names,
-    public_names,
-    unpack,
-)
+from cmhm.data.registry import DATASETS, adapt, data_root, gated_names, public_names
 from cmhm.data.samples import read_table
 from cmhm.data.shards import Shard
 from cmhm.landmarks.markups import PROFILE39
