@@ -22,11 +22,11 @@ ONE_THREAD = ["--max-threads", "1"]
 SMOKE_ARGS = [
     "--configfile",
     "configs/smoke.yaml",
-    "tests/cluster/smoke_seeds.yaml",
+    "tests/cluster/smoke_cluster.yaml",
     *ONE_THREAD,
     "--slurm-keep-successful-logs",
 ]
-SMOKE_TIMEOUT_S = 1500  # the smoke DAG, two variants for two seeds: ~50 one-CPU jobs
+SMOKE_TIMEOUT_S = 1500  # the smoke DAG, two variants, one seed: ~30 one-CPU jobs
 RESUME = ["--configfile", "tests/cluster/resume.yaml", *ONE_THREAD]
 RESUME_MODEL = "results/resume/models/baseline/seed0/stage1/model.pt"
 RESUME_JOB = "resume_baseline_0"  # the job's wildcards (run, variant, seed), as the SLURM plugin joins them
