@@ -8,6 +8,7 @@ back to the image is left to the caller (``crop.box_scale`` is in the ONNX metad
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -109,11 +110,10 @@ def export_torchscript(model_path: str | os.PathLike, out: str | os.PathLike) ->
     out = Path(out)
     extra = {"cmhm.json": json.dumps(_metadata(model))}
 
-    def write(tmp: Path) -> None:
-        try:
-            torch.jit.save(traced, str(tmp), _extra_files=extra)
-        except RuntimeError as exc:  # PyTorch's file writer reports a failed write (a full disk) so
-            raise OSError(str(exc).splitlines()[0]) from exc
-
-    write_atomic(out, write)
+    # serialised in memory, then written by Python (as export_onnx): a full disk is an OSError naming the
+    # file, never PyTorch's C++ writer failing (or aborting) part-way through the file
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer, _extra_files=extra)
+    data = buffer.getvalue()
+    write_atomic(out, lambda tmp: tmp.write_bytes(data))
     return out

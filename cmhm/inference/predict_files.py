@@ -11,6 +11,7 @@ is reported on stderr (file and reason), listed in ``failures.csv``, and the run
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -197,14 +198,30 @@ def _track(aligner: FaceAligner, path: Path, given: str, out: Path, jsonl, video
             if writer is None:
                 h, w = image.shape[:2]
                 writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
+                if not writer.isOpened():
+                    raise OSError(errno.EIO, "OpenCV could not open an mp4v video writer")
             writer.write(draw_faces(image, faces))
     if writer is not None:
         writer.release()
+        _check_video(video, t + 1)
     if prev is None:
         raise ValueError("no frame could be read")
     if n_fit == 0:
         raise ValueError("no face found in any frame")
     return n_fit
+
+
+def _check_video(video: Path, n_frames: int) -> None:
+    """OSError unless ``video`` reads back with ``n_frames`` frames: OpenCV's writer reports no failed write
+    (a full disk leaves a short or unreadable file without a word), so the file is counted."""
+    capture, n = cv2.VideoCapture(str(video)), 0
+    while capture.grab():
+        n += 1
+    capture.release()
+    if n != n_frames:
+        raise OSError(
+            errno.EIO, f"the overlay video reads back with {n} of its {n_frames} frames (a full disk?)"
+        )
 
 
 def run_predict(

@@ -136,15 +136,24 @@ def _no_file_left(out: Path) -> None:
 
 
 def test_a_full_disk_during_torchscript_export_leaves_no_partial_file(model, tmp_path, monkeypatch, capsys):
-    def full_disk(module, f, **kwargs):
-        Path(f).write_bytes(b"")  # PyTorch's writer leaves what it had written (0 bytes here)
-        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+    real_write_bytes = Path.write_bytes
 
-    monkeypatch.setattr(torch.jit, "save", full_disk)
+    def full_disk(self, data):
+        if self.suffix == ".ts":  # the module meets a full disk after 64 KB
+            real_write_bytes(self, data[: 64 * 1024])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     out = tmp_path / "model.ts"
     assert main(["export", str(model), "--torchscript", str(out)]) == 2
-    assert f"cannot write {out}" in capsys.readouterr().err
+    assert f"cannot write {out} (No space left on device)" in capsys.readouterr().err
     _no_file_left(out)
+    monkeypatch.undo()
+    assert export.export_torchscript(model, out) == out
+    size = read_cascade(model).crop.size
+    points, _ = torch.jit.load(str(out))(torch.rand(1, 3, size, size))
+    assert points.shape[0] == 1 and points.shape[-1] == 2
 
 
 def test_a_full_disk_during_onnx_export_leaves_no_partial_file(model, tmp_path, monkeypatch, capsys):
