@@ -77,3 +77,29 @@ def test_other_checks_join_as_rows_paired_by_image(tmp_path, capsys) -> None:
     short = {"cmhm": whole["cmhm"].iloc[:3]}
     with pytest.raises(ValueError, match=r"cmhm \(sim\) covers other images than baseline"):
         with_others(join_folds([a, b], ["a", "b"]), {"sim": join_folds([short], ["sim"])})
+
+
+def test_seeds_are_joined_seed_by_seed_and_summarised(tmp_path, capsys) -> None:
+    """A run that tested two seeds: each seed's folds joined on their own, the row the mean over seeds with
+    their sd; runs holding other seeds are refused."""
+    a, b = _runs()
+    a1 = {v: df.assign(nme=df["nme"] + 0.06) for v, df in a.items()}  # seed 1: 6 points worse on fold a
+    for run, seeds in (("a", {0: a, 1: a1}), ("b", {0: b, 1: b})):
+        for seed, frames in seeds.items():
+            for v, df in frames.items():
+                out = tmp_path / run / "eval" / "aflw2000_3d" / v / f"seed{seed}"
+                out.mkdir(parents=True)
+                df.to_csv(out / "per_image.csv", index=False)
+    runs = [per_image_files(tmp_path / r, "aflw2000_3d") for r in "ab"]
+    assert list(runs[0]["cmhm"]) == [0, 1]
+    table = two_fold_table(join_folds(runs, ["a", "b"])).set_index("variant")
+    # seed 1 adds 6 points to the [0, 30] image of fold a (half the bin: +3) and to the (60, 90] one (+6)
+    seed0, seed1 = 85 / 3, (85 + 3 + 6) / 3
+    assert table.loc["baseline", "Mean"] == pytest.approx((seed0 + seed1) / 2)
+    assert table.loc["baseline", "Mean sd (seeds)"] == pytest.approx(abs(seed1 - seed0) / 2**0.5)
+    assert table.loc["baseline", "[0, 30]"] == pytest.approx((15 + 18) / 2)
+    assert (table["seeds"] == 2).all() and (table["n"] == 4).all()
+    assert main(["two-fold", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    del runs[1]["cmhm"][1]
+    with pytest.raises(ValueError, match=r"cmhm: b holds seeds \[0\], a seeds \[0, 1\]"):
+        join_folds(runs, ["a", "b"])
