@@ -78,8 +78,13 @@ def _check_config(args: argparse.Namespace) -> int:
 def _two_fold(args: argparse.Namespace) -> int:
     from cmhm.report.two_fold import CAPTION, join_folds, per_image_files, two_fold_table, with_others
 
+    read: list[str] = []  # which seeds of which run each row averages: whatever per_image.csv the runs hold
+
     def joined(names: list[str]) -> dict:
-        return join_folds([per_image_files(r, args.dataset) for r in names], names)
+        files = [per_image_files(r, args.dataset) for r in names]
+        for r, f in zip(names, files):
+            read.append(f"{r}: " + ", ".join(f"{v} seeds {' '.join(map(str, s))}" for v, s in f.items()))
+        return join_folds(files, names)
 
     others = {label: joined(names) for label, *names in args.also or []}
     table = two_fold_table(with_others(joined(args.runs), others))
@@ -87,8 +92,10 @@ def _two_fold(args: argparse.Namespace) -> int:
         from cmhm.atomic import write_text_atomic
 
         runs = " ".join(args.runs) + "".join(f"; {' '.join(a)}" for a in args.also or [])
-        write_text_atomic(args.out, f"# {CAPTION}; runs: {runs}\n" + table.to_csv(index=False))
+        seeds = "; ".join(read)
+        write_text_atomic(args.out, f"# {CAPTION}; runs: {runs}; read: {seeds}\n" + table.to_csv(index=False))
     print(f"{CAPTION}\n{table.to_string(index=False, float_format=lambda x: f'{x:.2f}')}")
+    print("\n".join(f"read {line}" for line in read))
     return 0
 
 

@@ -100,6 +100,7 @@ def test_seeds_are_joined_seed_by_seed_and_summarised(tmp_path, capsys) -> None:
     assert table.loc["baseline", "[0, 30]"] == pytest.approx((15 + 18) / 2)
     assert (table["seeds"] == 2).all() and (table["n"] == 4).all()
     assert main(["two-fold", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert f"read {tmp_path / 'b'}: baseline seeds 0 1, cmhm seeds 0 1" in capsys.readouterr().out
     del runs[1]["cmhm"][1]
     with pytest.raises(ValueError, match=r"cmhm: b holds seeds \[0\], a seeds \[0, 1\]"):
         join_folds(runs, ["a", "b"])

@@ -27,7 +27,8 @@ def _started(workdir: Path) -> bool:
 
 def test_a_killed_run_needs_unlock_then_reruns_the_killed_job(workdir: Path) -> None:
     (workdir / "one_shard.yaml").write_text(ONE_SHARD)
-    args = [TARGET, "--cores", "1", "--configfile", "configs/smoke.yaml", "one_shard.yaml"]
+    config = ["--configfile", "configs/smoke.yaml", "one_shard.yaml"]
+    args = [TARGET, "--cores", "1", *config]
     with (workdir / "killed.log").open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "snakemake", *args],
@@ -49,7 +50,7 @@ def test_a_killed_run_needs_unlock_then_reruns_the_killed_job(workdir: Path) -> 
     plain = snakemake(args, cwd=workdir)
     assert plain.returncode != 0 and "Directory cannot be locked" in plain.stdout + plain.stderr
 
-    unlock = snakemake(["--unlock", *args[3:]], cwd=workdir)
+    unlock = snakemake(["--unlock", *config], cwd=workdir)
     assert unlock.returncode == 0, unlock.stderr[-2000:]
 
     # the killed job left nothing under its output's name (cmhm writes under a temporary name and renames),
