@@ -20,8 +20,15 @@ def train_mapping(wildcards):
 
 
 def train_params(wildcards):
-    """The `train` sub-tree one training job reads: its seed is the job's (train.seeds lists them all)."""
-    return {**{k: v for k, v in config["train"].items() if k != "seeds"}, "seed": int(wildcards.seed)}
+    """The `train` sub-tree one training job reads: its seed is the job's (train.seeds lists them all).
+    Stage 1 never sees train.stage2, so setting it reruns stage 2 alone."""
+    kept = {k: v for k, v in config["train"].items() if k not in ("seeds", "stage2")}
+    return {**kept, "seed": int(wildcards.seed)}
+
+
+def stage2_train_params(wildcards):
+    """Stage 2's `train`: train_params with train.stage2's keys in place of the shared ones."""
+    return {**train_params(wildcards), **config["train"].get("stage2", {})}
 
 
 def train_runtime(wildcards, attempt):

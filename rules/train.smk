@@ -75,7 +75,7 @@ rule train_stage2:
         runtime=train_runtime,
     params:
         model=config["model"],
-        train=train_params,
+        train=stage2_train_params,
         cascade=config["cascade"],
         in_size=config["crop"]["size"],
         code=script_code("train_stage2.py"),

@@ -124,5 +124,13 @@ def semantic_errors(config: dict) -> list[str]:
             f"train.augment.scale_min: {augment['scale_min']} is above train.augment.scale_max "
             f"{augment['scale_max']} (the scale is drawn from [scale_min, scale_max])"
         )
-    errors += _schedule_errors(config["train"])
+    train = {k: v for k, v in config["train"].items() if k != "stage2"}
+    errors += _schedule_errors(train)
+    stage2 = config["train"].get("stage2") or {}
+    if stage2:  # stage 2 trains on the shared keys with these in their place: the result must hold too
+        merged = {**train, **stage2}
+        found = _schedule_errors(merged)
+        if merged.get("lr_steps") and merged.get("lr_epochs"):
+            found.append("stage 2's drops are in both lr_steps and lr_epochs: set one of them to [] here")
+        errors += [f"train.stage2 {stage2}: {e}" for e in found]
     return errors
