@@ -40,6 +40,11 @@ def test_the_shipped_configs_are_valid():
         ["configs/ablation.yaml", "configs/ablation_light.yaml"],
         ["configs/compact.yaml"],
         ["configs/paper.yaml", "configs/compact.yaml"],
+        ["configs/real_faces_b.yaml", *(f"configs/real_faces/{f}.yaml" for f in ("size128_b", "long128_b"))],
+        [
+            "configs/real_faces_a.yaml",
+            *(f"configs/real_faces/{f}.yaml" for f in ("size128_a", "long128_a", "seeds01", "stage2_lr")),
+        ],
     ):
         check_files([REPO / "config.yaml", *(REPO / f for f in extra)], SCHEMA)
 
@@ -92,6 +97,20 @@ def test_numbers_written_as_strings_are_numbers():
             "train.lr_steps: [9] are drops of the step schedule",
         ),
         ({"evaluation": {"haar_cascade": "no/such.xml"}}, "evaluation.haar_cascade: no such file"),
+        # stage 2's keys replace the shared ones: the result is checked as stage 2 will train on it
+        (
+            {"train": {"stage2": {"lr_schedule": "cosine"}}},
+            "train.stage2 {'lr_schedule': 'cosine'}: train.lr_steps: [1200] are drops of the step schedule",
+        ),
+        (
+            {"train": {"stage2": {"lr_steps": [1500]}}},
+            "train.stage2 {'lr_steps': [1500]}: train.lr_steps: [1500] not below train.steps 1500",
+        ),
+        ({"train": {"stage2": {"lr_epochs": [3]}}}, "stage 2's drops are in both lr_steps and lr_epochs"),
+        (
+            {"train": {"stage2": {"steps": 10}}},
+            "train.stage2.steps: unknown key",
+        ),  # shared: snapshots follow it
     ],
 )
 def test_cross_key_errors_name_the_key(override, named):

@@ -165,6 +165,8 @@ READERS: dict[str, set[str]] = {
     "train.val_size": TRAIN,
     "train.val_every": TRAIN,
     "cascade.stage2_jitter": {"assemble_model", "train_stage2"},
+    # stage 2's own learning rate: stage 1 never reads it, so it is kept
+    "train.stage2": {"assemble_model", "train_stage2"},
     "evaluation.failure_check": {"assemble_model"},
     "evaluation.onet_threshold": {"assemble_model"},
 }
@@ -196,6 +198,7 @@ SPECIAL = {
     "datasets.w300_lp.url": "http://mirror.example.org/300W-LP.zip",
     "run": "other",
     "cascade.stage2_jitter": 2.0,
+    "train.stage2": {"lr": 1.0e-3},
     "train.seeds": [0],
     "train.snapshots": [0.5],
     "train.amp": "off",
