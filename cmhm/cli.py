@@ -17,18 +17,29 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from cmhm.inference.api import load
-    from cmhm.inference.predict_files import run_predict
+    from cmhm.inference.predict_files import VIDEO_SUFFIXES, expand_inputs, run_predict
+    from cmhm.inference.predict_pool import PredictPool, auto_workers, usable_cores
 
-    aligner = load(
-        args.model, device=args.device, batch_size=args.batch, backend=args.backend, threads=args.threads
-    )
-    report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, progress=True)
+    if args.workers < 0:
+        raise ValueError(f"--workers {args.workers}: give a number of processes, or 0 to choose")
+    paths = expand_inputs(args.inputs)
+    videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in paths)
+    workers = args.workers or auto_workers(len(paths) - videos, args.device)
+    kwargs = {"device": args.device, "batch_size": args.batch, "backend": args.backend}
+    if workers == 1:
+        aligner = load(args.model, threads=args.threads, **kwargs)
+        report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, progress=True)
+    else:  # the images on every core; a video is tracked here, frame after frame
+        aligner = load(args.model, threads=args.threads, **kwargs) if videos else None
+        threads = args.threads or max(1, usable_cores() // workers)
+        with PredictPool(args.model, workers, threads, **kwargs) as pool:
+            report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, True, pool)
     n_faces = sum(report.faces.values())
     print(
         f"cmhm predict: {n_faces} faces in {len(report.faces)} inputs written to {args.out}; "
         f"{len(report.failures)} failed"
         + (f" (listed in {args.out}/failures.csv)" if report.failures else "")
-        + f"; {report.seconds:.1f} s, {report.rate()}"
+        + f"; {report.seconds:.1f} s, {report.rate()}, {workers} worker process{'es' * (workers > 1)}"
     )
     return 1 if report.failures else 0
 
@@ -126,7 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         choices=["auto", "torch", "onnx"],
         help="auto: ONNX Runtime for a .onnx model, PyTorch otherwise; onnx on a cascade.pt exports it first",
     )
-    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per process (0: ONNX Runtime's default; with workers, the cores shared among them)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes aligning images side by side, each with its own model (0: one per core on the CPU "
+        "when each gets 16 images or more, else 1)",
+    )
     p.add_argument("--overlay", action="store_true", help="also write PNG (image) / MP4 (video) overlays")
     p.set_defaults(fn=_predict)
     p = sub.add_parser("export", help="export a model file's whole cascade as ONNX and/or TorchScript")

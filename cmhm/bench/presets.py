@@ -10,6 +10,8 @@ that of a trained model. ``predict`` times whole runs of :func:`cmhm.inference.p
 from __future__ import annotations
 
 import tempfile
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -18,10 +20,11 @@ import yaml
 
 from cmhm.bench.inference import random_cascade, ratio, time_rounds
 from cmhm.inference.api import FaceAligner
-from cmhm.inference.export import onnx_graph
+from cmhm.inference.export import onnx_graph, onnx_model
 from cmhm.inference.model_file import CascadeFile, CropConvention
 from cmhm.inference.onnx_backend import OnnxCascade
 from cmhm.inference.predict_files import IMAGE_SUFFIXES, run_predict
+from cmhm.inference.predict_pool import PredictPool, usable_cores
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import Cascade
 from cmhm.models.fuse import FastInference
@@ -132,19 +135,25 @@ def bench_predict(
     photos: list[Path] | None = None,
     preset: tuple[str, ModelConfig] | None = None,
     backends: tuple[str, ...] = ("torch", "onnx"),
+    workers: int = 0,
 ) -> pd.DataFrame:
     """Images/s of ``cmhm predict`` (MTCNN, every face, .pts and JSON lines written) on the fixtures'
     photos: the paper-size cmhm on the default back end (what ``cmhm predict`` ran before issue 27),
-    its lighter stage 2, and the compact preset, each on PyTorch and ONNX Runtime. Empty without photos."""
+    its lighter stage 2, and the compact preset, each on PyTorch and ONNX Runtime; the paper-size cmhm
+    and the preset also on ONNX Runtime with ``workers`` processes (``cmhm predict --workers``; 0: one
+    per core, none on one core). Empty without photos. A pool's workers start in its warm-up call, whose
+    seconds (start-up included) are the ``first_call_s`` column."""
     photos = photo_folder() if photos is None else photos
     if not photos:
         return pd.DataFrame()
     variant, compact = preset or compact_preset()
+    n = len(photos)
     models = {}
     for name, base in (("cmhm", paper), ("cmhm_light", paper), (variant, compact)):
         for backend in backends:
-            models[(name, backend, len(photos))] = aligner_for(name, base, backend)
-    with tempfile.TemporaryDirectory() as tmp:
+            models[(name, backend, n)] = aligner_for(name, base, backend)
+    workers = workers or usable_cores()
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as pools:
         folder = Path(tmp) / "photos"
         folder.mkdir()
         for p in photos:
@@ -157,8 +166,21 @@ def bench_predict(
             )
             for k, a in models.items()
         }
+        first = {}
+        for name in ("cmhm", variant) if workers > 1 and "onnx" in backends else ():
+            onnx_file = Path(tmp) / f"{name}.onnx"
+            onnx_file.write_bytes(onnx_model(models[(name, "onnx", n)].model).SerializeToString())
+            pool = pools.enter_context(PredictPool(onnx_file, workers, max(1, usable_cores() // workers)))
+            key = (name, f"onnx, {workers} workers", n)
+            calls[key] = lambda pool=pool, out=Path(tmp) / f"{name}_pool": run_predict(
+                None, [str(folder)], out, progress=False, pool=pool
+            )
+            t0 = time.perf_counter()
+            calls[key]()  # starts the workers (time_rounds' own warm-up call then finds them running)
+            first[key[:2]] = time.perf_counter() - t0
         t = time_rounds(calls, rounds)
     t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]  # per image here (each photo holds one face)
+    t["first_call_s"] = [first.get((m, f)) for m, f in zip(t["model"], t["form"])]
     return t
 
 
@@ -183,6 +205,7 @@ def predict_goals(times: pd.DataFrame) -> pd.DataFrame:
                 "max": hi,
                 "goal": PREDICT_SPEEDUP,
                 "met": med >= PREDICT_SPEEDUP,
+                "first_call_s": sel["first_call_s"].iloc[0] if "first_call_s" in sel else None,
             }
         )
     return pd.DataFrame(rows)

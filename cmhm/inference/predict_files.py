@@ -11,15 +11,14 @@ is reported on stderr (file and reason), listed in ``failures.csv``, and the run
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -30,6 +29,9 @@ from cmhm.data.bad import BadSampleError, check_image
 from cmhm.data.pts import write_pts
 from cmhm.inference.api import Face, FaceAligner
 from cmhm.inference.boxes import GivenBoxes, check_boxes_overlap, read_boxes
+
+if TYPE_CHECKING:
+    from cmhm.inference.predict_pool import PredictPool
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -101,21 +103,6 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def video_frames(path: Path) -> Iterator[np.ndarray]:
-    """RGB frames of a video file; ValueError if OpenCV cannot open it."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError("not a readable video")
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                return
-            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    finally:
-        cap.release()
-
-
 def _box_for(boxes: dict[str, GivenBoxes] | None, path: Path, given: str) -> GivenBoxes | None:
     if boxes is None:
         return None
@@ -149,114 +136,84 @@ def _imwrite(path: Path, image: np.ndarray) -> None:
         raise OSError(f"OpenCV could not write {path.name}")
 
 
-class _FirstFace:
-    """The aligner's detector as the tracker's single-face :class:`cmhm.evaluation.tracking.Detector`."""
-
-    def __init__(self, aligner: FaceAligner) -> None:
-        self.aligner = aligner
-
-    def detect(self, image: np.ndarray, frame: int) -> np.ndarray | None:
-        found = self.aligner.find_faces(image)
-        return found[0][0] if found else None
-
-
-def predict_video(aligner: FaceAligner, path: Path, given: str, out: Path, overlay: bool, jsonl) -> int:
-    """Track one face through a video; returns the number of frames with a fit. The overlay is written
-    through a temporary name (a failure or a full disk leaves no partial ``.mp4``)."""
-    if not overlay:
-        return _track(aligner, path, given, out, jsonl, None)
-    n_fit: list[int] = []
-    write_atomic(
-        out / f"{path.stem}.mp4", lambda tmp: n_fit.append(_track(aligner, path, given, out, jsonl, tmp))
-    )
-    return n_fit[0]
+def align_file(run, aligner: FaceAligner, path: Path, *args) -> tuple[int | None, str, str | None]:
+    """``run`` (:func:`predict_image` or :func:`predict_video`) on one input file: (faces or frames with a
+    fit, their JSON lines, None), or (None, "", reason) when it is missing or unreadable, holds no face,
+    or a given box misses it."""
+    jsonl = io.StringIO()
+    try:
+        if not path.is_file():
+            raise ValueError("no such file")
+        return run(aligner, path, str(path), *args, jsonl), jsonl.getvalue(), None
+    except ValueError as exc:
+        return None, "", str(exc)
 
 
-def _track(aligner: FaceAligner, path: Path, given: str, out: Path, jsonl, video: Path | None) -> int:
-    from cmhm.evaluation.tracking import TrackPolicy, track_frame
-    from cmhm.inference.api import failure_from_record
-
-    policy = TrackPolicy(failure_from_record(aligner.model.tracking), aligner.model.tracking["enlarge"])
-    detector = _FirstFace(aligner)
-
-    def fit(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        face = aligner.predict(image, box[None])[0]
-        return face.landmarks, face.confidence
-
-    frames_dir, writer, n_fit, prev = out / path.stem, None, 0, None
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    n_total = int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    for t, image in enumerate(tqdm(video_frames(path), total=n_total, desc=path.name, leave=False)):
-        prev = track_frame(image, t, prev, fit, detector, policy)
-        faces = []
-        if prev.points is not None and np.isfinite(prev.points).all():
-            face = Face(prev.points, prev.confidence, prev.box)
-            faces, n_fit = [face], n_fit + 1
-            write_pts(frames_dir / f"{t:06d}.pts", face.landmarks)
-            jsonl.write(json.dumps(face_record(given, face, 0, aligner.markup, frame=t)) + "\n")
-        if video is not None:
-            if writer is None:
-                h, w = image.shape[:2]
-                writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
-                if not writer.isOpened():
-                    raise OSError(errno.EIO, "OpenCV could not open an mp4v video writer")
-            writer.write(draw_faces(image, faces))
-    if writer is not None:
-        writer.release()
-        _check_video(video, t + 1)
-    if prev is None:
-        raise ValueError("no frame could be read")
-    if n_fit == 0:
-        raise ValueError("no face found in any frame")
-    return n_fit
-
-
-def _check_video(video: Path, n_frames: int) -> None:
-    """OSError unless ``video`` reads back with ``n_frames`` frames: OpenCV's writer reports no failed write
-    (a full disk leaves a short or unreadable file without a word), so the file is counted."""
-    capture, n = cv2.VideoCapture(str(video)), 0
-    while capture.grab():
-        n += 1
-    capture.release()
-    if n != n_frames:
-        raise OSError(
-            errno.EIO, f"the overlay video reads back with {n} of its {n_frames} frames (a full disk?)"
-        )
+def align_image(
+    aligner: FaceAligner, path: Path, out: Path, boxes: GivenBoxes | None, overlay: bool
+) -> tuple[int | None, str, str | None]:
+    """:func:`align_file` of one image (what each worker of :mod:`cmhm.inference.predict_pool` runs)."""
+    return align_file(predict_image, aligner, path, out, boxes, overlay)
 
 
 def run_predict(
-    aligner: FaceAligner,
+    aligner: FaceAligner | None,
     inputs: list[str],
     out: str | os.PathLike,
     boxes_file: str | None = None,
     overlay: bool = False,
     progress: bool = True,
+    pool: PredictPool | None = None,
 ) -> PredictReport:
-    """Align every input (see the module docstring); failures are reported, listed and counted."""
+    """Align every input (see the module docstring); failures are reported, listed and counted.
+
+    ``pool``: images go to its worker processes (videos stay here, with ``aligner``, which may then be
+    None when no input is a video); the output files are those of a one-process run."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     boxes = read_boxes(boxes_file) if boxes_file else None
-    report = PredictReport()
     paths = expand_inputs(inputs)
-    jsonl = io.StringIO()  # written at the end through a temporary name: never a partial file
-    for path in tqdm(paths, desc="predict", disable=not progress or len(paths) < 2):
-        given = str(path)
-        try:
-            if not path.is_file():
-                raise ValueError("no such file")
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                report.faces[given] = predict_video(aligner, path, given, out, overlay, jsonl)
-            else:
-                b = _box_for(boxes, path, given)
-                report.faces[given] = predict_image(aligner, path, given, out, b, overlay, jsonl)
-        except ValueError as exc:
-            report.failures.append((given, str(exc)))
-            print(f"cmhm predict: {given}: {exc}", file=sys.stderr)
-    write_atomic(out / "predictions.jsonl", lambda tmp: tmp.write_text(jsonl.getvalue()))
+    done: dict[int, tuple[int | None, str, str | None]] = {}  # input index -> (faces, JSON lines, failure)
+    tasks: dict[int, tuple] = {}
+    bar = tqdm(total=len(paths), desc="predict", disable=not progress or len(paths) < 2)
+    for i, path in enumerate(paths):
+        if not path.is_file():
+            done[i] = _reported(path, (None, "", "no such file"), bar)
+        elif path.suffix.lower() not in VIDEO_SUFFIXES:
+            try:
+                tasks[i] = (path, out, _box_for(boxes, path, str(path)), overlay)
+            except ValueError as exc:
+                done[i] = _reported(path, (None, "", str(exc)), bar)
+    images = pool.map(tasks.values()) if pool else (align_image(aligner, *t) for t in tasks.values())
+    for i, result in zip(tasks, images):
+        done[i] = _reported(paths[i], result, bar)
+    from cmhm.inference.video_files import predict_video
+
+    for i, path in enumerate(paths):
+        if i not in done:  # a video: tracked here, frame after frame
+            done[i] = _reported(path, align_file(predict_video, aligner, path, out, overlay), bar)
+    bar.close()
+    report = PredictReport()
+    for i in sorted(done):
+        n, _, reason = done[i]
+        if reason is None:
+            report.faces[str(paths[i])] = n
+        else:
+            report.failures.append((str(paths[i]), reason))
+    text = "".join(done[i][1] for i in sorted(done))  # written through a temporary name: never partial
+    write_atomic(out / "predictions.jsonl", lambda tmp: tmp.write_text(text))
     write_atomic(out / "failures.csv", lambda tmp: _write_csv(tmp, [["input", "reason"], *report.failures]))
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _reported(path: Path, result: tuple, bar) -> tuple:
+    """``result`` of one input, its failure (if any) said on stderr as it comes."""
+    if result[2] is not None:
+        print(f"cmhm predict: {path}: {result[2]}", file=sys.stderr)
+    bar.update()
+    return result
 
 
 def _write_csv(path: Path, rows: list) -> None:

@@ -70,9 +70,11 @@ def test_non_finite_weights_name_the_model_file_not_the_output(model, tmp_path, 
     image = tmp_path / "face.png"
     image.write_bytes(b"")  # never read: the model is refused first
     out = tmp_path / "out"
-    assert main(["predict", str(bad), str(image), "--out", str(out), "--device", "cpu"]) == 2
-    err = capsys.readouterr().err
-    assert str(bad) in err and ".pts" not in err
+    for workers in ("1", "2"):  # worker processes: the model is checked here first, with the same message
+        args = ["predict", str(bad), str(image), "--out", str(out), "--device", "cpu", "--workers", workers]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"{bad}: stage 0 weights hold NaN" in err and ".pts" not in err
 
 
 def test_stage_weights_replaced_after_assembly_are_refused(model, tmp_path) -> None:

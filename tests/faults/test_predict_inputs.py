@@ -186,3 +186,18 @@ def test_a_full_disk_during_a_video_overlay_leaves_no_partial_mp4(model, tmp_pat
     monkeypatch.setattr(cv2, "VideoWriter", real_writer)  # a disk with room: the whole overlay is kept
     run_predict(aligner, [str(clip)], out, overlay=True, progress=False)
     assert (out / "clip.mp4").stat().st_size > 0
+
+
+def test_predict_with_worker_processes_and_a_bad_worker_count(tmp_path, capsys, model) -> None:
+    """``--workers 2`` aligns every image (a box off one image is still named, from its worker); a
+    negative count is refused by name before any model loads."""
+    imgs = [_jpeg(tmp_path / f"face{i}.jpg") for i in range(3)]
+    rows = [[f"face{i}.jpg", 10, 10, 60, 60] for i in range(2)] + [["face2.jpg", 500, 500, 560, 560]]
+    boxes = _boxes_csv(tmp_path / "boxes.csv", rows)
+    args = ["predict", str(model), *(str(p) for p in imgs), "--boxes", str(boxes), "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "o"), "--workers", "2"]) == 1
+    said = capsys.readouterr()
+    assert "2 faces in 2 inputs" in said.out and "1 failed" in said.out and "2 worker processes" in said.out
+    assert _failures(tmp_path / "o")[0][0] == str(imgs[2]) and "face2.jpg" in said.err
+    assert main([*args, "--out", str(tmp_path / "p"), "--workers", "-1"]) == 2
+    assert "--workers -1: give a number of processes" in capsys.readouterr().err

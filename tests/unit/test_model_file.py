@@ -182,6 +182,44 @@ def test_predict_writes_pts_json_png_and_reports_bad_inputs(model_file: Path, tm
 
 
 @needs_fixtures
+def test_worker_processes_write_what_one_process_writes(model_file: Path, tmp_path: Path) -> None:
+    """``cmhm predict --workers 2``: the same files, lines and failures, in input order, as one process.
+    Both runs use one thread per process (the workers' setting on 2 cores), so the arithmetic is the same
+    and the files must be equal byte for byte."""
+    from cmhm.inference.predict_pool import PredictPool
+
+    paths, _ = _aflw()
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8 truncated")
+    inputs = [str(paths[0]), str(corrupt), str(tmp_path / "absent.jpg"), *(str(p) for p in paths[1:5])]
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        one = run_predict(load(model_file, device="cpu"), inputs, tmp_path / "one", progress=False)
+    finally:
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
+    with PredictPool(model_file, 2, 1, device="cpu") as pool:
+        two = run_predict(None, inputs, tmp_path / "two", progress=False, pool=pool)
+    assert list(two.faces.items()) == list(one.faces.items()) and two.failures == one.failures
+    assert [f for f, _ in two.failures] == [str(corrupt), str(tmp_path / "absent.jpg")]
+    written = sorted(f.name for f in (tmp_path / "one").iterdir())
+    assert written == sorted(f.name for f in (tmp_path / "two").iterdir()) and len(written) == 7
+    for name in written:
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+
+
+def test_auto_workers_one_per_core_on_the_cpu_when_each_gets_enough_images() -> None:
+    from cmhm.inference.predict_pool import auto_workers
+
+    assert auto_workers(1000, "cpu", cores=2) == 2
+    assert auto_workers(24, "cpu", cores=2) == 1  # 12 images each would not repay a worker's start-up
+    assert auto_workers(40, "cpu", cores=4) == 2
+    assert auto_workers(1000, "cuda", cores=16) == 1
+
+
+@needs_fixtures
 def test_given_boxes_agree_with_the_crop_pipeline(model_file: Path) -> None:
     paths, pts = _aflw()
     image = cv2.cvtColor(cv2.imread(str(paths[0])), cv2.COLOR_BGR2RGB)
