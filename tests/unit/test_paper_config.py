@@ -47,10 +47,12 @@ def test_schema_train_keys_are_the_train_config_and_lr_epochs():
     schema = yaml.safe_load((ROOT / "rules/schemas/config.schema.yaml").read_text())
     keys = set(schema["properties"]["train"]["properties"])
     # lr_epochs becomes lr_steps in run_configs; threads are a Snakemake resource (num_threads); each
-    # training job's seed is one of train.seeds (RUN_KEYS)
-    assert (keys - {"lr_epochs", *RUN_KEYS}) | {"num_threads", "seed"} == {
+    # training job's seed is one of train.seeds (RUN_KEYS); train.stage2's keys replace the shared ones in
+    # the stage-2 jobs' train (rules/inputs_train.smk), so each of them is a train key as well
+    assert (keys - {"lr_epochs", "stage2", *RUN_KEYS}) | {"num_threads", "seed"} == {
         f.name for f in fields(TrainConfig)
     }
+    assert set(schema["properties"]["train"]["properties"]["stage2"]["properties"]) < keys
     # the schema's defaults are the default run's (config.yaml: drops in steps); the paper's 20 epochs are
     # in configs/paper.yaml
     assert schema["properties"]["train"]["properties"]["lr_epochs"]["default"] == []
