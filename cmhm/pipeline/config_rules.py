@@ -64,19 +64,28 @@ def _split_errors(config: dict) -> list[str]:
 
 
 def _schedule_errors(train: dict) -> list[str]:
-    """The learning-rate drops must be able to happen: below ``steps``, and only under the step schedule
-    (a cosine schedule has no drops: its lr_steps / lr_epochs would be silently unused)."""
+    """The learning-rate drops must be given once (in lr_steps or lr_epochs) and be able to happen: below
+    ``steps``, and only under the step schedule (a cosine schedule has no drops: its lr_steps / lr_epochs
+    would be silently unused)."""
+    errors = []
+    if train.get("lr_steps") and train.get("lr_epochs"):
+        errors.append(
+            f"train.lr_steps {train['lr_steps']} and train.lr_epochs {train['lr_epochs']} are both set: give "
+            "the drops in one of them (set the other to [])"
+        )
     if train.get("lr_schedule", "step") != "step":
-        return [
+        return errors + [
             f"train.{k}: {train[k]} are drops of the step schedule; with train.lr_schedule: "
             f"{train['lr_schedule']} the rate follows its own curve: set {k}: []"
             for k in ("lr_steps", "lr_epochs")
             if train.get(k)
         ]
     late = [s for s in train["lr_steps"] if s >= train["steps"]]
-    if not late:
-        return []
-    return [f"train.lr_steps: {late} not below train.steps {train['steps']} (a drop there never happens)"]
+    if late:
+        errors.append(
+            f"train.lr_steps: {late} not below train.steps {train['steps']} (a drop there never happens)"
+        )
+    return errors
 
 
 def _stage_size_errors(config: dict, stride: int) -> list[str]:
@@ -124,13 +133,8 @@ def semantic_errors(config: dict) -> list[str]:
             f"train.augment.scale_min: {augment['scale_min']} is above train.augment.scale_max "
             f"{augment['scale_max']} (the scale is drawn from [scale_min, scale_max])"
         )
-    train = {k: v for k, v in config["train"].items() if k != "stage2"}
-    errors += _schedule_errors(train)
+    errors += _schedule_errors(config["train"])
     stage2 = config["train"].get("stage2") or {}
     if stage2:  # stage 2 trains on the shared keys with these in their place: the result must hold too
-        merged = {**train, **stage2}
-        found = _schedule_errors(merged)
-        if merged.get("lr_steps") and merged.get("lr_epochs"):
-            found.append("stage 2's drops are in both lr_steps and lr_epochs: set one of them to [] here")
-        errors += [f"train.stage2 {stage2}: {e}" for e in found]
+        errors += [f"train.stage2 {stage2}: {e}" for e in _schedule_errors({**config["train"], **stage2})]
     return errors

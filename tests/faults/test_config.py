@@ -106,7 +106,12 @@ def test_numbers_written_as_strings_are_numbers():
             {"train": {"stage2": {"lr_steps": [1500]}}},
             "train.stage2 {'lr_steps': [1500]}: train.lr_steps: [1500] not below train.steps 1500",
         ),
-        ({"train": {"stage2": {"lr_epochs": [3]}}}, "stage 2's drops are in both lr_steps and lr_epochs"),
+        (
+            {"train": {"stage2": {"lr_epochs": [3]}}},
+            "train.stage2 {'lr_epochs': [3]}: train.lr_steps [1200] and train.lr_epochs [3] are both set",
+        ),
+        # the shared keys too (the training job would refuse them only when it starts)
+        ({"train": {"lr_epochs": [3]}}, "train.lr_steps [1200] and train.lr_epochs [3] are both set"),
         (
             {"train": {"stage2": {"steps": 10}}},
             "train.stage2.steps: unknown key",
