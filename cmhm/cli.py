@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from contextlib import nullcontext
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -26,14 +27,12 @@ def _predict(args: argparse.Namespace) -> int:
     videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in paths)
     workers = args.workers or auto_workers(len(paths) - videos, args.device)
     kwargs = {"device": args.device, "batch_size": args.batch, "backend": args.backend}
-    if workers == 1:
-        aligner = load(args.model, threads=args.threads, **kwargs)
-        report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, progress=True)
-    else:  # the images on every core; a video is tracked here, frame after frame
-        aligner = load(args.model, threads=args.threads, **kwargs) if videos else None
-        threads = args.threads or max(1, usable_cores() // workers)
-        with PredictPool(args.model, workers, threads, **kwargs) as pool:
-            report = run_predict(aligner, args.inputs, args.out, args.boxes, args.overlay, True, pool)
+    # with workers, the images go to them and a video is tracked here, frame after frame
+    aligner = load(args.model, threads=args.threads, **kwargs) if workers == 1 or videos else None
+    threads = args.threads or max(1, usable_cores() // workers)
+    with PredictPool(args.model, workers, threads, **kwargs) if workers > 1 else nullcontext() as pool:
+        inputs = [str(p) for p in paths]  # the folders listed once
+        report = run_predict(aligner, inputs, args.out, args.boxes, args.overlay, True, pool)
     n_faces = sum(report.faces.values())
     print(
         f"cmhm predict: {n_faces} faces in {len(report.faces)} inputs written to {args.out}; "

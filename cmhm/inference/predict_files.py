@@ -137,13 +137,11 @@ def _imwrite(path: Path, image: np.ndarray) -> None:
 
 
 def align_file(run, aligner: FaceAligner, path: Path, *args) -> tuple[int | None, str, str | None]:
-    """``run`` (:func:`predict_image` or :func:`predict_video`) on one input file: (faces or frames with a
-    fit, their JSON lines, None), or (None, "", reason) when it is missing or unreadable, holds no face,
-    or a given box misses it."""
+    """``run`` (:func:`predict_image` or :func:`predict_video`) on one input file (:func:`run_predict` has
+    named a missing one): (faces or frames with a fit, their JSON lines, None), or (None, "", reason) when
+    it is unreadable, holds no face, or a given box misses it."""
     jsonl = io.StringIO()
     try:
-        if not path.is_file():
-            raise ValueError("no such file")
         return run(aligner, path, str(path), *args, jsonl), jsonl.getvalue(), None
     except ValueError as exc:
         return None, "", str(exc)

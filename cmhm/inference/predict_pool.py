@@ -92,7 +92,6 @@ class PredictPool:
             model = str(export_onnx(model, Path(self._tmp.name) / "cascade.onnx"))
             load_kwargs = {**load_kwargs, "backend": "auto"}
         _check_model(model)  # a bad model file is named here, not as a worker that died starting
-        self.workers = workers
         self._pool = ProcessPoolExecutor(
             workers,
             mp_context=mp.get_context("spawn"),
