@@ -66,7 +66,9 @@ def training_config(config: dict) -> dict:
     """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
     in the model file with its digest: two model files from the same training config say so."""
     out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
-    out["train"] = {k: v for k, v in config["train"].items() if k != "seeds"}  # each model: one seed
+    # each model: one seed. train.stage2 is recorded only when set: its default ({}) changes no model, so a
+    # run finished before the key existed keeps its record (and run.json) after an upgrade
+    out["train"] = {k: v for k, v in config["train"].items() if k != "seeds" and (k != "stage2" or v)}
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
     if config["data"].get(EXTRA_KEY):  # recorded only when given: a one-source run's record is unchanged
         out["data"][EXTRA_KEY] = config["data"][EXTRA_KEY]

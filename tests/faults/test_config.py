@@ -368,6 +368,21 @@ def test_a_run_does_not_replace_another_configs_models(tmp_path):
     assert "`run: <name>`" in msg and f"delete {run_dir / RUN_RECORD}" in msg
 
 
+def test_a_key_added_with_a_neutral_default_keeps_a_finished_runs_record():
+    """train.stage2 came after runs had finished: empty (the default), it is not in the training config, so
+    their run.json and model files' records stay valid; set, it is."""
+    from cmhm.pipeline.provenance import config_digest  # noqa: PLC0415
+    from cmhm.pipeline.runs import training_config  # noqa: PLC0415
+
+    default = check_files([REPO / "config.yaml"], SCHEMA)
+    assert default["train"]["stage2"] == {} and "stage2" not in training_config(default)["train"]
+    before_the_key = {**default, "train": {k: v for k, v in default["train"].items() if k != "stage2"}}
+    assert config_digest(training_config(default)) == config_digest(training_config(before_the_key))
+    stage2 = merge(default, {"train": {"stage2": {"lr": 1.0e-3}}})
+    assert training_config(stage2)["train"]["stage2"] == {"lr": 1.0e-3}
+    assert config_digest(training_config(stage2)) != config_digest(training_config(default))
+
+
 @pytest.mark.workflow
 def test_snakemake_refuses_to_replace_another_configs_models(tmp_path):
     import subprocess  # noqa: PLC0415

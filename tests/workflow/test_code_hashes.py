@@ -64,12 +64,14 @@ def planned_after_touching(workdir: Path, module: str, args: list[str]) -> dict[
     return job_counts(res.stdout) if "Job stats:" in res.stdout else {}
 
 
+@pytest.mark.long(35)
 def test_touching_a_metric_reruns_no_crop_and_no_training(workdir):
     planned = planned_after_touching(workdir, "evaluation/metrics.py", [])
     assert planned.get("image_metrics", 0) >= 1, planned  # the change is seen
     assert not set(DATA_AND_TRAINING) & set(planned), planned
 
 
+@pytest.mark.long(32)
 def test_touching_the_tracker_reruns_no_adapt(workdir):
     shutil.rmtree(workdir / "data", ignore_errors=True)  # no archive placed: the check job is planned
     (workdir / "vw.yaml").write_text(VIDEO_300VW)

@@ -68,6 +68,7 @@ def make_outputs(workdir: Path, out: str, mtime: float) -> None:
             os.utime(path, (mtime, mtime))
 
 
+@pytest.mark.long(45)
 def test_editing_a_named_file_reruns_its_reader(workdir):
     made = time.time() - 10  # after the copy (outputs older than a script rerun), before the edits
     for name, _ in CASES.values():

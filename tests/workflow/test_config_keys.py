@@ -315,6 +315,7 @@ def merge(a: dict, b: dict) -> dict:
     return out
 
 
+@pytest.mark.long(40)
 def test_each_key_reruns_exactly_its_readers(workdir, tmp_path):
     for name, text in FILES.items():
         (workdir / name).write_text(text)

@@ -25,6 +25,7 @@ def _started(workdir: Path) -> bool:
     return incomplete.is_dir() and any(incomplete.iterdir())
 
 
+@pytest.mark.long(27)
 def test_a_killed_run_needs_unlock_then_reruns_the_killed_job(workdir: Path) -> None:
     (workdir / "one_shard.yaml").write_text(ONE_SHARD)
     config = ["--configfile", "configs/smoke.yaml", "one_shard.yaml"]

@@ -52,6 +52,7 @@ def merged(workdir: Path, args: list[str]) -> dict:
     return cfg
 
 
+@pytest.mark.long(55)
 def test_one_model_file_per_variant_and_seed_and_no_shared_paths(workdir):
     owned: dict[str, str] = {}
     for run, args in CONFIGS.items():
@@ -73,6 +74,7 @@ def test_one_model_file_per_variant_and_seed_and_no_shared_paths(workdir):
         )
 
 
+@pytest.mark.long(20)
 def test_the_ablation_runs_its_controls(workdir):
     _, counts = outputs(workdir, CONFIGS["ablation"])
     cfg = merged(workdir, CONFIGS["ablation"])

@@ -28,6 +28,7 @@ def _jobs(res) -> set[str]:
 ALL_VARIANTS = "variants: [baseline, inception, multiview, cmhm, cmhm_light, cmhm_compact]\n"
 
 
+@pytest.mark.long(300)
 def test_smoke_run_builds_every_target(workdir):
     with (workdir / "configs" / "smoke.yaml").open("a") as f:
         f.write(ALL_VARIANTS)
