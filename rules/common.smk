@@ -16,7 +16,14 @@ from cmhm.data.registry import (
 from cmhm.pipeline.variants import get_variant
 from cmhm.pipeline.config_check import check_config, file_keys, load_yaml
 from cmhm.pipeline.train_sources import train_sources
-from cmhm.pipeline.runs import RUN_RECORD, check_run_record, run_name, run_record, training_config
+from cmhm.pipeline.runs import (
+    RUN_RECORD,
+    check_run_record,
+    check_stage1_from,
+    run_name,
+    run_record,
+    training_config,
+)
 from cmhm.atomic import write_json_atomic
 from cmhm.pipeline.provenance import import_closure_hash
 from cmhm.training.steps import snapshot_steps
@@ -30,6 +37,7 @@ RUN = run_name(config["run"], workflow.overwrite_configfiles, Path(workflow.base
 # results/<RUN>/run.json: a run does not replace the models another config trained there without a word
 RUN_CONFIG = run_record(workflow.overwrite_configfiles, training_config(config))
 check_run_record(f"results/{RUN}", RUN_CONFIG)
+check_stage1_from(config, RUN)
 SEEDS = config["train"]["seeds"]
 # step -> file name of the model snapshots training keeps (train.snapshots, fractions of train.steps)
 SNAPSHOTS = snapshot_steps(config["train"]["snapshots"], config["train"]["steps"])

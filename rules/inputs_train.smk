@@ -21,14 +21,23 @@ def train_mapping(wildcards):
 
 def train_params(wildcards):
     """The `train` sub-tree one training job reads: its seed is the job's (train.seeds lists them all).
-    Stage 1 never sees train.stage2, so setting it reruns stage 2 alone."""
-    kept = {k: v for k, v in config["train"].items() if k not in ("seeds", "stage2")}
+    Stage 1 never sees train.stage2, so setting it reruns stage 2 alone; train.stage1_from changes no model.
+    """
+    kept = {k: v for k, v in config["train"].items() if k not in ("seeds", "stage2", "stage1_from")}
     return {**kept, "seed": int(wildcards.seed)}
 
 
 def stage2_train_params(wildcards):
     """Stage 2's `train`: train_params with train.stage2's keys in place of the shared ones."""
     return {**train_params(wildcards), **config["train"].get("stage2", {})}
+
+
+def stage1_source(wildcards):
+    """Rule reuse_stage1: the stage-1 model and snapshots of the run train.stage1_from names."""
+    folder = (
+        f"results/{config['train']['stage1_from']}/models/{wildcards.variant}/seed{wildcards.seed}/stage1"
+    )
+    return [f"{folder}/model.pt", *(f"{folder}/{name}" for name in SNAPSHOTS.values())]
 
 
 def train_runtime(wildcards, attempt):

@@ -4,31 +4,63 @@
 # than one job of two threads (README, Performance); on a larger machine --set-threads train_stage1=N.
 
 
-rule train_stage1:
-    input:
-        crops=train_crops,
-        mapping=train_mapping,
-    output:
-        model="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
-        snapshots=stage_snapshots("stage1"),
-    log:
-        "logs/train_stage1/{run}/{variant}/seed{seed}.log",
-    benchmark:
-        "benchmarks/train_stage1/{run}/{variant}/seed{seed}.tsv"
-    conda:
-        "../envs/cmhm.yaml"
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=train_runtime,
-    params:
-        model=config["model"],
-        train=train_params,
-        in_size=config["crop"]["size"],
-        code=script_code("train_stage1.py"),
-    script:
-        "../workflow_scripts/train_stage1.py"
+if config["train"]["stage1_from"]:
+
+    # stage 1 copied from another run, checked to be the model train_stage1 would train here
+    rule reuse_stage1:
+        input:
+            source=stage1_source,
+            crops=train_crops,
+            mapping=train_mapping,
+        output:
+            model="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
+            snapshots=stage_snapshots("stage1"),
+        log:
+            "logs/reuse_stage1/{run}/{variant}/seed{seed}.log",
+        wildcard_constraints:
+            run=RUN,
+        conda:
+            "../envs/cmhm.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        params:
+            model=config["model"],
+            train=train_params,
+            in_size=config["crop"]["size"],
+            stage1_code=script_code("train_stage1.py"),
+            code=script_code("reuse_stage1.py"),
+        script:
+            "../workflow_scripts/reuse_stage1.py"
+
+else:
+
+    rule train_stage1:
+        input:
+            crops=train_crops,
+            mapping=train_mapping,
+        output:
+            model="results/{run}/models/{variant}/seed{seed}/stage1/model.pt",
+            snapshots=stage_snapshots("stage1"),
+        log:
+            "logs/train_stage1/{run}/{variant}/seed{seed}.log",
+        benchmark:
+            "benchmarks/train_stage1/{run}/{variant}/seed{seed}.tsv"
+        conda:
+            "../envs/cmhm.yaml"
+        threads: 1
+        resources:
+            gpu=1,
+            mem_mb=8000,
+            runtime=train_runtime,
+        params:
+            model=config["model"],
+            train=train_params,
+            in_size=config["crop"]["size"],
+            code=script_code("train_stage1.py"),
+        script:
+            "../workflow_scripts/train_stage1.py"
 
 
 rule mean_shapes:

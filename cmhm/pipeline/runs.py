@@ -62,13 +62,25 @@ def check_run_record(run_dir: str | Path, record: dict) -> None:
         )
 
 
+def check_stage1_from(config: dict, run: str) -> None:
+    """ConfigError when ``train.stage1_from`` names this run itself (its stage 1 would be its own input)."""
+    source = config["train"].get("stage1_from")
+    if source == run:
+        raise ConfigError(
+            f"train.stage1_from: {source!r} is this run's own name; name the finished run whose stage 1 "
+            "this one copies (its models are under results/<that run>/), or null to train stage 1 here"
+        )
+
+
 def training_config(config: dict) -> dict:
     """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
     in the model file with its digest: two model files from the same training config say so."""
     out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
-    # each model: one seed. train.stage2 is recorded only when set: its default ({}) changes no model, so a
-    # run finished before the key existed keeps its record (and run.json) after an upgrade
-    out["train"] = {k: v for k, v in config["train"].items() if k != "seeds" and (k != "stage2" or v)}
+    # each model: one seed; train.stage1_from changes no model (a copy is checked to be the same one).
+    # train.stage2 is recorded only when set: its default ({}) changes no model, so a run finished before
+    # the key existed keeps its record (and run.json) after an upgrade
+    skip = ("seeds", "stage1_from")
+    out["train"] = {k: v for k, v in config["train"].items() if k not in skip and (k != "stage2" or v)}
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
     if config["data"].get(EXTRA_KEY):  # recorded only when given: a one-source run's record is unchanged
         out["data"][EXTRA_KEY] = config["data"][EXTRA_KEY]

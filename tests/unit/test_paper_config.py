@@ -48,8 +48,9 @@ def test_schema_train_keys_are_the_train_config_and_lr_epochs():
     keys = set(schema["properties"]["train"]["properties"])
     # lr_epochs becomes lr_steps in run_configs; threads are a Snakemake resource (num_threads); each
     # training job's seed is one of train.seeds (RUN_KEYS); train.stage2's keys replace the shared ones in
-    # the stage-2 jobs' train (rules/inputs_train.smk), so each of them is a train key as well
-    assert (keys - {"lr_epochs", "stage2", *RUN_KEYS}) | {"num_threads", "seed"} == {
+    # the stage-2 jobs' train (rules/inputs_train.smk), so each of them is a train key as well;
+    # stage1_from names a run to copy stage 1 from (rule reuse_stage1), no training job reads it
+    assert (keys - {"lr_epochs", "stage2", "stage1_from", *RUN_KEYS}) | {"num_threads", "seed"} == {
         f.name for f in fields(TrainConfig)
     }
     assert set(schema["properties"]["train"]["properties"]["stage2"]["properties"]) < keys

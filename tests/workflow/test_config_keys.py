@@ -167,10 +167,19 @@ READERS: dict[str, set[str]] = {
     "cascade.stage2_jitter": {"assemble_model", "train_stage2"},
     # stage 2's own learning rate: stage 1 never reads it, so it is kept
     "train.stage2": {"assemble_model", "train_stage2"},
+    # stage 1 copied from a finished run (checked to be the same model): the copies are new jobs, and
+    # nothing else changes (the model files record the same training config)
+    "train.stage1_from": {"reuse_stage1"},
     "evaluation.failure_check": {"assemble_model"},
     "evaluation.onet_threshold": {"assemble_model"},
 }
 FILES = {"yaw.csv": "image,yaw_deg\n", "cascade.xml": "<opencv_storage/>\n", "quoted.csv": "method,source\n"}
+# train.stage1_from's finished run: its stage-1 model files, present for the DAG (their content is unread)
+FILES |= {
+    f"results/finished/models/{variant}/seed{seed}/stage1/model.pt": "not read\n"
+    for variant in ("baseline", "inception", "multiview", "cmhm")
+    for seed in (0, 1)
+}
 # Changed values a plain rule (+1, x1.5, next enum member, not) cannot make valid.
 SPECIAL = {
     "crop.size": 128,
@@ -199,6 +208,7 @@ SPECIAL = {
     "run": "other",
     "cascade.stage2_jitter": 2.0,
     "train.stage2": {"lr": 1.0e-3},
+    "train.stage1_from": "finished",
     "train.seeds": [0],
     "train.snapshots": [0.5],
     "train.amp": "off",
@@ -318,6 +328,7 @@ def merge(a: dict, b: dict) -> dict:
 @pytest.mark.long(40)
 def test_each_key_reruns_exactly_its_readers(workdir, tmp_path):
     for name, text in FILES.items():
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_text(text)
     default = checked_default()
     keys = [(k, v) for k, v in leaves(default) if not k.startswith("datasets.")]
