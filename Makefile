@@ -19,9 +19,10 @@ FIGURE_RULES := plot_results plot_union_mapping contact_sheet plot_training
 PY ?= $(BIN)/python
 CHECK_CONFIG = $(PY) -m cmhm check-config $(CONFIG)
 # make test: pytest worker processes (pytest-xdist), two by default: a 2-core machine's tests in ~2/3 of the
-# time of one process. TEST_WORKERS=0 runs them in one process, in order.
+# time of one process. worksteal: each worker starts on its half of the tests in order (tests/conftest.py
+# puts the longest first) and takes from the other's when done. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
-PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: run test test-unit test-workflow test-cluster lint dry-run report figures bench gpu-check clean
 
