@@ -1,6 +1,7 @@
-"""Test order for `make test`, which runs the test files in two worker processes (pytest-xdist, one file
-to one worker): the tests marked `long(seconds)` (minutes of snakemake runs, seconds as measured on
-2 cores) start first, longest first, so that no worker is left alone with one of them at the end."""
+"""Test order for `make test`, which runs the tests in two worker processes (pytest-xdist, worksteal: each
+worker starts on its half of the tests in this order): the tests marked `long(seconds)` (minutes of
+snakemake runs, seconds as measured on 2 cores) start first, longest first, so that no worker is left
+alone with one of them at the end."""
 
 import pytest
 

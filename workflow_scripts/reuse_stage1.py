@@ -2,12 +2,13 @@
 
 from cmhm.pipeline.logs import log_to
 from cmhm.pipeline.provenance import files_digest
-from cmhm.training.reuse import check_source, copy_stage, expected_record, recorded_threads
+from cmhm.training.reuse import check_source, copy_stage, expected_record, read_source, recorded_threads
 from cmhm.training.stages import stage1_data
 
 log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 source = sm.input.source[0]
+found = read_source(source)
 # the digest train_stage1 records: its inputs in its order (crops, then the mapping)
 inputs = files_digest([*sm.input.crops, sm.input.mapping])
 prefixes = [p.removesuffix(".images.npy") for p in sm.input.crops if p.endswith(".images.npy")]
@@ -18,11 +19,11 @@ expected = expected_record(
     sm.params.model,
     sm.params.train,
     sm.params.in_size,
-    recorded_threads(source),
+    recorded_threads(found),
     n_train,
     inputs,
     sm.params.stage1_code,
 )
-check_source(source, expected)
+check_source(source, found, expected)
 copied = copy_stage(source, [sm.output.model, *sm.output.snapshots])
 log.info("stage 1 of %s seed %s taken from %s: %s", sm.wildcards.variant, sm.wildcards.seed, source, copied)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from cmhm.models.cascade import stage_plans
-from cmhm.training.checkpoints import Origin, record
+from cmhm.training.checkpoints import Origin, _config_diff, record
 from cmhm.training.loop import run_config
 from cmhm.training.stages import run_configs
 
@@ -36,33 +36,37 @@ def expected_record(
     return record(origin, "", run_config(plan.model, cfg, plan.targets))
 
 
-def _differences(found: dict, expected: dict, prefix: str = "") -> list[str]:
-    """Dotted names of the leaves that differ between two records."""
-    out = []
-    for key in sorted(set(found) | set(expected)):
-        a, b = found.get(key, "<missing>"), expected.get(key, "<missing>")
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a!r} there, {b!r} here")
-    return out
+def _differences(found: dict, expected: dict) -> list[str]:
+    """Each recorded leaf that differs (dotted, as the resume check finds them), with both values."""
+    return [
+        f"{key}: {_at(found, key)!r} there, {_at(expected, key)!r} here"
+        for key in _config_diff(found, expected)
+    ]
 
 
-def recorded_threads(source: str | os.PathLike) -> int:
+def _at(record: dict, dotted: str):
+    for part in dotted.split("."):
+        record = record.get(part) if isinstance(record, dict) else None
+    return record
+
+
+def recorded_threads(found: dict) -> int:
     """The thread count a stage-1 model file was trained with (``train.num_threads`` of its record)."""
-    return int(_read(Path(source))["config"]["train"].get("num_threads", 0))
+    return int(found["config"]["train"].get("num_threads", 0))
 
 
-def _read(path: Path) -> dict:
+def read_source(source: str | os.PathLike) -> dict:
+    """The other run's stage-1 ``model.pt``, read once (its thread count and its record are both needed)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is named with the reason
-        raise ValueError(f"{path}: not a readable stage-1 model file ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"{source}: not a readable stage-1 model file ({type(exc).__name__}: {exc})"
+        ) from None
 
 
-def check_source(source: str | os.PathLike, expected: dict) -> None:
-    """ValueError naming ``source`` and every recorded field that differs from ``expected``."""
-    found = _read(Path(source))
+def check_source(source: str | os.PathLike, found: dict, expected: dict) -> None:
+    """ValueError naming ``source`` and every field of its record ``found`` that differs from ``expected``."""
     # JSON-like comparison: tuples in the expected record are lists once saved
     want = {k: expected.get(k) for k in COMPARED}
     have = {k: found.get(k) for k in COMPARED}

@@ -35,6 +35,13 @@ def snakemake(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.Comp
     )
 
 
+def scheduled_rules(out: str) -> set[str]:
+    """Rule names a (dry) run's output schedules."""
+    return {
+        line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith(("rule ", "localrule "))
+    }
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A temporary copy of the workflow (no results, no venv), as a user's fresh checkout would be."""

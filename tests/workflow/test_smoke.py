@@ -13,15 +13,14 @@ from cmhm.data.samples import read_table
 from cmhm.inference.model_file import read_codec
 from cmhm.inspect.explain import inspect_path
 
-from .conftest import snakemake
+from .conftest import scheduled_rules, snakemake
 
 pytestmark = pytest.mark.workflow
 
 
 def _jobs(res) -> set[str]:
     """Rule names a (dry) run schedules."""
-    out = (res.stdout + res.stderr).splitlines()
-    return {line.split()[1].rstrip(":") for line in out if line.startswith(("rule ", "localrule "))}
+    return scheduled_rules(res.stdout + res.stderr)
 
 
 # this run also trains issue 27's lighter cascades (the cluster tests' smoke DAG keeps the paper's four)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import snakemake
+from .conftest import scheduled_rules, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -22,17 +22,11 @@ def _run(workdir: Path, run: str, *config: str, target: str = "cascade.pt", ok: 
     return out
 
 
-def _jobs(out: str) -> set[str]:
-    return {
-        line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith(("rule ", "localrule "))
-    }
-
-
 @pytest.mark.long(60)
 def test_a_run_takes_stage1_from_a_finished_run_and_trains_only_stage2(workdir):
     _run(workdir, "first")
     out = _run(workdir, "second", "train={stage1_from: first, stage2: {lr: 0.01}}")
-    jobs = _jobs(out)
+    jobs = scheduled_rules(out)
     assert "reuse_stage1" in jobs and "train_stage2" in jobs and "train_stage1" not in jobs, jobs
     first, second = (workdir / MODEL.format(run=r, what="stage1") for r in ("first", "second"))
     for name in ("model.pt", "log.csv"):
