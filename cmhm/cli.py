@@ -1,5 +1,5 @@
 """Command line: ``python -m cmhm {inspect,predict,export,version,synth-options,complexity,bench,gpu-check,
-check-config}``."""
+check-config,data-dir}``."""
 
 from __future__ import annotations
 
@@ -82,6 +82,28 @@ def _check_config(args: argparse.Namespace) -> int:
     files = ["config.yaml", *args.files] if args.base else args.files
     check_files(files, args.schema)
     print(f"config OK: {' + '.join(map(str, files))}")
+    return 0
+
+
+def _data_dir(args: argparse.Namespace) -> int:
+    import yaml
+
+    from cmhm.pipeline.config_check import check_config, load_yaml, merge
+    from cmhm.pipeline.data_keys import data_dirs
+
+    config: dict = {}
+    for path in ["config.yaml", *args.files] if args.base else args.files:
+        config = merge(config, load_yaml(path))
+    for item in args.config:  # as Snakemake's --config KEY=VALUE: the value is YAML
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--config {item!r}: expected KEY=VALUE")
+        config = merge(config, {key: yaml.safe_load(value)})
+    pairs = [tuple(p.split(":", 1)) for p in args.split] or None
+    if pairs and any(len(p) != 2 for p in pairs):
+        raise SystemExit(f"--split: expected DATASET:SPLIT, got {args.split}")
+    for folder, (what, _) in data_dirs(check_config(config, args.schema), pairs).items():
+        print(f"{what}\t{folder}")
     return 0
 
 
@@ -190,6 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-base", dest="base", action="store_false", help="do not start from config.yaml")
     p.add_argument("--schema", default="rules/schemas/config.schema.yaml")
     p.set_defaults(fn=_check_config)
+    p = sub.add_parser(
+        "data-dir",
+        help="the folders of the samples, crops and 3D labels a run reads under these config files",
+    )
+    p.add_argument("files", nargs="*", help="--configfile files, merged in order over config.yaml")
+    p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="as snakemake's --config")
+    p.add_argument(
+        "--split", nargs="*", default=[], metavar="DATASET:SPLIT", help="these splits (default: the run's)"
+    )
+    p.add_argument("--no-base", dest="base", action="store_false", help="do not start from config.yaml")
+    p.add_argument("--schema", default="rules/schemas/config.schema.yaml")
+    p.set_defaults(fn=_data_dir)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["complexity"]:  # its own argument parser
         return _complexity(argv[1:])

@@ -25,6 +25,16 @@ from cmhm.pipeline.runs import (
     training_config,
 )
 from cmhm.atomic import write_json_atomic
+from cmhm.pipeline.data_keys import (
+    KEY_PATTERN,
+    MADE_FROM,
+    carries_fitted_labels,
+    check_key,
+    crops_dir,
+    data_dirs,
+    samples_dir,
+    training_dir,
+)
 from cmhm.pipeline.provenance import import_closure_hash
 from cmhm.training.steps import snapshot_steps
 
@@ -45,6 +55,9 @@ SNAPSHOTS = snapshot_steps(config["train"]["snapshots"], config["train"]["steps"
 
 onstart:
     write_json_atomic(f"results/{RUN}/{RUN_RECORD}", RUN_CONFIG)
+    # made_from.json in each data folder this run reads: the config its name (a key) is a digest of
+    for folder, (_, made_from) in data_dirs(config).items():
+        write_json_atomic(f"{folder}/{MADE_FROM}", made_from)
 
 
 def script_code(script):
@@ -75,6 +88,7 @@ def n_stages(variant):
 
 wildcard_constraints:
     dataset="[a-z0-9_]+",
+    key=KEY_PATTERN,
     split="[a-z0-9]+",
     shard="[0-9]+",
     variant="|".join(config["variants"]),
@@ -101,20 +115,33 @@ def n_shards(dataset, split):
     return shard_counts(dataset, config)[split]
 
 
-def samples_dirs(dataset, split):
-    return expand(
-        "results/{dataset}/samples/{split}/shard{shard}",
-        dataset=dataset,
-        split=split,
-        shard=range(n_shards(dataset, split)),
+def check_samples_key(wildcards):
+    """A samples job's folder must be this config's (cmhm/pipeline/data_keys.py), else the error says which is."""
+    asked = f"results/{wildcards.dataset}/samples/{wildcards.split}/{wildcards.key}"
+    check_key(asked, samples_dir(config, wildcards.dataset, wildcards.split))
+
+
+def check_crops_key(wildcards):
+    asked = f"results/{wildcards.dataset}/crops/{wildcards.split}/{wildcards.key}"
+    check_key(asked, crops_dir(config, wildcards.dataset, wildcards.split))
+
+
+def check_training_key(wildcards):
+    check_key(
+        f"results/{wildcards.dataset}/training/{wildcards.key}", training_dir(config, wildcards.dataset)
     )
 
 
+def samples_dirs(dataset, split):
+    """The sample-table shards of one split: results/<dataset>/samples/<split>/<key>/shard<k>."""
+    return [f"{samples_dir(config, dataset, split)}/shard{k}" for k in range(n_shards(dataset, split))]
+
+
 def crop_files(dataset, split, suffixes=("images.npy", "labels.npz", "csv")):
+    """The crop shards of one split: results/<dataset>/crops/<split>/<key>/shard<k>.<suffix>."""
     return expand(
-        "results/{dataset}/crops/{split}/shard{shard}.{suffix}",
-        dataset=dataset,
-        split=split,
+        "{folder}/shard{shard}.{suffix}",
+        folder=crops_dir(config, dataset, split),
         shard=range(n_shards(dataset, split)),
         suffix=suffixes,
     )

@@ -6,11 +6,11 @@ ruleorder: synthesize_video > synthesize_images
 
 rule synthesize_images:
     output:
-        directory("results/{dataset}/samples/{split}/shard{shard}"),
+        directory("results/{dataset}/samples/{split}/{key}/shard{shard}"),
     log:
-        "logs/synthesize_images/{dataset}/{split}/shard{shard}.log",
+        "logs/synthesize_images/{dataset}/{split}/{key}/shard{shard}.log",
     benchmark:
-        "benchmarks/synthesize_images/{dataset}/{split}/shard{shard}.tsv"
+        "benchmarks/synthesize_images/{dataset}/{split}/{key}/shard{shard}.tsv"
     wildcard_constraints:
         dataset=GENERATED_DATASETS,
     conda:
@@ -28,11 +28,11 @@ rule synthesize_images:
 
 rule synthesize_video:
     output:
-        directory("results/{dataset}/samples/{split}/shard{shard}"),
+        directory("results/{dataset}/samples/{split}/{key}/shard{shard}"),
     log:
-        "logs/synthesize_video/{dataset}/{split}/shard{shard}.log",
+        "logs/synthesize_video/{dataset}/{split}/{key}/shard{shard}.log",
     benchmark:
-        "benchmarks/synthesize_video/{dataset}/{split}/shard{shard}.tsv"
+        "benchmarks/synthesize_video/{dataset}/{split}/{key}/shard{shard}.tsv"
     wildcard_constraints:
         dataset=GENERATED_DATASETS,
         split="video",
@@ -51,16 +51,16 @@ rule synthesize_video:
 
 rule crop:
     input:
-        samples="results/{dataset}/samples/{split}/shard{shard}",
+        samples=crop_samples,
         labels3d=crop_labels3d,
     output:
-        images="results/{dataset}/crops/{split}/shard{shard}.images.npy",
-        labels="results/{dataset}/crops/{split}/shard{shard}.labels.npz",
-        index="results/{dataset}/crops/{split}/shard{shard}.csv",
+        images="results/{dataset}/crops/{split}/{key}/shard{shard}.images.npy",
+        labels="results/{dataset}/crops/{split}/{key}/shard{shard}.labels.npz",
+        index="results/{dataset}/crops/{split}/{key}/shard{shard}.csv",
     log:
-        "logs/crop/{dataset}/{split}/shard{shard}.log",
+        "logs/crop/{dataset}/{split}/{key}/shard{shard}.log",
     benchmark:
-        "benchmarks/crop/{dataset}/{split}/shard{shard}.tsv"
+        "benchmarks/crop/{dataset}/{split}/{key}/shard{shard}.tsv"
     conda:
         "../envs/cmhm.yaml"
     threads: 1
@@ -78,10 +78,10 @@ rule union_mapping:
     input:
         train_samples,
     output:
-        csv="results/{dataset}/union_mapping.csv",
-        json="results/{dataset}/union_mapping.json",
+        csv="results/{dataset}/training/{key}/union_mapping.csv",
+        json="results/{dataset}/training/{key}/union_mapping.json",
     log:
-        "logs/union_mapping/{dataset}.log",
+        "logs/union_mapping/{dataset}/{key}.log",
     conda:
         "../envs/cmhm.yaml"
     params:
@@ -93,17 +93,17 @@ rule union_mapping:
 
 rule plot_union_mapping:
     input:
-        "results/{dataset}/union_mapping.json",
+        "results/{dataset}/training/{key}/union_mapping.json",
     output:
         png=report(
-            "results/{dataset}/figures/union_mapping.png",
+            "results/{dataset}/training/{key}/figures/union_mapping.png",
             caption="report/union_mapping.rst",
             category="Data",
         ),
-        pdf="results/{dataset}/figures/union_mapping.pdf",
-        svg="results/{dataset}/figures/union_mapping.svg",
+        pdf="results/{dataset}/training/{key}/figures/union_mapping.pdf",
+        svg="results/{dataset}/training/{key}/figures/union_mapping.svg",
     log:
-        "logs/plot_union_mapping/{dataset}.log",
+        "logs/plot_union_mapping/{dataset}/{key}.log",
     conda:
         "../envs/cmhm.yaml"
     params:
@@ -117,16 +117,16 @@ rule annotations_3d:
         shapes=shape_samples,
         train=train_samples,
         heldout=shape_heldout_samples,
-        mapping="results/{dataset}/union_mapping.json",
+        mapping="results/{dataset}/training/{key}/union_mapping.json",
     output:
-        pdm="results/{dataset}/annotations_3d/pdm.npz",
-        labels="results/{dataset}/annotations_3d/train_labels.npz",
-        per_sample="results/{dataset}/annotations_3d/heldout_fit.csv",
-        report="results/{dataset}/annotations_3d/fit_report.json",
+        pdm="results/{dataset}/training/{key}/annotations_3d/pdm.npz",
+        labels="results/{dataset}/training/{key}/annotations_3d/train_labels.npz",
+        per_sample="results/{dataset}/training/{key}/annotations_3d/heldout_fit.csv",
+        report="results/{dataset}/training/{key}/annotations_3d/fit_report.json",
     log:
-        "logs/annotations_3d/{dataset}.log",
+        "logs/annotations_3d/{dataset}/{key}.log",
     benchmark:
-        "benchmarks/annotations_3d/{dataset}.tsv"
+        "benchmarks/annotations_3d/{dataset}/{key}.tsv"
     conda:
         "../envs/cmhm.yaml"
     threads: 1
@@ -141,17 +141,17 @@ rule annotations_3d:
 
 rule contact_sheet:
     input:
-        crops=train_first_crop_shard,
+        crops=first_crop_shard,
     output:
         png=report(
-            "results/{dataset}/figures/contact_sheet.png",
+            "results/{dataset}/crops/{split}/{key}/figures/contact_sheet.png",
             caption="report/contact_sheet.rst",
             category="Data",
         ),
-        pdf="results/{dataset}/figures/contact_sheet.pdf",
-        svg="results/{dataset}/figures/contact_sheet.svg",
+        pdf="results/{dataset}/crops/{split}/{key}/figures/contact_sheet.pdf",
+        svg="results/{dataset}/crops/{split}/{key}/figures/contact_sheet.svg",
     log:
-        "logs/contact_sheet/{dataset}.log",
+        "logs/contact_sheet/{dataset}/{split}/{key}.log",
     conda:
         "../envs/cmhm.yaml"
     params:

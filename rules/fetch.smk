@@ -82,11 +82,11 @@ rule adapt:
         manifest="results/{dataset}/raw_manifest.csv",
         files=adapter_files,
     output:
-        directory("results/{dataset}/samples/{split}/shard{shard}"),
+        directory("results/{dataset}/samples/{split}/{key}/shard{shard}"),
     log:
-        "logs/adapt/{dataset}/{split}/shard{shard}.log",
+        "logs/adapt/{dataset}/{split}/{key}/shard{shard}.log",
     benchmark:
-        "benchmarks/adapt/{dataset}/{split}/shard{shard}.tsv"
+        "benchmarks/adapt/{dataset}/{split}/{key}/shard{shard}.tsv"
     wildcard_constraints:
         dataset=REAL_DATASETS,
     conda:

@@ -6,12 +6,14 @@ def adapter_files(wildcards):
 
 
 def train_samples(wildcards):
+    check_training_key(wildcards)
     return samples_dirs(wildcards.dataset, source("train")[1])
 
 
 def synth_common_params(wildcards):
     """The generated dataset's config every generation job depends on (its shard checked first)."""
     check_request(wildcards.dataset, wildcards.split, int(wildcards.shard), config)
+    check_samples_key(wildcards)
     s = config[GENERATED[wildcards.dataset].section]
     return {
         "seed": config["seed"],
@@ -28,12 +30,12 @@ def synth_split_params(wildcards):
 
 
 def data_targets():
-    train_ds, _ = source("train")
+    training = training_dir(config, source("train")[0])
     targets = [
-        f"results/{train_ds}/union_mapping.csv",
-        f"results/{train_ds}/annotations_3d/fit_report.json",
-        f"results/{train_ds}/figures/union_mapping.png",
-        f"results/{train_ds}/figures/contact_sheet.png",
+        f"{training}/union_mapping.csv",
+        f"{training}/annotations_3d/fit_report.json",
+        f"{training}/figures/union_mapping.png",
+        f"{crops_dir(config, *source('train'))}/figures/contact_sheet.png",
     ]
     for pair in (*train_source_pairs(), source("test_images"), source("test_video")):
         targets += crop_files(*pair)
@@ -46,12 +48,17 @@ def synth_video_params(wildcards):
     return {**synth_common_params(wildcards), "video": config[section]["video"]}
 
 
+def crop_samples(wildcards):
+    """The sample-table shard a crop job cuts (its crops folder checked to be this config's first)."""
+    check_crops_key(wildcards)
+    return f"{samples_dir(config, wildcards.dataset, wildcards.split)}/shard{wildcards.shard}"
+
+
 def crop_labels3d(wildcards):
     """The fitted 3D labels the training split's crops carry when training on fitted labels (the paper's
     route; joined to the crops by sample id when they are cut), else nothing."""
-    train = source("train")
-    if config["data"]["train_labels3d"] == "fitted" and (wildcards.dataset, wildcards.split) == train:
-        return f"results/{train[0]}/annotations_3d/train_labels.npz"
+    if carries_fitted_labels(config, wildcards.dataset, wildcards.split):
+        return f"{training_dir(config, wildcards.dataset)}/annotations_3d/train_labels.npz"
     return []
 
 
@@ -86,6 +93,7 @@ def archive_input(wildcards):
 def raw_dir(wildcards):
     """The unpacked archive, once the requested split and shard are ones the dataset provides."""
     check_request(wildcards.dataset, wildcards.split, int(wildcards.shard), config)
+    check_samples_key(wildcards)
     return f"results/{wildcards.dataset}/raw"
 
 

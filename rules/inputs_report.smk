@@ -47,7 +47,7 @@ def codec_model_file(wildcards):
 def heldout_fit(wildcards):
     """The 3D fit's held-out table (the label floor) when the training labels are fitted, else nothing."""
     if config["data"]["train_labels3d"] == "fitted":
-        return [f"results/{source('train')[0]}/annotations_3d/heldout_fit.csv"]
+        return [f"{training_dir(config, source('train')[0])}/annotations_3d/heldout_fit.csv"]
     return []
 
 
@@ -58,10 +58,9 @@ def quoted_rows(table):
 
 
 def data_figures():
-    train_ds, _ = source("train")
-    return expand(
-        "results/{ds}/figures/{fig}.{ext}",
-        ds=train_ds,
-        fig=("union_mapping", "contact_sheet"),
-        ext=("png", "pdf", "svg"),
-    )
+    training, crops = training_dir(config, source("train")[0]), crops_dir(config, *source("train"))
+    return [
+        f"{folder}/figures/{fig}.{ext}"
+        for folder, fig in ((training, "union_mapping"), (crops, "contact_sheet"))
+        for ext in ("png", "pdf", "svg")
+    ]

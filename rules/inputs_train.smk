@@ -6,8 +6,10 @@ def training_params():
     return training_config(config)
 
 
-def train_first_crop_shard(wildcards):
-    return crop_files(source("train")[0], source("train")[1], ("images.npy", "labels.npz", "csv"))[:3]
+def first_crop_shard(wildcards):
+    """The contact sheet's crops: the first shard of its folder (checked to be this config's)."""
+    check_crops_key(wildcards)
+    return crop_files(wildcards.dataset, wildcards.split)[:3]
 
 
 def train_crops(wildcards):
@@ -16,7 +18,7 @@ def train_crops(wildcards):
 
 
 def train_mapping(wildcards):
-    return f"results/{source('train')[0]}/union_mapping.json"
+    return f"{training_dir(config, source('train')[0])}/union_mapping.json"
 
 
 def train_params(wildcards):

@@ -35,6 +35,22 @@ def snakemake(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.Comp
     )
 
 
+def data_dirs(cwd: Path, *args: str) -> dict[str, str]:
+    """{"<dataset> <split> samples" | "<dataset> <split> crops" | "<dataset> training": folder} of the config
+    that ``args`` give (config files, ``--config KEY=VALUE ...``, ``--split DATASET:SPLIT ...``), as
+    ``python -m cmhm data-dir`` prints them in ``cwd``."""
+    res = subprocess.run(
+        [sys.executable, "-m", "cmhm", "data-dir", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    return dict(line.split("\t") for line in res.stdout.splitlines())
+
+
 def scheduled_rules(out: str) -> set[str]:
     """Rule names a (dry) run's output schedules."""
     return {

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from .conftest import snakemake
+from .conftest import data_dirs, snakemake
 from .test_paper_dag import job_blocks, job_counts
 
 pytestmark = pytest.mark.workflow
@@ -30,12 +30,13 @@ def test_300vw_test_video_dry_run_plans_its_data_and_tracking_jobs(workdir):
     }, counts
     assert counts.get("track_video", 0) >= 1 and "download" not in counts, counts
     outputs = " ".join(text for _, text in job_blocks(res.stdout))
+    samples = f"{data_dirs(workdir, 'vw.yaml')['300vw video samples']}/shard0"
     for path in (
         "results/300vw/archive_check.json",
         "results/300vw/raw_manifest.csv",
-        "results/300vw/samples/video/shard0",
+        samples,
         "results/vw/eval/300vw/",
     ):
         assert path in outputs, path
     tracking = [text for rule, text in job_blocks(res.stdout) if rule == "track_video"]
-    assert all("results/300vw/samples/video/shard0" in text for text in tracking), tracking[0]
+    assert all(samples in text for text in tracking), tracking[0]

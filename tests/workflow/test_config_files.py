@@ -14,7 +14,7 @@ import pytest
 
 from cmhm.pipeline.config_check import file_keys, load_yaml
 
-from .conftest import REPO, snakemake
+from .conftest import REPO, data_dirs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -27,7 +27,7 @@ CONFIG = [
     "quoted={table1: quoted1.csv, table2: quoted2.csv}",
 ]
 TARGETS = [
-    "results/aflw2000_3d/samples/test/shard0",
+    "{aflw}/shard0",
     "results/default/models/baseline/seed0/cascade.pt",
     "results/default/tables/table1.csv",
     "results/default/tables/table2.csv",
@@ -51,7 +51,9 @@ def test_every_file_key_has_a_case():
 
 
 def dry_run(workdir: Path, *extra: str) -> str:
-    res = snakemake(["-n", "--cores", "1", *extra, "--config", *CONFIG, "--", *TARGETS], cwd=workdir)
+    aflw = data_dirs(workdir, "--config", *CONFIG)["aflw2000_3d test samples"]
+    targets = [t.format(aflw=aflw) for t in TARGETS]
+    res = snakemake(["-n", "--cores", "1", *extra, "--config", *CONFIG, "--", *targets], cwd=workdir)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res.stdout + res.stderr
 

@@ -7,13 +7,15 @@ first (their descendants follow through their outputs). That set must be exactly
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from cmhm.pipeline.config_check import check_files
+from cmhm.pipeline.config_check import check_config, check_files
+from cmhm.pipeline.data_keys import data_dirs
 
 from .conftest import REPO
 
@@ -313,6 +315,16 @@ def probe(workdir: Path, overrides: list[dict], tmp_path: Path) -> list[dict]:
     return json.loads((tmp_path / "out.json").read_text())
 
 
+# a data folder's key (results/<dataset>/{samples,crops}/<split>/<key>, results/<dataset>/training/<key>)
+KEY_FOLDER = re.compile(r"(/samples/\w+|/crops/\w+|/training)/[0-9a-f]{8}(?=/)")
+
+
+def unkeyed(jobs: dict) -> dict:
+    """``jobs`` with each data folder's key replaced by KEY: what a job reads and writes, whatever the
+    folder's name (which keys move which folder: test_each_data_key_moves_exactly_its_folders)."""
+    return json.loads(KEY_FOLDER.sub(r"\1/KEY", json.dumps(jobs)))
+
+
 def rerun(base: dict, other: dict) -> set[str]:
     """Rules with a job of ``other`` that is new or whose params or inputs differ (``all`` runs nothing)."""
     return {job.split()[0] for job in other if base.get(job) != other[job]} - {"all"}
@@ -337,7 +349,7 @@ def test_each_key_reruns_exactly_its_readers(workdir, tmp_path):
     assert {k.rsplit(".", 1)[1] for k, _ in aflw} == set(AFLW_READERS)
     overrides = [{}, *(OVERRIDES.get(k) or nest(k, changed(k, v)) for k, v in keys), AFLW]
     overrides += [merge(AFLW, nest(k, changed(k, v))) for k, v in aflw]
-    base, *got = probe(workdir, overrides, tmp_path)
+    base, *got = map(unkeyed, probe(workdir, overrides, tmp_path))
     expected = {k: READERS[k] | READERS.get(ALSO.get(k, ""), set()) for k, _ in keys}
     wrong = {
         k: (rerun(base, jobs), expected[k])
@@ -350,5 +362,58 @@ def test_each_key_reruns_exactly_its_readers(workdir, tmp_path):
         if rerun(aflw_base, jobs) != readers:
             wrong[k] = (rerun(aflw_base, jobs), readers)
     assert not wrong, "key: (rules that rerun, rules that read it)\n" + "\n".join(
+        f"{k}: {v}" for k, v in wrong.items()
+    )
+
+
+ALL = {f"synth {s} {kind}" for s in ("train", "test", "video") for kind in ("samples", "crops")} | {
+    "synth training"
+}
+TRAINING = {"synth training", "synth train crops"}  # the fitted labels travel in the training crops
+# The data folders of the default run (cmhm/pipeline/data_keys.py) a key gives a new name when changed:
+# the products made from it, and those made from them. Every other key moves none.
+MOVES = {
+    "seed": ALL,
+    "data.train": {"synth training", "synth test crops"},  # trains on 'test', whose crops carry the labels
+    "data.train_labels3d": {"synth train crops"},
+    "data.train_extra": {"synth train crops"},  # with ground-truth labels (OVERRIDES)
+    **{f"synth.{k}": ALL for k in ("image_size", "profile_yaw", "render")},
+    **{f"synth.train.{k}": {"synth train samples"} | TRAINING for k in ("n", "shards")},
+    # the held-out split of the 3D fit is the test split: its samples are an input of the training folder
+    **{
+        f"synth.test.{k}": {"synth test samples", "synth test crops"} | TRAINING
+        for k in ("n", "shards", "yaw_bins")
+    },
+    **{
+        f"synth.video.{k}": {"synth video samples", "synth video crops"}
+        for k in ("n_videos", "n_frames", "shards")
+    },
+    "crop.size": {f"synth {s} crops" for s in ("train", "test", "video")},
+    "crop.box_scale": {f"synth {s} crops" for s in ("train", "test", "video")},
+    **{k: TRAINING for k in READERS if k.startswith(("union_mapping.", "annotations_3d."))},
+}
+
+
+def test_each_data_key_moves_exactly_its_folders(tmp_path, monkeypatch):
+    """A finished run's data are kept when a key that does not make them changes (a new learning rate
+    never re-crops), and two configs that make different data never share a folder."""
+    default = checked_default()
+    monkeypatch.chdir(tmp_path)  # the files that file keys name (the check wants them to exist)
+    for name, text in FILES.items():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text(text)
+    schema = REPO / "rules/schemas/config.schema.yaml"
+    base = {what: folder for folder, (what, _) in data_dirs(default).items()}
+    wrong = {}
+    for key, value in leaves(default):
+        if key.startswith("datasets."):
+            continue
+        override = OVERRIDES.get(key) or nest(key, changed(key, value))
+        config = check_config(merge(default, override), schema)
+        other = {what: folder for folder, (what, _) in data_dirs(config).items()}
+        moved = {what for what in base.keys() & other.keys() if base[what] != other[what]}
+        if moved != MOVES.get(key, set()):
+            wrong[key] = (moved, MOVES.get(key, set()))
+    assert not wrong, "key: (folders that move, folders made from it)\n" + "\n".join(
         f"{k}: {v}" for k, v in wrong.items()
     )

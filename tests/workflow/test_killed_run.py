@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import snakemake
+from .conftest import data_dirs, snakemake
 
 pytestmark = pytest.mark.workflow
 
-TARGET = "results/synth/samples/train/shard0"
 # the smoke config with one training shard of 100 synthetic faces: ~10 s of work, long enough to be killed
 ONE_SHARD = "synth: {train: {n: 100, shards: 1}}\n"
 
@@ -29,7 +28,8 @@ def _started(workdir: Path) -> bool:
 def test_a_killed_run_needs_unlock_then_reruns_the_killed_job(workdir: Path) -> None:
     (workdir / "one_shard.yaml").write_text(ONE_SHARD)
     config = ["--configfile", "configs/smoke.yaml", "one_shard.yaml"]
-    args = [TARGET, "--cores", "1", *config]
+    target = f"{data_dirs(workdir, *config[1:])['synth train samples']}/shard0"
+    args = [target, "--cores", "1", *config]
     with (workdir / "killed.log").open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "snakemake", *args],
@@ -58,5 +58,5 @@ def test_a_killed_run_needs_unlock_then_reruns_the_killed_job(workdir: Path) -> 
     # so the plain rerun after --unlock runs it again from the start, no --rerun-incomplete needed
     rerun = snakemake(args, cwd=workdir)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
-    assert f"Missing output files: {TARGET}" in rerun.stdout + rerun.stderr
-    assert not _started(workdir) and len(list((workdir / TARGET).iterdir())) > 0
+    assert f"Missing output files: {target}" in rerun.stdout + rerun.stderr
+    assert not _started(workdir) and len(list((workdir / target).iterdir())) > 0

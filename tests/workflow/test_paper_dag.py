@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from .conftest import snakemake
+from .conftest import data_dirs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -70,12 +70,13 @@ def test_paper_dry_run_lists_every_job_with_its_resources(fresh):
         if rule in ("download", "placed_archive", "extract", "adapt"):
             assert "gpu=" not in text and "runtime=" in text, (rule, text)
     outputs = " ".join(text for _, text in blocks)
+    folders = data_dirs(fresh, "configs/paper.yaml")
     for path in (
         "data/archives/aflw2000_3d/AFLW2000-3D.zip",
         "results/menpo2d/archive_check.json",
-        "results/menpo3d/samples/video/shard0",
-        "results/menpo3d/samples/video/shard15",
-        "results/menpo2d/crops/train/shard3.images.npy",
+        f"{folders['menpo3d video samples']}/shard0",
+        f"{folders['menpo3d video samples']}/shard15",
+        f"{folders['menpo2d train crops']}/shard3.images.npy",
         "results/paper/models/cmhm/seed0/stage2/model.pt",
         "results/paper/models/cmhm/seed0/cascade.pt",
         "results/paper/eval/aflw2000_3d/cmhm/seed0/predictions.npz",
@@ -90,7 +91,7 @@ def test_paper_300wlp_dry_run_needs_no_gated_data(fresh):
     assert "placed_archive" not in counts and counts["download"] == 2 and counts["train_stage1"] == 4, counts
     # w300_lp 12 shards + aflw2000_3d 1; crops also of the 4 synthetic video shards
     assert counts["adapt"] == 13 and counts["crop"] == 17, counts
-    assert "results/w300_lp/samples/train/shard11" in res.stdout
+    assert f"{data_dirs(fresh, 'configs/paper_300wlp.yaml')['w300_lp train samples']}/shard11" in res.stdout
 
 
 def test_missing_gated_archive_fails_with_the_instructions(fresh):
@@ -103,22 +104,22 @@ def test_missing_gated_archive_fails_with_the_instructions(fresh):
 
 
 def test_a_split_the_dataset_lacks_is_named(fresh):
-    res = snakemake(["-n", "results/menpo2d/samples/test/shard0"], cwd=fresh)
+    target = f"{data_dirs(fresh, '--split', 'menpo2d:test')['menpo2d test samples']}/shard0"
+    res = snakemake(["-n", target], cwd=fresh)
     assert res.returncode != 0
     assert "provides split(s) train only, not 'test'" in res.stdout + res.stderr
 
 
 def test_a_shard_beyond_the_configured_count_is_named(fresh):
-    res = snakemake(
-        ["-n", "results/menpo2d/samples/train/shard4", "--configfile", "configs/paper.yaml"], cwd=fresh
-    )
+    target = f"{data_dirs(fresh, 'configs/paper.yaml')['menpo2d train samples']}/shard4"
+    res = snakemake(["-n", target, "--configfile", "configs/paper.yaml"], cwd=fresh)
     assert res.returncode != 0
     assert "cut into 4 shards (datasets.menpo2d.shards): there is no shard4" in res.stdout + res.stderr
 
 
 def test_a_generated_shard_beyond_the_configured_count_is_named(fresh):
     """The synthetic dataset is a registry entry like the real ones: the same request check names its key."""
-    res = snakemake(["-n", "results/synth/samples/train/shard9"], cwd=fresh)
+    res = snakemake(["-n", f"{data_dirs(fresh)['synth train samples']}/shard9"], cwd=fresh)
     assert res.returncode != 0
     assert "cut into 2 shards (synth.train.shards): there is no shard9" in res.stdout + res.stderr
 
@@ -151,7 +152,8 @@ def test_public_archive_is_downloaded_unpacked_and_adapted(fresh, tmp_path):
     _zip_dir(tmp_path / "src", tmp_path / "300W-LP.zip")
     url = (tmp_path / "300W-LP.zip").as_uri()
     (fresh / "lp.yaml").write_text(f"datasets:\n  w300_lp:\n    url: {url}\n    shards: 2\n")
-    targets = ["results/w300_lp/samples/train/shard0", "results/w300_lp/samples/train/shard1"]
+    samples = data_dirs(fresh, "lp.yaml", "--split", "w300_lp:train")["w300_lp train samples"]
+    targets = [f"{samples}/shard0", f"{samples}/shard1"]
     res = snakemake([*targets, "--cores", "1", "--configfile", "lp.yaml"], cwd=fresh)
     assert res.returncode == 0, res.stdout + res.stderr
     archive = fresh / "data" / "archives" / "w300_lp" / "300W-LP.zip"
@@ -175,8 +177,9 @@ def test_placed_gated_archive_is_checked_and_adapted(fresh, tmp_path):
     archive = fresh / "data" / "archives" / "menpo3d" / "menpo3d_tracking.zip"
     archive.parent.mkdir(parents=True)
     _zip_dir(tmp_path / "src", archive)
-    res = snakemake(["results/menpo3d/samples/video/shard0", "--cores", "1"], cwd=fresh)
+    samples = f"{data_dirs(fresh, '--split', 'menpo3d:video')['menpo3d video samples']}/shard0"
+    res = snakemake([samples, "--cores", "1"], cwd=fresh)
     assert res.returncode == 0, res.stdout + res.stderr
     assert '"sha256"' in (fresh / "results" / "menpo3d" / "archive_check.json").read_text()
-    index = (fresh / "results" / "menpo3d" / "samples" / "video" / "shard0" / "index.csv").read_text()
+    index = (fresh / samples / "index.csv").read_text()
     assert "vid_a/000003" in index

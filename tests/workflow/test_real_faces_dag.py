@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from .conftest import COPY_IGNORE, REPO, snakemake
+from .conftest import COPY_IGNORE, REPO, data_dirs, snakemake
 from .test_paper_dag import job_blocks, job_counts
 
 pytestmark = pytest.mark.workflow
@@ -48,17 +48,19 @@ def test_real_faces_dry_run_trains_on_one_fold_and_tests_on_the_other(fresh, nam
     blocks = job_blocks(res.stdout)
     outputs = " ".join(text for _, text in blocks)
     # the two folds are adapted by id; the whole 2,000-face split is never adapted in these runs
-    assert f"results/aflw2000_3d/samples/{train}/shard0" in outputs
-    assert f"results/aflw2000_3d/samples/{test}/shard0" in outputs
+    folders = data_dirs(fresh, f"configs/{name}.yaml")
+    assert f"{folders[f'aflw2000_3d {train} samples']}/shard0" in outputs
+    assert f"{folders[f'aflw2000_3d {test} samples']}/shard0" in outputs
     assert "results/aflw2000_3d/samples/test/" not in outputs
+    train_crops, test_crops = (folders[f"aflw2000_3d {fold} crops"] for fold in (train, test))
     checked = {"train": 0, "test": 0}
     for rule, text in blocks:
         used = inputs(text)
         if rule in ("train_stage1", "train_stage2", "mean_shapes"):
-            assert f"aflw2000_3d/crops/{train}/" in used and f"aflw2000_3d/crops/{test}/" not in used, text
+            assert f"{train_crops}/" in used and f"crops/{test}/" not in used, text
             checked["train"] += 1
         if rule == "predict_images" and "eval/aflw2000_3d/" in text:
-            assert f"aflw2000_3d/crops/{test}/" in used and f"aflw2000_3d/crops/{train}/" not in used, text
+            assert f"{test_crops}/" in used and f"crops/{train}/" not in used, text
             checked["test"] += 1
     assert checked == {"train": 6, "test": 4}, checked
     assert f"results/{name}/tables/table1.csv" in outputs
@@ -83,11 +85,14 @@ def test_a_test_fold_that_trains_is_refused_before_any_job(fresh):
 def test_sim_to_real_dry_run_trains_on_synthetic_faces_and_tests_on_all_of_aflw2000(fresh):
     res = snakemake(["-n", "--configfile", "configs/real_faces_sim.yaml"], cwd=fresh)
     assert res.returncode == 0, res.stdout + res.stderr
+    folders = data_dirs(fresh, "configs/real_faces_sim.yaml")
     for rule, text in job_blocks(res.stdout):
         if rule == "train_stage1":
-            assert "results/synth/crops/train/" in inputs(text) and "aflw2000_3d" not in inputs(text), text
+            assert f"{folders['synth train crops']}/" in inputs(text) and "aflw2000_3d" not in inputs(text), (
+                text
+            )
         if rule == "predict_images" and "eval/aflw2000_3d/" in text:
-            assert "results/aflw2000_3d/crops/test/shard0" in inputs(text), text
+            assert f"{folders['aflw2000_3d test crops']}/shard0" in inputs(text), text
     assert job_counts(res.stdout)["train_stage1"] == 4
 
 
@@ -100,11 +105,12 @@ def test_overlay_dry_runs_train_on_fold0_and_never_on_the_test_fold(fresh, overl
     assert res.returncode == 0, res.stdout + res.stderr
     counts = job_counts(res.stdout)
     assert (counts["train_stage1"], counts["train_stage2"]) == (2, 1), counts
+    folders = data_dirs(fresh, *files)
     trained = 0
     for rule, text in job_blocks(res.stdout):
         if rule in ("train_stage1", "train_stage2", "mean_shapes"):
             used = inputs(text)
-            assert "aflw2000_3d/crops/fold0/" in used and "aflw2000_3d/crops/fold1/" not in used, text
+            assert f"{folders['aflw2000_3d fold0 crops']}/" in used and "crops/fold1/" not in used, text
             assert ("results/synth/crops/train/" in used) == (overlay == "mixed_a"), text
             trained += 1
     assert (

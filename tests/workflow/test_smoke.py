@@ -13,7 +13,7 @@ from cmhm.data.samples import read_table
 from cmhm.inference.model_file import read_codec
 from cmhm.inspect.explain import inspect_path
 
-from .conftest import scheduled_rules, snakemake
+from .conftest import data_dirs, scheduled_rules, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -36,21 +36,26 @@ def test_smoke_run_builds_every_target(workdir):
     elapsed = time.monotonic() - t0
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-8000:]
     print(f"smoke DAG: {elapsed:.1f} s")
-    r = workdir / "results" / "synth"  # data: shared by runs
+    # data: in folders named by the config they are made from, shared by runs that agree on it
+    data = {what: workdir / folder for what, folder in data_dirs(workdir, "configs/smoke.yaml").items()}
+    made_from = json.loads((data["synth test crops"] / "made_from.json").read_text())
+    assert made_from["crop"]["size"] == 64 and made_from["samples"] == data["synth test samples"].name, (
+        made_from
+    )
     run = workdir / "results" / "smoke"  # this run's models, evaluations, tables and figures
-    train = [read_table(r / "samples" / "train" / f"shard{k}") for k in range(2)]
+    train = [read_table(data["synth train samples"] / f"shard{k}") for k in range(2)]
     assert sum(len(t) for t in train) == 48
     views = set().union(*(set(t.index["view"]) for t in train))
     assert views == {"semifrontal", "profile"}
-    crops = load_crops([r / "crops" / "test" / "shard0"])
+    crops = load_crops([data["synth test crops"] / "shard0"])
     assert crops.images.shape[1:] == (64, 64, 3)
-    report = json.loads((r / "annotations_3d" / "fit_report.json").read_text())
+    report = json.loads((data["synth training"] / "annotations_3d" / "fit_report.json").read_text())
     assert np.isfinite(report["nme2d_68"]["mean"])
-    for fig in ("union_mapping", "contact_sheet"):
+    for folder, fig in (("synth training", "union_mapping"), ("synth train crops", "contact_sheet")):
         for ext in ("png", "pdf", "svg"):
-            assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+            assert (data[folder] / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     # provenance travels with every table
-    prov = json.loads((r / "samples" / "train" / "shard0" / "provenance.json").read_text())
+    prov = json.loads((data["synth train samples"] / "shard0" / "provenance.json").read_text())
     assert prov["code_version"] and prov["config"]["seed"] == 1
     for name in ("table1", "table2"):
         tex = (run / "tables" / f"{name}.tex").read_text()
@@ -73,7 +78,7 @@ def test_smoke_run_builds_every_target(workdir):
     out = inspect_path(run / "models" / "cmhm" / "seed0" / "stage2" / "model.pt")
     assert "trained weights" in out and "step 6" in out and "inception_resnet" in out
     assert '"auc"' in inspect_path(run / "eval" / "synth" / "cmhm" / "seed0" / "tracking_metrics.json")
-    shard = inspect_path(r / "crops" / "test" / "shard0.csv")  # a crop shard records the crop config
+    shard = inspect_path(data["synth test crops"] / "shard0.csv")  # a crop shard records the crop config
     assert "box_scale" in shard and "code version" in shard, shard
     # nothing left to do: a second run schedules no job
     res = snakemake(["-n", "--configfile", "configs/smoke.yaml"], cwd=workdir)
@@ -89,7 +94,7 @@ def test_smoke_run_builds_every_target(workdir):
     assert res.returncode == 0, res.stderr[-4000:]
     assert (run / "figures" / "ced_video.png").stat().st_size > 1000
     # on a finished run `snakemake figures` has nothing to do; `make figures` re-renders every figure
-    figures = [*(run / "figures").rglob("*.*"), *(r / "figures").rglob("*.*")]
+    figures = [*(run / "figures").rglob("*.*"), *(workdir / "results" / "synth").rglob("figures/*.*")]
     # 4 result figures, 2 data figures, a loss curve per stage and seed (6 variants + the stage 2 of the
     # three cascades, configs/smoke.yaml's one seed)
     assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 9), figures
