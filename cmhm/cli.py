@@ -1,5 +1,5 @@
 """Command line: ``python -m cmhm {inspect,predict,export,version,synth-options,complexity,bench,gpu-check,
-check-config,data-dir}``."""
+check-config,data-dir,error-terms}``."""
 
 from __future__ import annotations
 
@@ -107,6 +107,25 @@ def _data_dir(args: argparse.Namespace) -> int:
     return 0
 
 
+def _error_terms(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from cmhm.evaluation.error_terms import error_terms, format_terms
+    from cmhm.landmarks.markups import get_markup
+
+    for item in args.predictions:
+        label, sep, path = item.rpartition("=")
+        with np.load(path if sep else item) as d:
+            missing = {"points", "gt", "yaw"} - set(d.files)
+            if missing:
+                raise SystemExit(
+                    f"{path}: no {sorted(missing)}: not a predictions.npz of rule predict_images"
+                )
+            terms = error_terms(d["points"], d["gt"][..., :2], d["yaw"], get_markup(args.markup))
+        print("\n".join(format_terms(label or item, terms)))
+    return 0
+
+
 def _two_fold(args: argparse.Namespace) -> int:
     from cmhm.report.two_fold import CAPTION, join_folds, per_image_files, two_fold_table, with_others
 
@@ -205,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
         "run tested on the whole set (e.g. --also sim results/real_faces_sim); repeatable",
     )
     p.set_defaults(fn=_two_fold)
+    p = sub.add_parser(
+        "error-terms", help="split a model's NME into the placement of the shape and the shape (and by group)"
+    )
+    p.add_argument(
+        "predictions", nargs="+", metavar="[LABEL=]PREDICTIONS", help="predictions.npz of rule predict_images"
+    )
+    p.add_argument("--markup", default="ibug68", help="the points' markup (its groups)")
+    p.set_defaults(fn=_error_terms)
     p = sub.add_parser(
         "check-config", help="check config files as a run would (YAML line, schema, cross-key rules)"
     )
