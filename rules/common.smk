@@ -32,7 +32,9 @@ from cmhm.pipeline.data_keys import (
     check_key,
     crops_dir,
     data_dirs,
+    generator_config,
     samples_dir,
+    shape_source,
     training_dir,
 )
 from cmhm.pipeline.provenance import import_closure_hash

@@ -14,13 +14,7 @@ def synth_common_params(wildcards):
     """The generated dataset's config every generation job depends on (its shard checked first)."""
     check_request(wildcards.dataset, wildcards.split, int(wildcards.shard), config)
     check_samples_key(wildcards)
-    s = config[GENERATED[wildcards.dataset].section]
-    return {
-        "seed": config["seed"],
-        "image_size": s["image_size"],
-        "profile_yaw": s["profile_yaw"],
-        "render": s["render"],
-    }
+    return generator_config(config, wildcards.dataset)
 
 
 def synth_split_params(wildcards):
@@ -97,18 +91,12 @@ def raw_dir(wildcards):
     return f"results/{wildcards.dataset}/raw"
 
 
-def shape_source():
-    """(dataset, split) whose 3D shapes the annotations_3d shape model is learned from."""
-    src = config["annotations_3d"]["shape_source"] or config["data"]["train"]
-    return src["dataset"], src["split"]
-
-
 def shape_samples(wildcards):
-    return samples_dirs(*shape_source())
+    return samples_dirs(*shape_source(config))
 
 
 def shape_heldout_samples(wildcards):
-    return samples_dirs(shape_source()[0], config["annotations_3d"]["heldout_split"])
+    return samples_dirs(shape_source(config)[0], config["annotations_3d"]["heldout_split"])
 
 
 def adapt_shard_count(wildcards):

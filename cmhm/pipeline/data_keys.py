@@ -37,14 +37,19 @@ def _key(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
+def generator_config(config: Mapping, dataset: str) -> dict:
+    """The config every generation job of a generated dataset reads, whatever its split (rule params)."""
+    s = config[GENERATED[dataset].section]
+    return {"seed": config["seed"], **{k: s[k] for k in ("image_size", "profile_yaw", "render")}}
+
+
 def samples_made_from(config: Mapping, dataset: str, split: str) -> dict:
     """What one split's sample tables are made from: the generator's config of that split (seed, image
     size, profile yaw, renderer, the split's own sub-tree), or the release's ``datasets`` entry (adapter
     options, shards, files; not :data:`FETCH_KEYS`) and the split's ``data.on_bad_sample`` policy."""
     if dataset in GENERATED:
-        s = config[GENERATED[dataset].section]
-        shared = {k: s[k] for k in ("image_size", "profile_yaw", "render")}
-        return {"dataset": dataset, "split": split, "seed": config["seed"], **shared, split: s.get(split)}
+        own = config[GENERATED[dataset].section].get(split)
+        return {"dataset": dataset, "split": split, **generator_config(config, dataset), split: own}
     entry = config["datasets"].get(dataset, {})
     return {
         "dataset": dataset,
@@ -58,7 +63,8 @@ def samples_key(config: Mapping, dataset: str, split: str) -> str:
     return _key(samples_made_from(config, dataset, split))
 
 
-def _shape_source(config: Mapping) -> tuple[str, str]:
+def shape_source(config: Mapping) -> tuple[str, str]:
+    """(dataset, split) whose 3D shapes the annotations_3d shape model is learned from."""
     src = config["annotations_3d"]["shape_source"] or config["data"]["train"]
     return src["dataset"], src["split"]
 
@@ -67,7 +73,7 @@ def training_made_from(config: Mapping, dataset: str) -> dict:
     """What the union mapping and the fitted 3D labels of ``dataset`` are made from: ``union_mapping``,
     ``annotations_3d`` and the keys of the samples they read (training split, shape source, held-out split)."""
     split = config["data"]["train"]["split"]
-    shape = _shape_source(config)
+    shape = shape_source(config)
     heldout = (shape[0], config["annotations_3d"]["heldout_split"])
     return {
         "dataset": dataset,
@@ -140,7 +146,7 @@ def used_splits(config: Mapping) -> list[tuple[str, str]]:
     data = config["data"]
     pairs = [(src["dataset"], src["split"]) for _, src in train_sources(config)]
     pairs += [(data[role]["dataset"], data[role]["split"]) for role in TEST_ROLES]
-    shape = _shape_source(config)
+    shape = shape_source(config)
     pairs += [shape, (shape[0], config["annotations_3d"]["heldout_split"])]
     return sorted(set(pairs))
 
