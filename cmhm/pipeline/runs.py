@@ -81,6 +81,10 @@ def training_config(config: dict) -> dict:
     # the key existed keeps its record (and run.json) after an upgrade
     skip = ("seeds", "stage1_from")
     out["train"] = {k: v for k, v in config["train"].items() if k not in skip and (k != "stage2" or v)}
+    # train.augment.appearance likewise only when on (prob > 0): off, it changes no model
+    augment = out["train"].get("augment")
+    if augment is not None and not augment.get("appearance", {}).get("prob"):
+        out["train"]["augment"] = {k: v for k, v in augment.items() if k != "appearance"}
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
     if config["data"].get(EXTRA_KEY):  # recorded only when given: a one-source run's record is unchanged
         out["data"][EXTRA_KEY] = config["data"][EXTRA_KEY]

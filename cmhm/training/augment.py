@@ -1,4 +1,5 @@
-"""Vectorised batch augmentation: a random similarity about the crop centre and a horizontal flip.
+"""Vectorised batch augmentation: a random similarity about the crop centre, a horizontal flip and an
+optional appearance jitter (:mod:`cmhm.training.appearance`, off by default).
 
 The same [2, 3] pixel affine moves the image (cv2, one call per image) and every landmark array
 (one einsum per array). A flip also relabels points by their markup's flip permutation and swaps
@@ -7,12 +8,13 @@ the profile 'side' ('left' <-> 'right').
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from cmhm.geometry.image_warp import warp_crops
 from cmhm.geometry.similarity import apply_affine
+from cmhm.training.appearance import AppearanceConfig, jitter_appearance
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class AugmentConfig:
     max_translation: float = 20.0
     reference_size: int = 256
     flip_prob: float = 0.5
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.appearance, dict):  # from a config file or ``asdict``
+            object.__setattr__(self, "appearance", AppearanceConfig(**self.appearance))
 
 
 def sample_similarity(
@@ -86,9 +93,12 @@ def augment_batch(
     """Augment a batch: images uint8 [B, S, S, 3], landmark arrays in crop pixels, sides [B].
 
     Returns the warped images (zero outside the source), the moved/relabelled arrays and the new sides.
+    The appearance jitter (if ``cfg.appearance.prob`` > 0) acts on the crops before the warp, so the
+    border the warp leaves stays black.
     """
     size = images.shape[1]
     A, flipped, scale = sample_similarity(len(images), size, cfg, rng)
+    images = jitter_appearance(images, cfg.appearance, rng)
     return (
         warp_crops(images, A, size),
         transform_arrays(arrays, perms, A, flipped, scale),

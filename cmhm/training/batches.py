@@ -23,6 +23,7 @@ from cmhm.models.cascade import Cascade
 from cmhm.models.heatmaps import HeatmapCodec
 from cmhm.models.hourglass import StackedHourglass
 from cmhm.models.runtime import to_tensor
+from cmhm.training.appearance import jitter_appearance
 from cmhm.training.augment import AugmentConfig, augment_batch, sample_similarity, transform_arrays
 
 Batch = tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]
@@ -157,11 +158,13 @@ class CanonicalBatches:
         """Images [B, 3, S, S] (on ``device``), per-stack heatmaps [B, K, h, h] and masks [B, K]."""
         names, size, n = sorted(set(self.targets)), self.data.size, len(rows)
         out = self.out_size or size
-        crops = to_tensor(np.asarray(self.data.images[rows])).to(self.device)
+        crops = np.asarray(self.data.images[rows])
         if self.augment is None:
             A_aug, flipped = np.tile(np.eye(2, 3), (n, 1, 1)), np.zeros(n, bool)
         else:
             A_aug, flipped, _ = sample_similarity(n, size, self.augment, rng)
+            crops = jitter_appearance(crops, self.augment.appearance, rng)  # stage 1 sees it too
+        crops = to_tensor(crops).to(self.device)
         with torch.inference_mode():
             seen = warp_images(crops, torch.from_numpy(A_aug).float().to(self.device), size)
             A_can = Cascade.canonical_transform(self.stage1, seen, self.means)[0].double().cpu().numpy()

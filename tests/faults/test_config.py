@@ -381,6 +381,15 @@ def test_a_key_added_with_a_neutral_default_keeps_a_finished_runs_record():
     stage2 = merge(default, {"train": {"stage2": {"lr": 1.0e-3}}})
     assert training_config(stage2)["train"]["stage2"] == {"lr": 1.0e-3}
     assert config_digest(training_config(stage2)) != config_digest(training_config(default))
+    # train.augment.appearance (session 16): off by default, it is not recorded either; on, it is
+    assert default["train"]["augment"]["appearance"]["prob"] == 0
+    assert "appearance" not in training_config(default)["train"]["augment"]
+    augment = {k: v for k, v in default["train"]["augment"].items() if k != "appearance"}
+    before_appearance = {**default, "train": {**default["train"], "augment": augment}}
+    assert config_digest(training_config(default)) == config_digest(training_config(before_appearance))
+    on = merge(default, {"train": {"augment": {"appearance": {"prob": 0.8}}}})
+    assert training_config(on)["train"]["augment"]["appearance"]["prob"] == 0.8
+    assert config_digest(training_config(on)) != config_digest(training_config(default))
 
 
 @pytest.mark.workflow
