@@ -23,6 +23,7 @@ from cmhm.pipeline.runs import (
     run_name,
     run_record,
     training_config,
+    without_idle_appearance,
 )
 from cmhm.atomic import write_json_atomic
 from cmhm.pipeline.data_keys import (
@@ -32,7 +33,10 @@ from cmhm.pipeline.data_keys import (
     check_key,
     crops_dir,
     data_dirs,
+    fit_config,
     generator_config,
+    heldout_dir,
+    heldout_source,
     samples_dir,
     shape_source,
     training_dir,
@@ -91,6 +95,7 @@ def n_stages(variant):
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     key=KEY_PATTERN,
+    hkey=KEY_PATTERN,
     split="[a-z0-9]+",
     shard="[0-9]+",
     variant="|".join(config["variants"]),
@@ -132,6 +137,11 @@ def check_training_key(wildcards):
     check_key(
         f"results/{wildcards.dataset}/training/{wildcards.key}", training_dir(config, wildcards.dataset)
     )
+
+
+def check_heldout_key(wildcards):
+    asked = f"results/{wildcards.dataset}/training/{wildcards.key}/heldout/{wildcards.hkey}"
+    check_key(asked, heldout_dir(config, wildcards.dataset))
 
 
 def samples_dirs(dataset, split):

@@ -116,12 +116,10 @@ rule annotations_3d:
     input:
         shapes=shape_samples,
         train=train_samples,
-        heldout=shape_heldout_samples,
         mapping="results/{dataset}/training/{key}/union_mapping.json",
     output:
         pdm="results/{dataset}/training/{key}/annotations_3d/pdm.npz",
         labels="results/{dataset}/training/{key}/annotations_3d/train_labels.npz",
-        per_sample="results/{dataset}/training/{key}/annotations_3d/heldout_fit.csv",
         report="results/{dataset}/training/{key}/annotations_3d/fit_report.json",
     log:
         "logs/annotations_3d/{dataset}/{key}.log",
@@ -133,10 +131,34 @@ rule annotations_3d:
     resources:
         mem_mb=4000,
     params:
-        cfg=config["annotations_3d"],
+        cfg=fit_config(config),
         code=script_code("annotations_3d.py"),
     script:
         "../workflow_scripts/annotations_3d.py"
+
+
+rule heldout_fit:
+    input:
+        pdm="results/{dataset}/training/{key}/annotations_3d/pdm.npz",
+        mapping="results/{dataset}/training/{key}/union_mapping.json",
+        heldout=heldout_samples,
+    output:
+        per_sample="results/{dataset}/training/{key}/heldout/{hkey}/heldout_fit.csv",
+        report="results/{dataset}/training/{key}/heldout/{hkey}/heldout_report.json",
+    log:
+        "logs/heldout_fit/{dataset}/{key}/{hkey}.log",
+    benchmark:
+        "benchmarks/heldout_fit/{dataset}/{key}/{hkey}.tsv"
+    conda:
+        "../envs/cmhm.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        cfg=fit_config(config),
+        code=script_code("heldout_fit.py"),
+    script:
+        "../workflow_scripts/heldout_fit.py"
 
 
 rule contact_sheet:

@@ -28,6 +28,7 @@ def data_targets():
     targets = [
         f"{training}/union_mapping.csv",
         f"{training}/annotations_3d/fit_report.json",
+        f"{heldout_dir(config, source('train')[0])}/heldout_report.json",
         f"{training}/figures/union_mapping.png",
         f"{crops_dir(config, *source('train'))}/figures/contact_sheet.png",
     ]
@@ -95,8 +96,10 @@ def shape_samples(wildcards):
     return samples_dirs(*shape_source(config))
 
 
-def shape_heldout_samples(wildcards):
-    return samples_dirs(shape_source(config)[0], config["annotations_3d"]["heldout_split"])
+def heldout_samples(wildcards):
+    """The held-out faces the 3D fit is scored on (its folder checked to be this config's first)."""
+    check_heldout_key(wildcards)
+    return samples_dirs(*heldout_source(config))
 
 
 def adapt_shard_count(wildcards):

@@ -47,7 +47,7 @@ def codec_model_file(wildcards):
 def heldout_fit(wildcards):
     """The 3D fit's held-out table (the label floor) when the training labels are fitted, else nothing."""
     if config["data"]["train_labels3d"] == "fitted":
-        return [f"{training_dir(config, source('train')[0])}/annotations_3d/heldout_fit.csv"]
+        return [f"{heldout_dir(config, source('train')[0])}/heldout_fit.csv"]
     return []
 
 

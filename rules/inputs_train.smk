@@ -26,7 +26,7 @@ def train_params(wildcards):
     Stage 1 never sees train.stage2, so setting it reruns stage 2 alone; train.stage1_from changes no model.
     """
     kept = {k: v for k, v in config["train"].items() if k not in ("seeds", "stage2", "stage1_from")}
-    return {**kept, "seed": int(wildcards.seed)}
+    return {**without_idle_appearance(kept), "seed": int(wildcards.seed)}
 
 
 def stage2_train_params(wildcards):

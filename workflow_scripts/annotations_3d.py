@@ -1,14 +1,7 @@
-"""Fit the sparse 3D shape model to the 2D training labels; report accuracy on held-out faces (rule annotations_3d)."""
+"""Fit the sparse 3D shape model to the 2D training labels (rule annotations_3d); its held-out accuracy is rule heldout_fit's."""
 
 from cmhm.atomic import write_json_atomic
-from cmhm.data.labels3d import (
-    fit_tables,
-    heldout_errors,
-    learn_from_tables,
-    profile_correspondence,
-    summarise,
-    write_fitted,
-)
+from cmhm.data.labels3d import fit_tables, learn_from_tables, profile_correspondence, write_fitted
 from cmhm.data.samples import read_table
 from cmhm.landmarks.shape_fit import FitConfig
 from cmhm.pipeline.logs import log_to
@@ -25,9 +18,8 @@ pdm = learn_from_tables([tables[d] for d in sm.input.shapes], cfg["n_modes"])
 pdm.save(sm.output.pdm)
 train, fitted = fit_tables(pdm, [tables[d] for d in sm.input.train], mapping, fit_cfg)
 write_fitted(sm.output.labels, train.index["sample_id"].to_numpy(str), fitted)
-held, held_fit = fit_tables(pdm, [read_table(d) for d in sm.input.heldout], mapping, fit_cfg)
-errors = heldout_errors(held, held_fit)
-errors.to_csv(sm.output.per_sample, index=False)
-report = summarise(errors)
-write_json_atomic(sm.output.report, {**report, "provenance": prov})
-log.info("held-out fit NME (2D, 68): mean %.4f", report["nme2d_68"]["mean"])
+failed = int((~fitted["ok"]).sum())
+write_json_atomic(
+    sm.output.report, {"n_train": len(fitted["ok"]), "n_train_failed": failed, "provenance": prov}
+)
+log.info("fitted %d training faces (%d fits failed)", len(fitted["ok"]), failed)

@@ -159,11 +159,11 @@ HELDOUT_COLUMNS = {
 
 
 def heldout_fit(path: Path, png: str | None) -> list[str]:
-    """Fits that failed, and the mean of each NME column over converged fits, by view (as fit_report.json)."""
+    """Fits that failed, and the mean of each NME column over converged fits, by view (as heldout_report.json)."""
     df = pd.read_csv(path)
     ok = df[df["fit_ok"].astype(bool)]
     cols = [c for c in df.columns if c.startswith("nme")]
-    lines = [f"{path}: accuracy of the 3D shape-model fit on held-out faces (rule annotations_3d)"]
+    lines = [f"{path}: accuracy of the 3D shape-model fit on held-out faces (rule heldout_fit)"]
     lines += column_lines({c: HELDOUT_COLUMNS.get(c, "") for c in df.columns})
     lines.append(f"faces: {len(df)}, fits failed: {len(df) - len(ok)}")
     lines.append("mean NME (%) of converged fits  " + "  ".join(f"{c:>9s}" for c in cols))
@@ -171,7 +171,7 @@ def heldout_fit(path: Path, png: str | None) -> list[str]:
     for name, g in groups:
         means = "  ".join(f"{100 * g[c].mean():9.3f}" for c in cols)
         lines.append(f"  {name:12s} (n={len(g):4d})           {means}")
-    return lines + sibling_provenance(path, {"fit_report.json": "written by the same rule"})
+    return lines + sibling_provenance(path, {"heldout_report.json": "written by the same rule"})
 
 
 def _scale_lines(report: dict) -> list[str]:

@@ -100,6 +100,15 @@ class PDM:
         arrays = {"mean": self.mean, "basis": self.basis, "std": self.std, "n_candidates": self.n_candidates}
         write_atomic(path, lambda tmp: np.savez_compressed(tmp, format=FORMAT, **arrays))
 
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> PDM:
+        """The model :meth:`save` wrote to ``path``; a ValueError naming the file if it is not one."""
+        with np.load(path, allow_pickle=False) as z:
+            fmt = str(z["format"]) if "format" in z.files else None
+            if fmt != FORMAT:
+                raise ValueError(f"{path}: not a shape model file (format {fmt!r}, expected {FORMAT!r})")
+            return cls(z["mean"], z["basis"], z["std"], int(z["n_candidates"]))
+
 
 def build_pdm_shapes(
     lm3d_68: np.ndarray, lm3d_84: np.ndarray, contour3d: np.ndarray

@@ -10,6 +10,9 @@ config it is made from (sorted JSON), written beside its files as ``made_from.js
 - ``results/<dataset>/samples/<split>/<key>/``: one split's sample tables (:func:`samples_made_from`);
 - ``results/<dataset>/training/<key>/``: the union mapping, the 3D shape model and fitted labels, and their
   figure, made from the training split (:func:`training_made_from`);
+- ``results/<dataset>/training/<key>/heldout/<key>/``: the shape model's fit on held-out faces
+  (:func:`heldout_made_from`); a report, kept out of the training key so that another test set
+  (``annotations_3d.heldout_split`` is usually the synthetic ``test``) re-fits no label and retrains no model;
 - ``results/<dataset>/crops/<split>/<key>/``: one split's crops, with the contact sheet of the training
   crops (:func:`crops_made_from`: its samples' key, ``crop``, and the fitted labels' key if it carries them).
 
@@ -69,26 +72,48 @@ def shape_source(config: Mapping) -> tuple[str, str]:
     return src["dataset"], src["split"]
 
 
+def fit_config(config: Mapping) -> dict:
+    """``annotations_3d`` less ``heldout_split``: what the shape model and the fitted labels depend on."""
+    return {k: v for k, v in config["annotations_3d"].items() if k != "heldout_split"}
+
+
+def heldout_source(config: Mapping) -> tuple[str, str]:
+    """(dataset, split) of the faces the 3D fit is scored on: the shape source's ``heldout_split``."""
+    return shape_source(config)[0], config["annotations_3d"]["heldout_split"]
+
+
 def training_made_from(config: Mapping, dataset: str) -> dict:
     """What the union mapping and the fitted 3D labels of ``dataset`` are made from: ``union_mapping``,
-    ``annotations_3d`` and the keys of the samples they read (training split, shape source, held-out split)."""
+    the fit's config (:func:`fit_config`) and the keys of the samples they read (training split, shape
+    source). Not the held-out split: its report has its own folder (:func:`heldout_made_from`)."""
     split = config["data"]["train"]["split"]
-    shape = shape_source(config)
-    heldout = (shape[0], config["annotations_3d"]["heldout_split"])
     return {
         "dataset": dataset,
         "union_mapping": config["union_mapping"],
-        "annotations_3d": config["annotations_3d"],
+        "annotations_3d": fit_config(config),
         "samples": {
             "train": samples_key(config, dataset, split),
-            "shape": samples_key(config, *shape),
-            "heldout": samples_key(config, *heldout),
+            "shape": samples_key(config, *shape_source(config)),
         },
     }
 
 
 def training_key(config: Mapping, dataset: str) -> str:
     return _key(training_made_from(config, dataset))
+
+
+def heldout_made_from(config: Mapping, dataset: str) -> dict:
+    """What the held-out fit report of ``dataset``'s training folder is made from: that folder's key and
+    the held-out faces (dataset, split, samples key)."""
+    heldout = heldout_source(config)
+    return {
+        "training": training_key(config, dataset),
+        "heldout": {"dataset": heldout[0], "split": heldout[1], "samples": samples_key(config, *heldout)},
+    }
+
+
+def heldout_key(config: Mapping, dataset: str) -> str:
+    return _key(heldout_made_from(config, dataset))
 
 
 def carries_fitted_labels(config: Mapping, dataset: str, split: str) -> bool:
@@ -131,6 +156,11 @@ def training_dir(config: Mapping, dataset: str) -> str:
     return f"results/{dataset}/training/{training_key(config, dataset)}"
 
 
+def heldout_dir(config: Mapping, dataset: str) -> str:
+    """``results/<dataset>/training/<key>/heldout/<key>``: the 3D fit's scores on held-out faces."""
+    return f"{training_dir(config, dataset)}/heldout/{heldout_key(config, dataset)}"
+
+
 def check_key(asked: str, want: str) -> None:
     """ValueError when the folder a job was asked for, ``asked``, is not this config's, ``want``."""
     if asked != want:
@@ -146,8 +176,7 @@ def used_splits(config: Mapping) -> list[tuple[str, str]]:
     data = config["data"]
     pairs = [(src["dataset"], src["split"]) for _, src in train_sources(config)]
     pairs += [(data[role]["dataset"], data[role]["split"]) for role in TEST_ROLES]
-    shape = shape_source(config)
-    pairs += [shape, (shape[0], config["annotations_3d"]["heldout_split"])]
+    pairs += [shape_source(config), heldout_source(config)]
     return sorted(set(pairs))
 
 
@@ -167,4 +196,8 @@ def data_dirs(config: Mapping, pairs: list[tuple[str, str]] | None = None) -> di
         )
         if dataset == train:
             out[training_dir(config, dataset)] = (f"{dataset} training", training_made_from(config, dataset))
+            out[heldout_dir(config, dataset)] = (
+                f"{dataset} held-out fit",
+                heldout_made_from(config, dataset),
+            )
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cmhm.data.registry import GENERATED
 from cmhm.pipeline.config_check import ConfigError
+from cmhm.pipeline.data_keys import fit_config
 from cmhm.pipeline.provenance import config_digest
 from cmhm.pipeline.train_sources import EXTRA_KEY, train_sources
 
@@ -72,19 +73,26 @@ def check_stage1_from(config: dict, run: str) -> None:
         )
 
 
+def without_idle_appearance(train: dict) -> dict:
+    """``train`` less ``augment.appearance`` while the jitter is off (prob 0, the default): off, its ranges
+    change no model, so they neither rerun training nor alter a finished run's record."""
+    augment = train.get("augment")
+    if augment is None or (augment.get("appearance") or {}).get("prob"):
+        return train
+    return {**train, "augment": {k: v for k, v in augment.items() if k != "appearance"}}
+
+
 def training_config(config: dict) -> dict:
     """The config a trained model depends on (its training data, labels, sizes and optimisation), recorded
     in the model file with its digest: two model files from the same training config say so."""
-    out = {k: config[k] for k in ("crop", "union_mapping", "annotations_3d", "model", "cascade")}
+    out = {k: config[k] for k in ("crop", "union_mapping", "model", "cascade")}
+    out["annotations_3d"] = fit_config(config)  # not heldout_split: the held-out report trains nothing
     # each model: one seed; train.stage1_from changes no model (a copy is checked to be the same one).
     # train.stage2 is recorded only when set: its default ({}) changes no model, so a run finished before
     # the key existed keeps its record (and run.json) after an upgrade
     skip = ("seeds", "stage1_from")
     out["train"] = {k: v for k, v in config["train"].items() if k not in skip and (k != "stage2" or v)}
-    # train.augment.appearance likewise only when on (prob > 0): off, it changes no model
-    augment = out["train"].get("augment")
-    if augment is not None and not augment.get("appearance", {}).get("prob"):
-        out["train"]["augment"] = {k: v for k, v in augment.items() if k != "appearance"}
+    out["train"] = without_idle_appearance(out["train"])
     out["data"] = {k: config["data"][k] for k in ("train", "train_labels3d")}
     if config["data"].get(EXTRA_KEY):  # recorded only when given: a one-source run's record is unchanged
         out["data"][EXTRA_KEY] = config["data"][EXTRA_KEY]

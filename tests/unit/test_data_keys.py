@@ -6,7 +6,7 @@ import pytest
 
 from cmhm.cli import main
 from cmhm.pipeline.config_check import check_config, check_files, merge
-from cmhm.pipeline.data_keys import check_key, crops_dir, data_dirs, samples_dir, training_dir
+from cmhm.pipeline.data_keys import check_key, crops_dir, data_dirs, heldout_dir, samples_dir, training_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "rules/schemas/config.schema.yaml"
@@ -28,8 +28,21 @@ def test_folders_are_keyed_per_split_and_product(default):
     assert training_dir(default, "synth").startswith("results/synth/training/")
     what = {w for w, _ in data_dirs(default).values()}
     assert what == {f"synth {s} {k}" for s in ("train", "test", "video") for k in ("samples", "crops")} | {
-        "synth training"
+        "synth training",
+        "synth held-out fit",
     }
+    assert heldout_dir(default, "synth").startswith(training_dir(default, "synth") + "/heldout/")
+
+
+def test_another_test_set_moves_the_heldout_report_not_the_fitted_labels(default):
+    """The 3D fit is scored on the test split: more test faces re-score it and re-fit nothing (no model
+    retrains), while another fit re-scores it too."""
+    more = with_(default, {"synth": {"test": {"n": default["synth"]["test"]["n"] + 1}}})
+    assert training_dir(more, "synth") == training_dir(default, "synth")
+    assert heldout_dir(more, "synth") != heldout_dir(default, "synth")
+    refit = with_(default, {"annotations_3d": {"n_modes": default["annotations_3d"]["n_modes"] + 1}})
+    assert training_dir(refit, "synth") != training_dir(default, "synth")
+    assert heldout_dir(refit, "synth").startswith(training_dir(refit, "synth"))
 
 
 def test_where_an_archive_comes_from_moves_no_sample_folder(default):

@@ -117,7 +117,8 @@ def test_heldout_fit_means_by_view_over_converged_fits(tmp_path):
     errors = heldout_errors(SimpleNamespace(index=index, arrays={"lm3d_68": gt, "lm3d_84": gt}), fitted)
     errors.to_csv(tmp_path / "heldout_fit.csv", index=False)
     write_json_atomic(
-        tmp_path / "fit_report.json", {**summarise(errors), "provenance": provenance({"n_modes": 3}, "v-fit")}
+        tmp_path / "heldout_report.json",
+        {**summarise(errors), "provenance": provenance({"n_modes": 3}, "v-fit")},
     )
     out = inspect_path(tmp_path / "heldout_fit.csv")
     assert "faces: 3, fits failed: 1" in out

@@ -122,6 +122,13 @@ def test_layout_and_save_round_trip(pdm, tmp_path):
     with np.load(tmp_path / "pdm.npz", allow_pickle=False) as back:
         np.testing.assert_array_equal(back["basis"], pdm.basis)
         assert str(back["format"]) == FORMAT and int(back["n_candidates"]) == K
+    loaded = PDM.load(tmp_path / "pdm.npz")  # rule heldout_fit reads the model annotations_3d wrote
+    for name in ("mean", "basis", "std"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(pdm, name))
+    assert loaded.n_candidates == pdm.n_candidates
+    np.savez(tmp_path / "other.npz", format="something-else", mean=pdm.mean)
+    with pytest.raises(ValueError, match="other.npz: not a shape model file"):
+        PDM.load(tmp_path / "other.npz")
 
 
 def test_learn_pdm_removes_similarities():

@@ -69,9 +69,9 @@ READERS: dict[str, set[str]] = {
     },
     "synth.test.n": {"synthesize_images"},
     "synth.test.shards": {
-        "annotations_3d",
         "crop",
         "floors",
+        "heldout_fit",
         "predict_demo",
         "predict_gt_warp",
         "predict_images",
@@ -87,13 +87,14 @@ READERS: dict[str, set[str]] = {
     "union_mapping.frontal_max_yaw": {"assemble_model", "union_mapping"},
     "union_mapping.profile_min_yaw": {"assemble_model", "union_mapping"},
     "union_mapping.constrained": {"assemble_model", "union_mapping"},
-    "annotations_3d.n_modes": {"annotations_3d", "assemble_model"},
-    "annotations_3d.iterations": {"annotations_3d", "assemble_model"},
-    "annotations_3d.refinements": {"annotations_3d", "assemble_model"},
-    "annotations_3d.shape_source": {"annotations_3d", "assemble_model"},
-    "annotations_3d.heldout_split": {"annotations_3d", "assemble_model"},
-    "annotations_3d.profile_correspondence": {"annotations_3d", "assemble_model"},
-    "annotations_3d.regularisation": {"annotations_3d", "assemble_model"},
+    "annotations_3d.n_modes": {"annotations_3d", "assemble_model", "heldout_fit"},
+    "annotations_3d.iterations": {"annotations_3d", "assemble_model", "heldout_fit"},
+    "annotations_3d.refinements": {"annotations_3d", "assemble_model", "heldout_fit"},
+    "annotations_3d.shape_source": {"annotations_3d", "assemble_model", "heldout_fit"},
+    # the held-out split is scored by the fit, not fitted: no label, no model changes with it
+    "annotations_3d.heldout_split": {"heldout_fit"},
+    "annotations_3d.profile_correspondence": {"annotations_3d", "assemble_model", "heldout_fit"},
+    "annotations_3d.regularisation": {"annotations_3d", "assemble_model", "heldout_fit"},
     "variants": {"plot_results", "table1", "table2", "timing"},
     "model.depth": {"assemble_model", "mean_shapes", "train_stage1", "train_stage2"},
     "model.width": {"assemble_model", "mean_shapes", "train_stage1", "train_stage2"},
@@ -118,6 +119,12 @@ READERS: dict[str, set[str]] = {
     "train.augment.max_translation": TRAIN,
     "train.augment.reference_size": TRAIN,
     "train.augment.flip_prob": TRAIN,
+    # the appearance jitter is off by default (prob 0): its ranges change no model until it is on
+    "train.augment.appearance.prob": TRAIN,
+    **{
+        f"train.augment.appearance.{k}": set()
+        for k in ("gamma", "gain", "saturation", "grey_prob", "contrast", "brightness")
+    },
     "evaluation.device": {"predict_demo", "predict_gt_warp", "predict_images", "timing", "track_video"},
     "evaluation.tracking_threshold": {"plot_results", "table2", "track_video"},
     "evaluation.failure_confidence": {"assemble_model"},
@@ -194,6 +201,10 @@ SPECIAL = {
     "synth.render": {"mesh_rows": 60},
     "synth.test.yaw_bins": [[0, 45, 0.5], [45, 90, 0.5]],
     "train.lr_steps": [100],
+    "train.augment.appearance.prob": 0.5,
+    "train.augment.appearance.gamma": [0.8, 1.2],
+    "train.augment.appearance.saturation": [0.5, 1.5],
+    "train.augment.appearance.contrast": [0.5, 1.5],
     "variants": ["baseline", "cmhm"],
     "evaluation.haar_cascade": "cascade.xml",
     "quoted.table1": "quoted.csv",
@@ -315,8 +326,9 @@ def probe(workdir: Path, overrides: list[dict], tmp_path: Path) -> list[dict]:
     return json.loads((tmp_path / "out.json").read_text())
 
 
-# a data folder's key (results/<dataset>/{samples,crops}/<split>/<key>, results/<dataset>/training/<key>)
-KEY_FOLDER = re.compile(r"(/samples/\w+|/crops/\w+|/training)/[0-9a-f]{8}(?=/)")
+# a data folder's key (results/<dataset>/{samples,crops}/<split>/<key>, results/<dataset>/training/<key>,
+# and the held-out fit's .../training/<key>/heldout/<key>)
+KEY_FOLDER = re.compile(r"(/samples/\w+|/crops/\w+|/training|/heldout)/[0-9a-f]{8}(?=/)")
 
 
 def unkeyed(jobs: dict) -> dict:
@@ -366,22 +378,28 @@ def test_each_key_reruns_exactly_its_readers(workdir, tmp_path):
     )
 
 
+HELDOUT = "synth held-out fit"  # inside the training folder: it moves with it
 ALL = {f"synth {s} {kind}" for s in ("train", "test", "video") for kind in ("samples", "crops")} | {
-    "synth training"
+    "synth training",
+    HELDOUT,
 }
-TRAINING = {"synth training", "synth train crops"}  # the fitted labels travel in the training crops
+TRAINING = {"synth training", "synth train crops", HELDOUT}  # the fitted labels travel in the training crops
 # The data folders of the default run (cmhm/pipeline/data_keys.py) a key gives a new name when changed:
 # the products made from it, and those made from them. Every other key moves none.
 MOVES = {
     "seed": ALL,
-    "data.train": {"synth training", "synth test crops"},  # trains on 'test', whose crops carry the labels
+    "data.train": {
+        "synth training",
+        HELDOUT,
+        "synth test crops",
+    },  # trains on 'test': its crops carry the labels
     "data.train_labels3d": {"synth train crops"},
     "data.train_extra": {"synth train crops"},  # with ground-truth labels (OVERRIDES)
     **{f"synth.{k}": ALL for k in ("image_size", "profile_yaw", "render")},
     **{f"synth.train.{k}": {"synth train samples"} | TRAINING for k in ("n", "shards")},
-    # the held-out split of the 3D fit is the test split: its samples are an input of the training folder
+    # the held-out split of the 3D fit is the test split: another test set moves its report, not the labels
     **{
-        f"synth.test.{k}": {"synth test samples", "synth test crops"} | TRAINING
+        f"synth.test.{k}": {"synth test samples", "synth test crops", HELDOUT}
         for k in ("n", "shards", "yaw_bins")
     },
     **{
@@ -391,6 +409,7 @@ MOVES = {
     "crop.size": {f"synth {s} crops" for s in ("train", "test", "video")},
     "crop.box_scale": {f"synth {s} crops" for s in ("train", "test", "video")},
     **{k: TRAINING for k in READERS if k.startswith(("union_mapping.", "annotations_3d."))},
+    "annotations_3d.heldout_split": {HELDOUT},
 }
 
 

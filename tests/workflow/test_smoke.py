@@ -49,8 +49,11 @@ def test_smoke_run_builds_every_target(workdir):
     assert views == {"semifrontal", "profile"}
     crops = load_crops([data["synth test crops"] / "shard0"])
     assert crops.images.shape[1:] == (64, 64, 3)
-    report = json.loads((data["synth training"] / "annotations_3d" / "fit_report.json").read_text())
+    fit = json.loads((data["synth training"] / "annotations_3d" / "fit_report.json").read_text())
+    assert fit["n_train"] == 48 and 0 <= fit["n_train_failed"] < 48, fit
+    report = json.loads((data["synth held-out fit"] / "heldout_report.json").read_text())
     assert np.isfinite(report["nme2d_68"]["mean"])
+    assert data["synth held-out fit"].parent.parent == data["synth training"]  # the fit it scores
     for folder, fig in (("synth training", "union_mapping"), ("synth train crops", "contact_sheet")):
         for ext in ("png", "pdf", "svg"):
             assert (data[folder] / "figures" / f"{fig}.{ext}").stat().st_size > 1000
