@@ -127,7 +127,18 @@ def _error_terms(args: argparse.Namespace) -> int:
 
 
 def _two_fold(args: argparse.Namespace) -> int:
-    from cmhm.report.two_fold import CAPTION, join_folds, per_image_files, two_fold_table, with_others
+    from cmhm.report.two_fold import (
+        CAPTION,
+        CAPTION_ONE,
+        join_folds,
+        per_image_files,
+        two_fold_table,
+        with_others,
+    )
+
+    if len(args.runs) > 2:
+        raise SystemExit(f"two-fold: one run tested on the whole set, or two fold runs; got {len(args.runs)}")
+    caption = CAPTION if len(args.runs) == 2 else CAPTION_ONE
 
     read: list[str] = []  # which seeds of which run each row averages: whatever per_image.csv the runs hold
 
@@ -138,14 +149,14 @@ def _two_fold(args: argparse.Namespace) -> int:
         return join_folds(files, names)
 
     others = {label: joined(names) for label, *names in args.also or []}
-    table = two_fold_table(with_others(joined(args.runs), others))
+    table = two_fold_table(with_others(joined(args.runs), others), by_variant=args.by_variant)
     if args.out:
         from cmhm.atomic import write_text_atomic
 
         runs = " ".join(args.runs) + "".join(f"; {' '.join(a)}" for a in args.also or [])
         seeds = "; ".join(read)
-        write_text_atomic(args.out, f"# {CAPTION}; runs: {runs}; read: {seeds}\n" + table.to_csv(index=False))
-    print(f"{CAPTION}\n{table.to_string(index=False, float_format=lambda x: f'{x:.2f}')}")
+        write_text_atomic(args.out, f"# {caption}; runs: {runs}; read: {seeds}\n" + table.to_csv(index=False))
+    print(f"{caption}\n{table.to_string(index=False, float_format=lambda x: f'{x:.2f}')}")
     print("\n".join(f"read {line}" for line in read))
     return 0
 
@@ -212,7 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         help="exercise the CUDA path and measure it (CPU-side checks without CUDA)",
     )
     p = sub.add_parser("two-fold", help="Table I of two runs whose test folds partition one set")
-    p.add_argument("runs", nargs=2, help="the runs' folders (results/real_faces_a results/real_faces_b)")
+    p.add_argument(
+        "runs",
+        nargs="+",
+        help="the two fold runs' folders (results/real_faces_a results/real_faces_b), or one run tested on "
+        "the whole set (results/real_faces_sim)",
+    )
     p.add_argument("--dataset", default="aflw2000_3d", help="the test set under each run's eval/")
     p.add_argument("--out", help="write the table here (CSV, the caption as a # comment line first)")
     p.add_argument(
@@ -222,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL RUN",
         help="rows of another check on the same images, named 'variant (LABEL)': its two fold runs, or one "
         "run tested on the whole set (e.g. --also sim results/real_faces_sim); repeatable",
+    )
+    p.add_argument(
+        "--by-variant",
+        action="store_true",
+        help="take each 'variant (LABEL)' row's difference to the plain 'variant' row, not to the first row",
     )
     p.set_defaults(fn=_two_fold)
     p = sub.add_parser(

@@ -21,6 +21,9 @@ from cmhm.pipeline.variants import VARIANTS
 from cmhm.report.seeds import seed_summary
 
 CAPTION = "two-fold real-face check (each image tested by the fold model that never saw it); not the paper's protocol"
+CAPTION_ONE = (
+    "every image tested by one run's models (e.g. synthetic-trained: sim-to-real); not the paper's protocol"
+)
 
 
 def _by_seed(frames: pd.DataFrame | Mapping[int, pd.DataFrame]) -> dict[int, pd.DataFrame]:
@@ -83,14 +86,28 @@ def with_others(
     return out
 
 
-def two_fold_table(joined: Mapping[str, list[pd.DataFrame]]) -> pd.DataFrame:
+def reference_row(name: str, names: Sequence[str], by_variant: bool) -> str:
+    """The row a row's difference is taken to: the first row; with ``by_variant``, for a row
+    "variant (label)" the plain "variant" row where there is one."""
+    base = name.split(" (", 1)[0]
+    return base if by_variant and base != name and base in names else names[0]
+
+
+def two_fold_table(joined: Mapping[str, list[pd.DataFrame]], by_variant: bool = False) -> pd.DataFrame:
     """One row per variant: NME % per |yaw| bin (mean over seeds), Mean (of bins, over seeds) with the
-    seeds' sd and count and a 95 % interval, n, and the difference to the first variant with its paired
-    interval."""
+    seeds' sd and count and a 95 % interval, n, and the difference to a reference row with its paired
+    interval: the first row, or with ``by_variant`` a labelled row's own variant (:func:`reference_row`;
+    column "minus")."""
     first = next(iter(joined.values()))[0]
     bins = yaw_bin(first["yaw"].to_numpy())
     nme = {v: 100 * np.stack([df["nme"].to_numpy() for df in seeds]) for v, seeds in joined.items()}
     summary = seed_summary(nme, bins)
+    names = list(nme)
+    refs = {v: reference_row(v, names, by_variant) for v in names}
+    for v, ref in refs.items():
+        if ref != names[0]:  # the same bootstrap, with that row as the reference
+            paired = seed_summary({ref: nme[ref], v: nme[v]}, bins)[v]
+            summary[v] = {**summary[v], **{k: paired[k] for k in ("diff", "diff_lo", "diff_hi")}}
     labels = bin_labels()
     rows = []
     for v, seeds in joined.items():
@@ -100,6 +117,7 @@ def two_fold_table(joined: Mapping[str, list[pd.DataFrame]]) -> pd.DataFrame:
             {"Mean": s["mean"], "Mean sd (seeds)": s["sd"], "seeds": s["n_seeds"]}
             | {"CI95 low": s["lo"], "CI95 high": s["hi"], "n": len(seeds[0])}
             | {"Mean - first": s["diff"], "diff CI95 low": s["diff_lo"], "diff CI95 high": s["diff_hi"]}
+            | {"minus": refs[v]}
         )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -104,3 +104,28 @@ def test_seeds_are_joined_seed_by_seed_and_summarised(tmp_path, capsys) -> None:
     del runs[1]["cmhm"][1]
     with pytest.raises(ValueError, match=r"cmhm: b holds seeds \[0\], a seeds \[0, 1\]"):
         join_folds(runs, ["a", "b"])
+
+
+def test_one_whole_set_run_with_rows_paired_by_variant(tmp_path, capsys) -> None:
+    """One run tested on the whole set (sim-to-real) against another of the same images (--also): with
+    --by-variant each 'v (label)' row's difference is to the plain 'v' row, paired by image."""
+    a, b = _runs()
+    whole = {v: pd.concat([a[v], b[v]]) for v in a}
+    better = {v: df.assign(nme=df["nme"] - 0.01) for v, df in whole.items()}  # 1 point better everywhere
+    for run, frames in (("sim", whole), ("app", better)):
+        for v, df in frames.items():
+            out = tmp_path / run / "eval" / "aflw2000_3d" / v / "seed0"
+            out.mkdir(parents=True)
+            df.to_csv(out / "per_image.csv", index=False)
+    csv = tmp_path / "t.csv"
+    argv = ["two-fold", str(tmp_path / "sim"), "--also", "app", str(tmp_path / "app"), "--by-variant"]
+    assert main([*argv, "--out", str(csv)]) == 0
+    assert "every image tested by one run's models" in capsys.readouterr().out
+    table = pd.read_csv(csv, comment="#").set_index("variant")
+    assert table.loc["cmhm (app)", "minus"] == "cmhm" and table.loc["cmhm", "minus"] == "baseline"
+    assert table.loc["cmhm (app)", "Mean - first"] == pytest.approx(-1.0)
+    assert table.loc["cmhm (app)", "diff CI95 low"] == pytest.approx(-1.0)  # the same shift on every image
+    plain = two_fold_table(with_others(join_folds([whole], ["sim"]), {"app": join_folds([better], ["app"])}))
+    assert plain.set_index("variant").loc["cmhm (app)", "minus"] == "baseline"
+    with pytest.raises(SystemExit, match="one run tested on the whole set, or two fold runs; got 3"):
+        main(["two-fold", *(str(tmp_path / r) for r in ("sim", "app", "sim"))])
