@@ -132,6 +132,7 @@ def _two_fold(args: argparse.Namespace) -> int:
         CAPTION_ONE,
         join_folds,
         per_image_files,
+        restrict,
         two_fold_table,
         with_others,
     )
@@ -142,8 +143,17 @@ def _two_fold(args: argparse.Namespace) -> int:
 
     read: list[str] = []  # which seeds of which run each row averages: whatever per_image.csv the runs hold
 
+    keep = None
+    if args.within:
+        from cmhm.data.folds import fold_ids
+
+        keep = fold_ids(args.within[0], args.within[1])
+        caption += f"; only the {len(keep)} images of {args.within[1]} in {args.within[0]}"
+
     def joined(names: list[str]) -> dict:
         files = [per_image_files(r, args.dataset) for r in names]
+        if keep is not None:
+            files = [restrict(f, keep) for f in files]
         for r, f in zip(names, files):
             read.append(f"{r}: " + ", ".join(f"{v} seeds {' '.join(map(str, s))}" for v, s in f.items()))
         return join_folds(files, names)
@@ -238,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL RUN",
         help="rows of another check on the same images, named 'variant (LABEL)': its two fold runs, or one "
         "run tested on the whole set (e.g. --also sim results/real_faces_sim); repeatable",
+    )
+    p.add_argument(
+        "--within",
+        nargs=2,
+        metavar=("FOLDS_CSV", "SPLIT"),
+        help="score only the images of one fold (e.g. configs/real_faces/folds.csv fold0): choose between "
+        "rows on one fold, report the choice on the other",
     )
     p.add_argument(
         "--by-variant",

@@ -123,6 +123,16 @@ def two_fold_table(joined: Mapping[str, list[pd.DataFrame]], by_variant: bool = 
     return pd.DataFrame(rows)
 
 
+def restrict(
+    files: Mapping[str, Mapping[int, pd.DataFrame]], ids: frozenset[str]
+) -> dict[str, dict[int, pd.DataFrame]]:
+    """``files`` (variant -> {seed: per-image frame}) with only the rows whose sample_id is in ``ids``."""
+    return {
+        v: {seed: df[df["sample_id"].astype(str).isin(ids)] for seed, df in seeds.items()}
+        for v, seeds in files.items()
+    }
+
+
 def per_image_files(run_dir: str | os.PathLike, dataset: str) -> dict[str, dict[int, pd.DataFrame]]:
     """variant -> {seed: its ``per_image.csv``} of ``run_dir``/eval/``dataset``, every seed the run tested."""
     found = sorted(Path(run_dir, "eval", dataset).glob("*/seed*/per_image.csv"))

@@ -129,3 +129,21 @@ def test_one_whole_set_run_with_rows_paired_by_variant(tmp_path, capsys) -> None
     assert plain.set_index("variant").loc["cmhm (app)", "minus"] == "baseline"
     with pytest.raises(SystemExit, match="one run tested on the whole set, or two fold runs; got 3"):
         main(["two-fold", *(str(tmp_path / r) for r in ("sim", "app", "sim"))])
+
+
+def test_within_scores_one_folds_images_only(tmp_path, capsys) -> None:
+    """--within FOLDS SPLIT: every row on that fold's images alone (choose on one fold, report the other)."""
+    a, b = _runs()
+    whole = {v: pd.concat([a[v], b[v]]) for v in a}
+    for v, df in whole.items():
+        out = tmp_path / "sim" / "eval" / "aflw2000_3d" / v / "seed0"
+        out.mkdir(parents=True)
+        df.to_csv(out / "per_image.csv", index=False)
+    ids = sorted(a["cmhm"]["sample_id"])
+    folds = tmp_path / "folds.csv"
+    rows = [(i, 0, 0) for i in ids] + [(i, 0, 1) for i in sorted(b["cmhm"]["sample_id"])]
+    pd.DataFrame(rows, columns=["image", "yaw_bin", "fold"]).to_csv(folds, index=False)
+    csv = tmp_path / "t.csv"
+    assert main(["two-fold", str(tmp_path / "sim"), "--within", str(folds), "fold0", "--out", str(csv)]) == 0
+    assert f"only the {len(ids)} images of fold0" in capsys.readouterr().out
+    assert (pd.read_csv(csv, comment="#")["n"] == len(ids)).all()
