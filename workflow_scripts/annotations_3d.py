@@ -1,9 +1,8 @@
 """Fit the sparse 3D shape model to the 2D training labels (rule annotations_3d); its held-out accuracy is rule heldout_fit's."""
 
 from cmhm.atomic import write_json_atomic
-from cmhm.data.labels3d import fit_tables, learn_from_tables, profile_correspondence, write_fitted
+from cmhm.data.labels3d import fit_settings, fit_tables, learn_from_tables, write_fitted
 from cmhm.data.samples import read_table
-from cmhm.landmarks.shape_fit import FitConfig
 from cmhm.pipeline.logs import log_to
 from cmhm.pipeline.provenance import code_version, provenance
 
@@ -11,8 +10,7 @@ log = log_to(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 sm = snakemake  # noqa: F821
 cfg = sm.params.cfg
 prov = provenance(cfg, code_version(), inputs=list(sm.input))
-fit_cfg = FitConfig(n_iter=cfg["iterations"], n_refine=cfg["refinements"], reg=cfg["regularisation"])
-mapping = profile_correspondence(cfg["profile_correspondence"], sm.input.mapping)
+fit_cfg, mapping = fit_settings(cfg, sm.input.mapping)
 tables = {d: read_table(d) for d in {*sm.input.shapes, *sm.input.train}}  # shapes are usually the train split
 pdm = learn_from_tables([tables[d] for d in sm.input.shapes], cfg["n_modes"])
 pdm.save(sm.output.pdm)

@@ -122,3 +122,10 @@ def fitted_by_id(path: str, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
         )
     take = np.array([row[s] for s in wanted], dtype=np.int64)
     return {k: v[take] for k, v in arrays.items()}
+
+
+def fit_settings(cfg: dict, union_mapping_path: str) -> tuple[FitConfig, dict[str, np.ndarray]]:
+    """The fit's options and profile correspondence from the ``annotations_3d`` config (less
+    ``heldout_split``): what rules annotations_3d and heldout_fit both fit with."""
+    fit_cfg = FitConfig(n_iter=cfg["iterations"], n_refine=cfg["refinements"], reg=cfg["regularisation"])
+    return fit_cfg, profile_correspondence(cfg["profile_correspondence"], union_mapping_path)
