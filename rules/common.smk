@@ -104,6 +104,7 @@ wildcard_constraints:
     seed="[0-9]+",
     step="[0-9]+",
     arm="gt_warp|step[0-9]+",
+    n="[0-9]+",
 
 
 def source(role):

@@ -166,18 +166,17 @@ rule contact_sheet:
         crops=first_crop_shard,
     output:
         png=report(
-            "results/{dataset}/crops/{split}/{key}/figures/contact_sheet.png",
+            "results/{dataset}/crops/{split}/{key}/figures/contact_sheet_{n}.png",
             caption="report/contact_sheet.rst",
             category="Data",
         ),
-        pdf="results/{dataset}/crops/{split}/{key}/figures/contact_sheet.pdf",
-        svg="results/{dataset}/crops/{split}/{key}/figures/contact_sheet.svg",
+        pdf="results/{dataset}/crops/{split}/{key}/figures/contact_sheet_{n}.pdf",
+        svg="results/{dataset}/crops/{split}/{key}/figures/contact_sheet_{n}.svg",
     log:
-        "logs/contact_sheet/{dataset}/{split}/{key}.log",
+        "logs/contact_sheet/{dataset}/{split}/{key}/{n}.log",
     conda:
         "../envs/cmhm.yaml"
     params:
-        n=config["figures"]["contact_sheet_samples"],
         code=script_code("contact_sheet.py"),
     script:
         "../workflow_scripts/contact_sheet.py"

@@ -67,7 +67,8 @@ def figure_record(path: Path) -> tuple[dict | None, str]:
 
 def figure(path: Path, png: str | None) -> list[str]:
     """Which figure (by its file name), its format and size, and its embedded provenance."""
-    what = FIGURES.get(path.stem, "a figure cmhm does not name")
+    stem = re.sub(r"^contact_sheet_[0-9]+$", "contact_sheet", path.stem)  # contact_sheet_<n crops>
+    what = FIGURES.get(stem, "a figure cmhm does not name")
     record, about = figure_record(path)
     lines = [f"{path}: {what}", f"file: {about}"]
     if record is None:

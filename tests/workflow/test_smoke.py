@@ -54,9 +54,12 @@ def test_smoke_run_builds_every_target(workdir):
     report = json.loads((data["synth held-out fit"] / "heldout_report.json").read_text())
     assert np.isfinite(report["nme2d_68"]["mean"])
     assert data["synth held-out fit"].parent.parent == data["synth training"]  # the fit it scores
-    for folder, fig in (("synth training", "union_mapping"), ("synth train crops", "contact_sheet")):
+    # the contact sheet's name carries its crop count (smoke.yaml: figures.contact_sheet_samples 8)
+    for folder, fig in (("synth training", "union_mapping"), ("synth train crops", "contact_sheet_8")):
         for ext in ("png", "pdf", "svg"):
             assert (data[folder] / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+    sheet = inspect_path(data["synth train crops"] / "figures" / "contact_sheet_8.png")
+    assert "training crops with their 2D and 3D annotations" in sheet and '"n": 8' in sheet, sheet
     # provenance travels with every table
     prov = json.loads((data["synth train samples"] / "shard0" / "provenance.json").read_text())
     assert prov["code_version"] and prov["config"]["seed"] == 1
