@@ -23,7 +23,7 @@ def synth_split_params(wildcards):
     return {**synth_common_params(wildcards), "split": config[section][wildcards.split]}
 
 
-def contact_sheet():
+def contact_sheet_stem():
     """The contact sheet's file stem: the number of crops it shows is in its name (figures.contact_sheet_samples),
     so two runs that share the crops but show different numbers each keep their own sheet."""
     return f"contact_sheet_{config['figures']['contact_sheet_samples']}"
@@ -36,7 +36,7 @@ def data_targets():
         f"{training}/annotations_3d/fit_report.json",
         f"{heldout_dir(config, source('train')[0])}/heldout_report.json",
         f"{training}/figures/union_mapping.png",
-        f"{crops_dir(config, *source('train'))}/figures/{contact_sheet()}.png",
+        f"{crops_dir(config, *source('train'))}/figures/{contact_sheet_stem()}.png",
     ]
     for pair in (*train_source_pairs(), source("test_images"), source("test_video")):
         targets += crop_files(*pair)

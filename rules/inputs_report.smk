@@ -61,6 +61,6 @@ def data_figures():
     training, crops = training_dir(config, source("train")[0]), crops_dir(config, *source("train"))
     return [
         f"{folder}/figures/{fig}.{ext}"
-        for folder, fig in ((training, "union_mapping"), (crops, contact_sheet()))
+        for folder, fig in ((training, "union_mapping"), (crops, contact_sheet_stem()))
         for ext in ("png", "pdf", "svg")
     ]
