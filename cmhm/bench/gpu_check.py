@@ -2,7 +2,8 @@
 
 On a CUDA machine: device facts; the smoke DAG on ``cuda`` in a temporary copy; paper-size training
 steps in fp32 / bf16 / fp16 (+ GradScaler) / channels_last / ``torch.compile`` with s/step, images/s
-and model FLOP utilisation; inference ms/face for baseline and cmhm at batch 1 and 32; CPU-vs-CUDA
+and model FLOP utilisation; inference ms/face for baseline and cmhm at batch 1 and 32; ``cmhm predict
+--cuda-graph``'s form against the fused one (baseline, cmhm, cmhm_light at batch 1 and 8); CPU-vs-CUDA
 agreement of every variant's forward pass and of one training step's loss. Writes
 ``results/bench/gpu-<card>.csv`` and prints a Markdown table. Without CUDA it says so in one line,
 runs the CPU-side checks (option parsing, scaler wiring, a tiny training step per amp mode, the
@@ -21,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cmhm.bench.gpu_runs import agreement, inference_rows, smoke_dag, training_rows
+from cmhm.bench.gpu_runs import agreement, graph_rows, inference_rows, smoke_dag, training_rows
 from cmhm.bench.report import to_markdown
 from cmhm.bench.throughput import random_data
 from cmhm.landmarks.markups import IBUG68
@@ -124,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ).macs
     rows = training_rows(PAPER, args.steps, dev, facts["gpu"], macs, PAPER_S_PER_STEP, peak_tflops)
     rows += inference_rows(PAPER, dev, PAPER_MS_RATIO)
+    rows += graph_rows(PAPER, dev, PAPER_MS_RATIO)
     rows += agreement(ModelConfig(in_size=64, n_stacks=2, depth=2, width=32), dev)
     if not args.skip_dag:
         rows.append(smoke_dag())

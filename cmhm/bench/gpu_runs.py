@@ -16,9 +16,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from cmhm.bench.inference import bench_models, time_rounds
+from cmhm.bench.inference import bench_models, random_cascade, time_rounds
 from cmhm.bench.throughput import random_data, sync
 from cmhm.landmarks.markups import IBUG68
+from cmhm.models.fuse import fuse_for_inference
+from cmhm.models.graphs import Capture, GraphedCascade, capture_cuda_graph
 from cmhm.models.hourglass import ModelConfig
 from cmhm.pipeline.config_check import load_yaml
 from cmhm.training.loop import TrainConfig, init_state, train_step
@@ -37,6 +39,7 @@ COPY = (
 )
 FORWARD_TOL = 1e-3  # |CPU - CUDA| of heatmaps in float32 with TF32 off (max abs; maps peak near 1)
 LOSS_TOL = 1e-3  # relative difference of one training step's loss
+GRAPH_VARIANTS = ("baseline", "cmhm", "cmhm_light")  # what `cmhm predict --cuda-graph` is timed on
 
 
 def _row(part: str, what: str, value: float | str, note: str = "") -> dict:
@@ -137,6 +140,53 @@ def inference_rows(
                 )
             )
     return rows
+
+
+def graph_rows(
+    model: ModelConfig,
+    dev: torch.device,
+    paper_ratio: float,
+    batches=(1, 8),
+    repeats: int = 5,
+    capture: Capture = capture_cuda_graph,
+) -> list[dict]:
+    """What ``cmhm predict --cuda-graph`` runs (issue 27): ms/face of baseline, cmhm and cmhm_light fused
+    (``fast``, float32) and replayed from CUDA graphs (``graph``, :class:`GraphedCascade`), the ratios
+    to the baseline in the graph form, and max |graph - fast| of cmhm's landmarks (px). ``capture``: the
+    tests' CPU stand-in."""
+    nets = {
+        k: fuse_for_inference(random_cascade(k, model).to(dev), channels_last=True) for k in GRAPH_VARIANTS
+    }
+    rows = []
+    for b in batches:
+        x = torch.rand(b, 3, model.in_size, model.in_size, device=dev)
+        graphed = {k: GraphedCascade(n, max_batch=b, capture=capture) for k, n in nets.items()}
+        calls = {}
+        for name in nets:
+            calls[(name, "fast", b)] = lambda n=nets[name]: _inference(n, x)
+            calls[(name, "graph", b)] = lambda n=graphed[name]: n(x)
+        t = time_rounds(calls, repeats, dev)
+        ms = (1000 * t.groupby(["model", "form"])["seconds"].median() / b).to_dict()
+        for (name, form), v in sorted(ms.items()):
+            rows.append(_row("graph predict", f"{name} {form} batch {b} ms/face", round(v, 3)))
+        for name in ("cmhm", "cmhm_light"):
+            r = ms[(name, "graph")] / ms[("baseline", "graph")]
+            rows.append(
+                _row(
+                    "graph predict",
+                    f"{name}/baseline graph batch {b}",
+                    round(r, 3),
+                    f"paper {paper_ratio:.2f}",
+                )
+            )
+        diff = (graphed["cmhm"](x)["points"][-1] - _inference(nets["cmhm"], x)["points"][-1]).abs().max()
+        rows.append(_row("graph predict", f"cmhm max |graph - fast| batch {b} (px)", f"{diff.item():.2e}"))
+    return rows
+
+
+def _inference(net: torch.nn.Module, x: torch.Tensor) -> dict:
+    with torch.inference_mode():
+        return net(x)
 
 
 def agreement(model: ModelConfig, dev: torch.device, names: tuple[str, ...] | None = None) -> list[dict]:

