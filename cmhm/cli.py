@@ -26,9 +26,12 @@ def _predict(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.inputs)
     videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in paths)
     workers = args.workers or auto_workers(len(paths) - videos, args.device)
-    kwargs = {"device": args.device, "batch_size": args.batch, "backend": args.backend}
-    if args.cuda_graph:
-        kwargs["cuda_graph"] = True
+    kwargs = {
+        "device": args.device,
+        "batch_size": args.batch,
+        "backend": args.backend,
+        "cuda_graph": args.cuda_graph,
+    }
     # with workers, the images go to them and a video is tracked here, frame after frame
     aligner = load(args.model, threads=args.threads, **kwargs) if workers == 1 or videos else None
     threads = args.threads or max(1, usable_cores() // workers)

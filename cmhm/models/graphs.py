@@ -92,9 +92,8 @@ class GraphedCascade(nn.Module):
     def _graph(self, images: torch.Tensor) -> tuple[torch.Tensor, Replay]:
         b = bucket(len(images), self.max_batch)
         if b not in self.graphs:
-            # padding rows repeat the first face: real pixels, whatever the model does with them
+            # captured on copies of the first face (real pixels); each call copies its faces in
             static_x = images[:1].expand(b, *images.shape[1:]).clone()
-            static_x[: len(images)] = images
             self.graphs[b] = (static_x, self.capture(self.model, static_x))
         return self.graphs[b]
 

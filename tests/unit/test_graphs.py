@@ -1,6 +1,6 @@
 """CUDA-graph inference (issue 27): bucketing, padding and copying out of graph buffers, on the CPU.
 
-A CUDA graph replays fixed kernels into fixed output buffers. ``buffer_replay`` below keeps exactly that
+A CUDA graph replays fixed kernels into fixed output buffers. :class:`BufferReplay` below keeps exactly that
 contract on a CPU (one set of output tensors, overwritten in place by every replay), so these tests hold
 :class:`GraphedCascade` to what a real graph would do to it. The capture itself needs CUDA
 (``make gpu-check`` compares graph and plain predictions there).
@@ -38,10 +38,11 @@ class BufferReplay:
     """A CPU stand-in for a captured graph: each replay runs ``fn`` on the static input and writes the
     result into the *same* output tensors (what a graph's replay does), counting captures."""
 
-    captures: list[int] = []
+    def __init__(self) -> None:
+        self.captures: list[int] = []
 
     def __call__(self, fn, static_x: torch.Tensor):
-        BufferReplay.captures.append(len(static_x))
+        self.captures.append(len(static_x))
         out = fn(static_x)
 
         def replay():
@@ -86,8 +87,8 @@ def test_graphed_outputs_equal_the_model_for_any_batch(cascade: torch.nn.Module)
     the same faces at the bucket's batch size (rows do not interact: the padding, whatever it holds,
     changes no face; a *different* batch size may change a convolution's summation order, so the model
     is run at the bucket's size here), and one graph is captured per bucket, once."""
-    BufferReplay.captures = []
-    graphed = GraphedCascade(cascade, max_batch=4, capture=BufferReplay())
+    capture = BufferReplay()
+    graphed = GraphedCascade(cascade, max_batch=4, capture=capture)
     x = torch.rand(11, 3, SMALL.in_size, SMALL.in_size, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         for n in (1, 3, 2, 11, 5):
@@ -95,7 +96,7 @@ def test_graphed_outputs_equal_the_model_for_any_batch(cascade: torch.nn.Module)
             for key in want:
                 for g, w in zip(got[key], want[key], strict=True):
                     assert g.shape == w.shape and torch.equal(g, w), key
-    assert BufferReplay.captures == [1, 4, 2]
+    assert capture.captures == [1, 4, 2]
 
 
 def test_results_outlive_the_next_replay(cascade: torch.nn.Module) -> None:
