@@ -20,7 +20,7 @@ import torch
 from cmhm.models.cascade import stage_plans
 from cmhm.training.checkpoints import Origin, _config_diff, record
 from cmhm.training.loop import run_config
-from cmhm.training.stages import run_configs
+from cmhm.training.stages import run_configs, variant_train_config
 
 # what a stage-1 model file records, compared field by field (code_version, a git commit, may differ)
 COMPARED = ("config", "inputs", "code", "variant", "stage", "markup3d", "markups")
@@ -33,7 +33,7 @@ def expected_record(
     base, markup3d, cfg = run_configs(model, train, in_size, threads, n_train=n_train)
     plan = stage_plans(variant, base, markup3d)[0]
     origin = Origin(inputs, code, variant, 0, markup3d.name)
-    return record(origin, "", run_config(plan.model, cfg, plan.targets))
+    return record(origin, "", run_config(plan.model, variant_train_config(variant, cfg), plan.targets))
 
 
 def _differences(found: dict, expected: dict) -> list[str]:

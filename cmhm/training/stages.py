@@ -28,6 +28,7 @@ from cmhm.landmarks.union import load_mapping, procrustes_mean, union_targets
 from cmhm.models.cascade import stage_plans
 from cmhm.models.hourglass import ModelConfig
 from cmhm.models.runtime import resolve_device
+from cmhm.pipeline.variants import get_variant
 from cmhm.training.batches import CanonicalBatches, TrainData, from_crops
 from cmhm.training.checkpoints import Origin, StageSpec, load_stage
 from cmhm.training.loop import BatchSource, TrainConfig, train_stage
@@ -74,8 +75,22 @@ def train_variant_stage(
     plan = stage_plans(variant, base, markup3d)[stage]
     origin = Origin(inputs, code, variant, stage, markup3d.name)
     return train_stage(
-        data, plan.targets, plan.model, cfg, out_dir, code_version, origin=origin, batches=batches
+        data,
+        plan.targets,
+        plan.model,
+        variant_train_config(variant, cfg),
+        out_dir,
+        code_version,
+        origin=origin,
+        batches=batches,
     )
+
+
+def variant_train_config(variant: str, cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` as ``variant`` trains with it: ``train.lr`` times the variant's ``lr_scale`` (the compact
+    cascade's larger rate, :mod:`cmhm.pipeline.variants`); ``cfg`` itself where the scale is 1."""
+    scale = get_variant(variant).lr_scale
+    return cfg if scale == 1 else replace(cfg, lr=cfg.lr * scale)
 
 
 def mean_shape_views(index: pd.DataFrame) -> np.ndarray:

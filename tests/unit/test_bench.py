@@ -125,7 +125,7 @@ def test_training_profile_splits_every_step_into_its_phases() -> None:
 
 def test_compact_preset_is_timed_as_configs_compact_yaml_says() -> None:
     variant, base = compact_preset()
-    assert variant == "cmhm_compact" and (base.in_size, base.width, base.depth) == (128, 64, 2)
+    assert variant == "cmhm_compact" and (base.in_size, base.width, base.depth) == (128, 96, 2)
     # PyTorch only here: an ONNX export takes seconds (test_onnx_form_runs_the_exported_cascade covers it)
     times = bench_compact(rounds=1, batches=(1, 2), preset=(variant, SMALL), forms=("fast",))
     assert set(zip(times["model"], times["form"], times["batch"])) == {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from cmhm.training.augment import AugmentConfig
 from cmhm.training.batches import CanonicalBatches, TrainData
 from cmhm.training.checkpoints import StageSpec, load_stage
 from cmhm.training.loop import TrainConfig
-from cmhm.training.stages import train_variant_stage
+from cmhm.training.stages import train_variant_stage, variant_train_config
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 32
@@ -115,3 +116,24 @@ def test_a_stage_size_the_hourglass_cannot_take_is_named_by_the_config_check() -
         match=r"variants: cmhm_light.s stage 2 takes 0.5 x crop.size 32 = 16 px, not divisible by 32",
     ):
         check_config(merge(base, {**bad, "model": {"depth": 3}}), schema)
+
+
+def test_the_compact_cascade_trains_at_its_variants_multiple_of_train_lr(tmp_path) -> None:
+    """``lr_scale`` (4 for cmhm_compact, chosen on val_nme) multiplies train.lr in what trains and in what
+    the model file records; the full cascade keeps train.lr."""
+    data, means = _data()
+    cfg = TrainConfig(steps=2, batch_size=4, checkpoint_every=2, log_every=1, device="cpu", num_threads=1)
+    assert variant_train_config("cmhm", cfg) is cfg
+    assert variant_train_config("cmhm_compact", cfg).lr == pytest.approx(4 * cfg.lr, rel=1e-12)
+    base = replace(BASE, width=16)  # the compact's half width still splits into four branches
+    for variant, scale, size in (("cmhm", 1, SIZE), ("cmhm_compact", 4, SIZE // 2)):
+        torch.manual_seed(0)
+        stage1 = build_stages(variant, base, MENPO84)[0]
+        batches = _batches(data, (means * size / SIZE).astype(np.float32), stage1, size, 1.0)
+        out = tmp_path / variant
+        path = train_variant_stage(variant, 1, base, MENPO84, data, cfg, out, "v1", batches=batches)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        assert state["config"]["train"]["lr"] == pytest.approx(scale * cfg.lr, rel=1e-12), variant
+        header, first = (tmp_path / variant / "log.csv").read_text().splitlines()[:2]
+        logged = float(first.split(",")[header.split(",").index("lr")])
+        assert logged == pytest.approx(scale * cfg.lr, rel=1e-5), variant
