@@ -31,6 +31,7 @@ def _predict(args: argparse.Namespace) -> int:
         "batch_size": args.batch,
         "backend": args.backend,
         "cuda_graph": args.cuda_graph,
+        "compiled": args.compile,
     }
     # with workers, the images go to them and a video is tracked here, frame after frame
     aligner = load(args.model, threads=args.threads, **kwargs) if workers == 1 or videos else None
@@ -221,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="on CUDA, replay the network from CUDA graphs (one per batch size up to --batch; "
         "faster at small batches, captured on first use)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="PyTorch back end: run the network compiled by torch.compile (one graph per batch size up to "
+        "--batch; each compiled on first use, tens of seconds; pays for many faces)",
     )
     p.add_argument("--overlay", action="store_true", help="also write PNG (image) / MP4 (video) overlays")
     p.set_defaults(fn=_predict)

@@ -27,7 +27,8 @@ from cmhm.inference.predict_files import IMAGE_SUFFIXES, run_predict
 from cmhm.inference.predict_pool import PredictPool, usable_cores
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import Cascade
-from cmhm.models.fuse import FastInference
+from cmhm.models.fuse import FastInference, fuse_for_inference
+from cmhm.models.graphs import GraphedCascade, capture_compiled
 from cmhm.models.hourglass import ModelConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,14 +51,16 @@ def bench_compact(
     rounds: int = 3,
     batches: tuple[int, ...] = (1, 32),
     preset: tuple[str, ModelConfig] | None = None,
-    forms: tuple[str, ...] = ("fast", "onnx"),
+    forms: tuple[str, ...] = ("fast", "onnx", "compiled"),
 ) -> pd.DataFrame:
     """ms/face of the compact preset (``preset``: (variant, model config), default
-    :func:`compact_preset`) and of the full cascade at the preset's size, forms ``fast`` and ``onnx``, at
-    each of ``batches`` (crop given: both stages and the warp, no detector)."""
+    :func:`compact_preset`) and of the full cascade at the preset's size, forms ``fast``, ``onnx`` and
+    ``compiled`` (what ``cmhm predict --compile`` runs: the fused cascade compiled for the batch's bucket;
+    its compile, in the first call, is the ``first_call_s`` column), at each of ``batches`` (crop given:
+    both stages and the warp, no detector)."""
     variant, base = preset or compact_preset()
     models = {variant: random_cascade(variant, base), "cmhm": random_cascade("cmhm", base)}
-    calls = {}
+    calls, first = {}, {}
     for b in batches:
         x = torch.rand(b, 3, base.in_size, base.in_size)
         for name, model in models.items():
@@ -68,8 +71,15 @@ def bench_compact(
                 session = onnx_session(model, base.in_size).session
                 feed = {"images": x.numpy()}
                 calls[(name, "onnx", b)] = lambda s=session, feed=feed: s.run(None, feed)
+            if "compiled" in forms:
+                net = GraphedCascade(fuse_for_inference(model, channels_last=True), b, capture_compiled)
+                t0 = time.perf_counter()
+                net(x)  # compiles the bucket
+                first[(name, "compiled", b)] = time.perf_counter() - t0
+                calls[(name, "compiled", b)] = lambda n=net, x=x: n(x)
     t = time_rounds(calls, rounds)
     t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
+    t["first_call_s"] = [first.get(k) for k in zip(t["model"], t["form"], t["batch"])]
     return t
 
 
@@ -84,7 +94,8 @@ def _no_grad(model, x):
 
 
 def compact_goals(times: pd.DataFrame) -> pd.DataFrame:
-    """The compact preset's goals: best form's ms/face at batch 1 and batched, and its ratio to cmhm's."""
+    """The compact preset's goals: best form's ms/face at batch 1 and batched, its ratio to cmhm's, and
+    the seconds of its first call (the compile, for ``compiled``; empty for the other forms)."""
     variant = next(m for m in times["model"].unique() if m != "cmhm")
     rows = []
     g = times.groupby(["model", "form", "batch"])["ms_per_face"].median()
@@ -100,9 +111,19 @@ def compact_goals(times: pd.DataFrame) -> pd.DataFrame:
                 "met": g[(variant, best, b)] <= goal,
                 "full cmhm ms_per_face": g[("cmhm", best, b)],
                 "compact / full": med,
+                "first_call_s": _first_call(times, (variant, best, b)),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _first_call(times: pd.DataFrame, key: tuple) -> float | None:
+    """``first_call_s`` of the (model, form, batch) ``key``; None where not recorded."""
+    if "first_call_s" not in times:
+        return None
+    m, f, b = key
+    sel = times.loc[(times["model"] == m) & (times["form"] == f) & (times["batch"] == b), "first_call_s"]
+    return None if sel.isna().all() else float(sel.iloc[0])
 
 
 def photo_folder(dirs: tuple[Path, ...] = PHOTOS) -> list[Path]:

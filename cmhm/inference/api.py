@@ -14,7 +14,7 @@ from cmhm.evaluation.tracking import FailureCheck, PeakConfidence, onet_check
 from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade
 from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
-from cmhm.models.graphs import GraphedCascade
+from cmhm.models.graphs import GraphedCascade, capture_compiled
 from cmhm.models.in_boxes import predict_in_boxes
 from cmhm.models.runtime import predict, resolve_device
 
@@ -72,7 +72,10 @@ class FaceAligner:
     model as trained. ``onnx``: run this ONNX Runtime session instead of PyTorch (CPU; ``batch_size``
     faces per call); ``model.cascade`` is then None when the model came from a ``.onnx`` file.
     ``cuda_graph`` (CUDA only): replay the network from CUDA graphs captured per batch-size bucket
-    (:class:`cmhm.models.graphs.GraphedCascade`; each bucket's first call captures it).
+    (:class:`cmhm.models.graphs.GraphedCascade`; each bucket's first call captures it). ``compiled``
+    (PyTorch back end, any device): the same buckets compiled by ``torch.compile``
+    (:func:`cmhm.models.graphs.capture_compiled`; tens of seconds per bucket on first use; on a CPU it
+    then runs ``batch_size`` faces per call, which pays there once compiled).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class FaceAligner:
         fast: bool = True,
         onnx: OnnxCascade | None = None,
         cuda_graph: bool = False,
+        compiled: bool = False,
     ) -> None:
         self.model = model
         self.batch_size = batch_size
@@ -90,20 +94,25 @@ class FaceAligner:
         self.fast = fast
         self.onnx = onnx
         if onnx is not None:
-            if device not in ("auto", "cpu") or cuda_graph:
+            if device not in ("auto", "cpu") or cuda_graph or compiled:
                 raise ValueError(
-                    f"the ONNX back end runs on the CPU; got device={device!r}, cuda_graph={cuda_graph}"
+                    "the ONNX back end runs its own graph on the CPU; got "
+                    f"device={device!r}, cuda_graph={cuda_graph}, compiled={compiled}"
                 )
             self.device, self.net, self.net_batch = "cpu", onnx, batch_size
             return
         self.device = str(resolve_device(device))
         self.model.cascade.to(self.device).eval()
         self.net = fuse_for_inference(model.cascade, channels_last=True) if fast else model.cascade
-        self.net_batch = 1 if fast and self.device == "cpu" else batch_size
+        self.net_batch = 1 if fast and self.device == "cpu" and not compiled else batch_size
+        if cuda_graph and compiled:
+            raise ValueError("choose cuda_graph or compiled, not both")
         if cuda_graph:
             if torch.device(self.device).type != "cuda":
                 raise ValueError(f"cuda_graph needs a CUDA device; this aligner runs on {self.device!r}")
             self.net = GraphedCascade(self.net, max_batch=batch_size)
+        if compiled:
+            self.net = GraphedCascade(self.net, max_batch=batch_size, capture=capture_compiled)
 
     @property
     def markup(self) -> str:
@@ -153,18 +162,21 @@ def load(
     backend: str = "auto",
     threads: int = 0,
     cuda_graph: bool = False,
+    compiled: bool = False,
 ) -> FaceAligner:
     """Load a model for face alignment: a model file (``cascade.pt``; refuses a file that is not a
     cascade) or its ONNX export (``cmhm export --onnx``). ``fast``: see :class:`FaceAligner`.
 
     ``backend``: ``"torch"``; ``"onnx"`` (ONNX Runtime on the CPU, ``threads`` intra-op threads, 0 its
     default; a ``cascade.pt`` is exported in memory first, which takes a while: export it once instead);
-    ``"auto"``: onnx for a ``.onnx`` path, torch otherwise. ``cuda_graph``: see :class:`FaceAligner`
-    (torch back end on CUDA only)."""
+    ``"auto"``: onnx for a ``.onnx`` path, torch otherwise. ``cuda_graph``, ``compiled``: see
+    :class:`FaceAligner` (torch back end only; ``cuda_graph`` on CUDA only)."""
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"backend must be auto, torch or onnx; got {backend!r}")
-    if cuda_graph and (backend == "onnx" or backend == "auto" and is_onnx(path)):
-        raise ValueError("cuda_graph runs the PyTorch back end on CUDA; the ONNX back end runs on the CPU")
+    if (cuda_graph or compiled) and (backend == "onnx" or backend == "auto" and is_onnx(path)):
+        raise ValueError(
+            "cuda_graph and compiled run the PyTorch back end; the ONNX back end runs its own graph"
+        )
     if is_onnx(path):
         if backend == "torch":
             raise ValueError(f"{path}: an ONNX graph runs on the onnx back end, not torch")
@@ -178,4 +190,6 @@ def load(
 
         session = OnnxCascade(onnx_model(model).SerializeToString(), threads)
         return FaceAligner(model, device=device, batch_size=batch_size, onnx=session)
-    return FaceAligner(model, device=device, batch_size=batch_size, fast=fast, cuda_graph=cuda_graph)
+    return FaceAligner(
+        model, device=device, batch_size=batch_size, fast=fast, cuda_graph=cuda_graph, compiled=compiled
+    )

@@ -1,4 +1,5 @@
-"""CUDA-graph inference (issue 27): bucketing, padding and copying out of graph buffers, on the CPU.
+"""Graph inference (issue 27): bucketing, padding and copying out of graph buffers, on the CPU; and
+the buckets compiled by ``torch.compile`` (``cmhm predict --compile``), on the CPU.
 
 A CUDA graph replays fixed kernels into fixed output buffers. :class:`BufferReplay` below keeps exactly that
 contract on a CPU (one set of output tensors, overwritten in place by every replay), so these tests hold
@@ -11,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch._dynamo.utils import counters as dynamo_counters
 
 from cmhm.bench.inference import random_cascade
 from cmhm.inference.api import FaceAligner, load
 from cmhm.inference.model_file import CascadeFile, CropConvention
 from cmhm.models.fuse import fuse_for_inference
-from cmhm.models.graphs import GraphedCascade, bucket
+from cmhm.models.graphs import GraphedCascade, bucket, capture_compiled
 from cmhm.models.hourglass import ModelConfig
 from cmhm.models.runtime import predict
 
@@ -148,8 +150,34 @@ def _model_file(cascade: torch.nn.Module) -> CascadeFile:
 def test_cuda_graph_off_cuda_is_refused_by_name(cascade: torch.nn.Module, tmp_path) -> None:
     with pytest.raises(ValueError, match="cuda_graph needs a CUDA device; this aligner runs on 'cpu'"):
         FaceAligner(_model_file(cascade), device="cpu", cuda_graph=True)
-    with pytest.raises(ValueError, match="cuda_graph runs the PyTorch back end on CUDA"):
-        load(tmp_path / "model.onnx", cuda_graph=True)
+    for option in ("cuda_graph", "compiled"):
+        with pytest.raises(ValueError, match="cuda_graph and compiled run the PyTorch back end"):
+            load(tmp_path / "model.onnx", **{option: True})
+    with pytest.raises(ValueError, match="choose cuda_graph or compiled, not both"):
+        FaceAligner(_model_file(cascade), device="cpu", cuda_graph=True, compiled=True)
+
+
+def test_compiled_buckets_give_each_stage_of_the_fused_cascade() -> None:
+    """``--compile``: 3 faces run in the bucket of 4, compiled once; each stage's heatmaps equal the fused
+    stage's on the same stage input. Tolerance: inductor fuses the elementwise work into the
+    convolutions (oneDNN post-ops) and vectorises by the CPU's width, so sums run in another order:
+    float32 rounding (~6e-8 relative) grows to ~1e-6 through the network's dozen layers of sums over at
+    most a few hundred products each; 1e-4 on maps of peak ~1 leaves a factor of 100 for a CPU with
+    another vector width. (Stage 2's input comes from stage 1's decoded points, so it is taken from the
+    compiled run, not compared end to end: a near-tie between two pixels may decode either way.)"""
+    net = fuse_for_inference(random_cascade("cmhm", SMALL, seed=3), channels_last=True)
+    graphs_before = dynamo_counters["stats"]["unique_graphs"]
+    compiled = GraphedCascade(net, max_batch=4, capture=capture_compiled)
+    x = torch.rand(3, 3, SMALL.in_size, SMALL.in_size, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        out = compiled(x)
+        for i in range(len(net.stages)):
+            to_input = out["transforms"][i - 1] if i else None
+            hms, pts, _ = net.run_stage(i, out["inputs"][i], to_input)
+            assert out["heatmaps"][i][-1].shape == hms[-1].shape
+            torch.testing.assert_close(out["heatmaps"][i][-1], hms[-1], rtol=0, atol=1e-4)
+    assert sorted(compiled.graphs) == [4] and out["points"][-1].shape[0] == 3
+    assert dynamo_counters["stats"]["unique_graphs"] == graphs_before + 1  # compiled once, whole
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")

@@ -132,6 +132,15 @@ def test_round_trip_equals_the_pieces(model_file: Path) -> None:
     assert loaded.variant == "cmhm" and loaded.crop.size == SIZE and loaded.tracking["threshold"] == 0.3
 
 
+def test_the_top_level_load_takes_every_option_of_the_api_load(model_file: Path) -> None:
+    """``cmhm.load(path, fast=False)`` as the README shows it (it once took only device and batch_size)."""
+    import cmhm
+
+    assert cmhm.load(model_file, device="cpu", fast=False).fast is False
+    with pytest.raises(ValueError, match="backend must be auto, torch or onnx"):
+        cmhm.load(model_file, backend="tensorrt")
+
+
 def test_the_model_file_records_each_stages_heatmap_codec(model_file: Path, tmp_path: Path) -> None:
     """Crop size, map size and the training sigma come back from the file; a file assembled before the
     sigma was recorded is refused by name (the decoding floor needs it)."""
