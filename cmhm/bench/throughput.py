@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from cmhm.models.cascade import stage_plans
 from cmhm.models.complexity import count_complexity
 from cmhm.models.hourglass import ModelConfig, build_hourglass
 from cmhm.models.runtime import resolve_device
+from cmhm.pipeline.provenance import code_version
 from cmhm.training.augment import AugmentConfig
 from cmhm.training.batches import TrainData, make_batch
 from cmhm.training.loop import TrainConfig, init_state, train_step
@@ -118,8 +120,23 @@ def dry_run_seconds(configfile: str, timeout: int = 300) -> float:
     return time.perf_counter() - t0
 
 
+def cpu_name() -> str:
+    """The CPU's model name and widest vector extension (``/proc/cpuinfo``; the platform's name elsewhere):
+    timings and float rounding differ between AVX-512 and AVX2-only CPUs."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    wide = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+    isa = next((label for flag, label in wide if flag in flags), "no AVX")
+    return f"{name or platform.machine()} ({isa})"
+
+
 def machine(device: torch.device | None = None) -> str:
-    """One line naming the machine and the settings that change CPU timings (and the GPU, on CUDA)."""
+    """One line naming the machine, the code and the settings that change CPU timings (and the GPU, on
+    CUDA)."""
     omp = os.environ.get("OMP_WAIT_POLICY", "unset")
     gpu = (
         f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, "
@@ -127,6 +144,7 @@ def machine(device: torch.device | None = None) -> str:
         else ""
     )
     return gpu + (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={omp}, load average {os.getloadavg()[0]:.1f}"
+        f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={omp}, load average {os.getloadavg()[0]:.1f}; "
+        f"code {code_version()}"
     )

@@ -3,6 +3,9 @@ timings that exist, and (on CUDA) the bf16 and CUDA-graph forms compute what the
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,9 +21,10 @@ from cmhm.bench.presets import (
     predict_goals,
 )
 from cmhm.bench.report import headline, model_costs
-from cmhm.bench.throughput import bench_training
+from cmhm.bench.throughput import bench_training, cpu_name, machine
 from cmhm.bench.train_modes import BEFORE, JOBS, ONE_JOB, bench_train_modes
 from cmhm.models.hourglass import ModelConfig
+from cmhm.pipeline.provenance import code_version
 
 TINY = ModelConfig(in_size=32, depth=1, width=8)
 SMALL = ModelConfig(in_size=32, depth=1, width=16)  # the compact variant halves it
@@ -121,6 +125,14 @@ def test_training_profile_splits_every_step_into_its_phases() -> None:
     assert np.allclose(df.groupby(["variant", "stage"])["share"].sum(), 1.0)
     wide = profile_table(df)
     assert np.allclose(wide["total"], wide[list(PHASES)].sum(axis=1)) and len(wide) == 3
+
+
+def test_the_machine_line_names_the_cpu_and_the_code() -> None:
+    line = machine()
+    assert f"code {code_version()}" in line and f"{os.cpu_count()} CPUs" in line
+    assert cpu_name() in line
+    if Path("/proc/cpuinfo").exists():  # Linux: the widest vector extension, which changes timings
+        assert cpu_name().endswith(("(AVX-512)", "(AVX2)", "(AVX)", "(no AVX)"))
 
 
 def test_compact_preset_is_timed_as_configs_compact_yaml_says() -> None:
