@@ -9,9 +9,10 @@ output buffers before the next replay overwrites them. Rows do not interact in t
 mode batch norm, per-face Procrustes fit and warp), so padding changes no face's landmarks.
 
 On a CPU, :func:`capture_compiled` compiles each bucket with inductor (batch norm already folded,
-weights frozen into the graph, elementwise work fused into the convolutions): the compact cascade at
-batch 32 ran 1.5x faster per face than the fused PyTorch form (``make bench``), at the cost of a compile
-of tens of seconds per bucket on first use (inductor's on-disk cache shortens later processes' compiles).
+weights frozen into the graph, elementwise work fused into the convolutions): at batch 32 the compact
+cascade ran 1.25x and the full one at 128 px 1.55x faster per face than the fused PyTorch form (``make
+bench``), at the cost of a compile of tens of seconds per bucket on first use (inductor's on-disk cache
+shortens later processes' compiles).
 
 CUDA capture needs CUDA; the bucketing, padding and copying run on any device with an injected
 ``capture`` (the tests' stand-in replays the model into the same buffers, as a graph does).
