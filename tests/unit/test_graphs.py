@@ -157,6 +157,15 @@ def test_cuda_graph_off_cuda_is_refused_by_name(cascade: torch.nn.Module, tmp_pa
         FaceAligner(_model_file(cascade), device="cpu", cuda_graph=True, compiled=True)
 
 
+def test_a_compiled_aligner_runs_its_batch_through_compiled_buckets(cascade: torch.nn.Module) -> None:
+    """``FaceAligner(compiled=True)`` on a CPU: compiled buckets up to ``batch_size``, and ``batch_size``
+    faces per call (one face per call is the uncompiled fused form's CPU setting); nothing compiles yet."""
+    fa = FaceAligner(_model_file(cascade), device="cpu", batch_size=8, compiled=True)
+    assert isinstance(fa.net, GraphedCascade) and fa.net.capture is capture_compiled
+    assert fa.net.max_batch == fa.net_batch == 8 and fa.net.graphs == {}
+    assert FaceAligner(_model_file(cascade), device="cpu", batch_size=8).net_batch == 1
+
+
 def test_compiled_buckets_give_each_stage_of_the_fused_cascade() -> None:
     """``--compile``: 3 faces run in the bucket of 4, compiled once; each stage's heatmaps equal the fused
     stage's on the same stage input. Tolerance: inductor fuses the elementwise work into the
