@@ -18,6 +18,7 @@ from cmhm.training.augment import AugmentConfig
 from cmhm.training.batches import CanonicalBatches, TrainData
 from cmhm.training.checkpoints import StageSpec, load_stage
 from cmhm.training.loop import TrainConfig
+from cmhm.training.reuse import expected_record
 from cmhm.training.stages import train_variant_stage, variant_train_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,3 +138,16 @@ def test_the_compact_cascade_trains_at_its_variants_multiple_of_train_lr(tmp_pat
         header, first = (tmp_path / variant / "log.csv").read_text().splitlines()[:2]
         logged = float(first.split(",")[header.split(",").index("lr")])
         assert logged == pytest.approx(scale * cfg.lr, rel=1e-5), variant
+    # stage-1 reuse (train.stage1_from) expects the rate the variant trains at, not train.lr itself
+    for variant, scale in (("cmhm", 1), ("cmhm_compact", 4)):
+        want = expected_record(
+            variant,
+            {"depth": 1, "width": 16, "markup3d": "menpo84"},
+            {"lr": 1e-3, "steps": 2},
+            SIZE,
+            1,
+            6,
+            "",
+            "",
+        )
+        assert want["config"]["train"]["lr"] == pytest.approx(scale * 1e-3, rel=1e-12), variant
