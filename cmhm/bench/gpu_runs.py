@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from cmhm.bench.inference import bench_models, random_cascade, time_rounds
+from cmhm.bench.inference import bench_models, random_cascade, run_in, time_rounds
 from cmhm.bench.throughput import random_data, sync
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.fuse import fuse_for_inference
@@ -163,7 +163,7 @@ def graph_rows(
         graphed = {k: GraphedCascade(n, max_batch=b, capture=capture) for k, n in nets.items()}
         calls = {}
         for name in nets:
-            calls[(name, "fast", b)] = lambda n=nets[name]: _inference(n, x)
+            calls[(name, "fast", b)] = lambda n=nets[name]: run_in(n, x)
             calls[(name, "graph", b)] = lambda n=graphed[name]: n(x)
         t = time_rounds(calls, repeats, dev)
         ms = (1000 * t.groupby(["model", "form"])["seconds"].median() / b).to_dict()
@@ -179,14 +179,9 @@ def graph_rows(
                     f"paper {paper_ratio:.2f}",
                 )
             )
-        diff = (graphed["cmhm"](x)["points"][-1] - _inference(nets["cmhm"], x)["points"][-1]).abs().max()
+        diff = (graphed["cmhm"](x)["points"][-1] - run_in(nets["cmhm"], x)["points"][-1]).abs().max()
         rows.append(_row("graph predict", f"cmhm max |graph - fast| batch {b} (px)", f"{diff.item():.2e}"))
     return rows
-
-
-def _inference(net: torch.nn.Module, x: torch.Tensor) -> dict:
-    with torch.inference_mode():
-        return net(x)
 
 
 def agreement(model: ModelConfig, dev: torch.device, names: tuple[str, ...] | None = None) -> list[dict]:

@@ -70,9 +70,9 @@ def make_call(model: nn.Module, form: str, x: torch.Tensor) -> Callable[[], obje
     """A no-argument call running ``model`` on ``x`` in ``form`` and returning its output (``*_bf16``
     forms: CUDA only)."""
     if form == "eager":
-        return lambda: _run(model, x, torch.no_grad)
+        return lambda: run_in(model, x, torch.no_grad)
     if form == "inference_mode":
-        return lambda: _run(model, x, torch.inference_mode)
+        return lambda: run_in(model, x, torch.inference_mode)
     if form == "onnx":
         if not isinstance(model, Cascade):
             raise RuntimeError("only a cascade is exported to ONNX")
@@ -81,16 +81,17 @@ def make_call(model: nn.Module, form: str, x: torch.Tensor) -> Callable[[], obje
         return lambda: run.run(None, feed)
     if form == "fused":
         fused = fuse_for_inference(model)
-        return lambda: _run(fused, x, torch.inference_mode)
+        return lambda: run_in(fused, x, torch.inference_mode)
     fast = FastInference(model, channels_last=True, chunk=1 if form == "fast_chunk1" else 0)
     if form == "fast_bf16":
-        return lambda: _run(fast, x, _bf16)
+        return lambda: run_in(fast, x, _bf16)
     if form == "graph_bf16":
         return cuda_graph(fast, x)
-    return lambda: _run(fast, x, torch.inference_mode)
+    return lambda: run_in(fast, x, torch.inference_mode)
 
 
-def _run(model: nn.Module, x: torch.Tensor, mode: Callable) -> object:
+def run_in(model: nn.Module, x: torch.Tensor, mode: Callable = torch.inference_mode) -> object:
+    """``model(x)`` under the context ``mode()`` (default: ``torch.inference_mode``)."""
     with mode():
         return model(x)
 

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 import yaml
 
-from cmhm.bench.inference import random_cascade, ratio, time_rounds
+from cmhm.bench.inference import random_cascade, ratio, run_in, time_rounds
 from cmhm.inference.api import FaceAligner
 from cmhm.inference.export import onnx_graph, onnx_model
 from cmhm.inference.model_file import CascadeFile, CropConvention
@@ -66,7 +66,7 @@ def bench_compact(
         for name, model in models.items():
             if "fast" in forms:
                 fast = FastInference(model, channels_last=True)
-                calls[(name, "fast", b)] = lambda f=fast, x=x: _no_grad(f, x)
+                calls[(name, "fast", b)] = lambda f=fast, x=x: run_in(f, x)
             if "onnx" in forms:
                 session = onnx_session(model, base.in_size).session
                 feed = {"images": x.numpy()}
@@ -86,11 +86,6 @@ def bench_compact(
 def onnx_session(model: Cascade, size: int) -> OnnxCascade:
     """``model`` exported and loaded in ONNX Runtime on torch's thread count (as ``cmhm.load`` does)."""
     return OnnxCascade(onnx_graph(model, size).SerializeToString(), torch.get_num_threads())
-
-
-def _no_grad(model, x):
-    with torch.inference_mode():
-        return model(x)
 
 
 def compact_goals(times: pd.DataFrame) -> pd.DataFrame:
