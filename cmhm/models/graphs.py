@@ -9,7 +9,7 @@ output buffers before the next replay overwrites them. Rows do not interact in t
 mode batch norm, per-face Procrustes fit and warp), so padding changes no face's landmarks.
 
 On a CPU, :func:`capture_compiled` compiles each bucket with inductor (batch norm already folded,
-weights frozen into the graph, elementwise work fused into the convolutions): at batch 32 the compact
+inductor's ``freezing`` option, elementwise work fused around the convolutions): at batch 32 the compact
 cascade ran 1.25x and the full one at 128 px 1.55x faster per face than the fused PyTorch form (``make
 bench``), at the cost of a compile of tens of seconds per bucket on first use (inductor's on-disk cache
 shortens later processes' compiles).
@@ -60,7 +60,7 @@ def capture_cuda_graph(
 
 
 def capture_compiled(fn: Callable[[torch.Tensor], object], static_x: torch.Tensor) -> Replay:
-    """``fn`` compiled by ``torch.compile`` (inductor, static shapes, weights frozen as constants) for
+    """``fn`` compiled by ``torch.compile`` (inductor, static shapes, its ``freezing`` option) for
     ``static_x``'s shape, compiled now; the returned call runs it on ``static_x`` and returns fresh
     outputs. Needs a C++ compiler on a CPU (inductor's); a failure names it."""
     compiled = torch.compile(fn, dynamic=False, options={"freezing": True})
