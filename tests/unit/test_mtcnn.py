@@ -56,22 +56,23 @@ def _greedy_one_at_a_time(boxes, scores, overlap, mode):
     return keep
 
 
-@pytest.mark.parametrize("block", [1, 5, 64])
-def test_blocked_nms_is_exactly_the_one_at_a_time_greedy(block):
-    """Blocks change the arithmetic's grouping, never which box is kept: P-Net-like grids of equal windows,
-    tied scores, zero-area boxes, both overlap modes."""
-    rng = np.random.default_rng(block)
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 18])
+def test_sparse_nms_is_exactly_the_one_at_a_time_greedy(chunk):
+    """The sweep's pairs and chunks change which overlaps are computed, never which box is kept: P-Net-like
+    grids of equal windows, tied scores, zero-area and inverted boxes, both overlap modes."""
+    rng = np.random.default_rng(chunk)
     for t in range(60):
         n = int(rng.integers(0, 300))
         xy, wh = rng.uniform(0, 100, (n, 2)), rng.uniform(0, 30, (n, 2))
         if t % 3 == 0:
             xy, wh[:] = np.round(xy / 2) * 2, 12.0
         wh[: n // 5] *= t % 2
+        wh[n // 5 : n // 4] *= -1 if t % 4 == 1 else 1  # inverted boxes meet nothing
         boxes, scores = np.concatenate([xy, xy + wh], 1), np.round(rng.uniform(0, 1, n), 1 + t % 3)
         for overlap in (0.5, 0.7):
             for mode in ("union", "min"):
                 expected = _greedy_one_at_a_time(boxes, scores, overlap, mode)
-                assert nms(boxes, scores, overlap, mode, block).tolist() == expected, (t, overlap, mode)
+                assert nms(boxes, scores, overlap, mode, chunk).tolist() == expected, (t, overlap, mode)
 
 
 def test_regression_squaring_and_pyramid_by_hand():
