@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -64,23 +65,30 @@ def bench_compact(
     for b in batches:
         x = torch.rand(b, 3, base.in_size, base.in_size)
         for name, model in models.items():
-            if "fast" in forms:
-                fast = FastInference(model, channels_last=True)
-                calls[(name, "fast", b)] = lambda f=fast, x=x: run_in(f, x)
-            if "onnx" in forms:
-                session = onnx_session(model, base.in_size).session
-                feed = {"images": x.numpy()}
-                calls[(name, "onnx", b)] = lambda s=session, feed=feed: s.run(None, feed)
-            if "compiled" in forms:
-                net = GraphedCascade(fuse_for_inference(model, channels_last=True), b, capture_compiled)
-                t0 = time.perf_counter()
-                net(x)  # compiles the bucket
-                first[(name, "compiled", b)] = time.perf_counter() - t0
-                calls[(name, "compiled", b)] = lambda n=net, x=x: n(x)
+            for form in forms:
+                calls[(name, form, b)], first[(name, form, b)] = preset_call(model, form, x)
     t = time_rounds(calls, rounds)
     t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
     t["first_call_s"] = [first.get(k) for k in zip(t["model"], t["form"], t["batch"])]
     return t
+
+
+def preset_call(model: Cascade, form: str, x: torch.Tensor) -> tuple[Callable[[], object], float | None]:
+    """A no-argument call running ``model`` on ``x`` [B, 3, S, S] in ``form`` (``fast``, ``onnx`` or
+    ``compiled``: the fused cascade compiled for the batch's bucket, as ``cmhm predict --compile`` runs
+    it), and the seconds of the compile for ``compiled`` (None for the others)."""
+    if form == "fast":
+        fast = FastInference(model, channels_last=True)
+        return (lambda: run_in(fast, x)), None
+    if form == "onnx":
+        session, feed = onnx_session(model, x.shape[-1]).session, {"images": x.numpy()}
+        return (lambda: session.run(None, feed)), None
+    if form == "compiled":
+        net = GraphedCascade(fuse_for_inference(model, channels_last=True), x.shape[0], capture_compiled)
+        t0 = time.perf_counter()
+        net(x)  # compiles the bucket
+        return (lambda: net(x)), time.perf_counter() - t0
+    raise ValueError(f"unknown form {form!r}; known: fast, onnx, compiled")
 
 
 def onnx_session(model: Cascade, size: int) -> OnnxCascade:
@@ -152,23 +160,30 @@ def bench_predict(
     preset: tuple[str, ModelConfig] | None = None,
     backends: tuple[str, ...] = ("torch", "onnx"),
     workers: int = 0,
+    only: frozenset[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Images/s of ``cmhm predict`` (MTCNN, every face, .pts and JSON lines written) on the fixtures'
     photos: the paper-size cmhm on the default back end (what ``cmhm predict`` ran before issue 27),
     its lighter stage 2, and the compact preset, each on PyTorch and ONNX Runtime; the paper-size cmhm
     and the preset also on ONNX Runtime with ``workers`` processes (``cmhm predict --workers``; 0: one
     per core, none on one core). Empty without photos. A pool's workers start in its warm-up call, whose
-    seconds (start-up included) are the ``first_call_s`` column."""
+    seconds (start-up included) are the ``first_call_s`` column. ``only``: the (model, form) pairs to time
+    (forms as in the output: ``torch``, ``onnx``, ``onnx, N workers``); default all."""
     photos = photo_folder() if photos is None else photos
     if not photos:
         return pd.DataFrame()
     variant, compact = preset or compact_preset()
     n = len(photos)
-    models = {}
-    for name, base in (("cmhm", paper), ("cmhm_light", paper), (variant, compact)):
-        for backend in backends:
-            models[(name, backend, n)] = aligner_for(name, base, backend)
+    sizes = {"cmhm": paper, "cmhm_light": paper, variant: compact}
     workers = workers or usable_cores()
+    pool_form = f"onnx, {workers} workers"
+    wanted = lambda m, f: only is None or (m, f) in only  # noqa: E731
+    models = {
+        (name, backend, n): aligner_for(name, base, backend)
+        for name, base in sizes.items()
+        for backend in backends
+        if wanted(name, backend)
+    }
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as pools:
         folder = Path(tmp) / "photos"
         folder.mkdir()
@@ -184,10 +199,13 @@ def bench_predict(
         }
         first = {}
         for name in ("cmhm", variant) if workers > 1 and "onnx" in backends else ():
+            if not wanted(name, pool_form):
+                continue
+            aligner = models.get((name, "onnx", n)) or aligner_for(name, sizes[name], "onnx")
             onnx_file = Path(tmp) / f"{name}.onnx"
-            onnx_file.write_bytes(onnx_model(models[(name, "onnx", n)].model).SerializeToString())
+            onnx_file.write_bytes(onnx_model(aligner.model).SerializeToString())
             pool = pools.enter_context(PredictPool(onnx_file, workers, max(1, usable_cores() // workers)))
-            key = (name, f"onnx, {workers} workers", n)
+            key = (name, pool_form, n)
             calls[key] = lambda pool=pool, out=Path(tmp) / f"{name}_pool": run_predict(
                 None, [str(folder)], out, progress=False, pool=pool
             )

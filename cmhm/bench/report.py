@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from cmhm.bench.goals import edge_goals
 from cmhm.bench.inference import bench_inference, bench_models, ratio, summarise
 from cmhm.bench.presets import bench_compact, bench_predict, compact_goals, predict_goals
 from cmhm.bench.profile import profile_table, profile_training
@@ -120,6 +121,18 @@ def _preset_sections(compact: pd.DataFrame, predict: pd.DataFrame) -> list[str]:
     return out
 
 
+def _goal_section(goals: pd.DataFrame) -> list[str]:
+    """bench.md's section of issue 27's CPU goals re-measured with intervals (none when not run)."""
+    if goals.empty:
+        return []
+    return [
+        "## Issue 27's CPU goals, each re-measured in its own alternating rounds (`cmhm/bench/goals.py`: "
+        "median per round and its distribution-free interval; met / missed: the whole interval meets / "
+        "misses the goal, else undecided; the interval covers this run's rounds only)\n\n"
+        + to_markdown(goals)
+    ]
+
+
 def to_markdown(df: pd.DataFrame) -> str:
     cols = list(df.columns)
     fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
@@ -150,6 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--train-steps", type=int, default=3)
     ap.add_argument(
         "--train-amp", nargs="+", default=[""], help="train.amp value(s) to time ('' = the default)"
+    )
+    ap.add_argument(
+        "--goal-rounds",
+        type=int,
+        default=41,
+        help="alternating rounds per issue-27 CPU goal re-measured with an interval (0 skips; predict's pair: a quarter)",
     )
     ap.add_argument("--dry-run-config", default="configs/paper.yaml", help="'' skips the snakemake -n timing")
     ap.add_argument("--out", default="results/bench")
@@ -197,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         compact.to_csv(out / "compact.csv", index=False)
         predict = bench_predict(cfg, max(2, args.rounds - 1))
         predict.to_csv(out / "predict.csv", index=False)
+    goals = pd.DataFrame()
+    if dev.type == "cpu" and args.goal_rounds:
+        goals = edge_goals(cfg, args.goal_rounds, max(6, args.goal_rounds // 4))
+        goals.to_csv(out / "goals.csv", index=False)
     dry = dry_run_seconds(args.dry_run_config) if args.dry_run_config else float("nan")
     text = "\n\n".join(
         [
@@ -208,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             + to_markdown(heads),
             "## Inference ms/face\n\n" + to_markdown(per_model),
             *_preset_sections(compact, predict),
+            *_goal_section(goals),
             "## Training and loader\n\n" + to_markdown(training) + "\n\n" + to_markdown(loader),
             "## Training images/s before and after issue 25 (`cmhm/bench/train_modes.py`; goal: after / before >= 2)\n\n"
             + to_markdown(modes),
