@@ -189,15 +189,16 @@ def summarise(times: pd.DataFrame) -> pd.DataFrame:
     return g.agg(ms_median="median", ms_min="min", ms_max="max").reset_index()
 
 
+def per_round(times: pd.DataFrame, key: tuple) -> pd.Series:
+    """ms/face of the (model, form, batch) ``key`` in each round, indexed by round."""
+    m, f, b = key
+    sel = times[(times["model"] == m) & (times["form"] == f) & (times["batch"] == b)]
+    return sel.set_index("round")["ms_per_face"]
+
+
 def ratio(times: pd.DataFrame, num: tuple, den: tuple) -> tuple[float, float, float, float]:
     """Within-round ratio of two (model, form, batch) timings: median, min, max over rounds, and the
     ratio of the two fastest times (the least disturbed by other load on a shared machine)."""
-
-    def per_round(key: tuple) -> pd.Series:
-        m, f, b = key
-        sel = times[(times["model"] == m) & (times["form"] == f) & (times["batch"] == b)]
-        return sel.set_index("round")["ms_per_face"]
-
-    a, b = per_round(num), per_round(den)
+    a, b = per_round(times, num), per_round(times, den)
     r = a / b
     return float(r.median()), float(r.min()), float(r.max()), float(a.min() / b.min())

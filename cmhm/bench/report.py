@@ -12,7 +12,7 @@ import torch
 
 from cmhm.bench.goals import edge_goals
 from cmhm.bench.inference import bench_inference, bench_models, ratio, summarise
-from cmhm.bench.presets import bench_compact, bench_predict, compact_goals, predict_goals
+from cmhm.bench.presets import PAPER_RATIO, bench_compact, bench_predict, compact_goals, predict_goals
 from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
 from cmhm.bench.train_modes import bench_train_modes
@@ -54,12 +54,12 @@ def headline(
     for b in batches:
         for f in forms:
             specs += [
-                (f"cmhm / baseline, batch {b}, both {f}", ("cmhm", f, b), ("baseline", f, b), 0.85),
+                (f"cmhm / baseline, batch {b}, both {f}", ("cmhm", f, b), ("baseline", f, b), PAPER_RATIO),
                 (
                     f"cmhm_light / baseline, batch {b}, both {f}",
                     ("cmhm_light", f, b),
                     ("baseline", f, b),
-                    0.85,
+                    PAPER_RATIO,
                 ),
                 (
                     f"inception / baseline, batch {b}, {f}",
