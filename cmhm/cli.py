@@ -32,6 +32,7 @@ def _predict(args: argparse.Namespace) -> int:
         "backend": args.backend,
         "cuda_graph": args.cuda_graph,
         "compiled": args.compile,
+        "precision": args.precision,
     }
     # with workers, the images go to them and a video is tracked here, frame after frame
     aligner = load(args.model, threads=args.threads, **kwargs) if workers == 1 or videos else None
@@ -228,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="PyTorch back end: run the network compiled by torch.compile (one graph per batch size up to "
         "--batch; each compiled on first use, tens of seconds; pays for many faces)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bf16"),
+        default="float32",
+        help="PyTorch back end: bf16 runs the networks under bfloat16 autocast (decoding and warps stay "
+        "float32); fast on CPUs with AMX or AVX512-BF16 and recent GPUs, emulated (slower) elsewhere",
     )
     p.add_argument("--overlay", action="store_true", help="also write PNG (image) / MP4 (video) overlays")
     p.set_defaults(fn=_predict)

@@ -31,12 +31,14 @@ from cmhm.models.cascade import Cascade, build_stages
 from cmhm.models.fuse import FastInference, fuse_for_inference
 from cmhm.models.graphs import capture_cuda_graph
 from cmhm.models.hourglass import ModelConfig
+from cmhm.models.runtime import native_bf16
 from cmhm.pipeline.variants import PAPER_VARIANTS
 
 # the Table-I variants in table order, and the cascade with its lighter stage 2 (issue 27); the compact
 # preset is timed at its own size (cmhm.bench.presets)
 VARIANT_NAMES = (*PAPER_VARIANTS, "cmhm_light")
 FORMS = ("eager", "inference_mode", "fused", "fast", "fast_chunk1", "onnx")
+BF16_FORM = "bf16"  # timed on a CPU that computes bfloat16 natively (AMX, AVX512-BF16)
 CUDA_FORMS = ("eager", "fast", "fast_bf16", "graph_bf16")
 
 
@@ -68,7 +70,8 @@ def _onnx_session(model: Cascade, size: int):
 
 def make_call(model: nn.Module, form: str, x: torch.Tensor) -> Callable[[], object]:
     """A no-argument call running ``model`` on ``x`` in ``form`` and returning its output (``*_bf16``
-    forms: CUDA only)."""
+    forms: CUDA only; ``bf16``: a cascade's ``fast`` form with its stage networks in bfloat16, as
+    ``precision="bf16"`` runs it)."""
     if form == "eager":
         return lambda: run_in(model, x, torch.no_grad)
     if form == "inference_mode":
@@ -83,6 +86,11 @@ def make_call(model: nn.Module, form: str, x: torch.Tensor) -> Callable[[], obje
         fused = fuse_for_inference(model)
         return lambda: run_in(fused, x, torch.inference_mode)
     fast = FastInference(model, channels_last=True, chunk=1 if form == "fast_chunk1" else 0)
+    if form == "bf16":  # what `cmhm predict --precision bf16` runs: the stage networks under bf16 autocast
+        if not isinstance(model, Cascade):
+            raise RuntimeError("only a cascade runs its stage networks in bf16")
+        fast.model.net_dtype = torch.bfloat16
+        return lambda: run_in(fast, x, torch.inference_mode)
     if form == "fast_bf16":
         return lambda: run_in(fast, x, _bf16)
     if form == "graph_bf16":
@@ -138,6 +146,11 @@ def time_rounds(
     return pd.DataFrame(rows, columns=["model", "form", "batch", "round", "seconds"])
 
 
+def cpu_forms() -> tuple[str, ...]:
+    """The CPU forms: :data:`FORMS`, and :data:`BF16_FORM` where the CPU computes bfloat16 natively."""
+    return FORMS + ((BF16_FORM,) if native_bf16(torch.device("cpu")) else ())
+
+
 def bench_inference(
     cfg: ModelConfig,
     batches: tuple[int, ...] = (1, 8),
@@ -151,7 +164,7 @@ def bench_inference(
     architecture) at batch 1 only, to keep the bench short. A form that cannot be built (a CUDA graph
     capture that fails, say) is named on stderr and left out."""
     device = torch.device(device)
-    forms = forms or (CUDA_FORMS if device.type == "cuda" else FORMS)
+    forms = forms or (CUDA_FORMS if device.type == "cuda" else cpu_forms())
     models = {k: m.to(device) for k, m in bench_models(cfg).items()}
     calls = {}
     for b in batches:
@@ -161,7 +174,7 @@ def bench_inference(
                 skip_b1 = form == "fast_chunk1" and b == 1
                 skip_mv = name == "multiview" and b > 1  # the inception architecture with other head widths
                 skip_light = name == "cmhm_light" and form in ("inference_mode", "fused")
-                skip_fan = name == "fan4" and form == "onnx"  # a reference model, not exported
+                skip_fan = name == "fan4" and form in ("onnx", BF16_FORM)  # a reference model, no cascade
                 if (
                     skip_b1
                     or skip_mv

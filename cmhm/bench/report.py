@@ -184,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     inner = args.inner or (20 if dev.type == "cuda" else 1)
     times = bench_inference(cfg, tuple(args.batches), args.rounds, device=dev, inner=inner)
     times.to_csv(out / "inference.csv", index=False)
-    forms = ("fast", "fast_bf16", "graph_bf16", "eager") if dev.type == "cuda" else ("fast", "onnx", "eager")
+    forms = (
+        ("fast", "fast_bf16", "graph_bf16", "eager")
+        if dev.type == "cuda"
+        else ("fast", "onnx", "bf16", "eager")
+    )
     heads, per_model = headline(times, costs, args.batches, forms), summarise(times).merge(costs, on="model")
     tcfg = ModelConfig(in_size=args.train_size, width=args.train_width, depth=args.train_depth)
     training = pd.concat(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,10 @@ from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
 from cmhm.models.graphs import GraphedCascade, capture_compiled
 from cmhm.models.in_boxes import predict_in_boxes
-from cmhm.models.runtime import predict, resolve_device
+from cmhm.models.runtime import native_bf16, predict, resolve_device
+
+# what ``precision`` names: the dtype the stage networks compute in (decoding and warps stay float32)
+PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -75,7 +80,10 @@ class FaceAligner:
     (:class:`cmhm.models.graphs.GraphedCascade`; each bucket's first call captures it). ``compiled``
     (PyTorch back end, any device): the same buckets compiled by ``torch.compile``
     (:func:`cmhm.models.graphs.capture_compiled`; tens of seconds per bucket on first use; on a CPU it
-    then runs ``batch_size`` faces per call, which pays there once compiled).
+    then runs ``batch_size`` faces per call, which pays there once compiled). ``precision`` (PyTorch back
+    end): ``"float32"``, or ``"bf16"``: the stage networks under bfloat16 autocast (heatmap decoding, the
+    Procrustes fit and the warp stay float32); fast where the device computes bf16 natively (a CPU with
+    AMX or AVX512-BF16, a recent GPU; a warning otherwise), at a cost in precision measured in the README.
     """
 
     def __init__(
@@ -87,23 +95,35 @@ class FaceAligner:
         onnx: OnnxCascade | None = None,
         cuda_graph: bool = False,
         compiled: bool = False,
+        precision: str = "float32",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}; got {precision!r}")
         self.model = model
         self.batch_size = batch_size
         self.detector = detector_from_record(model.detector)
         self.fast = fast
         self.onnx = onnx
         if onnx is not None:
-            if device not in ("auto", "cpu") or cuda_graph or compiled:
+            if device not in ("auto", "cpu") or cuda_graph or compiled or precision != "float32":
                 raise ValueError(
-                    "the ONNX back end runs its own graph on the CPU; got "
-                    f"device={device!r}, cuda_graph={cuda_graph}, compiled={compiled}"
+                    "the ONNX back end runs its own float32 graph on the CPU; got "
+                    f"device={device!r}, cuda_graph={cuda_graph}, compiled={compiled}, precision={precision!r}"
                 )
             self.device, self.net, self.net_batch = "cpu", onnx, batch_size
             return
         self.device = str(resolve_device(device))
         self.model.cascade.to(self.device).eval()
         self.net = fuse_for_inference(model.cascade, channels_last=True) if fast else model.cascade
+        if PRECISIONS[precision] is not None:
+            self.net = self.net if fast else copy.deepcopy(self.net)  # the model file's cascade stays float32
+            self.net.net_dtype = PRECISIONS[precision]
+            if not native_bf16(torch.device(self.device)):
+                warnings.warn(
+                    f"precision {precision!r}: {self.device} has no native bfloat16 (on a CPU: AVX512-BF16 "
+                    "or AMX); it is emulated there, expect it slower than float32",
+                    stacklevel=2,
+                )
         self.net_batch = 1 if fast and self.device == "cpu" and not compiled else batch_size
         if cuda_graph and compiled:
             raise ValueError("choose cuda_graph or compiled, not both")
@@ -163,19 +183,22 @@ def load(
     threads: int = 0,
     cuda_graph: bool = False,
     compiled: bool = False,
+    precision: str = "float32",
 ) -> FaceAligner:
     """Load a model for face alignment: a model file (``cascade.pt``; refuses a file that is not a
     cascade) or its ONNX export (``cmhm export --onnx``). ``fast``: see :class:`FaceAligner`.
 
     ``backend``: ``"torch"``; ``"onnx"`` (ONNX Runtime on the CPU, ``threads`` intra-op threads, 0 its
     default; a ``cascade.pt`` is exported in memory first, which takes a while: export it once instead);
-    ``"auto"``: onnx for a ``.onnx`` path, torch otherwise. ``cuda_graph``, ``compiled``: see
-    :class:`FaceAligner` (torch back end only; ``cuda_graph`` on CUDA only)."""
+    ``"auto"``: onnx for a ``.onnx`` path, torch otherwise. ``cuda_graph``, ``compiled``, ``precision``:
+    see :class:`FaceAligner` (torch back end only; ``cuda_graph`` on CUDA only)."""
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"backend must be auto, torch or onnx; got {backend!r}")
-    if (cuda_graph or compiled) and (backend == "onnx" or backend == "auto" and is_onnx(path)):
+    torch_only = cuda_graph or compiled or precision != "float32"
+    if torch_only and (backend == "onnx" or backend == "auto" and is_onnx(path)):
         raise ValueError(
-            "cuda_graph and compiled run the PyTorch back end; the ONNX back end runs its own graph"
+            "cuda_graph, compiled and precision run the PyTorch back end; the ONNX back end runs its own "
+            f"float32 graph (got cuda_graph={cuda_graph}, compiled={compiled}, precision={precision!r})"
         )
     if is_onnx(path):
         if backend == "torch":
@@ -191,5 +214,11 @@ def load(
         session = OnnxCascade(onnx_model(model).SerializeToString(), threads)
         return FaceAligner(model, device=device, batch_size=batch_size, onnx=session)
     return FaceAligner(
-        model, device=device, batch_size=batch_size, fast=fast, cuda_graph=cuda_graph, compiled=compiled
+        model,
+        device=device,
+        batch_size=batch_size,
+        fast=fast,
+        cuda_graph=cuda_graph,
+        compiled=compiled,
+        precision=precision,
     )

@@ -100,6 +100,9 @@ class Cascade(nn.Module):
                     f"mean shape {i} is {tuple(m.shape)}, stage {i} predicts {stages[i].n_points[-1]} points"
                 )
         self.stages = nn.ModuleList(stages)
+        # inference only: the dtype the stage networks compute in under autocast (None: their weights').
+        # Decoding, the Procrustes fit and the warp between stages stay float32 whatever it is.
+        self.net_dtype: torch.dtype | None = None
         for i, m in enumerate(means):
             self.register_buffer(f"mean_shape_{i}", m.reshape(-1, *m.shape[-2:]).clone())
 
@@ -141,6 +144,15 @@ class Cascade(nn.Module):
         A = self.canonical_fit(points, weights, self.mean_shape(i))
         return warp_images(images, A, self.stages[i + 1].cfg.in_size), A
 
+    def run_net(self, stage: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+        """``stage``'s heatmaps per stack on ``x``, computed under autocast to :attr:`net_dtype` when set
+        (then returned as float32)."""
+        if self.net_dtype is None:
+            return stage(x)
+        with torch.autocast(x.device.type, self.net_dtype):
+            hms = stage(x)
+        return [h.float() for h in hms]
+
     def run_stage(
         self, i: int, x: torch.Tensor, to_input: torch.Tensor | None = None
     ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -148,7 +160,7 @@ class Cascade(nn.Module):
         points in crop pixels: mapped back through the inverse of ``to_input`` (the :meth:`link` affine;
         None: ``x`` is the crop)."""
         stage = self.stages[i]
-        hms = stage(x)
+        hms = self.run_net(stage, x)
         pts, conf = self.decode(stage, hms[-1])
         if to_input is not None:
             pts = apply_affine_torch(invert_affine_torch(to_input), pts)

@@ -36,6 +36,15 @@ def autocast(amp: str | bool, device: torch.device) -> contextlib.AbstractContex
     return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=enabled)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively: CUDA's own answer; on a CPU, AVX512-BF16 or AMX
+    (without them oneDNN emulates bf16, slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, p, lambda: False)() for p in probes)
+
+
 def resolve_device(name: str) -> torch.device:
     """'auto' (CUDA when available, else the CPU), 'cpu' or 'cuda' as a device."""
     return (

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cmhm.bench.inference import bench_inference, bench_models, make_call
+from cmhm.bench.inference import bench_inference, bench_models, cpu_forms, make_call
 from cmhm.bench.presets import (
     bench_compact,
     bench_predict,
@@ -24,6 +24,7 @@ from cmhm.bench.report import headline, model_costs
 from cmhm.bench.throughput import bench_training, cpu_name, machine
 from cmhm.bench.train_modes import BEFORE, JOBS, ONE_JOB, bench_train_modes
 from cmhm.models.hourglass import ModelConfig
+from cmhm.models.runtime import native_bf16
 from cmhm.pipeline.provenance import code_version
 
 TINY = ModelConfig(in_size=32, depth=1, width=8)
@@ -113,6 +114,18 @@ def test_onnx_form_runs_the_exported_cascade() -> None:
     assert points.shape == (2, models["baseline"].stages[-1].n_points[-1], 2)
     with pytest.raises(RuntimeError, match="only a cascade"):
         make_call(models["fan4"], "onnx", x)
+
+
+def test_bf16_form_runs_the_stage_networks_in_bf16_and_is_timed_where_the_cpu_has_it() -> None:
+    models = bench_models(TINY)
+    x = torch.rand(2, 3, TINY.in_size, TINY.in_size)
+    call = make_call(models["cmhm"], "bf16", x)
+    out = call()
+    assert out["points"][-1].dtype == torch.float32 and out["heatmaps"][0][-1].dtype == torch.float32
+    assert models["cmhm"].net_dtype is None  # the bench's model itself stays float32
+    with pytest.raises(RuntimeError, match="only a cascade runs its stage networks in bf16"):
+        make_call(models["fan4"], "bf16", x)
+    assert ("bf16" in cpu_forms()) is native_bf16(torch.device("cpu"))
 
 
 def test_training_profile_splits_every_step_into_its_phases() -> None:

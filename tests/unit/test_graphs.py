@@ -150,9 +150,9 @@ def _model_file(cascade: torch.nn.Module) -> CascadeFile:
 def test_cuda_graph_off_cuda_is_refused_by_name(cascade: torch.nn.Module, tmp_path) -> None:
     with pytest.raises(ValueError, match="cuda_graph needs a CUDA device; this aligner runs on 'cpu'"):
         FaceAligner(_model_file(cascade), device="cpu", cuda_graph=True)
-    for option in ("cuda_graph", "compiled"):
-        with pytest.raises(ValueError, match="cuda_graph and compiled run the PyTorch back end"):
-            load(tmp_path / "model.onnx", **{option: True})
+    for option, value in (("cuda_graph", True), ("compiled", True), ("precision", "bf16")):
+        with pytest.raises(ValueError, match="cuda_graph, compiled and precision run the PyTorch back end"):
+            load(tmp_path / "model.onnx", **{option: value})
     with pytest.raises(ValueError, match="choose cuda_graph or compiled, not both"):
         FaceAligner(_model_file(cascade), device="cpu", cuda_graph=True, compiled=True)
 
