@@ -18,10 +18,10 @@ from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
 from cmhm.models.graphs import GraphedCascade, capture_compiled
 from cmhm.models.in_boxes import predict_in_boxes
-from cmhm.models.runtime import native_bf16, predict, resolve_device
+from cmhm.models.runtime import AMP_DTYPES, native_bf16, predict, resolve_device
 
 # what ``precision`` names: the dtype the stage networks compute in (decoding and warps stay float32)
-PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bf16": torch.bfloat16}
+PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bf16": AMP_DTYPES["bf16"]}
 
 
 @dataclass
