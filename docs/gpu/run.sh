@@ -20,7 +20,7 @@ part() {  # part NAME SECONDS COMMAND...: run, log to $OUT/NAME.log, say how it 
 }
 cuda_tests() {
     part cuda_tests 90 python3 -m pytest -q -p no:cacheprovider tests/unit/test_bench.py tests/unit/test_gpu_check.py \
-        tests/unit/test_speed_forms.py tests/unit/test_graphs.py
+        tests/unit/test_speed_forms.py tests/unit/test_graphs.py tests/unit/test_precision.py
 }
 # cmhm predict --cuda-graph's form (issue 27): ms/face against the fused form, ratios to the baseline
 graph_predict() {

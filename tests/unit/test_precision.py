@@ -19,6 +19,13 @@ from cmhm.models.hourglass import ModelConfig
 from cmhm.models.runtime import native_bf16
 
 SMALL = ModelConfig(in_size=32, width=16, depth=2)
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (GPU machine)"),
+    ),
+]
 
 
 @pytest.fixture
@@ -26,8 +33,10 @@ def fused() -> Cascade:
     return fuse_for_inference(random_cascade("cmhm", SMALL, seed=5), channels_last=True)
 
 
-def test_bf16_runs_the_networks_in_bf16_and_returns_float32(fused: Cascade) -> None:
-    x = torch.rand(2, 3, SMALL.in_size, SMALL.in_size, generator=torch.Generator().manual_seed(0))
+@pytest.mark.parametrize("device", DEVICES)
+def test_bf16_runs_the_networks_in_bf16_and_returns_float32(fused: Cascade, device: str) -> None:
+    fused = fused.to(device)
+    x = torch.rand(2, 3, SMALL.in_size, SMALL.in_size, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.inference_mode():
         ref = fused(x)["heatmaps"][0][-1]
         fused.net_dtype = torch.bfloat16
@@ -41,11 +50,13 @@ def test_bf16_runs_the_networks_in_bf16_and_returns_float32(fused: Cascade) -> N
     assert 0 < (got - ref).abs().max() <= 0.05 * scale
 
 
-def test_the_fit_between_stages_is_float32_under_bf16(fused: Cascade) -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_fit_between_stages_is_float32_under_bf16(fused: Cascade, device: str) -> None:
     """The transform stage 2 gets is the float32 Procrustes fit of stage 1's (bf16-computed) points: the
     same fit outside autocast gives it exactly (under autocast its matrix products would run in bf16)."""
+    fused = fused.to(device)
     fused.net_dtype = torch.bfloat16
-    x = torch.rand(2, 3, SMALL.in_size, SMALL.in_size, generator=torch.Generator().manual_seed(1))
+    x = torch.rand(2, 3, SMALL.in_size, SMALL.in_size, generator=torch.Generator().manual_seed(1)).to(device)
     with torch.inference_mode():
         out = fused(x)
         want = Cascade.canonical_fit(out["points"][0], out["confidence"][0], fused.mean_shape(0))
