@@ -14,7 +14,6 @@ minutes apart by more than the intervals' width (the compact preset's batched ti
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,13 +75,6 @@ def goal_row(goal: str, values: pd.Series, target: float, at_most: bool = True) 
     }
 
 
-def timed(calls: dict[tuple, Callable[[], object]], rounds: int) -> pd.DataFrame:
-    """:func:`time_rounds` with ms per face."""
-    t = time_rounds(calls, rounds)
-    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
-    return t
-
-
 def light_ratio_rows(
     paper: ModelConfig, rounds: int, forms: tuple[str, ...] = ("onnx", "fast")
 ) -> list[dict]:
@@ -91,7 +83,7 @@ def light_ratio_rows(
     models = {name: random_cascade(name, paper) for name in ("cmhm_light", "baseline")}
     rows = []
     for form in forms:
-        t = timed({(name, form, 1): make_call(m, form, x) for name, m in models.items()}, rounds)
+        t = time_rounds({(name, form, 1): make_call(m, form, x) for name, m in models.items()}, rounds)
         r = per_round(t, ("cmhm_light", form, 1)) / per_round(t, ("baseline", form, 1))
         rows.append(goal_row(f"cmhm_light / baseline, batch 1, both {form}", r, PAPER_RATIO))
     return rows
@@ -110,7 +102,7 @@ def compact_rows(
     calls = {}
     for form, b in (("onnx", 1), (batched_form, batch)):
         calls[(variant, form, b)], _ = preset_call(model, form, torch.rand(b, 3, base.in_size, base.in_size))
-    t = timed(calls, rounds)
+    t = time_rounds(calls, rounds)
     return [
         goal_row(f"{variant} ms/face, batch 1, onnx", per_round(t, (variant, "onnx", 1)), COMPACT_MS),
         goal_row(

@@ -128,7 +128,8 @@ def time_rounds(
     calls: dict[tuple, Callable[[], None]], rounds: int, device: torch.device | None = None, inner: int = 1
 ) -> pd.DataFrame:
     """Seconds of each call in each round (one warm-up call each first), in a rotating order; each
-    timing is the mean of ``inner`` back-to-back calls (on CUDA, synchronised before and after)."""
+    timing is the mean of ``inner`` back-to-back calls (on CUDA, synchronised before and after). Keys
+    are (model, form, batch); ``ms_per_face`` is the timing per item of the batch."""
     device = device or torch.device("cpu")
     keys = list(calls)
     for k in keys:
@@ -143,7 +144,9 @@ def time_rounds(
                 calls[k]()
             sync(device)
             rows.append((*k, r, (time.perf_counter() - t0) / inner))
-    return pd.DataFrame(rows, columns=["model", "form", "batch", "round", "seconds"])
+    t = pd.DataFrame(rows, columns=["model", "form", "batch", "round", "seconds"])
+    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
+    return t
 
 
 def cpu_forms() -> tuple[str, ...]:
@@ -191,9 +194,7 @@ def bench_inference(
                         f"bench: {name} {form} batch {b} not timed: {type(exc).__name__}: {exc}",
                         file=sys.stderr,
                     )
-    t = time_rounds(calls, rounds, device, inner)
-    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
-    return t
+    return time_rounds(calls, rounds, device, inner)
 
 
 def summarise(times: pd.DataFrame) -> pd.DataFrame:

@@ -69,7 +69,6 @@ def bench_compact(
             for form in forms:
                 calls[(name, form, b)], first[(name, form, b)] = preset_call(model, form, x)
     t = time_rounds(calls, rounds)
-    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]
     t["first_call_s"] = [first.get(k) for k in zip(t["model"], t["form"], t["batch"])]
     return t
 
@@ -135,10 +134,10 @@ def photo_folder(dirs: tuple[Path, ...] = PHOTOS) -> list[Path]:
     return sorted(p for d in dirs if d.is_dir() for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def aligner_for(variant: str, base: ModelConfig, backend: str) -> FaceAligner:
-    """A :class:`FaceAligner` as ``cmhm.load`` builds one, on a random-weight model file with MTCNN."""
+def model_file_for(variant: str, base: ModelConfig) -> CascadeFile:
+    """A model file of ``variant`` at ``base``'s size with random weights and MTCNN as its detector."""
     cascade = random_cascade(variant, base)
-    model = CascadeFile(
+    return CascadeFile(
         cascade=cascade,
         variant=variant,
         markups=[[IBUG68.name]] * len(cascade.stages),
@@ -149,8 +148,13 @@ def aligner_for(variant: str, base: ModelConfig, backend: str) -> FaceAligner:
         code_version="bench",
         config={},
     )
+
+
+def aligner_for(variant: str, base: ModelConfig, backend: str) -> FaceAligner:
+    """A :class:`FaceAligner` as ``cmhm.load`` builds one, on :func:`model_file_for`'s model file."""
+    model = model_file_for(variant, base)
     if backend == "onnx":
-        return FaceAligner(model, device="cpu", onnx=onnx_session(cascade, base.in_size))
+        return FaceAligner(model, device="cpu", onnx=onnx_session(model.cascade, base.in_size))
     return FaceAligner(model, device="cpu")
 
 
@@ -202,9 +206,10 @@ def bench_predict(
         for name in ("cmhm", variant) if workers > 1 and "onnx" in backends else ():
             if not wanted(name, pool_form):
                 continue
-            aligner = models.get((name, "onnx", n)) or aligner_for(name, sizes[name], "onnx")
+            aligner = models.get((name, "onnx", n))
+            model = aligner.model if aligner else model_file_for(name, sizes[name])
             onnx_file = Path(tmp) / f"{name}.onnx"
-            onnx_file.write_bytes(onnx_model(aligner.model).SerializeToString())
+            onnx_file.write_bytes(onnx_model(model).SerializeToString())
             pool = pools.enter_context(PredictPool(onnx_file, workers, max(1, usable_cores() // workers)))
             key = (name, pool_form, n)
             calls[key] = lambda pool=pool, out=Path(tmp) / f"{name}_pool": run_predict(
@@ -213,8 +218,7 @@ def bench_predict(
             t0 = time.perf_counter()
             calls[key]()  # starts the workers (time_rounds' own warm-up call then finds them running)
             first[key[:2]] = time.perf_counter() - t0
-        t = time_rounds(calls, rounds)
-    t["ms_per_face"] = 1000 * t["seconds"] / t["batch"]  # per image here (each photo holds one face)
+        t = time_rounds(calls, rounds)  # its ms_per_face is per image here (each photo holds one face)
     t["first_call_s"] = [first.get((m, f)) for m, f in zip(t["model"], t["form"])]
     return t
 

@@ -120,15 +120,27 @@ def dry_run_seconds(configfile: str, timeout: int = 300) -> float:
     return time.perf_counter() - t0
 
 
-def cpu_name() -> str:
-    """The CPU's model name and widest vector extension (``/proc/cpuinfo``; the platform's name elsewhere):
-    timings and float rounding differ between AVX-512 and AVX2-only CPUs."""
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` of ``/proc/cpuinfo`` ('' if absent), None where that file cannot be read."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
+        return None
+    return next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith(field)), "")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``; empty elsewhere)."""
+    return set((_cpuinfo("flags") or "").split())
+
+
+def cpu_name() -> str:
+    """The CPU's model name and widest vector extension (``/proc/cpuinfo``; the platform's name elsewhere):
+    timings and float rounding differ between AVX-512 and AVX2-only CPUs."""
+    name = _cpuinfo("model name")
+    if name is None:
         return platform.processor() or platform.machine()
-    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
-    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    flags = cpu_flags()
     wide = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
     isa = next((label for flag, label in wide if flag in flags), "no AVX")
     return f"{name or platform.machine()} ({isa})"

@@ -10,8 +10,8 @@ mode batch norm, per-face Procrustes fit and warp), so padding changes no face's
 
 On a CPU, :func:`capture_compiled` compiles each bucket with inductor (batch norm already folded,
 inductor's ``freezing`` option, elementwise work fused around the convolutions): at batch 32 the compact
-cascade ran 1.25x and the full one at 128 px 1.55x faster per face than the fused PyTorch form (``make
-bench``), at the cost of a compile of tens of seconds per bucket on first use (inductor's on-disk cache
+cascade ran 1.25-1.40x and the full one at 128 px 1.34-1.55x faster per face than the fused PyTorch form
+(two ``make bench`` runs, docs/bench/), at the cost of a compile of tens of seconds per bucket on first use (inductor's on-disk cache
 shortens later processes' compiles).
 
 CUDA capture needs CUDA; the bucketing, padding and copying run on any device with an injected

@@ -60,7 +60,9 @@ def test_verdict_needs_the_whole_interval_on_one_side_of_the_goal() -> None:
 def test_goal_row_reads_a_speed_up_against_an_at_least_goal() -> None:
     row = goal_row("speed-up", pd.Series([3.5, 3.2, 3.4, 3.3, 3.6, 3.1]), 3.0, at_most=False)
     assert list(row) == COLUMNS
-    assert (row["lo"], row["hi"], row["verdict"]) == (3.1, 3.6, "met") and row["median"] == pytest.approx(3.35)
+    assert (row["lo"], row["hi"], row["verdict"]) == (3.1, 3.6, "met") and row["median"] == pytest.approx(
+        3.35
+    )
 
 
 def test_light_ratio_and_compact_goals_each_come_back_as_one_row_per_goal() -> None:

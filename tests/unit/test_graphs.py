@@ -16,11 +16,12 @@ from torch._dynamo.utils import counters as dynamo_counters
 
 from cmhm.bench.inference import random_cascade
 from cmhm.inference.api import FaceAligner, load
-from cmhm.inference.model_file import CascadeFile, CropConvention
 from cmhm.models.fuse import fuse_for_inference
 from cmhm.models.graphs import GraphedCascade, bucket, capture_compiled
 from cmhm.models.hourglass import ModelConfig
 from cmhm.models.runtime import predict
+
+from .model_files import bare_model_file
 
 SMALL = ModelConfig(in_size=32, width=16, depth=2)
 
@@ -133,37 +134,23 @@ def test_predict_through_graphs_gives_the_plain_landmarks(cascade: torch.nn.Modu
         np.testing.assert_array_equal(got[k], want[k][: len(crops)])
 
 
-def _model_file(cascade: torch.nn.Module) -> CascadeFile:
-    return CascadeFile(
-        cascade=cascade,
-        variant="cmhm",
-        markups=[["union68"], ["ibug68"]],
-        crop=CropConvention(size=SMALL.in_size, box_scale=1.3),
-        detector=None,
-        tracking={},
-        config_digest="",
-        code_version="",
-        config={},
-    )
-
-
 def test_cuda_graph_off_cuda_is_refused_by_name(cascade: torch.nn.Module, tmp_path) -> None:
     with pytest.raises(ValueError, match="cuda_graph needs a CUDA device; this aligner runs on 'cpu'"):
-        FaceAligner(_model_file(cascade), device="cpu", cuda_graph=True)
+        FaceAligner(bare_model_file(cascade, SMALL.in_size), device="cpu", cuda_graph=True)
     for option, value in (("cuda_graph", True), ("compiled", True), ("precision", "bf16")):
         with pytest.raises(ValueError, match="cuda_graph, compiled and precision run the PyTorch back end"):
             load(tmp_path / "model.onnx", **{option: value})
     with pytest.raises(ValueError, match="choose cuda_graph or compiled, not both"):
-        FaceAligner(_model_file(cascade), device="cpu", cuda_graph=True, compiled=True)
+        FaceAligner(bare_model_file(cascade, SMALL.in_size), device="cpu", cuda_graph=True, compiled=True)
 
 
 def test_a_compiled_aligner_runs_its_batch_through_compiled_buckets(cascade: torch.nn.Module) -> None:
     """``FaceAligner(compiled=True)`` on a CPU: compiled buckets up to ``batch_size``, and ``batch_size``
     faces per call (one face per call is the uncompiled fused form's CPU setting); nothing compiles yet."""
-    fa = FaceAligner(_model_file(cascade), device="cpu", batch_size=8, compiled=True)
+    fa = FaceAligner(bare_model_file(cascade, SMALL.in_size), device="cpu", batch_size=8, compiled=True)
     assert isinstance(fa.net, GraphedCascade) and fa.net.capture is capture_compiled
     assert fa.net.max_batch == fa.net_batch == 8 and fa.net.graphs == {}
-    assert FaceAligner(_model_file(cascade), device="cpu", batch_size=8).net_batch == 1
+    assert FaceAligner(bare_model_file(cascade, SMALL.in_size), device="cpu", batch_size=8).net_batch == 1
 
 
 def test_compiled_buckets_give_each_stage_of_the_fused_cascade() -> None:

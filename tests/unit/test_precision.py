@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from cmhm.bench.inference import random_cascade
+from cmhm.bench.throughput import cpu_flags
 from cmhm.inference.api import FaceAligner
-from cmhm.inference.model_file import CascadeFile, CropConvention
 from cmhm.models.cascade import Cascade
 from cmhm.models.fuse import fuse_for_inference
 from cmhm.models.hourglass import ModelConfig
 from cmhm.models.runtime import native_bf16
+
+from .model_files import bare_model_file
 
 SMALL = ModelConfig(in_size=32, width=16, depth=2)
 DEVICES = [
@@ -64,23 +66,9 @@ def test_the_fit_between_stages_is_float32_under_bf16(fused: Cascade, device: st
     torch.testing.assert_close(out["transforms"][0], want, rtol=0, atol=0)
 
 
-def _model_file(cascade: Cascade) -> CascadeFile:
-    return CascadeFile(
-        cascade=cascade,
-        variant="cmhm",
-        markups=[["union68"], ["ibug68"]],
-        crop=CropConvention(size=SMALL.in_size, box_scale=1.3),
-        detector=None,
-        tracking={},
-        config_digest="",
-        code_version="",
-        config={},
-    )
-
-
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_bf16_aligner_leaves_the_model_files_cascade_float32(fast: bool) -> None:
-    model = _model_file(random_cascade("cmhm", SMALL, seed=6))
+    model = bare_model_file(random_cascade("cmhm", SMALL, seed=6), SMALL.in_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no native bf16 on some CPUs: its own test
         fa = FaceAligner(model, device="cpu", fast=fast, precision="bf16")
@@ -92,22 +80,19 @@ def test_a_bf16_aligner_leaves_the_model_files_cascade_float32(fast: bool) -> No
         FaceAligner(model, device="cpu", precision="fp16")
 
 
-def _cpu_flags() -> set[str]:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
 @pytest.mark.skipif(
     not Path("/proc/cpuinfo").is_file(), reason="reads the CPU's flags from /proc/cpuinfo (Linux)"
 )
 def test_native_bf16_follows_the_cpu_flags_and_the_aligner_warns_without_it() -> None:
-    native = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    native = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
     assert native_bf16(torch.device("cpu")) is native
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        FaceAligner(_model_file(random_cascade("cmhm", SMALL, seed=7)), device="cpu", precision="bf16")
+        FaceAligner(
+            bare_model_file(random_cascade("cmhm", SMALL, seed=7), SMALL.in_size),
+            device="cpu",
+            precision="bf16",
+        )
     assert any("no native bfloat16" in str(w.message) for w in caught) is not native
 
 
