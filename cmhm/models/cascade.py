@@ -46,7 +46,7 @@ def stage_plans(variant: Variant | str, base: ModelConfig, markup3d: Markup) -> 
         cfg = replace(
             base,
             in_size=stage_size(base.in_size, v.scale(i)),
-            width=stage_width(base.width, v.width_scale),
+            width=stage_width(base.width, v.width(i)),
             block=v.block,
             n_stacks=len(roles),
             n_points=tuple(role_points[r] for r in roles),
@@ -67,10 +67,10 @@ def stage_size(crop_size: int, scale: float) -> int:
 
 def stage_width(width: int, scale: float) -> int:
     """A variant's feature channels: ``scale`` of ``model.width``, kept a multiple of 4 (the inception
-    block's four branches)."""
+    block's four branches) and at least 8 (the stem's first block has width / 2 channels, four branches)."""
     w = int(round(width * scale / 4)) * 4
-    if w < 4:
-        raise ValueError(f"width {width} x {scale:g} leaves fewer than 4 channels")
+    if w < 8:
+        raise ValueError(f"width {width} x {scale:g} leaves fewer than 8 channels")
     return w
 
 

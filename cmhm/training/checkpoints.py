@@ -249,7 +249,7 @@ def check_model(state: dict, path: str | os.PathLike, spec: StageSpec) -> None:
     if spec.stage < len(variant.stages):  # the run's sizes the recorded stage was scaled from
         unscaled = {
             "in_size": round(recorded.in_size / variant.scale(spec.stage)),
-            "width": round(recorded.width / variant.width_scale),
+            "width": round(recorded.width / variant.width(spec.stage)),
         }
         sizes = {**unscaled, **sizes}
     plans = stage_plans(variant, replace(recorded, **sizes), get_markup(spec.markup3d or got["markup3d"]))

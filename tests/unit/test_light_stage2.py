@@ -1,5 +1,5 @@
-"""The lighter cascades of issue 27: ``cmhm_light`` (stage 2 at half the crop size) and ``cmhm_compact``
-(the same at half the width). Stage 2 still sees the Procrustes-normalised face, at a quarter of the pixels."""
+"""The lighter cascades of issue 27: ``cmhm_light`` (stage 2 at half the crop size), ``cmhm_slim`` (stage 2
+also at half the width) and ``cmhm_compact`` (cmhm_light at half the width). Stage 2 still sees the Procrustes-normalised face, at a quarter of the pixels."""
 
 from __future__ import annotations
 
@@ -27,13 +27,21 @@ BASE = ModelConfig(in_size=SIZE, n_stacks=2, depth=1, width=8)
 
 
 def test_the_light_variants_shrink_stage_2_and_keep_stage_1() -> None:
-    full, light, compact = (stage_plans(v, BASE, MENPO84) for v in ("cmhm", "cmhm_light", "cmhm_compact"))
-    assert light[0] == full[0]  # the same stage 1: the rows differ in stage 2 only
-    assert [p.model.in_size for p in light] == [SIZE, SIZE // 2]
-    assert [p.model.width for p in light] == [8, 8]
+    base = replace(BASE, width=16)
+    full, light, slim, compact = (
+        stage_plans(v, base, MENPO84) for v in ("cmhm", "cmhm_light", "cmhm_slim", "cmhm_compact")
+    )
+    assert light[0] == full[0] == slim[0]  # the same stage 1: the rows differ in stage 2 only
+    assert [p.model.in_size for p in light] == [p.model.in_size for p in slim] == [SIZE, SIZE // 2]
+    assert [p.model.width for p in light] == [16, 16]
+    assert [p.model.width for p in slim] == [16, 8]
+    assert slim[1] == replace(light[1], model=replace(light[1].model, width=8))
     assert [p.model.in_size for p in compact] == [SIZE, SIZE // 2]
-    assert [p.model.width for p in compact] == [4, 4]
+    assert [p.model.width for p in compact] == [8, 8]
     assert [p.targets for p in light] == [p.targets for p in full] == [p.targets for p in compact]
+    # below 8 channels the inception stem cannot split its first block: refused by the width rule, named
+    with pytest.raises(ValueError, match=r"width 8 x 0.5 leaves fewer than 8 channels"):
+        stage_plans("cmhm_slim", BASE, MENPO84)
 
 
 def _data(n: int = 6) -> tuple[TrainData, np.ndarray]:
@@ -81,23 +89,25 @@ def test_a_half_size_stage_2_batch_is_the_full_size_batch_at_half_scale() -> Non
     assert (h_img - pooled).abs().mean() < 0.05
 
 
-def test_a_light_cascade_trains_stage_2_and_runs(tmp_path) -> None:
+@pytest.mark.parametrize("variant", ["cmhm_light", "cmhm_slim"])
+def test_a_light_cascade_trains_stage_2_and_runs(tmp_path, variant: str) -> None:
+    base = replace(BASE, width=16)  # cmhm_slim's stage 2 at 8 channels: the fewest an inception stem takes
     data, means = _data()
     torch.manual_seed(0)
-    stages = build_stages("cmhm_light", BASE, MENPO84)
+    stages = build_stages(variant, base, MENPO84)
     cfg = TrainConfig(steps=2, batch_size=4, checkpoint_every=2, log_every=1, device="cpu", num_threads=1)
     means_half = (means * 0.5).astype(np.float32)
     batches = _batches(data, means_half, stages[0], SIZE // 2, 1.0)
-    path = train_variant_stage("cmhm_light", 1, BASE, MENPO84, data, cfg, tmp_path, "v1", batches=batches)
-    # the model file's checks know the stage's size from the variant, with or without the run's sizes
-    for spec in (StageSpec("cmhm_light", 1, "menpo84", SIZE), StageSpec("cmhm_light", 1, "menpo84")):
+    path = train_variant_stage(variant, 1, base, MENPO84, data, cfg, tmp_path, "v1", batches=batches)
+    # the model file's checks know the stage's size and width from the variant, with or without the run's
+    for spec in (StageSpec(variant, 1, "menpo84", SIZE, width=16), StageSpec(variant, 1, "menpo84")):
         stage2 = load_stage(path, spec=spec)
-        assert stage2.cfg.in_size == SIZE // 2
+        assert stage2.cfg.in_size == SIZE // 2 and stage2.cfg.width == stages[1].cfg.width
     with pytest.raises(ValueError, match=r"architecture in_size 16, expected 32"):
         load_stage(path, spec=StageSpec("cmhm", 1, "menpo84", SIZE))
     # the full-size trainer refuses the half-size stage on full-size crops, naming both sizes
     with pytest.raises(ValueError, match=r"training images are 32px, the model expects 16px"):
-        train_variant_stage("cmhm_light", 1, BASE, MENPO84, data, cfg, tmp_path / "x", "v1")
+        train_variant_stage(variant, 1, base, MENPO84, data, cfg, tmp_path / "x", "v1")
     cascade = Cascade([stages[0], stage2], [torch.from_numpy(means_half)]).eval()
     with torch.no_grad():
         out = cascade(torch.rand(3, 3, SIZE, SIZE))
