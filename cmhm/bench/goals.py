@@ -3,8 +3,8 @@ undecided instead of reading a median of three rounds against the goal.
 
 On the shared 2-vCPU VM the verdicts of three goals changed between two ``make bench`` runs 50 minutes
 apart (their medians sat within a few per cent of the goals). Here each goal gets its own many-round
-measurement: a ratio's two calls alternate (A B, B A, ...: :func:`cmhm.bench.inference.time_rounds`
-with two keys), so a slow spell of the machine hits both alike, and the interval is the
+measurement: a ratio's calls are timed in turn, in a rotating order (A B C, B C A, ...:
+:func:`cmhm.bench.inference.time_rounds`), so a slow spell of the machine hits both alike, and the interval is the
 distribution-free one for the median of the per-round values (order statistics, :func:`median_interval`).
 Verdict: ``met`` when the whole interval meets the goal, ``missed`` when none of it does, else
 ``undecided``. The interval covers this run's rounds only: on that VM the medians moved between runs
@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from scipy.stats import binom
 
-from cmhm.bench.inference import make_call, per_round, random_cascade, time_rounds
+from cmhm.bench.inference import LIGHT_VARIANTS, make_call, per_round, random_cascade, time_rounds
 from cmhm.bench.presets import (
     COMPACT_BATCHED_MS,
     COMPACT_MS,
@@ -78,14 +78,16 @@ def goal_row(goal: str, values: pd.Series, target: float, at_most: bool = True) 
 def light_ratio_rows(
     paper: ModelConfig, rounds: int, forms: tuple[str, ...] = ("onnx", "fast")
 ) -> list[dict]:
-    """cmhm_light / baseline at batch 1 in each of ``forms``, the two models alternating."""
+    """Each lighter cascade (:data:`LIGHT_VARIANTS`) / baseline at batch 1 in each of ``forms``, the
+    models of a form timed in turn (rotating order) in the same rounds."""
     x = torch.rand(1, 3, paper.in_size, paper.in_size)
-    models = {name: random_cascade(name, paper) for name in ("cmhm_light", "baseline")}
+    models = {name: random_cascade(name, paper) for name in (*LIGHT_VARIANTS, "baseline")}
     rows = []
     for form in forms:
         t = time_rounds({(name, form, 1): make_call(m, form, x) for name, m in models.items()}, rounds)
-        r = per_round(t, ("cmhm_light", form, 1)) / per_round(t, ("baseline", form, 1))
-        rows.append(goal_row(f"cmhm_light / baseline, batch 1, both {form}", r, PAPER_RATIO))
+        for v in LIGHT_VARIANTS:
+            r = per_round(t, (v, form, 1)) / per_round(t, ("baseline", form, 1))
+            rows.append(goal_row(f"{v} / baseline, batch 1, both {form}", r, PAPER_RATIO))
     return rows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from cmhm.bench.inference import bench_models, random_cascade, run_in, time_rounds
+from cmhm.bench.inference import LIGHT_VARIANTS, bench_models, random_cascade, run_in, time_rounds
 from cmhm.bench.throughput import random_data, sync
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.fuse import fuse_for_inference
@@ -39,7 +39,7 @@ COPY = (
 )
 FORWARD_TOL = 1e-3  # |CPU - CUDA| of heatmaps in float32 with TF32 off (max abs; maps peak near 1)
 LOSS_TOL = 1e-3  # relative difference of one training step's loss
-GRAPH_VARIANTS = ("baseline", "cmhm", "cmhm_light")  # what `cmhm predict --cuda-graph` is timed on
+GRAPH_VARIANTS = ("baseline", "cmhm", *LIGHT_VARIANTS)  # what `cmhm predict --cuda-graph` is timed on
 
 
 def _row(part: str, what: str, value: float | str, note: str = "") -> dict:
@@ -150,7 +150,7 @@ def graph_rows(
     repeats: int = 5,
     capture: Capture = capture_cuda_graph,
 ) -> list[dict]:
-    """What ``cmhm predict --cuda-graph`` runs (issue 27): ms/face of baseline, cmhm and cmhm_light fused
+    """What ``cmhm predict --cuda-graph`` runs (issue 27): ms/face of :data:`GRAPH_VARIANTS` fused
     (``fast``, float32) and replayed from CUDA graphs (``graph``, :class:`GraphedCascade`), the ratios
     to the baseline in the graph form, and max |graph - fast| of cmhm's landmarks (px). ``capture``: the
     tests' CPU stand-in."""
@@ -169,7 +169,7 @@ def graph_rows(
         ms = (1000 * t.groupby(["model", "form"])["seconds"].median() / b).to_dict()
         for (name, form), v in sorted(ms.items()):
             rows.append(_row("graph predict", f"{name} {form} batch {b} ms/face", round(v, 3)))
-        for name in ("cmhm", "cmhm_light"):
+        for name in GRAPH_VARIANTS[1:]:
             r = ms[(name, "graph")] / ms[("baseline", "graph")]
             rows.append(
                 _row(

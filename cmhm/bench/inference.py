@@ -34,9 +34,11 @@ from cmhm.models.hourglass import ModelConfig
 from cmhm.models.runtime import native_bf16
 from cmhm.pipeline.variants import PAPER_VARIANTS
 
-# the Table-I variants in table order, and the cascade with its lighter stage 2 (issue 27); the compact
-# preset is timed at its own size (cmhm.bench.presets)
-VARIANT_NAMES = (*PAPER_VARIANTS, "cmhm_light")
+# the cascades with a lighter stage 2 (issue 27: half size; half size and half width)
+LIGHT_VARIANTS = ("cmhm_light", "cmhm_slim")
+# the Table-I variants in table order, and the lighter cascades; the compact preset is timed at its own
+# size (cmhm.bench.presets)
+VARIANT_NAMES = (*PAPER_VARIANTS, *LIGHT_VARIANTS)
 FORMS = ("eager", "inference_mode", "fused", "fast", "fast_chunk1", "onnx")
 BF16_FORM = "bf16"  # timed on a CPU that computes bfloat16 natively (AMX, AVX512-BF16)
 CUDA_FORMS = ("eager", "fast", "fast_bf16", "graph_bf16")
@@ -176,7 +178,7 @@ def bench_inference(
             for form in forms:
                 skip_b1 = form == "fast_chunk1" and b == 1
                 skip_mv = name == "multiview" and b > 1  # the inception architecture with other head widths
-                skip_light = name == "cmhm_light" and form in ("inference_mode", "fused")
+                skip_light = name in LIGHT_VARIANTS and form in ("inference_mode", "fused")
                 skip_fan = name == "fan4" and form in ("onnx", BF16_FORM)  # a reference model, no cascade
                 if (
                     skip_b1

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from cmhm.bench.goals import edge_goals
-from cmhm.bench.inference import bench_inference, bench_models, ratio, summarise
+from cmhm.bench.inference import LIGHT_VARIANTS, bench_inference, bench_models, ratio, summarise
 from cmhm.bench.presets import PAPER_RATIO, bench_compact, bench_predict, compact_goals, predict_goals
 from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
@@ -55,11 +55,9 @@ def headline(
         for f in forms:
             specs += [
                 (f"cmhm / baseline, batch {b}, both {f}", ("cmhm", f, b), ("baseline", f, b), PAPER_RATIO),
-                (
-                    f"cmhm_light / baseline, batch {b}, both {f}",
-                    ("cmhm_light", f, b),
-                    ("baseline", f, b),
-                    PAPER_RATIO,
+                *(
+                    (f"{v} / baseline, batch {b}, both {f}", (v, f, b), ("baseline", f, b), PAPER_RATIO)
+                    for v in LIGHT_VARIANTS
                 ),
                 (
                     f"inception / baseline, batch {b}, {f}",

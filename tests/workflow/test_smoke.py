@@ -24,7 +24,7 @@ def _jobs(res) -> set[str]:
 
 
 # this run also trains issue 27's lighter cascades (the cluster tests' smoke DAG keeps the paper's four)
-ALL_VARIANTS = "variants: [baseline, inception, multiview, cmhm, cmhm_light, cmhm_compact]\n"
+ALL_VARIANTS = "variants: [baseline, inception, multiview, cmhm, cmhm_light, cmhm_slim, cmhm_compact]\n"
 
 
 @pytest.mark.long(300)
@@ -71,13 +71,18 @@ def test_smoke_run_builds_every_target(workdir):
             assert (run / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     # the lighter cascades: stage 2 at half the crop size, sigma halved with its maps (issue 27)
     sigma = 2.0  # config.yaml's train.sigma (configs/smoke.yaml keeps it)
-    for variant, width in (("cmhm", 16), ("cmhm_light", 16), ("cmhm_compact", 8)):
+    for variant, widths in (
+        ("cmhm", (16,)),
+        ("cmhm_light", (16,)),
+        ("cmhm_slim", (16, 8)),
+        ("cmhm_compact", (8,)),
+    ):
         model = run / "models" / variant / "seed0" / "cascade.pt"
         s1, s2 = read_codec(model, 0), read_codec(model, 1)
         half = variant != "cmhm"
         assert (s1.crop_size, s2.crop_size) == (64, 32 if half else 64), variant
         assert (s1.sigma, s2.sigma) == (sigma, sigma / 2 if half else sigma), variant
-        assert f"width {width}" in inspect_path(model), variant
+        assert all(f"width {w}" in inspect_path(model) for w in widths), variant
     # the report, and inspect on a checkpoint and on metrics
     res = snakemake(["--report", "report.html", "--configfile", "configs/smoke.yaml"], cwd=workdir)
     assert res.returncode == 0 and (workdir / "report.html").stat().st_size > 10000, res.stderr[-3000:]
