@@ -106,9 +106,9 @@ def test_smoke_run_builds_every_target(workdir):
     assert (run / "figures" / "ced_video.png").stat().st_size > 1000
     # on a finished run `snakemake figures` has nothing to do; `make figures` re-renders every figure
     figures = [*(run / "figures").rglob("*.*"), *(workdir / "results" / "synth").rglob("figures/*.*")]
-    # 4 result figures, 2 data figures, a loss curve per stage and seed (6 variants + the stage 2 of the
-    # three cascades, configs/smoke.yaml's one seed)
-    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 9), figures
+    # 4 result figures, 2 data figures, a loss curve per stage and seed (7 variants + the stage 2 of the
+    # four cascades, configs/smoke.yaml's one seed)
+    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 11), figures
     res = snakemake(["figures", "-n", *smoke], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr
     before = {f: f.stat().st_mtime_ns for f in figures}
