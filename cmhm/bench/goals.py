@@ -6,10 +6,10 @@ apart (their medians sat within a few per cent of the goals). Here each goal get
 measurement: a ratio's calls are timed in turn, in a rotating order (A B C, B C A, ...:
 :func:`cmhm.bench.inference.time_rounds`), so a slow spell of the machine hits them all alike, and the
 interval is the distribution-free one for the median of the per-round values (order statistics,
-:func:`median_interval`). Verdict: ``met`` when the whole interval meets the goal, ``missed`` when none of it does, else
-``undecided``. The interval covers this run's rounds only: on that VM the medians moved between runs
-minutes apart by more than the intervals' width (the compact preset's batched time 1.77, 2.11 and
-2.14-2.39 ms per face within half an hour), so a verdict is the run's, not the machine's.
+:func:`median_interval`). Verdict: ``met`` when the whole interval meets the goal, ``missed`` when none
+of it does, else ``undecided``. The interval covers this run's rounds only: on that VM the medians
+moved between runs minutes apart by more than the intervals' width (the compact preset's batched time
+1.77, 2.11 and 2.14-2.39 ms per face within half an hour), so a verdict is the run's, not the machine's.
 """
 
 from __future__ import annotations

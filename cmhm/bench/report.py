@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from cmhm.bench.goals import edge_goals
-from cmhm.bench.inference import LIGHT_VARIANTS, bench_inference, bench_models, ratio, summarise
+from cmhm.bench.inference import BF16_FORM, LIGHT_VARIANTS, bench_inference, bench_models, ratio, summarise
 from cmhm.bench.presets import PAPER_RATIO, bench_compact, bench_predict, compact_goals, predict_goals
 from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     forms = (
         ("fast", "fast_bf16", "graph_bf16", "eager")
         if dev.type == "cuda"
-        else ("fast", "onnx", "bf16", "eager")
+        else ("fast", "onnx", BF16_FORM, "eager")
     )
     heads, per_model = headline(times, costs, args.batches, forms), summarise(times).merge(costs, on="model")
     tcfg = ModelConfig(in_size=args.train_size, width=args.train_width, depth=args.train_depth)
