@@ -3,15 +3,15 @@
 Each variant is a residual block type and, per stage, the target role of each stack: ``"union2d"``
 (multi-view 2D union labels) or ``"proj3d"`` (2D projections of the 3D landmarks); optionally each
 stage's input size as a fraction of the crop (``stage_scale``), the width as a fraction of
-``model.width`` (``width_scale``, optionally times a per-stage ``stage_width``), and its learning rate as a multiple of ``train.lr`` (``lr_scale``). The
-architectures and label arrays they become:
+``model.width`` (``width_scale``, optionally times a per-stage ``stage_width``), and its learning rate
+as a multiple of ``train.lr`` (``lr_scale``). The architectures and label arrays they become:
 :func:`cmhm.models.cascade.stage_plans`.
 
 Beyond the paper's four rows (issue 27, inference speed): ``cmhm_light`` is the cascade with stage 2
 at half the crop size (the Procrustes-normalised face at a quarter of the pixels; stage 1 unchanged),
-``cmhm_slim`` the same with stage 2 also at half the width (the paper's 0.85 time ratio with room:
-the README's Performance section), ``cmhm_compact`` cmhm_light at half the width and four times the learning rate, the CPU preset
-(configs/compact.yaml; its lr_scale chosen on val_nme at the ablation's size: docs/ablation/compact_sizes/).
+``cmhm_mid`` and ``cmhm_slim`` the same with stage 2 also at 3/4 and at half the width (the paper's
+0.85 time ratio with room: the README's Performance section), ``cmhm_compact`` cmhm_light at half the
+width and four times the learning rate, the CPU preset (configs/compact.yaml; its lr_scale chosen on val_nme at the ablation's size: docs/ablation/compact_sizes/).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ VARIANTS: dict[str, Variant] = {
     "multiview": Variant("inception_resnet", (("union2d", "proj3d"),)),
     "cmhm": Variant("inception_resnet", (("union2d",), ("proj3d",))),
     "cmhm_light": Variant("inception_resnet", (("union2d",), ("proj3d",)), stage_scale=(1.0, 0.5)),
+    "cmhm_mid": Variant(
+        "inception_resnet", (("union2d",), ("proj3d",)), stage_scale=(1.0, 0.5), stage_width=(1.0, 0.75)
+    ),
     "cmhm_slim": Variant(
         "inception_resnet", (("union2d",), ("proj3d",)), stage_scale=(1.0, 0.5), stage_width=(1.0, 0.5)
     ),

@@ -17,6 +17,7 @@ VARIANT_LABELS = {
     "multiview": "+ Multi-view",
     "cmhm": "+ Procrustes transform (CMHM)",
     "cmhm_light": "CMHM, stage 2 at half size",
+    "cmhm_mid": "CMHM, stage 2 at half size, 3/4 width",
     "cmhm_slim": "CMHM, stage 2 at half size and width",
     "cmhm_compact": "CMHM compact (half size stage 2, half width)",
 }

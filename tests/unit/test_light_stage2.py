@@ -1,5 +1,6 @@
-"""The lighter cascades of issue 27: ``cmhm_light`` (stage 2 at half the crop size), ``cmhm_slim`` (stage 2
-also at half the width) and ``cmhm_compact`` (cmhm_light at half the width). Stage 2 still sees the Procrustes-normalised face, at a quarter of the pixels."""
+"""The lighter cascades of issue 27: ``cmhm_light`` (stage 2 at half the crop size), ``cmhm_mid`` and
+``cmhm_slim`` (stage 2 also at 3/4 and at half the width) and ``cmhm_compact`` (cmhm_light at half the
+width). Stage 2 still sees the Procrustes-normalised face, at a quarter of the pixels."""
 
 from __future__ import annotations
 
@@ -28,14 +29,17 @@ BASE = ModelConfig(in_size=SIZE, n_stacks=2, depth=1, width=8)
 
 def test_the_light_variants_shrink_stage_2_and_keep_stage_1() -> None:
     base = replace(BASE, width=16)
-    full, light, slim, compact = (
-        stage_plans(v, base, MENPO84) for v in ("cmhm", "cmhm_light", "cmhm_slim", "cmhm_compact")
+    full, light, mid, slim, compact = (
+        stage_plans(v, base, MENPO84)
+        for v in ("cmhm", "cmhm_light", "cmhm_mid", "cmhm_slim", "cmhm_compact")
     )
-    assert light[0] == full[0] == slim[0]  # the same stage 1: the rows differ in stage 2 only
+    assert light[0] == full[0] == mid[0] == slim[0]  # the same stage 1: the rows differ in stage 2 only
     assert [p.model.in_size for p in light] == [p.model.in_size for p in slim] == [SIZE, SIZE // 2]
     assert [p.model.width for p in light] == [16, 16]
+    assert [p.model.width for p in mid] == [16, 12]
     assert [p.model.width for p in slim] == [16, 8]
-    assert slim[1] == replace(light[1], model=replace(light[1].model, width=8))
+    for narrow, width in ((mid, 12), (slim, 8)):
+        assert narrow[1] == replace(light[1], model=replace(light[1].model, width=width))
     assert [p.model.in_size for p in compact] == [SIZE, SIZE // 2]
     assert [p.model.width for p in compact] == [8, 8]
     assert [p.targets for p in light] == [p.targets for p in full] == [p.targets for p in compact]
@@ -89,7 +93,7 @@ def test_a_half_size_stage_2_batch_is_the_full_size_batch_at_half_scale() -> Non
     assert (h_img - pooled).abs().mean() < 0.05
 
 
-@pytest.mark.parametrize("variant", ["cmhm_light", "cmhm_slim"])
+@pytest.mark.parametrize("variant", ["cmhm_light", "cmhm_mid", "cmhm_slim"])
 def test_a_light_cascade_trains_stage_2_and_runs(tmp_path, variant: str) -> None:
     base = replace(BASE, width=16)  # cmhm_slim's stage 2 at 8 channels: the fewest an inception stem takes
     data, means = _data()
