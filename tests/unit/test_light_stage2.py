@@ -30,8 +30,7 @@ BASE = ModelConfig(in_size=SIZE, n_stacks=2, depth=1, width=8)
 def test_the_light_variants_shrink_stage_2_and_keep_stage_1() -> None:
     base = replace(BASE, width=16)
     full, light, mid, slim, compact = (
-        stage_plans(v, base, MENPO84)
-        for v in ("cmhm", "cmhm_light", "cmhm_mid", "cmhm_slim", "cmhm_compact")
+        stage_plans(v, base, MENPO84) for v in ("cmhm", "cmhm_light", "cmhm_mid", "cmhm_slim", "cmhm_compact")
     )
     assert light[0] == full[0] == mid[0] == slim[0]  # the same stage 1: the rows differ in stage 2 only
     assert [p.model.in_size for p in light] == [p.model.in_size for p in slim] == [SIZE, SIZE // 2]
