@@ -21,13 +21,14 @@ import pandas as pd
 import torch
 from scipy.stats import binom
 
-from cmhm.bench.inference import LIGHT_VARIANTS, make_call, per_round, random_cascade, time_rounds
+from cmhm.bench.inference import BF16_FORM, LIGHT_VARIANTS, make_call, per_round, random_cascade, time_rounds
 from cmhm.bench.presets import (
     COMPACT_BATCHED_MS,
     COMPACT_MS,
     PAPER_RATIO,
     PREDICT_SPEEDUP,
     bench_predict,
+    compact_forms,
     compact_preset,
     preset_call,
 )
@@ -95,23 +96,24 @@ def compact_rows(
     rounds: int,
     preset: tuple[str, ModelConfig] | None = None,
     batch: int = 32,
-    batched_form: str = "compiled",
+    batched_forms: tuple[str, ...] | None = None,
 ) -> list[dict]:
-    """The compact preset's ms/face at batch 1 on ONNX Runtime and at ``batch`` in ``batched_form``
-    (default compiled: the forms that met its goals in ``make bench``), the two calls alternating."""
+    """The compact preset's ms/face at batch 1 on ONNX Runtime and at ``batch`` in each of
+    ``batched_forms`` (default: compiled, and bf16 where the CPU computes it natively: the fastest
+    batched forms in ``make bench``), the calls taking turns."""
     variant, base = preset or compact_preset()
+    batched_forms = batched_forms or tuple(f for f in compact_forms() if f in ("compiled", BF16_FORM))
     model = random_cascade(variant, base)
     calls = {}
-    for form, b in (("onnx", 1), (batched_form, batch)):
+    for form, b in (("onnx", 1), *((f, batch) for f in batched_forms)):
         calls[(variant, form, b)], _ = preset_call(model, form, torch.rand(b, 3, base.in_size, base.in_size))
     t = time_rounds(calls, rounds)
-    return [
-        goal_row(f"{variant} ms/face, batch 1, onnx", per_round(t, (variant, "onnx", 1)), COMPACT_MS),
+    one = goal_row(f"{variant} ms/face, batch 1, onnx", per_round(t, (variant, "onnx", 1)), COMPACT_MS)
+    return [one] + [
         goal_row(
-            f"{variant} ms/face, batch {batch}, {batched_form}",
-            per_round(t, (variant, batched_form, batch)),
-            COMPACT_BATCHED_MS,
-        ),
+            f"{variant} ms/face, batch {batch}, {f}", per_round(t, (variant, f, batch)), COMPACT_BATCHED_MS
+        )
+        for f in batched_forms
     ]
 
 

@@ -34,8 +34,8 @@ from cmhm.models.hourglass import ModelConfig
 from cmhm.models.runtime import native_bf16
 from cmhm.pipeline.variants import PAPER_VARIANTS
 
-# the cascades with a lighter stage 2 (issue 27: half size; half size and half width)
-LIGHT_VARIANTS = ("cmhm_light", "cmhm_slim")
+# the cascades with a lighter stage 2 (issue 27: half size; half size and 3/4 or half width)
+LIGHT_VARIANTS = ("cmhm_light", "cmhm_mid", "cmhm_slim")
 # the Table-I variants in table order, and the lighter cascades; the compact preset is timed at its own
 # size (cmhm.bench.presets)
 VARIANT_NAMES = (*PAPER_VARIANTS, *LIGHT_VARIANTS)

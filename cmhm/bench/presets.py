@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 import yaml
 
-from cmhm.bench.inference import random_cascade, ratio, run_in, time_rounds
+from cmhm.bench.inference import BF16_FORM, make_call, random_cascade, ratio, time_rounds
 from cmhm.inference.api import FaceAligner
 from cmhm.inference.export import onnx_graph, onnx_model
 from cmhm.inference.model_file import CascadeFile, CropConvention
@@ -28,9 +28,10 @@ from cmhm.inference.predict_files import IMAGE_SUFFIXES, run_predict
 from cmhm.inference.predict_pool import PredictPool, usable_cores
 from cmhm.landmarks.markups import IBUG68
 from cmhm.models.cascade import Cascade
-from cmhm.models.fuse import FastInference, fuse_for_inference
+from cmhm.models.fuse import fuse_for_inference
 from cmhm.models.graphs import GraphedCascade, capture_compiled
 from cmhm.models.hourglass import ModelConfig
+from cmhm.models.runtime import native_bf16
 
 REPO = Path(__file__).resolve().parents[2]
 COMPACT = REPO / "configs" / "compact.yaml"
@@ -49,17 +50,24 @@ def compact_preset() -> tuple[str, ModelConfig]:
     return variant, ModelConfig(in_size=cfg["crop"]["size"], depth=m["depth"], width=m["width"])
 
 
+def compact_forms() -> tuple[str, ...]:
+    """The compact preset's forms: ``fast``, ``onnx``, ``compiled``, and :data:`BF16_FORM` where the CPU
+    computes bfloat16 natively (elsewhere it is emulated, slower than float32)."""
+    return ("fast", "onnx", "compiled") + ((BF16_FORM,) if native_bf16(torch.device("cpu")) else ())
+
+
 def bench_compact(
     rounds: int = 3,
     batches: tuple[int, ...] = (1, 32),
     preset: tuple[str, ModelConfig] | None = None,
-    forms: tuple[str, ...] = ("fast", "onnx", "compiled"),
+    forms: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """ms/face of the compact preset (``preset``: (variant, model config), default
-    :func:`compact_preset`) and of the full cascade at the preset's size, forms ``fast``, ``onnx`` and
-    ``compiled`` (what ``cmhm predict --compile`` runs: the fused cascade compiled for the batch's bucket;
-    its compile, in the first call, is the ``first_call_s`` column), at each of ``batches`` (crop given:
-    both stages and the warp, no detector)."""
+    :func:`compact_preset`) and of the full cascade at the preset's size, in ``forms`` (default
+    :func:`compact_forms`; ``compiled`` is what ``cmhm predict --compile`` runs: the fused cascade
+    compiled for the batch's bucket; its compile, in the first call, is the ``first_call_s`` column), at
+    each of ``batches`` (crop given: both stages and the warp, no detector)."""
+    forms = forms or compact_forms()
     variant, base = preset or compact_preset()
     models = {variant: random_cascade(variant, base), "cmhm": random_cascade("cmhm", base)}
     calls, first = {}, {}
@@ -74,12 +82,12 @@ def bench_compact(
 
 
 def preset_call(model: Cascade, form: str, x: torch.Tensor) -> tuple[Callable[[], object], float | None]:
-    """A no-argument call running ``model`` on ``x`` [B, 3, S, S] in ``form`` (``fast``, ``onnx`` or
-    ``compiled``: the fused cascade compiled for the batch's bucket, as ``cmhm predict --compile`` runs
-    it), and the seconds of the compile for ``compiled`` (None for the others)."""
-    if form == "fast":
-        fast = FastInference(model, channels_last=True)
-        return (lambda: run_in(fast, x)), None
+    """A no-argument call running ``model`` on ``x`` [B, 3, S, S] in ``form`` (``fast``, ``bf16``: as
+    :func:`cmhm.bench.inference.make_call`; ``onnx``; or ``compiled``: the fused cascade compiled for the
+    batch's bucket, as ``cmhm predict --compile`` runs it), and the seconds of the compile for
+    ``compiled`` (None for the others)."""
+    if form in ("fast", BF16_FORM):
+        return make_call(model, form, x), None
     if form == "onnx":
         session, feed = onnx_session(model, x.shape[-1]).session, {"images": x.numpy()}
         return (lambda: session.run(None, feed)), None
@@ -88,7 +96,7 @@ def preset_call(model: Cascade, form: str, x: torch.Tensor) -> tuple[Callable[[]
         t0 = time.perf_counter()
         net(x)  # compiles the bucket
         return (lambda: net(x)), time.perf_counter() - t0
-    raise ValueError(f"unknown form {form!r}; known: fast, onnx, compiled")
+    raise ValueError(f"unknown form {form!r}; known: fast, {BF16_FORM}, onnx, compiled")
 
 
 def onnx_session(model: Cascade, size: int) -> OnnxCascade:

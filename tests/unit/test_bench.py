@@ -15,6 +15,7 @@ from cmhm.bench.inference import bench_inference, bench_models, cpu_forms, make_
 from cmhm.bench.presets import (
     bench_compact,
     bench_predict,
+    compact_forms,
     compact_goals,
     compact_preset,
     photo_folder,
@@ -38,7 +39,7 @@ def test_inference_times_every_model_form_and_batch_once_per_round() -> None:
     # multiview (inception's architecture) is timed at batch 1 only
     want = {
         (m, f, b)
-        for m in ("baseline", "inception", "cmhm", "cmhm_light", "cmhm_slim", "fan4")
+        for m in ("baseline", "inception", "cmhm", "cmhm_light", "cmhm_mid", "cmhm_slim", "fan4")
         for f in ("eager", "fast")
         for b in (1, 2)
     }
@@ -152,9 +153,11 @@ def test_compact_preset_is_timed_as_configs_compact_yaml_says() -> None:
     variant, base = compact_preset()
     assert variant == "cmhm_compact" and (base.in_size, base.width, base.depth) == (128, 96, 2)
     # PyTorch only here: an ONNX export takes seconds (test_onnx_form_runs_the_exported_cascade covers it)
-    times = bench_compact(rounds=1, batches=(1, 2), preset=(variant, SMALL), forms=("fast",))
+    # bf16 runs everywhere (emulated where the CPU has no native bf16, where make bench leaves it out)
+    assert compact_forms()[:3] == ("fast", "onnx", "compiled")
+    times = bench_compact(rounds=1, batches=(1, 2), preset=(variant, SMALL), forms=("fast", "bf16"))
     assert set(zip(times["model"], times["form"], times["batch"])) == {
-        (m, "fast", b) for m in (variant, "cmhm") for b in (1, 2)
+        (m, f, b) for m in (variant, "cmhm") for f in ("fast", "bf16") for b in (1, 2)
     }
     goals = compact_goals(times)
     assert list(goals["goal_ms"]) == [10.0, 2.0] and goals["ms_per_face"].gt(0).all()

@@ -67,15 +67,16 @@ def test_goal_row_reads_a_speed_up_against_an_at_least_goal() -> None:
 
 def test_light_ratio_and_compact_goals_each_come_back_as_one_row_per_goal() -> None:
     rows = light_ratio_rows(TINY, rounds=4, forms=("fast",))
-    rows += compact_rows(4, preset=("cmhm_compact", SMALL), batch=2, batched_form="fast")
+    rows += compact_rows(4, preset=("cmhm_compact", SMALL), batch=2, batched_forms=("fast",))
     df = pd.DataFrame(rows, columns=COLUMNS)
     assert list(df["goal"]) == [
         "cmhm_light / baseline, batch 1, both fast",
+        "cmhm_mid / baseline, batch 1, both fast",
         "cmhm_slim / baseline, batch 1, both fast",
         "cmhm_compact ms/face, batch 1, onnx",
         "cmhm_compact ms/face, batch 2, fast",
     ]
-    assert (df["rounds"] == 4).all() and list(df["target"]) == [0.85, 0.85, 10.0, 2.0]
+    assert (df["rounds"] == 4).all() and list(df["target"]) == [0.85, 0.85, 0.85, 10.0, 2.0]
     assert (df["lo"] <= df["median"]).all() and (df["median"] <= df["hi"]).all() and (df["lo"] > 0).all()
     assert set(df["verdict"]) <= {"met", "missed", "undecided"}
 

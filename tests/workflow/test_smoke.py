@@ -24,7 +24,9 @@ def _jobs(res) -> set[str]:
 
 
 # this run also trains issue 27's lighter cascades (the cluster tests' smoke DAG keeps the paper's four)
-ALL_VARIANTS = "variants: [baseline, inception, multiview, cmhm, cmhm_light, cmhm_slim, cmhm_compact]\n"
+ALL_VARIANTS = (
+    "variants: [baseline, inception, multiview, cmhm, cmhm_light, cmhm_mid, cmhm_slim, cmhm_compact]\n"
+)
 
 
 @pytest.mark.long(300)
@@ -74,6 +76,7 @@ def test_smoke_run_builds_every_target(workdir):
     for variant, widths in (
         ("cmhm", (16,)),
         ("cmhm_light", (16,)),
+        ("cmhm_mid", (16, 12)),
         ("cmhm_slim", (16, 8)),
         ("cmhm_compact", (8,)),
     ):
@@ -106,9 +109,9 @@ def test_smoke_run_builds_every_target(workdir):
     assert (run / "figures" / "ced_video.png").stat().st_size > 1000
     # on a finished run `snakemake figures` has nothing to do; `make figures` re-renders every figure
     figures = [*(run / "figures").rglob("*.*"), *(workdir / "results" / "synth").rglob("figures/*.*")]
-    # 4 result figures, 2 data figures, a loss curve per stage and seed (7 variants + the stage 2 of the
-    # four cascades, configs/smoke.yaml's one seed)
-    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 11), figures
+    # 4 result figures, 2 data figures, a loss curve per stage and seed (8 variants + the stage 2 of the
+    # five cascades, configs/smoke.yaml's one seed)
+    assert any(f.name == "loss_stage2.svg" for f in figures) and len(figures) == 3 * (4 + 2 + 13), figures
     res = snakemake(["figures", "-n", *smoke], cwd=workdir)
     assert "Nothing to be done" in res.stdout + res.stderr
     before = {f: f.stat().st_mtime_ns for f in figures}
