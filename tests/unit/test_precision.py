@@ -75,7 +75,10 @@ def test_a_bf16_aligner_leaves_the_model_files_cascade_float32(fast: bool) -> No
     assert (
         fa.net.net_dtype == torch.bfloat16 and model.cascade.net_dtype is None and fa.net is not model.cascade
     )
-    assert FaceAligner(model, device="cpu", fast=fast).net.net_dtype is None
+    # on a CPU float32 runs one face per call (fast), bf16 many (batched bf16 paid in make bench)
+    assert fa.net_batch == 16
+    plain = FaceAligner(model, device="cpu", fast=fast)
+    assert plain.net.net_dtype is None and plain.net_batch == (1 if fast else 16)
     with pytest.raises(ValueError, match=r"precision must be one of \['bf16', 'float32'\]; got 'fp16'"):
         FaceAligner(model, device="cpu", precision="fp16")
 
