@@ -73,9 +73,10 @@ class FaceAligner:
 
     ``fast`` (default): run a fused copy of the cascade (:func:`cmhm.models.fuse.fuse_for_inference`:
     batch norm folded, inception 1x1s merged, NHWC weights; on a CPU in float32 one face per call, what
-    ``make bench`` measured fastest); its landmarks match the plain model's to float rounding. ``fast=False`` runs the
-    model as trained. ``onnx``: run this ONNX Runtime session instead of PyTorch (CPU; ``batch_size``
-    faces per call); ``model.cascade`` is then None when the model came from a ``.onnx`` file.
+    ``make bench`` measured fastest); its landmarks match the plain model's to float rounding.
+    ``fast=False`` runs the model as trained. ``onnx``: run this ONNX Runtime session instead of PyTorch
+    (CPU; ``batch_size`` faces per call); ``model.cascade`` is then None when the model came from a
+    ``.onnx`` file.
     ``cuda_graph`` (CUDA only): replay the network from CUDA graphs captured per batch-size bucket
     (:class:`cmhm.models.graphs.GraphedCascade`; each bucket's first call captures it). ``compiled``
     (PyTorch back end, any device): the same buckets compiled by ``torch.compile``
