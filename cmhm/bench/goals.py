@@ -21,14 +21,20 @@ import pandas as pd
 import torch
 from scipy.stats import binom
 
-from cmhm.bench.inference import BF16_FORM, LIGHT_VARIANTS, make_call, per_round, random_cascade, time_rounds
+from cmhm.bench.inference import (
+    LIGHT_VARIANTS,
+    make_call,
+    native_bf16_forms,
+    per_round,
+    random_cascade,
+    time_rounds,
+)
 from cmhm.bench.presets import (
     COMPACT_BATCHED_MS,
     COMPACT_MS,
     PAPER_RATIO,
     PREDICT_SPEEDUP,
     bench_predict,
-    compact_forms,
     compact_preset,
     preset_call,
 )
@@ -102,7 +108,7 @@ def compact_rows(
     ``batched_forms`` (default: compiled, and bf16 where the CPU computes it natively: the fastest
     batched forms in ``make bench``), the calls taking turns."""
     variant, base = preset or compact_preset()
-    batched_forms = batched_forms or tuple(f for f in compact_forms() if f in ("compiled", BF16_FORM))
+    batched_forms = batched_forms or ("compiled", *native_bf16_forms())
     model = random_cascade(variant, base)
     calls = {}
     for form, b in (("onnx", 1), *((f, batch) for f in batched_forms)):

@@ -151,9 +151,15 @@ def time_rounds(
     return t
 
 
+def native_bf16_forms() -> tuple[str, ...]:
+    """``(BF16_FORM,)`` where the CPU computes bfloat16 natively (AMX, AVX512-BF16), else ``()``: elsewhere
+    bf16 is emulated, slower than float32, and not timed."""
+    return (BF16_FORM,) if native_bf16(torch.device("cpu")) else ()
+
+
 def cpu_forms() -> tuple[str, ...]:
     """The CPU forms: :data:`FORMS`, and :data:`BF16_FORM` where the CPU computes bfloat16 natively."""
-    return FORMS + ((BF16_FORM,) if native_bf16(torch.device("cpu")) else ())
+    return FORMS + native_bf16_forms()
 
 
 def bench_inference(

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 import yaml
 
-from cmhm.bench.inference import BF16_FORM, make_call, random_cascade, ratio, time_rounds
+from cmhm.bench.inference import BF16_FORM, make_call, native_bf16_forms, random_cascade, ratio, time_rounds
 from cmhm.inference.api import FaceAligner
 from cmhm.inference.export import onnx_graph, onnx_model
 from cmhm.inference.model_file import CascadeFile, CropConvention
@@ -31,7 +31,6 @@ from cmhm.models.cascade import Cascade
 from cmhm.models.fuse import fuse_for_inference
 from cmhm.models.graphs import GraphedCascade, capture_compiled
 from cmhm.models.hourglass import ModelConfig
-from cmhm.models.runtime import native_bf16
 
 REPO = Path(__file__).resolve().parents[2]
 COMPACT = REPO / "configs" / "compact.yaml"
@@ -53,7 +52,7 @@ def compact_preset() -> tuple[str, ModelConfig]:
 def compact_forms() -> tuple[str, ...]:
     """The compact preset's forms: ``fast``, ``onnx``, ``compiled``, and :data:`BF16_FORM` where the CPU
     computes bfloat16 natively (elsewhere it is emulated, slower than float32)."""
-    return ("fast", "onnx", "compiled") + ((BF16_FORM,) if native_bf16(torch.device("cpu")) else ())
+    return ("fast", "onnx", "compiled", *native_bf16_forms())
 
 
 def bench_compact(
