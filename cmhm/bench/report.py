@@ -16,6 +16,7 @@ from cmhm.bench.presets import PAPER_RATIO, bench_compact, bench_predict, compac
 from cmhm.bench.profile import profile_table, profile_training
 from cmhm.bench.throughput import bench_loader, bench_training, dry_run_seconds, machine
 from cmhm.bench.train_modes import bench_train_modes
+from cmhm.inference.allocator import keep_freed_memory
 from cmhm.models.cascade import Cascade
 from cmhm.models.complexity import count_complexity
 from cmhm.models.hourglass import ModelConfig
@@ -173,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    malloc = keep_freed_memory()  # as cmhm predict runs; process-wide, so the training rows have it too
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = ModelConfig(in_size=args.size, width=args.width, depth=args.depth)
@@ -225,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dry = dry_run_seconds(args.dry_run_config) if args.dry_run_config else float("nan")
     text = "\n\n".join(
         [
-            f"# make bench\n\nMachine: {machine(dev)}. Inference: {cfg.in_size}px, width {cfg.width}, depth {cfg.depth}, "
+            f"# make bench\n\nMachine: {machine(dev, malloc)}. Inference: {cfg.in_size}px, width {cfg.width}, depth {cfg.depth}, "
             f"random weights, {args.rounds} rounds side by side, {inner} call(s) per timing. Training/loader: {tcfg.in_size}px, width "
             f"{tcfg.width}, depth {tcfg.depth}, batch 8. `snakemake -n --configfile {args.dry_run_config}`: {dry:.1f} s. "
             f"Bench wall time {time.perf_counter() - t0:.0f} s.",

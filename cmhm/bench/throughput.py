@@ -146,9 +146,9 @@ def cpu_name() -> str:
     return f"{name or platform.machine()} ({isa})"
 
 
-def machine(device: torch.device | None = None) -> str:
+def machine(device: torch.device | None = None, malloc: str = "untouched") -> str:
     """One line naming the machine, the code and the settings that change CPU timings (and the GPU, on
-    CUDA)."""
+    CUDA); ``malloc``: what :func:`cmhm.inference.allocator.keep_freed_memory` did."""
     omp = os.environ.get("OMP_WAIT_POLICY", "unset")
     gpu = (
         f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, "
@@ -157,6 +157,6 @@ def machine(device: torch.device | None = None) -> str:
     )
     return gpu + (
         f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={omp}, load average {os.getloadavg()[0]:.1f}; "
+        f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={omp}, malloc thresholds: {malloc}, load average {os.getloadavg()[0]:.1f}; "
         f"code {code_version()}"
     )

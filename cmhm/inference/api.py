@@ -13,6 +13,7 @@ import torch
 from cmhm.detection.detectors import CalibratedDetector, Calibration, Detector, make_detector
 from cmhm.detection.mtcnn import MTCNN
 from cmhm.evaluation.tracking import FailureCheck, PeakConfidence, onet_check
+from cmhm.inference.allocator import keep_freed_memory
 from cmhm.inference.model_file import CascadeFile, CropConvention, read_cascade
 from cmhm.inference.onnx_backend import OnnxCascade, is_onnx
 from cmhm.models.fuse import fuse_for_inference
@@ -103,6 +104,7 @@ class FaceAligner:
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}; got {precision!r}")
+        keep_freed_memory()  # the process's malloc keeps freed activations (cmhm.inference.allocator)
         self.model = model
         self.batch_size = batch_size
         self.detector = detector_from_record(model.detector)

@@ -44,6 +44,31 @@ def test_fused_blocks_equal_unfused(rule: str, c_in: int, c_out: int) -> None:
             torch.testing.assert_close(fused(x), block(x), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("c_in", "c_out"), [(16, 16), (8, 16)])
+def test_fused_blocks_write_only_their_own_tensors(c_in: int, c_out: int) -> None:
+    """The fused blocks build their output in place (tails over the merged 1x1's slices, the skip added
+    into it): the input, which the hourglass reuses, stays as it was, channels_last or not, and under
+    bf16 autocast the output has the unfused block's dtype and values. Tolerance: the same bf16
+    convolutions in both; only the folded BN scales differ, by one bf16 rounding (2^-8 relative) of
+    weights and activations, so about 1e-2 of the unit-scale outputs."""
+    torch.manual_seed(0)
+    for block in (Bottleneck(c_in, c_out), InceptionResNet(c_in, c_out)):
+        randomise_bn(block)
+        for channels_last in (False, True):
+            fused = fuse_for_inference(block, channels_last=channels_last)
+            x = torch.randn(2, c_in, 12, 12)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            before = x.clone()
+            with torch.no_grad():
+                fused(x)
+            assert torch.equal(x, before)
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+            got, want = fuse_for_inference(block)(x), block(x)
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got.float(), want.float(), atol=5e-2, rtol=5e-2)
+
+
 def test_fused_inception_has_one_1x1_for_all_branches() -> None:
     block = InceptionResNet(32, 32)
     fused = fuse_for_inference(block)[0]
