@@ -2,11 +2,12 @@
 
 At batch 1 a paper-size cascade frees and allocates a few hundred tensors of 0.1-4 MiB per face. With
 glibc's defaults most of them are ``mmap``-ed and unmapped again, or cut off the heap's top and grown back,
-and every new page costs a fault: ``make bench`` measured a quarter of the ``fast`` form's time there
-(README, Performance). Raising the two thresholds keeps them in the heap. It is what glibc's own
-adjustment ends at (it raises the mmap threshold to the largest block freed, up to 32 MiB, and sets the
-trim threshold to twice that), reached before the first face instead of never: the process keeps up to
-64 MiB of freed memory per heap for reuse.
+and every new page costs a fault: about a quarter of the ``fast`` form's time in session scripts (README,
+Performance). Raising the two thresholds keeps them in the heap. It is where glibc's own adjustment ends
+(it raises the mmap threshold to the largest block freed, up to 32 MiB, and sets the trim threshold to
+twice that), reached before the first face instead of only once the process happens to free a block that
+large (decoding a photo does; a loop over small crops does not). The process keeps up to 64 MiB of freed
+memory per heap for reuse.
 
 The setting is the process's, not the model's. :class:`cmhm.inference.api.FaceAligner` makes it when it is
 built; glibc's environment variables (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``) win
