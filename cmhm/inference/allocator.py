@@ -35,8 +35,8 @@ def glibc() -> bool:
 
 def keep_freed_memory() -> str:
     """Set glibc's mmap and trim thresholds for this process (idempotent); returns what was done, for
-    logs and ``make bench``'s machine line: 'set', 'environment' (the user's variables stand) or
-    'not glibc'."""
+    logs and ``make bench``'s machine line: 'set', 'environment' (the user's variables stand), 'not glibc'
+    or 'refused' (glibc's ``mallopt`` returned 0: the thresholds stay as they were)."""
     if any(k in os.environ for k in ENV_KEYS):
         return "environment"
     if not glibc():
@@ -44,4 +44,4 @@ def keep_freed_memory() -> str:
     mallopt = ctypes.CDLL(None).mallopt  # the process's own malloc: glibc's unless another is preloaded
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-    return "set" if ok else "not glibc"
+    return "set" if ok else "refused"

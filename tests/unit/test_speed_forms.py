@@ -48,9 +48,11 @@ def test_fused_blocks_equal_unfused(rule: str, c_in: int, c_out: int) -> None:
 def test_fused_blocks_write_only_their_own_tensors(c_in: int, c_out: int) -> None:
     """The fused blocks build their output in place (tails over the merged 1x1's slices, the skip added
     into it): the input, which the hourglass reuses, stays as it was, channels_last or not, and under
-    bf16 autocast the output has the unfused block's dtype and values. Tolerance: the same bf16
-    convolutions in both; only the folded BN scales differ, by one bf16 rounding (2^-8 relative) of
-    weights and activations, so about 1e-2 of the unit-scale outputs."""
+    bf16 autocast the output has the unfused block's dtype and values. Tolerance: both run the same bf16
+    convolutions, but the folded weights carry the BN scale before they are rounded to bf16, the unfused
+    ones after; so an output (bf16, |value| up to ~5 here) can land a step or two of bf16's spacing away
+    (2^-8 to 2^-7 of the value: 0.031 at 4-5; 0.016 measured). rtol 5e-2 is several such steps anywhere;
+    atol 5e-2 covers the outputs near zero, where a relative bound alone would not."""
     torch.manual_seed(0)
     for block in (Bottleneck(c_in, c_out), InceptionResNet(c_in, c_out)):
         randomise_bn(block)
